@@ -1,0 +1,50 @@
+# enet-edge: every target creates .venv on first use (and again only when pyproject.toml changes).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+TARGET ?= ncs2
+OUT    ?= build/$(TARGET)
+WEIGHTS ?=
+DATA   ?=
+MODEL  ?= build/$(TARGET)
+PYTEST_ARGS ?=
+TRAIN_ARGS ?=
+EVAL_ARGS ?=
+BENCH_ARGS ?=
+DEMO_ARGS ?=
+
+.PHONY: install test test-fast export bench demo train eval clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[export,dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+export: $(STAMP)
+	$(VENV)/bin/enet-edge export --target $(TARGET) --out $(OUT) $(if $(WEIGHTS),--weights $(WEIGHTS))
+
+train: $(STAMP)
+	$(VENV)/bin/enet-edge train $(if $(DATA),--data-dir $(DATA)) $(TRAIN_ARGS)
+
+eval: $(STAMP)
+	$(VENV)/bin/enet-edge eval $(MODEL) --split val $(if $(DATA),--data-dir $(DATA)) $(EVAL_ARGS)
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
+
+demo: $(STAMP)
+	$(PY) demo/camera_demo.py $(DEMO_ARGS)
+
+clean:
+	rm -rf build .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,137 @@
+"""Frozen, validated configuration of the network and of its op realizations.
+
+Nothing here imports TensorFlow, so exported manifests can be read on a device.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Dict, Tuple
+
+from .errors import ConfigError
+
+PRELU_REALIZATIONS = ("native", "relu_only")
+"""``native``: ``relu(x) - alpha*relu(neg(x))``, the form converters fuse into one PReLU op.
+``relu_only``: ``relu(x) - alpha*relu(x * -1)``: Relu, Mul and Sub with constants only."""
+
+SWITCH_REALIZATIONS = ("reference", "argmax_free")
+"""``reference``: ``tf.nn.max_pool_with_argmax`` + ``tf.scatter_nd`` (as in the seed).
+``argmax_free``: MaxPool, Equal and Select; no ArgMax, scatter, gather, Cast or Where."""
+
+SHUFFLE_REALIZATIONS = ("slice_concat", "depth_to_space")
+"""How ``argmax_free`` splits a tensor into its four 2x2 phases and interleaves them back:
+``slice_concat`` with StridedSlice, Concat and Reshape (ops every target has);
+``depth_to_space`` with SpaceToDepth/DepthToSpace (one op each, fast on CPU, absent on MYRIAD)."""
+
+
+def _check_choice(name: str, value: str, choices: Tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}")
+
+
+@dataclass(frozen=True)
+class Realization:
+    """Which graph realization of the same weights to build.
+
+    Every realization computes the same function (tests prove it); they differ only in the ops
+    they use, so each export target can pick the one its hardware accepts or runs fastest.
+    """
+
+    prelu: str = "native"
+    switches: str = "argmax_free"
+    shuffle: str = "slice_concat"
+
+    def __post_init__(self) -> None:
+        _check_choice("prelu", self.prelu, PRELU_REALIZATIONS)
+        _check_choice("switches", self.switches, SWITCH_REALIZATIONS)
+        _check_choice("shuffle", self.shuffle, SHUFFLE_REALIZATIONS)
+
+    @property
+    def name(self) -> str:
+        """Short stable name, e.g. ``prelu-native_switches-argmax_free_shuffle-slice_concat``."""
+        return f"prelu-{self.prelu}_switches-{self.switches}_shuffle-{self.shuffle}"
+
+    def to_dict(self) -> Dict[str, str]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "Realization":
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown realization keys {sorted(unknown)}; use prelu, switches, shuffle")
+        return cls(**data)
+
+
+REFERENCE_REALIZATION = Realization(prelu="native", switches="reference", shuffle="slice_concat")
+
+
+@dataclass(frozen=True)
+class ENetConfig:
+    """ENet hyper-parameters and the static input shape (NHWC).
+
+    Attributes:
+        num_classes: number of output channels of the logits (CamVid: 12, void included).
+        height, width: input size in pixels; both divisible by 8 (three 2x2 poolings).
+        batch: static batch size baked into the graph.
+        num_initial_blocks: 1 is the paper's initial block; each extra one is a stride-1
+            3x3 conv + BN + PReLU refinement at 1/2 resolution (keeps the shapes).
+        stage_two_repeat: how many stage-2-like stages follow stage 1 (paper: 2, i.e. stages 2 and 3).
+        skip_connections: add stage-1 output to stage-4 output and initial output to stage-5 output.
+        dropout_stage1, dropout_rest: spatial (channel-wise) dropout rates, active only in training.
+    """
+
+    num_classes: int = 12
+    height: int = 360
+    width: int = 480
+    batch: int = 1
+    num_initial_blocks: int = 1
+    stage_two_repeat: int = 2
+    skip_connections: bool = False
+    dropout_stage1: float = 0.01
+    dropout_rest: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("num_classes", "height", "width", "batch", "num_initial_blocks", "stage_two_repeat"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{name} must be an integer, got {value!r}")
+        if self.num_classes < 1:
+            raise ConfigError(f"num_classes must be >= 1, got {self.num_classes}")
+        if self.batch < 1:
+            raise ConfigError(f"batch must be >= 1, got {self.batch}")
+        if self.num_initial_blocks < 1:
+            raise ConfigError(f"num_initial_blocks must be >= 1, got {self.num_initial_blocks}")
+        if self.stage_two_repeat < 1:
+            raise ConfigError(f"stage_two_repeat must be >= 1, got {self.stage_two_repeat}")
+        for name in ("height", "width"):
+            value = getattr(self, name)
+            if value < 8 or value % 8:
+                raise ConfigError(f"{name}={value} must be a positive multiple of 8 (ENet pools three times by 2)")
+        for name in ("dropout_stage1", "dropout_rest"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ConfigError(f"{name}={value} must be in [0, 1)")
+
+    @property
+    def input_shape(self) -> Tuple[int, int, int, int]:
+        """(batch, height, width, 3), NHWC."""
+        return (self.batch, self.height, self.width, 3)
+
+    @property
+    def output_shape(self) -> Tuple[int, int, int, int]:
+        """(batch, height, width, num_classes), NHWC logits."""
+        return (self.batch, self.height, self.width, self.num_classes)
+
+    def replace(self, **changes: Any) -> "ENetConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "ENetConfig":
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown model config keys {sorted(unknown)}")
+        return cls(**data)

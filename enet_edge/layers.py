@@ -1,0 +1,248 @@
+"""ENet building blocks in TensorFlow, with interchangeable op realizations.
+
+All tensors are NHWC float32 with static shapes. The two public functions that matter most:
+
+* :func:`max_pool_with_switches` -- 2x2/2 max-pooling that also records, for every window and
+  channel, which of the four elements was the maximum (the "switches");
+* :func:`unpool_with_switches` -- the inverse placement used by ENet's upsampling bottleneck.
+
+Their ``argmax_free`` realization uses only MaxPool, StridedSlice (or SpaceToDepth), Equal, Select,
+Mul, Sub, Concat and Reshape (or DepthToSpace): no ArgMax, MaxPoolWithArgmax, ScatterNd, Gather,
+Cast or Where. It is exactly equal to the ``reference`` realization (``tf.nn.max_pool_with_argmax``
++ ``tf.scatter_nd``), ties included: TensorFlow resolves a tie to the first maximum in row-major
+window order, i.e. positions (0,0), (0,1), (1,0), (1,1), and so do we.
+"""
+
+from __future__ import annotations
+
+from typing import List, Tuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .config import Realization
+from .errors import ConfigError
+
+# Row-major order of the four positions of a 2x2 window: (dy, dx).
+WINDOW_POSITIONS = ((0, 0), (0, 1), (1, 0), (1, 1))
+
+
+def _static_shape(x: tf.Tensor) -> Tuple[int, int, int, int]:
+    shape = tuple(x.shape)
+    if len(shape) != 4 or any(d is None for d in shape):
+        raise ConfigError(f"expected a 4-D NHWC tensor with a static shape, got {x.shape}")
+    n, h, w, c = (int(d) for d in shape)
+    if h % 2 or w % 2:
+        raise ConfigError(f"2x2/2 pooling needs even height and width, got {h}x{w}")
+    return n, h, w, c
+
+
+def _split_phases(x: tf.Tensor, shuffle: str) -> List[tf.Tensor]:
+    """The four 2x2 phases of ``x``: a list of (N, H/2, W/2, C) tensors in WINDOW_POSITIONS order."""
+    if shuffle == "slice_concat":
+        return [x[:, dy::2, dx::2, :] for dy, dx in WINDOW_POSITIONS]
+    c = int(x.shape[-1])
+    packed = tf.nn.space_to_depth(x, 2)  # channel block k = 2*dy + dx
+    return [packed[..., k * c : (k + 1) * c] for k in range(4)]
+
+
+def _interleave_phases(packed: tf.Tensor, shuffle: str) -> tf.Tensor:
+    """Inverse of the phase split: (N, h, w, 4C) with block k = 2*dy + dx -> (N, 2h, 2w, C)."""
+    if shuffle == "depth_to_space":
+        return tf.nn.depth_to_space(packed, 2)
+    n, h, w, c4 = (int(d) for d in packed.shape)
+    c = c4 // 4
+    # In NHWC memory, [block0 | block1] of a pixel reshaped to two pixels interleaves along width.
+    top = tf.reshape(packed[..., : 2 * c], (n, h, 2 * w, c))
+    bottom = tf.reshape(packed[..., 2 * c :], (n, h, 2 * w, c))
+    # [top row | bottom row] of a row reshaped to two rows interleaves along height.
+    return tf.reshape(tf.concat([top, bottom], axis=2), (n, 2 * h, 2 * w, c))
+
+
+def max_pool_with_switches(
+    x: tf.Tensor, shuffle: str = "slice_concat"
+) -> Tuple[tf.Tensor, tf.Tensor]:
+    """2x2/2 max-pooling that records where each maximum was, without ArgMax.
+
+    Args:
+        x: (N, H, W, C) float32, NHWC, static shape, H and W even.
+        shuffle: ``slice_concat`` (StridedSlice; every target) or ``depth_to_space`` (SpaceToDepth).
+
+    Returns:
+        pooled: (N, H/2, W/2, C) float32, equal to ``tf.nn.max_pool2d(x, 2, 2, "VALID")``.
+        switches: (N, H/2, W/2, 4*C) float32 one-hot masks. Channel block k (channels
+            ``k*C:(k+1)*C``) is 1 where window position k = 2*dy + dx holds the first maximum in
+            row-major order, else 0. Exactly one of the four blocks is 1 per window and channel.
+    """
+    _static_shape(x)
+    pooled = tf.nn.max_pool2d(x, ksize=2, strides=2, padding="VALID")
+    phases = _split_phases(x, shuffle)
+    one = tf.constant(1.0, x.dtype)
+    zero = tf.constant(0.0, x.dtype)
+    remaining = None  # 1 where no earlier position held the maximum
+    masks = []
+    for phase in phases[:3]:
+        is_max = tf.where(tf.equal(phase, pooled), one, zero)
+        if remaining is None:
+            mask = is_max
+            remaining = one - mask
+        else:
+            mask = is_max * remaining
+            remaining = remaining - mask
+        masks.append(mask)
+    masks.append(remaining)  # the last position is the maximum when no earlier one was
+    return pooled, tf.concat(masks, axis=-1)
+
+
+def unpool_with_switches(y: tf.Tensor, switches: tf.Tensor, shuffle: str = "slice_concat") -> tf.Tensor:
+    """Place each value of ``y`` at its window's recorded maximum position; zeros elsewhere.
+
+    Args:
+        y: (N, h, w, C) float32, NHWC.
+        switches: (N, h, w, 4*C) float32 one-hot masks from :func:`max_pool_with_switches`.
+        shuffle: must match the one used for pooling only in spirit; both realizations produce
+            the same layout (block k = 2*dy + dx).
+
+    Returns:
+        (N, 2h, 2w, C) float32.
+    """
+    n, h, w, c = (int(d) for d in y.shape)
+    if tuple(int(d) for d in switches.shape) != (n, h, w, 4 * c):
+        raise ConfigError(f"switches shape {switches.shape} does not match values {y.shape} (need 4*C channels)")
+    placed = tf.concat([y, y, y, y], axis=-1) * switches
+    return _interleave_phases(placed, shuffle)
+
+
+def max_pool_with_argmax_reference(x: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+    """Reference pooling: ``tf.nn.max_pool_with_argmax`` (flat indices, batch included).
+
+    Returns pooled (N, H/2, W/2, C) float32 and argmax (N, H/2, W/2, C) int64, where
+    argmax = ((b*H + y)*W + x)*C + c of the maximum in the input.
+    """
+    _static_shape(x)
+    return tf.nn.max_pool_with_argmax(x, ksize=2, strides=2, padding="VALID", include_batch_in_index=True)
+
+
+def unpool_reference(y: tf.Tensor, argmax: tf.Tensor) -> tf.Tensor:
+    """Reference unpooling with ``tf.scatter_nd`` (the seed's design, with real indices).
+
+    Args:
+        y: (N, h, w, C) float32; argmax: (N, h, w, C) int64 from :func:`max_pool_with_argmax_reference`.
+    Returns:
+        (N, 2h, 2w, C) float32.
+    """
+    n, h, w, c = (int(d) for d in y.shape)
+    flat_size = n * 2 * h * 2 * w * c
+    flat = tf.scatter_nd(tf.reshape(argmax, (-1, 1)), tf.reshape(y, (-1,)), shape=(flat_size,))
+    return tf.reshape(flat, (n, 2 * h, 2 * w, c))
+
+
+def prelu(x: tf.Tensor, alpha: tf.Tensor, realization: str = "native") -> tf.Tensor:
+    """PReLU, ``max(x, 0) + alpha * min(x, 0)`` per channel, as ``relu(x) - alpha * relu(-x)``.
+
+    Args:
+        x: (..., C) float32; alpha: (C,) float32.
+        realization: ``native`` negates with Neg (converters fuse the pattern into one PReLU op);
+            ``relu_only`` negates with a Mul by -1, so the graph has only Relu, Mul and Sub.
+    Both give bit-identical results.
+    """
+    if realization == "native":
+        negated = tf.negative(x)
+    elif realization == "relu_only":
+        negated = x * tf.constant(-1.0, x.dtype)
+    else:
+        raise ConfigError(f"unknown PReLU realization {realization!r}")
+    return tf.nn.relu(x) - alpha * tf.nn.relu(negated)
+
+
+# --------------------------------------------------------------------------------------------
+# Keras layers wrapping the functions above (stable names -> stable weight paths).
+# --------------------------------------------------------------------------------------------
+
+
+class PReLU(keras.layers.Layer):
+    """Per-channel PReLU (alpha initialised to 0.25) with a selectable realization."""
+
+    def __init__(self, realization: str = "native", **kwargs):
+        super().__init__(**kwargs)
+        self.realization = realization
+
+    def build(self, input_shape):
+        self.alpha = self.add_weight(
+            shape=(int(input_shape[-1]),), initializer=keras.initializers.Constant(0.25), name="alpha"
+        )
+
+    def call(self, x):
+        return prelu(x, self.alpha, self.realization)
+
+
+class MaxPoolWithSwitches(keras.layers.Layer):
+    """2x2/2 max-pooling returning ``[pooled, switches]`` in the chosen switch realization."""
+
+    def __init__(self, realization: Realization, **kwargs):
+        super().__init__(**kwargs)
+        self.realization = realization
+
+    def call(self, x):
+        if self.realization.switches == "reference":
+            pooled, argmax = max_pool_with_argmax_reference(x)
+            return [pooled, argmax]
+        return list(max_pool_with_switches(x, self.realization.shuffle))
+
+    def compute_output_spec(self, x):
+        n, h, w, c = x.shape
+        pooled = keras.KerasTensor((n, h // 2, w // 2, c), dtype=x.dtype)
+        if self.realization.switches == "reference":
+            return [pooled, keras.KerasTensor((n, h // 2, w // 2, c), dtype="int64")]
+        return [pooled, keras.KerasTensor((n, h // 2, w // 2, 4 * c), dtype=x.dtype)]
+
+
+class UnpoolWithSwitches(keras.layers.Layer):
+    """Max-unpooling of ``y`` with switches from :class:`MaxPoolWithSwitches` (same realization)."""
+
+    def __init__(self, realization: Realization, **kwargs):
+        super().__init__(**kwargs)
+        self.realization = realization
+
+    def call(self, y, switches):
+        if self.realization.switches == "reference":
+            return unpool_reference(y, switches)
+        return unpool_with_switches(y, switches, self.realization.shuffle)
+
+    def compute_output_spec(self, y, switches):
+        n, h, w, c = y.shape
+        return keras.KerasTensor((n, 2 * h, 2 * w, c), dtype=y.dtype)
+
+
+class ZeroPadChannels(keras.layers.Layer):
+    """Append zero channels (C -> ``channels``) with a fixed 1x1 convolution ``[I | 0]``.
+
+    A Pad on the channel axis converts to an opset12 Pad in OpenVINO IR, which OpenVINO 2022.3
+    (the last MYRIAD runtime) cannot read; a 1x1 conv with an identity kernel is exact (x*1 plus
+    exact zeros), accepted by every target, and fuses with the following Add on CPU.
+    """
+
+    def __init__(self, channels: int, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = channels
+
+    def call(self, x):
+        c = int(x.shape[-1])
+        kernel = np.zeros((1, 1, c, self.channels), np.float32)
+        kernel[0, 0, np.arange(c), np.arange(c)] = 1.0
+        return tf.nn.conv2d(x, tf.constant(kernel), strides=1, padding="VALID")
+
+    def compute_output_spec(self, x):
+        return keras.KerasTensor(tuple(x.shape[:-1]) + (self.channels,), dtype=x.dtype)
+
+
+class Scale(keras.layers.Layer):
+    """Multiply by a constant (input scaling of raw 0..255 pixels)."""
+
+    def __init__(self, factor: float, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = float(factor)
+
+    def call(self, x):
+        return x * tf.constant(self.factor, x.dtype)

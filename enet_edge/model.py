@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -29,8 +30,23 @@ BN_EPSILON = 1e-3
 BN_MOMENTUM = 0.9
 
 
+class Conv2D(keras.layers.Conv2D):
+    """Keras Conv2D that emits one TF ``Conv2D`` op with its ``dilations`` attribute.
+
+    Keras lowers dilated convolutions to SpaceToBatchND/Conv2D/BatchToSpaceND; a single op keeps
+    the frozen graph readable and lets target checks see the dilation where it matters (NCS1).
+    """
+
+    def convolution_op(self, inputs, kernel):
+        import tensorflow as tf
+
+        return tf.nn.conv2d(
+            inputs, kernel, strides=self.strides, padding=self.padding.upper(), dilations=self.dilation_rate
+        )
+
+
 def _conv(x, filters, kernel, name, strides=1, dilation=1):
-    return keras.layers.Conv2D(
+    return Conv2D(
         filters,
         kernel,
         strides=strides,
@@ -277,7 +293,7 @@ def read_weights(path) -> Tuple[Dict[str, np.ndarray], dict, dict]:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ArtifactError(f"cannot read weights {path}: {exc}; is it a complete .npz from `enet-edge train`?") from exc
     try:
         config = json.loads(str(arrays.pop(_CONFIG_KEY)))
@@ -303,3 +319,26 @@ def load_enet(
 
 def layer_names(model: keras.Model) -> List[str]:
     return [layer.name for layer in model.layers]
+
+
+def randomize_statistics(model: keras.Model, seed: int = 0) -> None:
+    """Give BN statistics/affines and PReLU slopes random, seeded values.
+
+    A freshly built ENet has identity BN and alpha=0.25 everywhere, which hides realization bugs
+    (e.g. a PReLU sign error); parity tests and the untrained default export use this instead.
+    Logits stay O(1) because moving variances are drawn around the true activation scale.
+    """
+    rng = np.random.default_rng(seed)
+    for var in model.weights:
+        shape = tuple(var.shape)
+        leaf = var.path.rsplit("/", 1)[-1]
+        if leaf == "alpha":
+            var.assign(rng.uniform(-0.5, 1.5, shape).astype(np.float32))
+        elif leaf == "gamma":
+            var.assign(rng.uniform(0.5, 1.5, shape).astype(np.float32))
+        elif leaf == "beta":
+            var.assign(rng.normal(0.0, 0.1, shape).astype(np.float32))
+        elif leaf == "moving_mean":
+            var.assign(rng.normal(0.0, 0.1, shape).astype(np.float32))
+        elif leaf == "moving_variance":
+            var.assign(rng.uniform(0.5, 2.0, shape).astype(np.float32))

@@ -1,0 +1,137 @@
+"""Freeze a Keras ENet into a TensorFlow GraphDef and take its op inventory.
+
+The frozen graph has one input node ``image`` (Placeholder, float32, (N,H,W,3) NHWC RGB 0..255)
+and one output node ``logits`` ((N,H,W,classes) float32 NHWC); no variables, no training ops
+(dropout is the identity in inference), batch norm reduced to constant Mul/Add by constant folding.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Set
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.protobuf import config_pb2, meta_graph_pb2, rewriter_config_pb2
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+from tensorflow.python.grappler import tf_optimizer
+
+from .config import ENetConfig, Realization
+from .errors import ArtifactError
+from .model import INPUT_NAME, OUTPUT_NAME
+from .tables import load_table
+
+GraphDef = tf.compat.v1.GraphDef
+
+
+def _fold_constants(graph_def: GraphDef, outputs: List[str]) -> GraphDef:
+    """Run grappler's constant folding only (BN statistics -> one constant per Mul/Add)."""
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.import_graph_def(graph_def, name="")
+        meta = tf.compat.v1.train.export_meta_graph(graph=graph)
+    fetch = meta_graph_pb2.CollectionDef()
+    fetch.node_list.value.extend(outputs)
+    meta.collection_def["train_op"].CopyFrom(fetch)
+    config = config_pb2.ConfigProto()
+    rewrite = config.graph_options.rewrite_options
+    rewrite.optimizers[:] = ["constfold"]
+    rewrite.meta_optimizer_iterations = rewriter_config_pb2.RewriterConfig.ONE
+    return tf_optimizer.OptimizeGraph(config, meta, graph_id=b"enet")
+
+
+def freeze_model(model, config: ENetConfig) -> GraphDef:
+    """Freeze ``model`` (built for ``config``) for inference.
+
+    Returns a GraphDef with input node ``image`` and output node ``logits``; all shapes static.
+    """
+
+    @tf.function(input_signature=[tf.TensorSpec(config.input_shape, tf.float32, name=INPUT_NAME)])
+    def serve(image):
+        return tf.identity(model(image, training=False), name=OUTPUT_NAME)
+
+    frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
+    graph_def = tf.compat.v1.graph_util.extract_sub_graph(frozen.graph.as_graph_def(), [OUTPUT_NAME])
+    graph_def = _fold_constants(graph_def, [OUTPUT_NAME])
+    return tf.compat.v1.graph_util.extract_sub_graph(graph_def, [OUTPUT_NAME])
+
+
+def op_inventory(graph_def: GraphDef) -> Dict[str, int]:
+    """Count of nodes per op type, sorted by op type."""
+    counts = collections.Counter(node.op for node in graph_def.node)
+    return dict(sorted(counts.items()))
+
+
+def realization_allowlist(realization: Realization) -> Set[str]:
+    """TF op types a frozen graph of ``realization`` may contain (from ``data/realization_ops.toml``)."""
+    table = load_table("realization_ops")
+    allowed = set(table["base"]["ops"])
+    allowed |= set(table["prelu"][realization.prelu]["ops"])
+    allowed |= set(table["switches"][realization.switches]["ops"])
+    if realization.switches == "argmax_free":
+        allowed |= set(table["shuffle"][realization.shuffle]["ops"])
+    return allowed
+
+
+def realization_forbidden(realization: Realization) -> Set[str]:
+    """TF op types a realization promises never to contain."""
+    table = load_table("realization_ops")
+    forbidden: Set[str] = set()
+    if realization.switches == "argmax_free":
+        forbidden |= set(table["forbidden"]["argmax_free"]["ops"])
+    if realization.prelu == "relu_only":
+        forbidden |= set(table["forbidden"]["relu_only"]["ops"])
+    return forbidden
+
+
+def unknown_shapes(graph_def: GraphDef) -> List[str]:
+    """Names of tensors whose shape is not fully static (empty for a good export)."""
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.import_graph_def(graph_def, name="")
+    bad = []
+    for op in graph.get_operations():
+        for out in op.outputs:
+            if not out.shape.is_fully_defined():
+                bad.append(out.name)
+    return bad
+
+
+def write_graph_def(graph_def: GraphDef, path) -> Path:
+    path = Path(path)
+    path.write_bytes(graph_def.SerializeToString())
+    return path
+
+
+def read_graph_def(path) -> GraphDef:
+    """Parse a binary frozen GraphDef; corrupt or truncated files raise :class:`ArtifactError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"frozen graph {path} does not exist")
+    graph_def = GraphDef()
+    try:
+        graph_def.ParseFromString(path.read_bytes())
+    except Exception as exc:  # protobuf raises DecodeError or RuntimeError depending on backend
+        raise ArtifactError(f"{path} is not a readable frozen GraphDef ({type(exc).__name__}); re-export it") from exc
+    if not graph_def.node:
+        raise ArtifactError(f"{path} contains no nodes; re-export it")
+    return graph_def
+
+
+def graph_def_function(graph_def: GraphDef, inputs: Iterable[str] = (INPUT_NAME,), outputs: Iterable[str] = (OUTPUT_NAME,)):
+    """Wrap a frozen GraphDef as a callable ``f(*arrays) -> list of np.ndarray``."""
+    inputs, outputs = list(inputs), list(outputs)
+
+    def _import():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+
+    wrapped = tf.compat.v1.wrap_function(_import, [])
+    graph = wrapped.graph
+    fn = wrapped.prune([graph.get_tensor_by_name(f"{n}:0") for n in inputs], [graph.get_tensor_by_name(f"{n}:0") for n in outputs])
+
+    def run(*arrays: np.ndarray) -> List[np.ndarray]:
+        return [t.numpy() for t in fn(*[tf.constant(a) for a in arrays])]
+
+    return run

@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from enet_edge import layers
+from enet_edge.errors import ConfigError
+
+SHUFFLES = ("slice_concat", "depth_to_space")
+SHAPES = [(1, 2, 2, 1), (1, 4, 6, 3), (2, 8, 8, 5), (1, 16, 24, 16), (3, 6, 10, 7)]
+
+
+def _reference(x, y):
+    pooled, argmax = layers.max_pool_with_argmax_reference(tf.constant(x))
+    return pooled.numpy(), layers.unpool_reference(tf.constant(y), argmax).numpy()
+
+
+def _argmax_free(x, y, shuffle):
+    pooled, switches = layers.max_pool_with_switches(tf.constant(x), shuffle=shuffle)
+    return pooled.numpy(), switches.numpy(), layers.unpool_with_switches(tf.constant(y), switches, shuffle).numpy()
+
+
+def _inputs(kind, shape, rng):
+    n, h, w, c = shape
+    if kind == "random":
+        x = rng.standard_normal(shape)
+    elif kind == "integer_ties":
+        x = rng.integers(0, 3, size=shape)  # three values: ties in almost every window
+    elif kind == "pixels":
+        x = rng.integers(0, 256, size=shape) // 64 * 64  # quantised 8-bit pixels
+    elif kind == "all_equal":
+        x = np.full(shape, 7.0)
+    elif kind == "negative":
+        x = -rng.integers(1, 4, size=shape).astype(np.float64) - rng.random(shape).round(1)
+    elif kind == "zeros_and_negative_zero":
+        x = np.where(rng.random(shape) < 0.5, 0.0, -0.0)
+    else:
+        raise AssertionError(kind)
+    y = rng.standard_normal((n, h // 2, w // 2, c))
+    return x.astype(np.float32), y.astype(np.float32)
+
+
+@pytest.mark.parametrize("shuffle", SHUFFLES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("kind", ["random", "integer_ties", "pixels", "all_equal", "negative", "zeros_and_negative_zero"])
+def test_argmax_free_equals_reference_exactly(kind, shape, shuffle, rng):
+    x, y = _inputs(kind, shape, rng)
+    ref_pooled, ref_unpooled = _reference(x, y)
+    pooled, switches, unpooled = _argmax_free(x, y, shuffle)
+    assert np.array_equal(pooled, ref_pooled)
+    assert np.array_equal(unpooled, ref_unpooled)
+    # exactly one switch set per window and channel
+    n, h, w, c = pooled.shape
+    assert set(np.unique(switches)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(switches.reshape(n, h, w, 4, c).sum(axis=3), 1.0)
+
+
+def test_tie_resolves_to_first_maximum_in_row_major_order():
+    # window [[0, 1], [1, 1]]: TensorFlow's argmax is flat index 1, i.e. position (0, 1)
+    x = np.array([0, 1, 1, 1], np.float32).reshape(1, 2, 2, 1)
+    _, argmax = layers.max_pool_with_argmax_reference(tf.constant(x))
+    assert int(argmax.numpy().ravel()[0]) == 1
+    _, switches = layers.max_pool_with_switches(tf.constant(x))
+    assert switches.numpy().ravel().tolist() == [0.0, 1.0, 0.0, 0.0]
+    up = layers.unpool_with_switches(tf.constant([[[[5.0]]]]), switches).numpy()
+    assert up.reshape(2, 2).tolist() == [[0.0, 5.0], [0.0, 0.0]]
+
+
+def test_switch_layout_is_documented_block_order():
+    # maximum at (1, 0) of the window -> block k = 2*1 + 0 = 2 of the channels
+    x = np.zeros((1, 2, 2, 3), np.float32)
+    x[0, 1, 0, :] = 1.0
+    _, switches = layers.max_pool_with_switches(tf.constant(x))
+    blocks = switches.numpy().reshape(4, 3)
+    np.testing.assert_array_equal(blocks, [[0] * 3, [0] * 3, [1] * 3, [0] * 3])
+
+
+@pytest.mark.parametrize("realization", ["native", "relu_only"])
+def test_prelu_matches_definition(realization, rng):
+    x = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    alpha = rng.random(5).astype(np.float32)
+    got = layers.prelu(tf.constant(x), tf.constant(alpha), realization).numpy()
+    expected = np.where(x > 0, x, alpha * x)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_prelu_realizations_are_bit_identical(rng):
+    x = tf.constant(rng.standard_normal((1, 4, 4, 8)).astype(np.float32))
+    alpha = tf.constant(rng.random(8).astype(np.float32) * 2)
+    assert np.array_equal(layers.prelu(x, alpha, "native").numpy(), layers.prelu(x, alpha, "relu_only").numpy())
+
+
+def test_zero_pad_channels_is_exact(rng):
+    x = rng.standard_normal((1, 4, 4, 5)).astype(np.float32)
+    out = layers.ZeroPadChannels(9)(tf.constant(x)).numpy()
+    assert out.shape == (1, 4, 4, 9)
+    assert np.array_equal(out[..., :5], x)
+    assert not out[..., 5:].any()
+
+
+def test_bad_shapes_give_clear_errors():
+    with pytest.raises(ConfigError, match="even"):
+        layers.max_pool_with_switches(tf.zeros((1, 3, 4, 1)))
+    with pytest.raises(ConfigError, match="4\\*C"):
+        layers.unpool_with_switches(tf.zeros((1, 2, 2, 3)), tf.zeros((1, 2, 2, 3)))
+    with pytest.raises(ConfigError, match="PReLU"):
+        layers.prelu(tf.zeros((1, 2)), tf.zeros((2,)), "abs")

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+
+from enet_edge.config import ENetConfig, Realization
+from enet_edge.errors import ArtifactError, ConfigError
+from enet_edge import model as enet
+
+SMALL = ENetConfig(height=64, width=96)
+
+
+def test_parameter_count_matches_enet():
+    m = enet.build_enet(ENetConfig(height=64, width=64))
+    # ENet has about 0.37 M parameters for 12 classes (paper: 0.37 M; PyTorch-ENet: 0.36 M)
+    assert 350_000 <= enet.count_parameters(m) <= 380_000
+
+
+def test_layer_names_read_like_the_paper():
+    names = set(enet.layer_names(enet.build_enet(SMALL)))
+    for expected in ["initial_block_1_conv", "bottleneck1_0_downsampling_pool", "bottleneck2_2_dilated2_conv2",
+                     "bottleneck2_3_asymmetric5_conv2a", "bottleneck3_8_dilated16_conv2",
+                     "bottleneck4_0_upsampling_unpool", "bottleneck5_1_regular_conv3", "fullconv", "logits"]:
+        assert expected in names
+
+
+def test_dilations_are_built():
+    m = enet.build_enet(SMALL)
+    assert m.get_layer("bottleneck3_8_dilated16_conv2").dilation_rate == (16, 16)
+    assert m.get_layer("bottleneck2_3_asymmetric5_conv2a").kernel_size == (5, 1)
+
+
+def test_output_shape_and_static_input():
+    m = enet.build_enet(SMALL)
+    assert tuple(m.inputs[0].shape) == SMALL.input_shape
+    assert tuple(m.outputs[0].shape) == SMALL.output_shape
+
+
+@pytest.mark.parametrize("kwargs", [dict(stage_two_repeat=1), dict(num_initial_blocks=2), dict(skip_connections=True),
+                                    dict(num_classes=3)])
+def test_configurable_variants_build_and_run(kwargs, rng):
+    cfg = SMALL.replace(**kwargs)
+    m = enet.build_enet(cfg)
+    out = m(rng.uniform(0, 255, cfg.input_shape).astype(np.float32), training=False)
+    assert tuple(out.shape) == cfg.output_shape
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [(dict(height=100), "multiple of 8"), (dict(width=30), "multiple of 8"), (dict(num_classes=0), "num_classes"),
+     (dict(stage_two_repeat=-1), "stage_two_repeat"), (dict(num_initial_blocks=0), "num_initial_blocks"),
+     (dict(batch=0), "batch"), (dict(dropout_rest=1.0), "dropout_rest"), (dict(height=64.0), "integer")],
+)
+def test_bad_config_is_a_clear_error(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        ENetConfig(**kwargs)
+
+
+def test_bad_realization_is_a_clear_error():
+    with pytest.raises(ConfigError, match="switches"):
+        Realization(switches="ones")
+    with pytest.raises(ConfigError, match="unknown realization keys"):
+        Realization.from_dict({"prelu": "native", "bogus": 1})
+
+
+def test_dropout_only_in_training(rng):
+    m = enet.build_enet(SMALL)
+    x = rng.uniform(0, 255, SMALL.input_shape).astype(np.float32)
+    a, b = m(x, training=False).numpy(), m(x, training=False).numpy()
+    assert np.array_equal(a, b)
+    assert not np.array_equal(m(x, training=True).numpy(), m(x, training=True).numpy())
+
+
+def test_weights_round_trip_and_mismatch(tmp_path, rng):
+    m = enet.build_enet(SMALL)
+    enet.randomize_statistics(m, seed=3)
+    path = enet.save_weights(m, tmp_path / "w.npz", SMALL, meta={"note": "test"})
+    m2, cfg, meta = enet.load_enet(path, height=32, width=32)
+    assert cfg.height == 32 and meta == {"note": "test"}
+    for v1, v2 in zip(m.weights, m2.weights):
+        assert v1.path == v2.path and np.array_equal(v1.numpy(), v2.numpy())
+    other = enet.build_enet(SMALL.replace(num_classes=5))
+    with pytest.raises(ArtifactError, match="fullconv"):
+        enet.set_weights(other, enet.get_weights(m))
+    truncated = tmp_path / "t.npz"
+    truncated.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ArtifactError, match="cannot read weights"):
+        enet.read_weights(truncated)
+    with pytest.raises(ArtifactError, match="does not exist"):
+        enet.read_weights(tmp_path / "missing.npz")

@@ -1,0 +1,98 @@
+"""One set of weights, every realization: same outputs, declared op inventories, static shapes."""
+
+import numpy as np
+import pytest
+
+from enet_edge import freeze
+from enet_edge.config import REFERENCE_REALIZATION, ENetConfig, Realization
+from enet_edge import model as enet
+
+REALIZATIONS = [
+    Realization(prelu=p, switches="argmax_free", shuffle=s)
+    for p in ("native", "relu_only")
+    for s in ("slice_concat", "depth_to_space")
+] + [Realization(prelu="relu_only", switches="reference"), REFERENCE_REALIZATION]
+IDS = [r.name for r in REALIZATIONS]
+SMALL = ENetConfig(height=48, width=64)
+
+
+def _weights(config, seed=7):
+    ref = enet.build_enet(config, REFERENCE_REALIZATION)
+    enet.randomize_statistics(ref, seed)
+    return ref, enet.get_weights(ref)
+
+
+def _assert_parity(out, ref):
+    scale = np.abs(ref).max()
+    assert scale > 0
+    assert np.abs(out - ref).max() <= 1e-5 * scale
+
+
+@pytest.fixture(scope="module")
+def small_reference():
+    return _weights(SMALL)
+
+
+@pytest.mark.parametrize("realization", REALIZATIONS, ids=IDS)
+def test_parity_on_random_inputs(realization, small_reference):
+    ref_model, weights = small_reference
+    m = enet.build_enet(SMALL, realization)
+    enet.set_weights(m, weights)
+    rng = np.random.default_rng(0)
+    for x in (rng.uniform(0, 255, SMALL.input_shape), rng.integers(0, 4, SMALL.input_shape) * 85.0):
+        x = x.astype(np.float32)
+        _assert_parity(m(x, training=False).numpy(), ref_model(x, training=False).numpy())
+
+
+@pytest.mark.slow
+def test_parity_on_camvid_frames(camvid_frames):
+    config = ENetConfig(height=360, width=480, batch=2)
+    ref_model, weights = _weights(config)
+    x = np.stack(camvid_frames).astype(np.float32)
+    ref = ref_model(x, training=False).numpy()
+    for realization in REALIZATIONS[:-1]:
+        m = enet.build_enet(config, realization)
+        enet.set_weights(m, weights)
+        out = m(x, training=False).numpy()
+        _assert_parity(out, ref)
+        assert np.array_equal(out.argmax(-1), ref.argmax(-1)), realization.name
+
+
+@pytest.mark.parametrize("realization", REALIZATIONS, ids=IDS)
+def test_frozen_inventory_within_allowlist_and_static(realization, small_reference):
+    _, weights = small_reference
+    m = enet.build_enet(SMALL, realization)
+    enet.set_weights(m, weights)
+    graph_def = freeze.freeze_model(m, SMALL)
+    inventory = freeze.op_inventory(graph_def)
+    allowed = freeze.realization_allowlist(realization)
+    assert set(inventory) <= allowed, f"not allowed: {set(inventory) - allowed}"
+    assert not set(inventory) & freeze.realization_forbidden(realization)
+    assert freeze.unknown_shapes(graph_def) == []
+    # no training ops left
+    assert not {"VarHandleOp", "ReadVariableOp", "FusedBatchNormV3", "RandomUniform", "Rsqrt"} & set(inventory)
+    # and the frozen graph computes what the model computes
+    x = np.random.default_rng(1).uniform(0, 255, SMALL.input_shape).astype(np.float32)
+    (out,) = freeze.graph_def_function(graph_def)(x)
+    _assert_parity(out, m(x, training=False).numpy())
+
+
+def test_argmax_free_forbids_what_the_issue_forbids():
+    forbidden = freeze.realization_forbidden(Realization(prelu="relu_only", switches="argmax_free"))
+    for op in ("ArgMax", "MaxPoolWithArgmax", "ScatterNd", "GatherNd", "Cast", "Where", "Abs", "Neg", "Greater",
+               "RealDiv", "Pow", "Reciprocal"):
+        assert op in forbidden
+    # and the allowlist never contradicts it
+    for r in REALIZATIONS:
+        assert not freeze.realization_allowlist(r) & freeze.realization_forbidden(r)
+
+
+def test_graph_def_io_errors(tmp_path):
+    from enet_edge.errors import ArtifactError
+
+    bad = tmp_path / "bad.pb"
+    bad.write_bytes(b"\x00garbage\xff" * 10)
+    with pytest.raises(ArtifactError):
+        freeze.read_graph_def(bad)
+    with pytest.raises(ArtifactError, match="does not exist"):
+        freeze.read_graph_def(tmp_path / "none.pb")

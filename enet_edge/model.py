@@ -31,18 +31,25 @@ BN_MOMENTUM = 0.9
 
 
 class Conv2D(keras.layers.Conv2D):
-    """Keras Conv2D that emits one TF ``Conv2D`` op with its ``dilations`` attribute.
+    """Keras Conv2D whose inference graph has one TF ``Conv2D`` op with its ``dilations`` attribute.
 
-    Keras lowers dilated convolutions to SpaceToBatchND/Conv2D/BatchToSpaceND; a single op keeps
-    the frozen graph readable and lets target checks see the dilation where it matters (NCS1).
+    Keras lowers dilated convolutions to SpaceToBatchND/Conv2D/BatchToSpaceND. In inference we emit
+    the single op instead, so the frozen graph reads like the paper and target checks see the
+    dilation where it matters (NCS1). Training keeps Keras' lowering: TensorFlow's CPU kernels have
+    no gradient for a dilated Conv2D. Both compute the same convolution.
     """
 
-    def convolution_op(self, inputs, kernel):
+    def call(self, inputs, training=None):
+        if training or tuple(self.dilation_rate) == (1, 1):
+            return super().call(inputs)
         import tensorflow as tf
 
-        return tf.nn.conv2d(
-            inputs, kernel, strides=self.strides, padding=self.padding.upper(), dilations=self.dilation_rate
+        outputs = tf.nn.conv2d(
+            inputs, self.kernel, strides=self.strides, padding=self.padding.upper(), dilations=self.dilation_rate
         )
+        if self.use_bias:
+            outputs = tf.nn.bias_add(outputs, self.bias)
+        return outputs
 
 
 def _conv(x, filters, kernel, name, strides=1, dilation=1):

@@ -1,6 +1,6 @@
 """CamVid loading, validation and class weights (numpy + OpenCV; no TensorFlow).
 
-Layout (see ``shared/camvid/README.md``): ``<root>/<split>/*.png`` RGB frames and
+Layout (see ``shared/camvid/README.md``): ``<root>/<split>/*.png`` colour frames (read as BGR, like OpenCV delivers camera frames) and
 ``<root>/<split>annot/*.png`` label maps with the same file names, uint8 ids 0..11, 11 = void.
 """
 
@@ -56,14 +56,14 @@ def list_split(data_dir: Path, split: str) -> List[Tuple[Path, Path]]:
     return pairs
 
 
-def read_image_rgb(path: Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB."""
+def read_image_bgr(path: Path) -> np.ndarray:
+    """(H, W, 3) uint8 **BGR** (OpenCV order: the network is trained on what a camera delivers)."""
     import cv2
 
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise DataError(f"cannot read image {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image
 
 
 def read_label(path: Path, num_classes: int = NUM_CLASSES) -> np.ndarray:
@@ -86,7 +86,7 @@ def load_split(
     """Decode a split into memory.
 
     Returns:
-        images: (N, H, W, 3) uint8 RGB; labels: (N, H, W) uint8; names: file stems.
+        images: (N, H, W, 3) uint8 BGR; labels: (N, H, W) uint8; names: file stems.
     """
     pairs = list_split(data_dir, split)
     if files is not None:
@@ -97,7 +97,7 @@ def load_split(
     images, labels = [], []
     shape = None
     for image_path, label_path in pairs:
-        image, label = read_image_rgb(image_path), read_label(label_path)
+        image, label = read_image_bgr(image_path), read_label(label_path)
         if image.shape[:2] != label.shape:
             raise DataError(f"size mismatch: {image_path} is {image.shape[:2]}, {label_path} is {label.shape}")
         if shape is None:

@@ -1,6 +1,6 @@
 """Freeze a Keras ENet into a TensorFlow GraphDef and take its op inventory.
 
-The frozen graph has one input node ``image`` (Placeholder, float32, (N,H,W,3) NHWC RGB 0..255)
+The frozen graph has one input node ``image`` (Placeholder, float32, (N,H,W,3) NHWC BGR 0..255)
 and one output node ``logits`` ((N,H,W,classes) float32 NHWC); no variables, no training ops
 (dropout is the identity in inference), batch norm reduced to constant Mul/Add by constant folding.
 """

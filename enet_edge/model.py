@@ -4,7 +4,8 @@ Every layer has a stable name that reads like the paper's table, e.g. ``bottlene
 with sub-layers ``bottleneck2_3_asymmetric5_conv2a``; weights are stored by those names, so one set
 of weights builds into any :class:`~enet_edge.config.Realization`.
 
-Input: ``image``, (N, H, W, 3) float32, NHWC, **RGB**, raw pixel values 0..255.
+Input: ``image``, (N, H, W, 3) float32, NHWC, **BGR** (OpenCV order), raw pixel values 0..255.
+BGR is deliberate: a device feeds OpenCV frames straight in, with no channel swap in the graph.
 Output: ``logits``, (N, H, W, num_classes) float32, NHWC.
 """
 
@@ -187,7 +188,7 @@ def build_enet(config: Optional[ENetConfig] = None, realization: Optional[Realiz
         realization: which op realization to build (weights are shared by all realizations).
 
     Returns:
-        A ``keras.Model`` named ``enet`` mapping ``image`` (N,H,W,3) float32 RGB 0..255 to ``logits``
+        A ``keras.Model`` named ``enet`` mapping ``image`` (N,H,W,3) float32 BGR 0..255 to ``logits``
         (N,H,W,num_classes) float32. Dropout is active only when called with ``training=True``.
     """
     config = config or ENetConfig()

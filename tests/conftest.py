@@ -25,11 +25,11 @@ def camvid():
 
 @pytest.fixture(scope="session")
 def camvid_frames(camvid):
-    """Two CamVid val frames, RGB uint8 (360, 480, 3)."""
+    """Two CamVid val frames, BGR uint8 (360, 480, 3)."""
     import cv2
 
     files = sorted((camvid / "val").glob("*.png"))[:2]
-    return [cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files]
+    return [cv2.imread(str(f)) for f in files]
 
 
 @pytest.fixture

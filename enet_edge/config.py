@@ -24,6 +24,12 @@ SHUFFLE_REALIZATIONS = ("slice_concat", "depth_to_space")
 ``slice_concat`` with StridedSlice, Concat and Reshape (ops every target has);
 ``depth_to_space`` with SpaceToDepth/DepthToSpace (one op each, fast on CPU, absent on MYRIAD)."""
 
+UPSAMPLE_REALIZATIONS = ("transposed_conv", "conv_interleave")
+"""How the 2x2/2 transposed convolutions are built: ``transposed_conv`` as one Conv2DBackpropInput
+(ConvolutionBackpropData in OpenVINO, whose MYRIAD support the docs contradict), or
+``conv_interleave`` as a 1x1 Conv2D to 4*C channels interleaved like the unpooling phases
+(the same arithmetic: a 2x2/2 transposed conv has no overlapping windows)."""
+
 
 def _check_choice(name: str, value: str, choices: Tuple[str, ...]) -> None:
     if value not in choices:
@@ -41,16 +47,18 @@ class Realization:
     prelu: str = "native"
     switches: str = "argmax_free"
     shuffle: str = "slice_concat"
+    upsample: str = "transposed_conv"
 
     def __post_init__(self) -> None:
         _check_choice("prelu", self.prelu, PRELU_REALIZATIONS)
         _check_choice("switches", self.switches, SWITCH_REALIZATIONS)
         _check_choice("shuffle", self.shuffle, SHUFFLE_REALIZATIONS)
+        _check_choice("upsample", self.upsample, UPSAMPLE_REALIZATIONS)
 
     @property
     def name(self) -> str:
-        """Short stable name, e.g. ``prelu-native_switches-argmax_free_shuffle-slice_concat``."""
-        return f"prelu-{self.prelu}_switches-{self.switches}_shuffle-{self.shuffle}"
+        """Short stable name, e.g. ``prelu-native_switches-argmax_free_shuffle-slice_concat_upsample-...``."""
+        return f"prelu-{self.prelu}_switches-{self.switches}_shuffle-{self.shuffle}_upsample-{self.upsample}"
 
     def to_dict(self) -> Dict[str, str]:
         return dataclasses.asdict(self)
@@ -59,11 +67,11 @@ class Realization:
     def from_dict(cls, data: Dict[str, Any]) -> "Realization":
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
-            raise ConfigError(f"unknown realization keys {sorted(unknown)}; use prelu, switches, shuffle")
+            raise ConfigError(f"unknown realization keys {sorted(unknown)}; use prelu, switches, shuffle, upsample")
         return cls(**data)
 
 
-REFERENCE_REALIZATION = Realization(prelu="native", switches="reference", shuffle="slice_concat")
+REFERENCE_REALIZATION = Realization(prelu="native", switches="reference", shuffle="slice_concat", upsample="transposed_conv")
 
 
 @dataclass(frozen=True)

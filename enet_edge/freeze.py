@@ -70,7 +70,8 @@ def realization_allowlist(realization: Realization) -> Set[str]:
     allowed = set(table["base"]["ops"])
     allowed |= set(table["prelu"][realization.prelu]["ops"])
     allowed |= set(table["switches"][realization.switches]["ops"])
-    if realization.switches == "argmax_free":
+    allowed |= set(table["upsample"][realization.upsample]["ops"])
+    if realization.switches == "argmax_free" or realization.upsample == "conv_interleave":
         allowed |= set(table["shuffle"][realization.shuffle]["ops"])
     return allowed
 

@@ -47,7 +47,7 @@ def _split_phases(x: tf.Tensor, shuffle: str) -> List[tf.Tensor]:
     return [packed[..., k * c : (k + 1) * c] for k in range(4)]
 
 
-def _interleave_phases(packed: tf.Tensor, shuffle: str) -> tf.Tensor:
+def interleave_phases(packed: tf.Tensor, shuffle: str = "slice_concat") -> tf.Tensor:
     """Inverse of the phase split: (N, h, w, 4C) with block k = 2*dy + dx -> (N, 2h, 2w, C)."""
     if shuffle == "depth_to_space":
         return tf.nn.depth_to_space(packed, 2)
@@ -111,7 +111,7 @@ def unpool_with_switches(y: tf.Tensor, switches: tf.Tensor, shuffle: str = "slic
     if tuple(int(d) for d in switches.shape) != (n, h, w, 4 * c):
         raise ConfigError(f"switches shape {switches.shape} does not match values {y.shape} (need 4*C channels)")
     placed = tf.concat([y, y, y, y], axis=-1) * switches
-    return _interleave_phases(placed, shuffle)
+    return interleave_phases(placed, shuffle)
 
 
 def max_pool_with_argmax_reference(x: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
@@ -235,6 +235,37 @@ class ZeroPadChannels(keras.layers.Layer):
 
     def compute_output_spec(self, x):
         return keras.KerasTensor(tuple(x.shape[:-1]) + (self.channels,), dtype=x.dtype)
+
+
+def transposed_conv2x2_as_conv(x: tf.Tensor, kernel: tf.Tensor, shuffle: str = "slice_concat") -> tf.Tensor:
+    """A 2x2/2 transposed convolution computed as a 1x1 convolution plus a phase interleave.
+
+    Args:
+        x: (N, h, w, Cin) float32 NHWC.
+        kernel: (2, 2, Cout, Cin) float32, Keras/TF Conv2DTranspose layout.
+    Returns:
+        (N, 2h, 2w, Cout): out[2i+dy, 2j+dx, co] = sum_ci x[i, j, ci] * kernel[dy, dx, co, ci].
+    """
+    cout, cin = int(kernel.shape[2]), int(kernel.shape[3])
+    # (dy, dx, co, ci) -> (ci, dy, dx, co): channel block k = 2*dy + dx of the 1x1 conv output
+    pointwise = tf.reshape(tf.transpose(kernel, (3, 0, 1, 2)), (1, 1, cin, 4 * cout))
+    return interleave_phases(tf.nn.conv2d(x, pointwise, strides=1, padding="VALID"), shuffle)
+
+
+class TransposedConv2x2(keras.layers.Conv2DTranspose):
+    """2x2/2 Conv2DTranspose (same weights) with a selectable realization (``Realization.upsample``)."""
+
+    def __init__(self, filters: int, realization: Realization, **kwargs):
+        super().__init__(filters, 2, strides=2, **kwargs)
+        self.realization = realization
+
+    def call(self, inputs):
+        if self.realization.upsample == "transposed_conv":
+            return super().call(inputs)
+        out = transposed_conv2x2_as_conv(inputs, self.kernel, self.realization.shuffle)
+        if self.use_bias:
+            out = tf.nn.bias_add(out, self.bias)
+        return out
 
 
 class Scale(keras.layers.Layer):

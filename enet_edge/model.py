@@ -23,7 +23,7 @@ import numpy as np
 
 from .config import ENetConfig, Realization
 from .errors import ArtifactError
-from .layers import MaxPoolWithSwitches, PReLU, Scale, UnpoolWithSwitches, ZeroPadChannels
+from .layers import MaxPoolWithSwitches, PReLU, Scale, TransposedConv2x2, UnpoolWithSwitches, ZeroPadChannels
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "logits"
@@ -155,9 +155,7 @@ def apply_upsampling_bottleneck(x, switches, filters: int, name: str, realizatio
     main = _bn(main, f"{name}_main_bn")
     main = UnpoolWithSwitches(realization, name=f"{name}_unpool")(main, switches)
     ext = _conv_bn_act(x, inner, 1, f"{name}_conv1", realization, decoder=True)
-    ext = keras.layers.Conv2DTranspose(
-        inner, 2, strides=2, use_bias=False, kernel_initializer="he_normal", name=f"{name}_conv2"
-    )(ext)
+    ext = TransposedConv2x2(inner, realization, use_bias=False, kernel_initializer="he_normal", name=f"{name}_conv2")(ext)
     ext = _bn(ext, f"{name}_conv2_bn")
     ext = keras.layers.ReLU(name=f"{name}_conv2_act")(ext)
     ext = _conv_bn_act(ext, filters, 1, f"{name}_conv3", realization, decoder=True)
@@ -232,8 +230,8 @@ def build_enet(config: Optional[ENetConfig] = None, realization: Optional[Realiz
     if config.skip_connections:
         x = keras.layers.Add(name=f"bottleneck{up + 1}_skip")([x, initial])
 
-    logits = keras.layers.Conv2DTranspose(
-        config.num_classes, 2, strides=2, use_bias=True, kernel_initializer="he_normal", name="fullconv"
+    logits = TransposedConv2x2(
+        config.num_classes, realization, use_bias=True, kernel_initializer="he_normal", name="fullconv"
     )(x)
     logits = keras.layers.Identity(name=OUTPUT_NAME)(logits)
     return keras.Model(image, logits, name="enet")

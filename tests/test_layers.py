@@ -104,3 +104,22 @@ def test_bad_shapes_give_clear_errors():
         layers.unpool_with_switches(tf.zeros((1, 2, 2, 3)), tf.zeros((1, 2, 2, 3)))
     with pytest.raises(ConfigError, match="PReLU"):
         layers.prelu(tf.zeros((1, 2)), tf.zeros((2,)), "abs")
+
+
+@pytest.mark.parametrize("shuffle", SHUFFLES)
+@pytest.mark.parametrize("bias", [False, True])
+def test_transposed_conv_as_conv_interleave_matches_conv2d_transpose(shuffle, bias, rng):
+    from enet_edge.config import Realization
+
+    x = rng.standard_normal((2, 3, 5, 6)).astype(np.float32)
+    native = layers.TransposedConv2x2(4, Realization(upsample="transposed_conv"), use_bias=bias, name="t")
+    other = layers.TransposedConv2x2(4, Realization(upsample="conv_interleave", shuffle=shuffle), use_bias=bias, name="t")
+    expected = native(x).numpy()
+    other.build(x.shape)
+    for src, dst in zip(native.weights, other.weights):
+        dst.assign(src.numpy() + (0.1 if "bias" in src.path else 0.0))
+        src.assign(dst.numpy())
+    expected = native(x).numpy()
+    got = other(x).numpy()
+    assert got.shape == (2, 6, 10, 4)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

@@ -53,7 +53,90 @@ def _run_train(args) -> int:
     return 0
 
 
-COMMANDS: List[Callable] = [_add_train]
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="freeze -> ONNX -> OpenVINO IR for a target, gated and parity-checked")
+    p.add_argument("--target", default="ncs2", help="a name from export/ (ncs2, cpu, ncs1, ...) or a .toml path")
+    p.add_argument("--weights", help="weights .npz (default: weights/enet_camvid.npz, else seeded random)")
+    p.add_argument("--height", type=int, help="static input height (default: the target's, 360)")
+    p.add_argument("--width", type=int, help="static input width (default: the target's, 480)")
+    p.add_argument("--out", help="output directory (default: build/<target>)")
+    p.add_argument("--data-dir", help="CamVid root for the parity frames")
+    p.add_argument("--seed", type=int, default=0, help="seed for random weights/parity inputs")
+    p.set_defaults(func=_run_export)
+
+
+def _run_export(args) -> int:
+    from pathlib import Path
+
+    from .export import ExportRequest, export
+    from .targets import load_target
+
+    target = load_target(args.target)
+    request = ExportRequest(
+        target=target, out_dir=Path(args.out or f"build/{target.name}"),
+        weights=Path(args.weights) if args.weights else None, height=args.height, width=args.width,
+        data_dir=Path(args.data_dir) if args.data_dir else None, seed=args.seed,
+    )
+    result = export(request, log=lambda m: print(m, file=sys.stderr))
+    print(summarize_export(result.manifest, result.out_dir, result.seconds))
+    return 0
+
+
+def summarize_export(manifest: dict, out_dir, seconds: float) -> str:
+    lines = [f"exported target {manifest['target']} to {out_dir}/ in {seconds:.1f} s"]
+    if not manifest["weights"].get("trained"):
+        lines.append("  !!! UNTRAINED: random seeded weights (no trained weights shipped); the model segments nothing !!!")
+    for kind, art in manifest["artifacts"].items():
+        parity = manifest["parity"]["results"][kind]
+        lines.append(f"  {art['file']:<16} {art['bytes'] / 1e6:6.2f} MB  argmax agreement "
+                     f"{100 * parity['argmax_agreement']:.3f}%  max|diff|/max|ref| {parity['max_abs_rel']:.1e}")
+    for kind, check in manifest["checks"].items():
+        verdict = "ok" if check["ok"] else f"{len(check['violations'])} VIOLATIONS"
+        lines.append(f"  check {kind:<12} {check['ruleset']:<24} {verdict}")
+    if not manifest["supported"]:
+        lines.append(f"  target {manifest['target']} CANNOT run this model: see {out_dir}/report.md")
+    lines.append(f"  report: {out_dir}/report.md")
+    return "\n".join(lines)
+
+
+def _add_check(sub) -> None:
+    p = sub.add_parser("check", help="check a .pb/.onnx/.xml against a target's op table (all violations)")
+    p.add_argument("path", help="a .pb, .onnx or .xml file, or an export directory")
+    p.add_argument("--target", default="ncs2")
+    p.set_defaults(func=_run_check)
+
+
+def _run_check(args) -> int:
+    from pathlib import Path
+
+    from .checks import check_graph, read_graph
+    from .errors import ConfigError
+    from .export import _ruleset_for
+    from .targets import ARTIFACT_FILES, load_target
+
+    target = load_target(args.target)
+    path = Path(args.path)
+    paths = [path / ARTIFACT_FILES[k] for k in target.checks if (path / ARTIFACT_FILES[k]).is_file()] if path.is_dir() else [path]
+    if not paths:
+        raise ConfigError(f"{path} holds none of {', '.join(ARTIFACT_FILES.values())}")
+    kinds = {".pb": "tensorflow", ".onnx": "onnx", ".xml": "openvino_ir"}
+    failed = 0
+    for p in paths:
+        kind = kinds.get(p.suffix.lower())
+        graph = read_graph(p)
+        if kind not in target.checks:
+            raise ConfigError(f"target {target.name} has no {kind} check; it checks {', '.join(target.checks)}")
+        report = check_graph(graph, _ruleset_for(kind, target.checks[kind], target))
+        if report.ok:
+            print(f"{p}: ok against {report.ruleset} ({sum(report.inventory.values())} nodes)")
+        else:
+            failed += 1
+            print(f"{p}: {len(report.violations)} violation(s) against {report.ruleset}")
+            print(report.table())
+    return 1 if failed else 0
+
+
+COMMANDS: List[Callable] = [_add_train, _add_export, _add_check]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 from tensorflow.python.grappler import tf_optimizer
 
 from .config import ENetConfig, Realization
-from .errors import ArtifactError
+from .freeze_io import parse_graph_def, write_graph_def  # noqa: F401 (re-exported)
 from .model import INPUT_NAME, OUTPUT_NAME
 from .tables import load_table
 
@@ -100,25 +100,9 @@ def unknown_shapes(graph_def: GraphDef) -> List[str]:
     return bad
 
 
-def write_graph_def(graph_def: GraphDef, path) -> Path:
-    path = Path(path)
-    path.write_bytes(graph_def.SerializeToString())
-    return path
-
-
 def read_graph_def(path) -> GraphDef:
-    """Parse a binary frozen GraphDef; corrupt or truncated files raise :class:`ArtifactError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise ArtifactError(f"frozen graph {path} does not exist")
-    graph_def = GraphDef()
-    try:
-        graph_def.ParseFromString(path.read_bytes())
-    except Exception as exc:  # protobuf raises DecodeError or RuntimeError depending on backend
-        raise ArtifactError(f"{path} is not a readable frozen GraphDef ({type(exc).__name__}); re-export it") from exc
-    if not graph_def.node:
-        raise ArtifactError(f"{path} contains no nodes; re-export it")
-    return graph_def
+    """Parse a binary frozen GraphDef (see :func:`enet_edge.freeze_io.parse_graph_def`)."""
+    return parse_graph_def(path)
 
 
 def graph_def_function(graph_def: GraphDef, inputs: Iterable[str] = (INPUT_NAME,), outputs: Iterable[str] = (OUTPUT_NAME,)):

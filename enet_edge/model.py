@@ -327,12 +327,14 @@ def layer_names(model: keras.Model) -> List[str]:
     return [layer.name for layer in model.layers]
 
 
-def randomize_statistics(model: keras.Model, seed: int = 0) -> None:
-    """Give BN statistics/affines and PReLU slopes random, seeded values.
+def randomize_statistics(model: keras.Model, seed: int = 0, calibrate: bool = True) -> None:
+    """Give BN affines and PReLU slopes random, seeded values, then calibrate the BN statistics.
 
     A freshly built ENet has identity BN and alpha=0.25 everywhere, which hides realization bugs
     (e.g. a PReLU sign error); parity tests and the untrained default export use this instead.
-    Logits stay O(1) because moving variances are drawn around the true activation scale.
+    ``calibrate`` sets every BN's moving mean/variance to the batch statistics of one training-mode
+    pass over seeded random images, so activations stay O(1) like a trained network's (random
+    statistics make a 40-layer network explode, and then any rounding difference is amplified).
     """
     rng = np.random.default_rng(seed)
     for var in model.weights:
@@ -344,7 +346,20 @@ def randomize_statistics(model: keras.Model, seed: int = 0) -> None:
             var.assign(rng.uniform(0.5, 1.5, shape).astype(np.float32))
         elif leaf == "beta":
             var.assign(rng.normal(0.0, 0.1, shape).astype(np.float32))
-        elif leaf == "moving_mean":
-            var.assign(rng.normal(0.0, 0.1, shape).astype(np.float32))
-        elif leaf == "moving_variance":
-            var.assign(rng.uniform(0.5, 2.0, shape).astype(np.float32))
+    if not calibrate:
+        return
+    bn_layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    dropouts = [layer for layer in model.layers if isinstance(layer, keras.layers.SpatialDropout2D)]
+    saved = [layer.momentum for layer in bn_layers], [layer.rate for layer in dropouts]
+    try:
+        for layer in bn_layers:
+            layer.momentum = 0.0
+        for layer in dropouts:
+            layer.rate = 0.0  # deterministic: the calibration must not depend on unseeded dropout
+        images = rng.uniform(0, 255, tuple(model.inputs[0].shape)).astype(np.float32)
+        model(images, training=True)
+    finally:
+        for layer, momentum in zip(bn_layers, saved[0]):
+            layer.momentum = momentum
+        for layer, rate in zip(dropouts, saved[1]):
+            layer.rate = rate

@@ -1,0 +1,350 @@
+"""The export pipeline: weights -> frozen graph -> ONNX -> OpenVINO IR, gated and parity-checked.
+
+``export(ExportRequest(...))`` writes into a temporary directory next to the destination and renames
+it into place only when every gate and parity check passed: a failed export leaves no half artifact
+and does not touch the previous good one.
+
+Output directory (default ``build/<target>/``):
+  enet_frozen.pb   frozen TensorFlow GraphDef (input ``image``, output ``logits``)
+  enet.onnx        ONNX (tf2onnx)                    [targets with an onnx artifact]
+  enet.xml/.bin    OpenVINO IR, uint8 BGR NHWC input [targets with an openvino_ir artifact]
+  manifest.json    tool versions, I/O specs, classes and palette, sha256, op inventories, checks, parity
+  report.md        the same for people
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB, VOID_LABEL
+from .config import REFERENCE_REALIZATION, ENetConfig
+from .errors import ArtifactError, DataError, ParityError
+from .targets import ARTIFACT_FILES, TargetSpec
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_WEIGHTS = REPO_ROOT / "weights" / "enet_camvid.npz"
+MANIFEST_FORMAT = "enet-edge-manifest/1"
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What to export. ``weights=None`` takes the shipped weights, or seeded random ones if none ship."""
+
+    target: TargetSpec
+    out_dir: Path
+    weights: Optional[Path] = None
+    height: Optional[int] = None
+    width: Optional[int] = None
+    data_dir: Optional[Path] = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    out_dir: Path
+    manifest: dict
+    seconds: float
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def tool_versions() -> Dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for module in ("enet_edge", "numpy", "tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "openvino", "cv2"):
+        try:
+            mod = __import__(module)
+            versions[module] = str(getattr(mod, "__version__", "?"))
+        except ImportError:
+            continue
+    try:
+        import openvino as ov
+
+        versions["openvino"] = ov.get_version()
+    except (ImportError, AttributeError):
+        pass
+    return versions
+
+
+def _load_model_weights(request: ExportRequest, log: Callable[[str], None]):
+    """(weights dict, base ENetConfig, weights description dict)."""
+    from . import model as enet
+
+    path = request.weights or (DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else None)
+    if path is not None:
+        weights, config_dict, meta = enet.read_weights(path)
+        info = {"path": str(path), "sha256": sha256_file(Path(path)), "trained": True, **meta}
+        return weights, ENetConfig.from_dict(config_dict), info
+    log("WARNING: no trained weights ship yet; exporting RANDOM (seeded) weights: the model segments nothing")
+    config = ENetConfig()
+    model = enet.build_enet(config.replace(height=96, width=128, batch=2), REFERENCE_REALIZATION)
+    enet.randomize_statistics(model, request.seed)
+    info = {"path": None, "trained": False, "seed": request.seed,
+            "note": "UNTRAINED: random weights seeded for reproducibility; not for use"}
+    return enet.get_weights(model), config, info
+
+
+def parity_inputs(target: TargetSpec, config: ENetConfig, data_dir: Optional[Path], seed: int
+                  ) -> Tuple[List[np.ndarray], List[str]]:
+    """uint8 BGR (1,H,W,3) frames: CamVid val frames resized to the model size, then random ones."""
+    import cv2
+
+    from . import data as camvid
+
+    frames, names = [], []
+    if target.parity_frames:
+        try:
+            root = camvid.resolve_data_dir(data_dir)
+            pairs = camvid.list_split(root, "val")
+        except DataError:
+            pairs = []
+        step = max(1, len(pairs) // max(target.parity_frames, 1))
+        for image_path, _ in pairs[::step][: target.parity_frames]:
+            image = camvid.read_image_bgr(image_path)
+            if image.shape[:2] != (config.height, config.width):
+                image = cv2.resize(image, (config.width, config.height), interpolation=cv2.INTER_LINEAR)
+            frames.append(image[None])
+            names.append(f"camvid:{image_path.name}")
+    rng = np.random.default_rng(seed)
+    for i in range(target.parity_random + (target.parity_frames - len(names))):
+        frames.append(rng.integers(0, 256, (1, config.height, config.width, 3), dtype=np.uint8))
+        names.append(f"random:{i}")
+    return frames, names
+
+
+def _ruleset_for(kind: str, name: str, target: TargetSpec) -> dict:
+    from .checks import load_ruleset
+    from .freeze import realization_allowlist
+
+    if name == "realization":
+        return {"name": f"realization:{target.name}", "format": "tensorflow", "static_shapes": False,
+                "unlisted_reason": f"not in the declared op set of realization {target.realization.name}",
+                "ops": {op: {} for op in sorted(realization_allowlist(target.realization))}}
+    return load_ruleset(name)
+
+
+def _artifact_spec(kind: str, config: ENetConfig) -> dict:
+    dtype, note = ("uint8", "OpenCV frame as is") if kind == "openvino_ir" else ("float32", "BGR pixel values 0..255")
+    return {
+        "inputs": [{"name": "image", "shape": list(config.input_shape), "dtype": dtype, "layout": "NHWC",
+                    "color": "BGR", "range": [0, 255], "note": note}],
+        "outputs": [{"name": "logits", "shape": list(config.output_shape), "dtype": "float32", "layout": "NHWC",
+                     "note": "class map = argmax over the last axis"}],
+    }
+
+
+def _run_artifact(kind: str, path: Path, target: TargetSpec, frames: List[np.ndarray]):
+    """Outputs of one artifact on every parity frame, plus what actually ran."""
+    from .runtime.adapters import open_adapter
+
+    options = {}
+    if kind == "openvino_ir":
+        hint = "f16" if target.precision == "FP16" else "f32"
+        options["config"] = {"INFERENCE_PRECISION_HINT": hint}
+    backend = {"tensorflow": "tensorflow", "onnx": "onnxruntime", "openvino_ir": "openvino"}[kind]
+    adapter = open_adapter(path, backend=backend, device="CPU", **options)
+    try:
+        outputs = [adapter.infer(f if adapter.input_spec.dtype == "uint8" else f.astype(np.float32)) for f in frames]
+        ran = {"backend": backend, "device": "CPU", "inference_precision": adapter.precision or "f32"}
+        if kind == "openvino_ir":
+            ran["requested_precision"] = options["config"]["INFERENCE_PRECISION_HINT"]
+        return outputs, ran
+    finally:
+        adapter.close()
+
+
+def export(request: ExportRequest, log: Callable[[str], None] = print) -> ExportResult:
+    """Run the whole pipeline for ``request.target``; see the module docstring."""
+    from . import model as enet
+    from .checks import check_graph, graph_from_graph_def, raise_on_violations, read_graph
+    from .convert import model_info, to_onnx, to_openvino
+    from .freeze import freeze_model, op_inventory, unknown_shapes, write_graph_def
+    from .parity import compare
+
+    start = time.perf_counter()
+    target = request.target
+    weights, base_config, weights_info = _load_model_weights(request, log)
+    config = target.model_config(base_config, request.height, request.width)
+    out_dir = Path(request.out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        log(f"[1/5] freeze {target.realization.name} at {config.height}x{config.width}")
+        model = enet.build_enet(config, target.realization)
+        enet.set_weights(model, weights, "weights")
+        graph_def = freeze_model(model, config)
+        dynamic = unknown_shapes(graph_def)
+        if dynamic:
+            raise ArtifactError(f"frozen graph has tensors without a static shape: {dynamic[:5]}")
+        write_graph_def(graph_def, tmp / ARTIFACT_FILES["tensorflow"])
+        graphs = {"tensorflow": graph_from_graph_def(graph_def, ARTIFACT_FILES["tensorflow"])}
+        inventories = {"tensorflow": op_inventory(graph_def)}
+
+        if "onnx" in target.artifacts:
+            log(f"[2/5] convert to ONNX (opset {target.onnx_opset})")
+            to_onnx(graph_def, tmp / ARTIFACT_FILES["onnx"], target.onnx_opset)
+            graphs["onnx"] = read_graph(tmp / ARTIFACT_FILES["onnx"])
+        if "openvino_ir" in target.artifacts:
+            log(f"[3/5] convert to OpenVINO IR ({target.precision}, uint8 BGR NHWC input)")
+            info = model_info(target.name, config.to_dict(), {"enet_edge_trained": str(weights_info["trained"])})
+            to_openvino(tmp / ARTIFACT_FILES["onnx"], tmp / ARTIFACT_FILES["openvino_ir"], target.precision, info)
+            graphs["openvino_ir"] = read_graph(tmp / ARTIFACT_FILES["openvino_ir"])
+        for kind, graph in graphs.items():
+            inventories[kind] = graph.inventory()
+
+        log("[4/5] compatibility gates: " + ", ".join(f"{k}={v}" for k, v in target.checks.items()))
+        reports = {kind: check_graph(graphs[kind], _ruleset_for(kind, name, target))
+                   for kind, name in target.checks.items() if kind in graphs}
+        if target.mode == "export":
+            raise_on_violations(list(reports.values()), target.name)
+
+        log("[5/5] parity against the TensorFlow reference realization")
+        reference = enet.build_enet(config, REFERENCE_REALIZATION)
+        enet.set_weights(reference, weights, "weights")
+        frames, frame_names = parity_inputs(target, config, request.data_dir, request.seed)
+        refs = [reference(f.astype(np.float32), training=False).numpy() for f in frames]
+        parity, ran_on = {}, {}
+        failures = {}
+        for kind in target.artifacts:
+            path = tmp / ARTIFACT_FILES[kind]
+            outputs, ran_on[kind] = _run_artifact(kind, path, target, frames)
+            result = compare(np.concatenate(outputs), np.concatenate(refs))
+            parity[kind] = result.to_dict()
+            limits = target.thresholds.get(kind)
+            if limits is not None:
+                bad = limits.failures(result)
+                if bad:
+                    failures[kind] = bad
+        if failures:
+            details = "; ".join(f"{k}: " + ", ".join(f"{m} {v}" for m, v in bad.items()) for k, bad in failures.items())
+            raise ParityError(f"target {target.name}: parity against TensorFlow failed ({details})")
+
+        manifest = _manifest(target, config, weights_info, tmp, inventories, reports, parity, ran_on, frame_names)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        (tmp / "report.md").write_text(render_report(manifest))
+        _replace_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    seconds = time.perf_counter() - start
+    return ExportResult(out_dir, manifest, seconds)
+
+
+def _replace_dir(new: Path, dest: Path) -> None:
+    """Move ``new`` to ``dest``; an existing ``dest`` is replaced only after ``new`` is complete."""
+    old = None
+    if dest.exists():
+        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+        os.replace(dest, old)
+    try:
+        os.replace(new, dest)
+    except OSError:
+        if old is not None:
+            os.replace(old, dest)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _manifest(target, config, weights_info, directory, inventories, reports, parity, ran_on, frame_names) -> dict:
+    artifacts = {}
+    for kind in target.artifacts:
+        path = directory / ARTIFACT_FILES[kind]
+        entry = {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size,
+                 **_artifact_spec(kind, config), "op_inventory": inventories[kind]}
+        if kind == "openvino_ir":
+            bin_path = path.with_suffix(".bin")
+            entry.update({"weights_file": bin_path.name, "weights_sha256": sha256_file(bin_path),
+                          "weights_bytes": bin_path.stat().st_size, "precision": target.precision,
+                          "device": target.device})
+        if kind == "onnx":
+            entry["opset"] = target.onnx_opset
+        artifacts[kind] = entry
+    checks = {kind: report.to_dict() for kind, report in reports.items()}
+    for entry in checks.values():
+        entry["path"] = Path(entry["path"]).name
+    return {
+        "format": MANIFEST_FORMAT,
+        "target": target.name,
+        "description": target.description,
+        "mode": target.mode,
+        "supported": all(r.ok for r in reports.values()),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "weights": weights_info,
+        "model": config.to_dict(),
+        "realization": target.realization.to_dict(),
+        "classes": list(CAMVID_CLASSES),
+        "void_label": VOID_LABEL,
+        "palette_rgb": [list(c) for c in CAMVID_PALETTE_RGB],
+        "artifacts": artifacts,
+        "checks": checks,
+        "parity": {"reference": f"TensorFlow/Keras, realization {REFERENCE_REALIZATION.name}",
+                   "inputs": frame_names, "ran_on": ran_on, "results": parity,
+                   "thresholds": {k: dataclasses.asdict(v) for k, v in target.thresholds.items()}},
+        "tools": tool_versions(),
+    }
+
+
+def render_report(manifest: dict) -> str:
+    """A human-readable Markdown report of an export manifest."""
+    w = manifest["weights"]
+    lines = [f"# enet-edge export: {manifest['target']}", "", manifest["description"], ""]
+    if not w.get("trained"):
+        lines += ["> **UNTRAINED WEIGHTS.** This export uses random (seeded) weights: it proves the pipeline, "
+                  "it does not segment anything.", ""]
+    else:
+        miou = w.get("val_miou")
+        lines += [f"Weights: `{w.get('path')}`" + (f" (val mIoU {100 * miou:.1f}%)" if miou else ""), ""]
+    status = "compatible" if manifest["supported"] else "**NOT COMPATIBLE**"
+    lines += [f"Mode: {manifest['mode']}; target status: {status}.", "",
+              f"Model: {manifest['model']['height']}x{manifest['model']['width']}, "
+              f"{len(manifest['classes'])} classes; realization: "
+              + ", ".join(f"{k}={v}" for k, v in manifest["realization"].items()), "", "## Artifacts", "",
+              "| kind | file | bytes | sha256 |", "|---|---|---|---|"]
+    for kind, a in manifest["artifacts"].items():
+        lines.append(f"| {kind} | {a['file']} | {a['bytes']} | `{a['sha256'][:16]}…` |")
+        if "weights_file" in a:
+            lines.append(f"| {kind} weights | {a['weights_file']} | {a['weights_bytes']} | `{a['weights_sha256'][:16]}…` |")
+    lines += ["", "## Compatibility checks", ""]
+    for kind, c in manifest["checks"].items():
+        verdict = "pass" if c["ok"] else f"**{len(c['violations'])} violation(s)**"
+        lines.append(f"- {kind} ({c['path']}) against `{c['ruleset']}`: {verdict}")
+    for kind, c in manifest["checks"].items():
+        if c["violations"]:
+            lines += ["", f"### {kind} violations", "", "| op type | node | why not allowed | rule |", "|---|---|---|---|"]
+            lines += [f"| {v['op_type']} | `{v['node']}` | {v['why']} | {v['rule']} |" for v in c["violations"]]
+    p = manifest["parity"]
+    lines += ["", "## Parity against TensorFlow", "", f"Reference: {p['reference']}. Inputs: {', '.join(p['inputs'])}.", "",
+              "| artifact | ran on | max abs/max ref | mean abs/max ref | >2% off | L2 rel | argmax agreement |",
+              "|---|---|---|---|---|---|---|"]
+    for kind, r in p["results"].items():
+        ran = p["ran_on"][kind]
+        where = f"{ran['backend']} {ran['device']} {ran['inference_precision']}"
+        if ran.get("requested_precision") and ran["requested_precision"] != ran["inference_precision"]:
+            where += f" (asked {ran['requested_precision']}: this CPU lacks it)"
+        lines.append(f"| {kind} | {where} | {r['max_abs_rel']:.2e} | {r['mean_abs_rel']:.2e} | "
+                     f"{100 * r['share_off_2pct']:.3f}% | {r['l2_rel']:.2e} | {100 * r['argmax_agreement']:.3f}% |")
+    ir = manifest["artifacts"].get("openvino_ir")
+    if ir:
+        lines += ["", "## OpenVINO IR op inventory", "", "| op-version | count |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in ir["op_inventory"].items()]
+    lines += ["", "## Tools", ""] + [f"- {k} {v}" for k, v in manifest["tools"].items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,120 @@
+"""Export targets: one declarative TOML file per target in ``export/`` (a registry by file name).
+
+Adding a target means adding a file; no code path. Schema::
+
+    name = "ncs2"
+    description = "..."
+    mode = "export"                  # "export": gates fail the export; "check-only": report, no runtime artifacts
+    device = "MYRIAD"                # OpenVINO device the IR is meant for
+    [realization]                    # enet_edge.config.Realization fields
+    [input]    height = 360, width = 480
+    [onnx]     opset = 13
+    [openvino] precision = "FP16"    # FP32 | FP16
+    [checks]   tensorflow = "realization" | ruleset, onnx = ruleset, openvino_ir = ruleset
+    [parity]   frames = 3, random = 1
+    [parity.thresholds.<artifact>]   max_abs_rel, mean_abs_rel, share_off_2pct, l2_rel, argmax_agreement
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+from .config import ENetConfig, Realization
+from .errors import ConfigError
+from .parity import ParityThresholds
+from .tables import read_toml
+
+TARGET_DIR = Path(__file__).resolve().parents[1] / "export"
+ARTIFACTS = ("tensorflow", "onnx", "openvino_ir")
+"""Artifact kinds in pipeline order: frozen GraphDef, ONNX, OpenVINO IR."""
+
+ARTIFACT_FILES = {"tensorflow": "enet_frozen.pb", "onnx": "enet.onnx", "openvino_ir": "enet.xml"}
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    name: str
+    description: str
+    realization: Realization
+    height: int = 360
+    width: int = 480
+    mode: str = "export"
+    device: str = "CPU"
+    onnx_opset: int = 13
+    precision: str = "FP32"
+    artifacts: Tuple[str, ...] = ARTIFACTS
+    checks: Dict[str, str] = field(default_factory=dict)
+    parity_frames: int = 3
+    parity_random: int = 1
+    thresholds: Dict[str, ParityThresholds] = field(default_factory=dict)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("export", "check-only"):
+            raise ConfigError(f"target {self.name}: mode={self.mode!r} must be 'export' or 'check-only'")
+        if self.precision not in ("FP32", "FP16"):
+            raise ConfigError(f"target {self.name}: openvino precision={self.precision!r} must be FP32 or FP16")
+        unknown = set(self.artifacts) - set(ARTIFACTS)
+        if unknown or not self.artifacts or self.artifacts[0] != "tensorflow":
+            raise ConfigError(f"target {self.name}: artifacts must start with 'tensorflow' and be among {ARTIFACTS}")
+        for kind in self.checks:
+            if kind not in ARTIFACTS:
+                raise ConfigError(f"target {self.name}: [checks] key {kind!r} is not one of {ARTIFACTS}")
+        ENetConfig(height=self.height, width=self.width)  # validates the size
+        if self.parity_frames < 0 or self.parity_random < 0 or self.parity_frames + self.parity_random < 1:
+            raise ConfigError(f"target {self.name}: parity needs at least one frame or random input")
+
+    def model_config(self, base: Optional[ENetConfig] = None, height: Optional[int] = None,
+                     width: Optional[int] = None) -> ENetConfig:
+        base = base or ENetConfig()
+        return base.replace(height=height or self.height, width=width or self.width, batch=1)
+
+
+def _from_table(table: dict, source: str) -> TargetSpec:
+    try:
+        name = table["name"]
+        realization = Realization.from_dict(table.get("realization", {}))
+        size = table.get("input", {})
+        parity = table.get("parity", {})
+        thresholds = {kind: ParityThresholds(**limits) for kind, limits in parity.get("thresholds", {}).items()}
+        return TargetSpec(
+            name=name,
+            description=table.get("description", ""),
+            realization=realization,
+            height=int(size.get("height", 360)),
+            width=int(size.get("width", 480)),
+            mode=table.get("mode", "export"),
+            device=table.get("device", "CPU"),
+            onnx_opset=int(table.get("onnx", {}).get("opset", 13)),
+            precision=table.get("openvino", {}).get("precision", "FP32"),
+            artifacts=tuple(table.get("artifacts", ARTIFACTS)),
+            checks=dict(table.get("checks", {})),
+            parity_frames=int(parity.get("frames", 3)),
+            parity_random=int(parity.get("random", 1)),
+            thresholds=thresholds,
+            source=source,
+        )
+    except KeyError as exc:
+        raise ConfigError(f"target file {source} lacks {exc}") from exc
+    except TypeError as exc:
+        raise ConfigError(f"target file {source}: {exc}") from exc
+
+
+def available_targets(directory: Path = TARGET_DIR) -> Tuple[str, ...]:
+    return tuple(sorted(p.stem for p in directory.glob("*.toml")))
+
+
+def load_target(name_or_path: str, directory: Path = TARGET_DIR) -> TargetSpec:
+    """A target by name (``export/<name>.toml``) or by path to a TOML file."""
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = directory / f"{name_or_path}.toml"
+    if not path.is_file():
+        raise ConfigError(f"unknown target {name_or_path!r}; available: {', '.join(available_targets(directory))}")
+    try:
+        table = read_toml(path)
+    except ValueError as exc:
+        raise ConfigError(f"target file {path} is not valid TOML: {exc}") from exc
+    return _from_table(table, str(path))

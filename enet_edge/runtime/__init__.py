@@ -1,4 +1,7 @@
-"""On-device inference: adapters for OpenVINO / ONNX Runtime / TensorFlow. Imports without TensorFlow."""
+"""On-device inference: adapters for OpenVINO / ONNX Runtime / TensorFlow, and the task logic on top.
+
+Imports without TensorFlow (numpy and OpenCV only; each backend imports its framework when used).
+"""
 
 from .adapters import (  # noqa: F401
     BACKENDS,
@@ -11,3 +14,5 @@ from .adapters import (  # noqa: F401
     open_adapter,
     openvino_devices,
 )
+from .manifest import Artifact, read_manifest, resolve_artifact, verify_artifact  # noqa: F401
+from .segmenter import AsyncPipeline, Segmentation, Segmenter  # noqa: F401

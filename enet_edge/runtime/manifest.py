@@ -1,0 +1,115 @@
+"""Read an export's ``manifest.json`` and pick the artifact a backend needs (numpy-free, TF-free).
+
+An export directory holds ``manifest.json`` listing each artifact with its sha256; opening a
+directory verifies the hashes of the files it will use, so a corrupt or swapped file is a clear
+error instead of wrong segmentations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence, Tuple
+
+from ..classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
+from ..errors import ArtifactError
+
+MANIFEST = "manifest.json"
+# artifact kind -> default backend; and the order a directory is searched for a backend
+KIND_BACKEND = {"openvino_ir": "openvino", "onnx": "onnxruntime", "tensorflow": "tensorflow"}
+BACKEND_KINDS = {"openvino": ("openvino_ir", "onnx"), "onnxruntime": ("onnx",), "tensorflow": ("tensorflow",)}
+SUFFIX_KIND = {".xml": "openvino_ir", ".onnx": "onnx", ".pb": "tensorflow"}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A model file to run, with its backend and self-description."""
+
+    path: Path
+    backend: str
+    kind: str
+    classes: Tuple[str, ...] = CAMVID_CLASSES
+    palette_rgb: Tuple[Tuple[int, int, int], ...] = CAMVID_PALETTE_RGB
+    manifest: Optional[dict] = None
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_manifest(directory: Path) -> dict:
+    path = Path(directory) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ArtifactError(f"{path} is missing; is {directory} an enet-edge export directory?") from exc
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"{path} is not readable JSON ({exc}); re-export") from exc
+    if not isinstance(manifest, dict) or "artifacts" not in manifest:
+        raise ArtifactError(f"{path} is not an enet-edge manifest (no 'artifacts')")
+    return manifest
+
+
+def verify_artifact(directory: Path, entry: dict) -> None:
+    """Check sha256 of an artifact entry's file(s); raise :class:`ArtifactError` on any mismatch."""
+    for file_key, hash_key in (("file", "sha256"), ("weights_file", "weights_sha256")):
+        if file_key not in entry:
+            continue
+        path = Path(directory) / entry[file_key]
+        if not path.is_file():
+            raise ArtifactError(f"{path} listed in the manifest is missing; re-export")
+        actual = sha256_file(path)
+        if actual != entry.get(hash_key):
+            raise ArtifactError(f"{path} does not match its manifest sha256 ({actual[:12]}… != "
+                                f"{str(entry.get(hash_key))[:12]}…): corrupt or replaced; re-export")
+
+
+def _describe(manifest: Optional[dict]) -> Tuple[Tuple[str, ...], Tuple[Tuple[int, int, int], ...]]:
+    if not manifest:
+        return CAMVID_CLASSES, CAMVID_PALETTE_RGB
+    classes = tuple(manifest.get("classes", CAMVID_CLASSES))
+    palette = tuple(tuple(int(c) for c in rgb) for rgb in manifest.get("palette_rgb", CAMVID_PALETTE_RGB))
+    return classes, palette
+
+
+def resolve_artifact(path, backend: Optional[str] = None, verify: bool = True) -> Artifact:
+    """Turn a path (export directory or model file) and an optional backend into an :class:`Artifact`.
+
+    A directory: the manifest picks the file (OpenVINO IR first, then ONNX, then the frozen graph,
+    or the first one the backend reads) and its sha256 is verified. A file: used as is; a
+    ``manifest.json`` beside it, if any, supplies classes/palette and the hash to verify.
+    """
+    path = Path(path)
+    if path.is_dir():
+        manifest = read_manifest(path)
+        kinds = BACKEND_KINDS.get(backend, tuple(KIND_BACKEND)) if backend else tuple(KIND_BACKEND)
+        for kind in kinds:
+            entry = manifest["artifacts"].get(kind)
+            if entry is not None:
+                break
+        else:
+            have = ", ".join(manifest["artifacts"]) or "none"
+            raise ArtifactError(f"{path} has no artifact for backend {backend}; it has {have}")
+        if verify:
+            verify_artifact(path, entry)
+        classes, palette = _describe(manifest)
+        return Artifact(path / entry["file"], backend or KIND_BACKEND[kind], kind, classes, palette, manifest)
+    if not path.exists():
+        raise ArtifactError(f"model path {path} does not exist; give an export directory or an .xml/.onnx/.pb file")
+    kind = SUFFIX_KIND.get(path.suffix.lower())
+    if kind is None:
+        raise ArtifactError(f"{path}: unknown model type '{path.suffix}'; give an .xml, .onnx or .pb file")
+    manifest = None
+    if (path.parent / MANIFEST).is_file():
+        manifest = read_manifest(path.parent)
+        entry = next((e for e in manifest["artifacts"].values() if e.get("file") == path.name), None)
+        if entry is not None and verify:
+            verify_artifact(path.parent, entry)
+    classes, palette = _describe(manifest)
+    return Artifact(path, backend or KIND_BACKEND[kind], kind, classes, palette, manifest)

@@ -1,0 +1,152 @@
+"""Task logic: frames in, class maps out. Talks to an :class:`InferenceAdapter` only.
+
+A *frame* is what OpenCV delivers: (H0, W0, 3) uint8 BGR, any size. Pre-processing resizes it to the
+model size and converts it to the adapter's input dtype; post-processing takes logits
+(1, H, W, K) float32 NHWC to a class map (H, W) uint8 and, on request, back to (H0, W0) with
+nearest-neighbour resizing (labels must never be interpolated).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
+from ..errors import InputError
+from .adapters import InferenceAdapter, open_adapter
+from .manifest import Artifact, resolve_artifact
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """Result of one frame: class map at model size and at the frame's size, plus stage timings (ns)."""
+
+    class_map: np.ndarray  # (H, W) uint8, model size
+    frame_class_map: np.ndarray  # (H0, W0) uint8, original frame size
+    timings_ns: Dict[str, int] = field(default_factory=dict)  # "preprocess", "infer", "postprocess"
+
+
+class Segmenter:
+    """Pre-process, infer and post-process frames with any adapter."""
+
+    def __init__(self, adapter: InferenceAdapter, classes: Sequence[str] = CAMVID_CLASSES,
+                 palette_rgb: Sequence[Sequence[int]] = CAMVID_PALETTE_RGB):
+        self.adapter = adapter
+        self.classes = tuple(classes)
+        palette = np.asarray(palette_rgb, np.uint8)
+        if palette.shape != (len(self.classes), 3):
+            raise InputError(f"palette has shape {palette.shape}, expected ({len(self.classes)}, 3)")
+        self.palette_bgr = palette[:, ::-1].copy()
+
+    @classmethod
+    def open(cls, path, backend: Optional[str] = None, device: str = "CPU", **options) -> "Segmenter":
+        """Open an export directory (manifest verified) or a single .xml/.onnx/.pb file."""
+        artifact: Artifact = resolve_artifact(path, backend)
+        adapter = open_adapter(artifact.path, backend=artifact.backend, device=device, **options)
+        return cls(adapter, artifact.classes, artifact.palette_rgb)
+
+    @property
+    def model_size(self) -> Tuple[int, int]:
+        """(height, width) the model takes."""
+        spec = self.adapter.input_spec
+        return spec.height, spec.width
+
+    def preprocess(self, frame: np.ndarray) -> np.ndarray:
+        """(H0, W0, 3) uint8 BGR -> the adapter's input tensor (1, H, W, 3), its dtype."""
+        import cv2
+
+        if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            got = f"{frame.shape} {frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
+            raise InputError(f"a frame must be (H, W, 3) uint8 BGR, got {got}")
+        h, w = self.model_size
+        if frame.shape[:2] != (h, w):
+            frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_LINEAR)
+        return frame[None].astype(self.adapter.input_spec.dtype, copy=False)
+
+    @staticmethod
+    def class_map(logits: np.ndarray) -> np.ndarray:
+        """(1, H, W, K) logits -> (H, W) uint8 class ids."""
+        return np.argmax(logits[0], axis=-1).astype(np.uint8)
+
+    @staticmethod
+    def resize_labels(class_map: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+        """Nearest-neighbour resize of a (H, W) uint8 class map to (height, width) ``size``."""
+        import cv2
+
+        if class_map.shape == tuple(size):
+            return class_map
+        return cv2.resize(class_map, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+
+    def infer(self, frame: np.ndarray) -> Segmentation:
+        t0 = time.perf_counter_ns()
+        tensor = self.preprocess(frame)
+        t1 = time.perf_counter_ns()
+        logits = self.adapter.infer(tensor)
+        t2 = time.perf_counter_ns()
+        result = self._finish(logits, frame.shape[:2])
+        t3 = time.perf_counter_ns()
+        return Segmentation(result[0], result[1], {"preprocess": t1 - t0, "infer": t2 - t1, "postprocess": t3 - t2})
+
+    def _finish(self, logits: np.ndarray, frame_size) -> Tuple[np.ndarray, np.ndarray]:
+        cmap = self.class_map(logits)
+        return cmap, self.resize_labels(cmap, tuple(frame_size))
+
+    def colorize(self, class_map: np.ndarray) -> np.ndarray:
+        """(H, W) class ids -> (H, W, 3) uint8 BGR colours of the palette."""
+        return self.palette_bgr[np.clip(class_map, 0, len(self.palette_bgr) - 1)]
+
+    def overlay(self, frame: np.ndarray, class_map: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+        """Blend the colorized class map (resized to the frame, nearest) over ``frame``; alpha in [0, 1]."""
+        import cv2
+
+        if not 0.0 <= alpha <= 1.0:
+            raise InputError(f"alpha={alpha} must be within 0..1")
+        mask = self.colorize(self.resize_labels(class_map, frame.shape[:2]))
+        return cv2.addWeighted(mask, alpha, frame, 1.0 - alpha, 0.0)
+
+
+class AsyncPipeline:
+    """Keep up to ``adapter.num_requests`` frames in flight; results come out in submission order.
+
+    ``submit(frame, userdata)`` returns the results (in order) that completed meanwhile, each as
+    ``(userdata, Segmentation)``; ``drain()`` waits for and returns the rest.
+    """
+
+    def __init__(self, segmenter: Segmenter):
+        self.segmenter = segmenter
+        self._next_id = 0
+        self._next_out = 0
+        self._done: Dict[int, Tuple[Any, Segmentation]] = {}
+        self._pending: Dict[int, Tuple[Any, Tuple[int, int], Dict[str, int], int]] = {}
+
+    def _callback(self, logits: np.ndarray, token: int) -> None:
+        userdata, size, timings, started = self._pending.pop(token)
+        t0 = time.perf_counter_ns()
+        cmap, frame_cmap = self.segmenter._finish(logits, size)
+        timings = dict(timings, infer=t0 - started, postprocess=time.perf_counter_ns() - t0)
+        self._done[token] = (userdata, Segmentation(cmap, frame_cmap, timings))
+
+    def _ready(self) -> List[Tuple[Any, Segmentation]]:
+        out = []
+        while self._next_out in self._done:
+            out.append(self._done.pop(self._next_out))
+            self._next_out += 1
+        return out
+
+    def submit(self, frame: np.ndarray, userdata: Any = None) -> List[Tuple[Any, Segmentation]]:
+        t0 = time.perf_counter_ns()
+        tensor = self.segmenter.preprocess(frame)
+        t1 = time.perf_counter_ns()
+        token = self._next_id
+        self._next_id += 1
+        self._pending[token] = (userdata, frame.shape[:2], {"preprocess": t1 - t0}, t1)
+        self.segmenter.adapter.start_async(tensor, token, self._callback)
+        return self._ready()
+
+    def drain(self) -> List[Tuple[Any, Segmentation]]:
+        self.segmenter.adapter.wait_all()
+        return self._ready()

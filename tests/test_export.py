@@ -1,0 +1,182 @@
+"""The export pipeline end to end: artifacts, manifest, gates, parity, atomicity, old OpenVINO."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from enet_edge import cli
+from enet_edge.errors import ArtifactError, ParityError
+from enet_edge.export import ExportRequest, export, sha256_file
+from enet_edge.runtime import resolve_artifact, verify_artifact
+from enet_edge.targets import load_target
+from legacy_openvino import run_legacy
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_manifest_describes_and_hashes_every_artifact(small_exports):
+    out = small_exports["ncs2"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["target"] == "ncs2" and manifest["supported"]
+    assert set(manifest["artifacts"]) == {"tensorflow", "onnx", "openvino_ir"}
+    for entry in manifest["artifacts"].values():
+        assert sha256_file(out / entry["file"]) == entry["sha256"]
+        assert entry["outputs"][0]["shape"] == [1, 64, 96, 12]
+    ir = manifest["artifacts"]["openvino_ir"]
+    assert sha256_file(out / ir["weights_file"]) == ir["weights_sha256"]
+    assert ir["inputs"][0]["dtype"] == "uint8" and ir["inputs"][0]["color"] == "BGR"
+    assert ir["precision"] == "FP16"
+    assert manifest["classes"][0] == "Sky" and len(manifest["palette_rgb"]) == 12
+    for tool in ("tensorflow", "tf2onnx", "onnx", "openvino", "numpy"):
+        assert manifest["tools"][tool]
+    assert all(check["ok"] for check in manifest["checks"].values())
+    # the IR holds only op versions OpenVINO 2022.3 reads
+    assert all(int(k.rsplit("opset", 1)[1]) <= 10 for k in ir["op_inventory"])
+    assert not {"ConvolutionBackpropData-opset1", "ScatterNDUpdate-opset4"} & set(ir["op_inventory"])
+    report = (out / "report.md").read_text()
+    assert "UNTRAINED" in report or "val mIoU" in report
+
+
+def test_ir_describes_itself_in_rt_info(small_exports):
+    import openvino as ov
+
+    model = ov.Core().read_model(str(small_exports["ncs2"] / "enet.xml"))
+    assert model.get_rt_info(["model_info", "model_type"]).astype(str) == "Segmentation"
+    assert model.get_rt_info(["model_info", "labels"]).astype(str).split()[3] == "Road"
+    assert model.get_rt_info(["model_info", "color_space"]).astype(str) == "BGR"
+
+
+def test_tampered_artifact_fails_verification(small_exports, tmp_path):
+    out = tmp_path / "copy"
+    shutil.copytree(small_exports["cpu"], out)
+    resolve_artifact(out)  # verifies
+    with open(out / "enet.bin", "r+b") as f:
+        f.seek(100)
+        f.write(b"\x00\x01\x02\x03")
+    with pytest.raises(ArtifactError, match="sha256"):
+        resolve_artifact(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    with pytest.raises(ArtifactError, match="sha256"):
+        verify_artifact(out, manifest["artifacts"]["openvino_ir"])
+
+
+def _perturbing_to_onnx(original):
+    def perturbed(graph_def, path, opset=13):
+        import onnx
+        from onnx import numpy_helper
+
+        model = original(graph_def, path, opset)
+        biggest = max(model.graph.initializer, key=lambda t: int(np.prod(t.dims)))
+        biggest.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(biggest) * 1.5, biggest.name))
+        onnx.save(model, str(path))
+        return model
+
+    return perturbed
+
+
+def test_parity_catches_a_perturbed_model_and_keeps_the_previous_export(small_exports, tmp_path, monkeypatch):
+    from enet_edge import convert
+
+    out = tmp_path / "ncs2"
+    shutil.copytree(small_exports["ncs2"], out)
+    before = {p.name: sha256_file(p) for p in out.iterdir()}
+    monkeypatch.setattr(convert, "to_onnx", _perturbing_to_onnx(convert.to_onnx))
+    request = ExportRequest(target=load_target("ncs2"), out_dir=out, height=64, width=96)
+    with pytest.raises(ParityError, match="onnx.*argmax_agreement|onnx.*mean_abs_rel"):
+        export(request, log=lambda m: None)
+    assert {p.name: sha256_file(p) for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["ncs2"]  # no temp dir left behind
+
+
+def test_check_cli_accepts_good_and_rejects_cross_target(small_exports, capsys):
+    assert cli.main(["check", str(small_exports["ncs2"]), "--target", "ncs2"]) == 0
+    # the cpu export uses DepthToSpace and ConvolutionBackpropData: not for the stick
+    assert cli.main(["check", str(small_exports["cpu"] / "enet.xml"), "--target", "ncs2"]) == 1
+    out = capsys.readouterr().out
+    assert "DepthToSpace" in out and "ConvolutionBackpropData" in out and "| op type | node |" in out
+
+
+def test_check_cli_truncated_ir_is_one_line_error(small_exports, tmp_path, capsys):
+    xml = tmp_path / "enet.xml"
+    xml.write_bytes((small_exports["ncs2"] / "enet.xml").read_bytes()[:500])
+    assert cli.main(["check", str(xml), "--target", "ncs2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "re-export" in err[0] and "Traceback" not in err[0]
+
+
+def test_export_cli_bad_target_is_one_line_error(capsys):
+    assert cli.main(["export", "--target", "ncs3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown target 'ncs3'" in err and "ncs2" in err and "\n" not in err
+
+
+def test_ncs1_is_reported_honestly(tmp_path):
+    request = ExportRequest(target=load_target("ncs1"), out_dir=tmp_path / "ncs1", height=64, width=96)
+    result = export(request, log=lambda m: None)
+    assert not result.manifest["supported"]
+    assert list(result.manifest["artifacts"]) == ["tensorflow"]
+    report = (tmp_path / "ncs1" / "report.md").read_text()
+    assert "NOT COMPATIBLE" in report and "undilated" in report and "AddV2" in report
+
+
+LEGACY_CLASS_MAP = """
+import sys, numpy as np
+from openvino.runtime import Core
+core = Core()
+compiled = core.compile_model(core.read_model(sys.argv[1]), "CPU")
+request = compiled.create_infer_request()
+frames = np.load(sys.argv[2])
+maps = []
+for frame in frames:
+    request.infer({0: frame[None]})
+    maps.append(request.get_output_tensor(0).data[0].argmax(-1))
+np.save(sys.argv[3], np.stack(maps).astype(np.uint8))
+print("ok")
+"""
+
+
+def _current_class_maps(xml, frames):
+    import openvino as ov
+
+    compiled = ov.Core().compile_model(str(xml), "CPU")
+    request = compiled.create_infer_request()
+    maps = []
+    for frame in frames:
+        request.infer({0: frame[None]})
+        maps.append(request.get_output_tensor(0).data[0].argmax(-1))
+    return np.stack(maps).astype(np.uint8)
+
+
+def _legacy_vs_current(xml, frames, tmp_path):
+    np.save(tmp_path / "frames.npy", frames)
+    assert "ok" in run_legacy(LEGACY_CLASS_MAP, str(xml), str(tmp_path / "frames.npy"), str(tmp_path / "legacy.npy"))
+    return np.load(tmp_path / "legacy.npy"), _current_class_maps(xml, frames)
+
+
+@pytest.mark.slow
+def test_small_ncs2_ir_runs_in_openvino_2023_0(small_exports, camvid, tmp_path):
+    files = sorted((camvid / "val").glob("*.png"))[:2]
+    frames = np.stack([cv2.resize(cv2.imread(str(f)), (96, 64)) for f in files])
+    legacy, current = _legacy_vs_current(small_exports["ncs2"] / "enet.xml", frames, tmp_path)
+    assert np.mean(legacy == current) >= 0.999
+
+
+@pytest.mark.slow
+def test_full_size_make_export_loads_in_openvino_2023_0(camvid, tmp_path):
+    """`enet-edge export` (what `make export` runs) at 360x480, then the IR in OpenVINO 2023.0.2."""
+    out = tmp_path / "ncs2"
+    done = subprocess.run([sys.executable, "-m", "enet_edge.cli", "export", "--target", "ncs2", "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "exported target ncs2" in done.stdout
+    files = sorted((camvid / "val").glob("*.png"))[:2]
+    frames = np.stack([cv2.imread(str(f)) for f in files])
+    legacy, current = _legacy_vs_current(out / "enet.xml", frames, tmp_path)
+    assert legacy.shape == (2, 360, 480)
+    assert np.mean(legacy == current) >= 0.999

@@ -25,6 +25,10 @@ from .tables import load_table
 
 GraphDef = tf.compat.v1.GraphDef
 
+# The TF1-style graph utilities we rely on (extract_sub_graph, wrap_function) log deprecation
+# warnings on every call; they are stable in TF 2.x and the noise hides our own progress lines.
+tf.get_logger().setLevel("ERROR")
+
 
 def _fold_constants(graph_def: GraphDef, outputs: List[str]) -> GraphDef:
     """Run grappler's constant folding only (BN statistics -> one constant per Mul/Add)."""

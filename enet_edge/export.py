@@ -329,7 +329,13 @@ def render_report(manifest: dict) -> str:
         lines.append(f"- {kind} ({c['path']}) against `{c['ruleset']}`: {verdict}")
     for kind, c in manifest["checks"].items():
         if c["violations"]:
-            lines += ["", f"### {kind} violations", "", "| op type | node | why not allowed | rule |", "|---|---|---|---|"]
+            groups: Dict[Tuple[str, str], int] = {}
+            for v in c["violations"]:
+                groups[(v["op_type"], v["why"])] = groups.get((v["op_type"], v["why"]), 0) + 1
+            lines += ["", f"### {kind} blockers, by kind", "", "| op type | nodes | why not allowed |", "|---|---|---|"]
+            lines += [f"| {op} | {n} | {why} |" for (op, why), n in sorted(groups.items(), key=lambda g: -g[1])]
+            lines += ["", f"### {kind} violations, every node", "", "| op type | node | why not allowed | rule |",
+                      "|---|---|---|---|"]
             lines += [f"| {v['op_type']} | `{v['node']}` | {v['why']} | {v['rule']} |" for v in c["violations"]]
     p = manifest["parity"]
     lines += ["", "## Parity against TensorFlow", "", f"Reference: {p['reference']}. Inputs: {', '.join(p['inputs'])}.", "",

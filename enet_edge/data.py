@@ -35,11 +35,15 @@ def resolve_data_dir(data_dir: Optional[os.PathLike] = None) -> Path:
 
 def available_splits(data_dir: Path) -> List[str]:
     """Split names with both ``<split>/`` and ``<split>annot/`` folders."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataError(f"CamVid directory {data_dir} does not exist; pass --data-dir or set {ENV_VAR}")
     return sorted(p.name for p in data_dir.iterdir() if p.is_dir() and (data_dir / f"{p.name}annot").is_dir())
 
 
 def list_split(data_dir: Path, split: str) -> List[Tuple[Path, Path]]:
     """(image, label) path pairs of ``split``, sorted by file name; every frame must have its label."""
+    data_dir = Path(data_dir)
     image_dir, label_dir = data_dir / split, data_dir / f"{split}annot"
     if not image_dir.is_dir() or not label_dir.is_dir():
         have = ", ".join(available_splits(data_dir)) or "none"
@@ -80,6 +84,14 @@ def read_label(path: Path, num_classes: int = NUM_CLASSES) -> np.ndarray:
     return label.astype(np.uint8)
 
 
+def read_pair(image_path: Path, label_path: Path, num_classes: int = NUM_CLASSES) -> Tuple[np.ndarray, np.ndarray]:
+    """A frame (H, W, 3) uint8 BGR and its label map (H, W) uint8; :class:`DataError` if their sizes differ."""
+    image, label = read_image_bgr(image_path), read_label(label_path, num_classes)
+    if image.shape[:2] != label.shape:
+        raise DataError(f"size mismatch: {image_path} is {image.shape[:2]}, {label_path} is {label.shape}")
+    return image, label
+
+
 def load_split(
     data_dir: Path, split: str, limit: Optional[int] = None, files: Optional[Sequence[str]] = None
 ) -> Tuple[np.ndarray, np.ndarray, List[str]]:
@@ -91,15 +103,21 @@ def load_split(
     pairs = list_split(data_dir, split)
     if files is not None:
         wanted = set(files)
+        found = {p[0].stem for p in pairs} | {p[0].name for p in pairs}
+        missing = sorted(wanted - found)
+        if missing:
+            raise DataError(f"split {split!r} of {data_dir} has no frame(s) {', '.join(missing)}")
         pairs = [p for p in pairs if p[0].stem in wanted or p[0].name in wanted]
     if limit is not None:
+        if limit < 1:
+            raise DataError(f"limit={limit} selects no frames of split {split!r}; use a limit >= 1")
         pairs = pairs[:limit]
+    if not pairs:
+        raise DataError(f"no frames of split {split!r} of {data_dir} selected")
     images, labels = [], []
     shape = None
     for image_path, label_path in pairs:
-        image, label = read_image_bgr(image_path), read_label(label_path)
-        if image.shape[:2] != label.shape:
-            raise DataError(f"size mismatch: {image_path} is {image.shape[:2]}, {label_path} is {label.shape}")
+        image, label = read_pair(image_path, label_path)
         if shape is None:
             shape = image.shape
         elif image.shape != shape:
@@ -119,6 +137,8 @@ def class_weights_enet(counts: np.ndarray, c: float = 1.02, void: Optional[int] 
     counts = np.asarray(counts, np.float64).copy()
     if void is not None:
         counts[void] = 0
+    if counts.sum() <= 0:
+        raise DataError("no labelled (non-void) pixels to compute class weights from")
     p = counts / counts.sum()
     weights = 1.0 / np.log(c + p)
     if void is not None:

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .classes import CAMVID_CLASSES, VOID_LABEL
+from .errors import InputError
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int = VOID_LABEL,
-                     ignore: Optional[int] = VOID_LABEL) -> np.ndarray:
+                     ignore: Optional[int] = VOID_LABEL) -> Tuple[np.ndarray, np.ndarray]:
     """Returns ``(cm, misses)``: cm is (num_classes, num_classes) int64, rows = ground truth,
     columns = prediction; misses is (num_classes,) int64.
 
-    Pixels whose label is ``ignore`` (void) or >= ``num_classes`` are skipped; predictions outside
+    Pixels whose label is ``ignore`` (void), negative or >= ``num_classes`` are skipped; predictions outside
     0..num_classes-1 (e.g. a predicted void) count as wrong for their row but get no column.
     """
     labels = np.asarray(labels).reshape(-1).astype(np.int64)
     predictions = np.asarray(predictions).reshape(-1).astype(np.int64)
     if labels.shape != predictions.shape:
-        raise ValueError(f"labels {labels.shape} and predictions {predictions.shape} differ in size")
-    keep = labels < num_classes
+        raise InputError(f"labels {labels.shape} and predictions {predictions.shape} differ in size")
+    keep = (labels >= 0) & (labels < num_classes)
     if ignore is not None:
         keep &= labels != ignore
     labels, predictions = labels[keep], predictions[keep]
@@ -42,6 +43,9 @@ def scores(cm: np.ndarray, misses: Optional[np.ndarray] = None,
     """
     cm = np.asarray(cm, np.float64)
     misses = np.zeros(cm.shape[0]) if misses is None else np.asarray(misses, np.float64)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or misses.shape != (cm.shape[0],) or len(class_names) != cm.shape[0]:
+        raise InputError(f"confusion matrix {cm.shape}, misses {misses.shape} and {len(class_names)} class names "
+                         "do not fit: need (K, K), (K,) and K names")
     tp = np.diag(cm)
     gt = cm.sum(axis=1) + misses
     pred = cm.sum(axis=0)
@@ -61,9 +65,14 @@ def scores(cm: np.ndarray, misses: Optional[np.ndarray] = None,
 class ConfusionAccumulator:
     """Accumulate a confusion matrix over batches of (labels, predictions)."""
 
-    def __init__(self, num_classes: int = VOID_LABEL, ignore: Optional[int] = VOID_LABEL):
+    def __init__(self, num_classes: int = VOID_LABEL, ignore: Optional[int] = VOID_LABEL,
+                 class_names: Optional[Sequence[str]] = None):
         self.num_classes = num_classes
         self.ignore = ignore
+        if class_names is None:
+            class_names = CAMVID_CLASSES[:num_classes] if num_classes <= len(CAMVID_CLASSES) else [
+                f"class_{i}" for i in range(num_classes)]
+        self.class_names = tuple(class_names)
         self.cm = np.zeros((num_classes, num_classes), np.int64)
         self.misses = np.zeros(num_classes, np.int64)
 
@@ -73,4 +82,4 @@ class ConfusionAccumulator:
         self.misses += misses
 
     def scores(self) -> Dict[str, object]:
-        return scores(self.cm, self.misses)
+        return scores(self.cm, self.misses, self.class_names)

@@ -171,10 +171,15 @@ def train(cfg: TrainConfig, log=print) -> Dict[str, object]:
         set_weights(model, weights, str(last_weights))
         if last_opt.exists():
             with np.load(last_opt, allow_pickle=False) as opt:
+                if len(opt.files) != len(optimizer.variables):
+                    raise ConfigError(f"{last_opt} holds {len(opt.files)} optimizer variables, this model needs "
+                                      f"{len(optimizer.variables)}: the run directory belongs to another model config")
                 for i, var in enumerate(optimizer.variables):
-                    key = f"v{i}"
-                    if key in opt.files and tuple(opt[key].shape) == tuple(var.shape):
-                        var.assign(opt[key])
+                    value = opt[f"v{i}"]
+                    if tuple(value.shape) != tuple(var.shape):
+                        raise ConfigError(f"{last_opt}: optimizer variable {i} has shape {value.shape}, "
+                                          f"the model needs {tuple(var.shape)}; use a new --run-dir")
+                    var.assign(value)
     elif cfg.init_weights:
         weights, _, _ = read_weights(cfg.init_weights)
         set_weights(model, weights, cfg.init_weights)
@@ -229,10 +234,21 @@ def train(cfg: TrainConfig, log=print) -> Dict[str, object]:
     if not log_path.exists():
         with open(log_path, "w", newline="") as f:
             csv.writer(f).writerow(fields)
+    else:
+        # an interruption between appending a row and writing state.json leaves a row of an epoch
+        # that will be trained again: drop rows past the resume point
+        with open(log_path, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= state["epoch"]]
+        with open(log_path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
 
     steps_per_epoch = len(images) // batch
     meta = {"trained_on": "CamVid train", "realization_trained": TRAIN_REALIZATION.name}
     while state["epoch"] < cfg.epochs:
+        if cfg.max_steps is not None and state["steps"] >= cfg.max_steps:
+            break
         epoch = state["epoch"]
         lr = cfg.learning_rate_at(epoch)
         optimizer.learning_rate.assign(lr)

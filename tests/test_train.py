@@ -1,0 +1,107 @@
+"""Training: config validation, schedules, and a two-step smoke run on two CamVid frames (with resume).
+
+The smoke run costs about a minute on two CPU cores, almost all of it TensorFlow tracing the
+gradient of ENet once; it runs once per module.
+"""
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+
+from enet_edge.cli import main
+from enet_edge.errors import ConfigError
+from enet_edge.train import TrainConfig, train
+
+SMOKE_ARGS = ["--epochs", "1", "--batch", "1", "--crop", "64", "96", "--val-every", "1", "--limit-train", "2",
+              "--limit-val", "1", "--max-steps", "2"]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"crop_height": 60}, "multiple of 8"),
+    ({"batch": 0}, "batch"),
+    ({"epochs": 0}, "epochs"),
+    ({"learning_rate": 0.0}, "learning_rate"),
+    ({"schedule": "linear"}, "schedule"),
+    ({"class_weighting": "inverse"}, "class_weighting"),
+])
+def test_train_config_validation(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        TrainConfig(**kwargs)
+
+
+def test_learning_rate_schedules():
+    cosine = TrainConfig(epochs=100, learning_rate=1e-3)
+    assert cosine.learning_rate_at(0) == pytest.approx(1e-3)
+    assert cosine.learning_rate_at(50) == pytest.approx(5e-4)
+    assert cosine.learning_rate_at(100) == pytest.approx(0.0, abs=1e-12)
+    assert cosine.learning_rate_at(150) == pytest.approx(0.0, abs=1e-12)
+    step = TrainConfig(epochs=300, learning_rate=1e-3, schedule="step", step_epochs=100)
+    assert [step.learning_rate_at(e) for e in (0, 99, 100, 250)] == pytest.approx([1e-3, 1e-3, 1e-4, 1e-5])
+
+
+def test_crop_larger_than_frames(tmp_path, camvid):
+    cfg = TrainConfig(run_dir=str(tmp_path / "run"), data_dir=str(camvid), crop_height=368, limit_train=1, limit_val=1)
+    with pytest.raises(ConfigError, match=r"crop 368x240 is larger than the frames \(360x480\)"):
+        train(cfg, log=lambda m: None)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, camvid):
+    """``enet-edge train`` for two steps (batch 1, two frames, 64x96 crops, one val frame)."""
+    run_dir = tmp_path_factory.mktemp("train") / "run"
+    argv = ["train", "--run-dir", str(run_dir), "--data-dir", str(camvid)] + SMOKE_ARGS
+    assert main(argv) == 0
+    return run_dir
+
+
+def _rows(run_dir):
+    with open(run_dir / "log.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_smoke_run_writes_the_run_directory(smoke_run):
+    from enet_edge.model import read_weights
+
+    for name in ("state.json", "log.csv", "curve.png", "best_weights.npz", "last_weights.npz", "last_optimizer.npz"):
+        assert (smoke_run / name).is_file(), name
+    state = json.loads((smoke_run / "state.json").read_text())
+    assert state["epoch"] == 1 and state["steps"] == 2 and state["best_epoch"] == 1
+    assert 0.0 <= state["best_miou"] <= 1.0
+    assert state["config"]["limit_train"] == 2 and state["config"]["crop_width"] == 96
+    rows = _rows(smoke_run)
+    assert len(rows) == 1
+    assert rows[0]["steps"] == "2" and math.isfinite(float(rows[0]["train_loss"]))
+    assert float(rows[0]["val_miou"]) == pytest.approx(state["best_miou"], abs=1e-5)
+    weights, config, meta = read_weights(smoke_run / "best_weights.npz")
+    # saved for inference at full frame size, batch 1, whatever the training crop was
+    assert (config["height"], config["width"], config["batch"]) == (360, 480, 1)
+    assert meta["epoch"] == 1 and meta["val_miou"] == pytest.approx(state["best_miou"])
+    assert all(np.isfinite(v).all() for v in weights.values())
+    with np.load(smoke_run / "last_optimizer.npz") as opt:
+        assert int(opt["v0"]) == 2  # Adam's iteration count: two steps
+
+
+def test_resume_picks_up_where_it_stopped(smoke_run, camvid):
+    """Run again with the same directory: state, weights and optimizer are restored, nothing is redone."""
+    before = (smoke_run / "best_weights.npz").read_bytes()
+    messages = []
+    cfg = TrainConfig(run_dir=str(smoke_run), data_dir=str(camvid), epochs=1, batch=1, crop_height=64, crop_width=96,
+                      val_every=1, limit_train=2, limit_val=1, max_steps=2)
+    state = train(cfg, log=messages.append)
+    assert any(m.startswith(f"resuming {smoke_run} at epoch 1") for m in messages)
+    assert state["epoch"] == 1 and state["steps"] == 2
+    assert len(_rows(smoke_run)) == 1  # the finished epoch is not trained or logged again
+    assert (smoke_run / "best_weights.npz").read_bytes() == before
+
+
+def test_best_weights_evaluate_to_the_logged_miou(smoke_run, camvid, tmp_path):
+    """``enet-edge eval`` on the best weights reproduces training's own validation number."""
+    from enet_edge.evaluate import EvalConfig, evaluate
+
+    state = json.loads((smoke_run / "state.json").read_text())
+    result = evaluate(EvalConfig(model=smoke_run / "best_weights.npz", data_dir=camvid, limit=1, progress=False,
+                                 confusion_path=tmp_path / "cm.png"))
+    assert result.miou == pytest.approx(state["best_miou"], abs=1e-4)

@@ -171,6 +171,20 @@ def _run_artifact(kind: str, path: Path, target: TargetSpec, frames: List[np.nda
         adapter.close()
 
 
+FP16_ARITHMETIC = "fp16_arithmetic"
+"""Parity row of FP16 targets: the target realization with weights *and activations* in FP16
+(Keras float16 policy), standing in for the device's FP16 arithmetic where the CPU has none."""
+
+
+def _run_fp16_emulation(config: ENetConfig, target: TargetSpec, weights, frames: List[np.ndarray]):
+    from . import model as enet
+
+    model = enet.build_enet(config, target.realization, dtype_policy="float16")
+    enet.set_weights(model, weights, "weights")
+    outputs = [np.asarray(model(f.astype(np.float32), training=False), np.float32) for f in frames]
+    return outputs, {"backend": "tensorflow", "device": "CPU", "inference_precision": "f16 (Keras float16 policy)"}
+
+
 def export(request: ExportRequest, log: Callable[[str], None] = print) -> ExportResult:
     """Run the whole pipeline for ``request.target``; see the module docstring."""
     from . import model as enet
@@ -223,9 +237,12 @@ def export(request: ExportRequest, log: Callable[[str], None] = print) -> Export
         refs = [reference(f.astype(np.float32), training=False).numpy() for f in frames]
         parity, ran_on = {}, {}
         failures = {}
-        for kind in target.artifacts:
-            path = tmp / ARTIFACT_FILES[kind]
-            outputs, ran_on[kind] = _run_artifact(kind, path, target, frames)
+        runs = [(kind, lambda kind=kind: _run_artifact(kind, tmp / ARTIFACT_FILES[kind], target, frames))
+                for kind in target.artifacts]
+        if target.precision == "FP16":
+            runs.append((FP16_ARITHMETIC, lambda: _run_fp16_emulation(config, target, weights, frames)))
+        for kind, run in runs:
+            outputs, ran_on[kind] = run()
             result = compare(np.concatenate(outputs), np.concatenate(refs))
             parity[kind] = result.to_dict()
             limits = target.thresholds.get(kind)

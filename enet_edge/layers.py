@@ -231,7 +231,7 @@ class ZeroPadChannels(keras.layers.Layer):
         c = int(x.shape[-1])
         kernel = np.zeros((1, 1, c, self.channels), np.float32)
         kernel[0, 0, np.arange(c), np.arange(c)] = 1.0
-        return tf.nn.conv2d(x, tf.constant(kernel), strides=1, padding="VALID")
+        return tf.nn.conv2d(x, tf.constant(kernel, x.dtype), strides=1, padding="VALID")
 
     def compute_output_spec(self, x):
         return keras.KerasTensor(tuple(x.shape[:-1]) + (self.channels,), dtype=x.dtype)

@@ -178,17 +178,27 @@ STAGE_TWO_SEQUENCE = (
 )
 
 
-def build_enet(config: Optional[ENetConfig] = None, realization: Optional[Realization] = None) -> keras.Model:
+def build_enet(config: Optional[ENetConfig] = None, realization: Optional[Realization] = None,
+               dtype_policy: Optional[str] = None) -> keras.Model:
     """Build ENet as a Keras functional model with a static input shape.
 
     Args:
         config: network hyper-parameters and static input size; default CamVid 360x480, 12 classes.
         realization: which op realization to build (weights are shared by all realizations).
+        dtype_policy: a Keras dtype policy for every layer, e.g. ``"float16"`` to emulate FP16
+            arithmetic (weights and activations in half precision); default: the global policy.
 
     Returns:
         A ``keras.Model`` named ``enet`` mapping ``image`` (N,H,W,3) float32 BGR 0..255 to ``logits``
         (N,H,W,num_classes) float32. Dropout is active only when called with ``training=True``.
     """
+    if dtype_policy is not None:
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(dtype_policy)
+        try:
+            return build_enet(config, realization)
+        finally:
+            keras.config.set_dtype_policy(previous)
     config = config or ENetConfig()
     realization = realization or Realization()
     image = keras.Input(batch_shape=config.input_shape, dtype="float32", name=INPUT_NAME)

@@ -12,7 +12,7 @@ Adding a target means adding a file; no code path. Schema::
     [openvino] precision = "FP16"    # FP32 | FP16
     [checks]   tensorflow = "realization" | ruleset, onnx = ruleset, openvino_ir = ruleset
     [parity]   frames = 3, random = 1
-    [parity.thresholds.<artifact>]   max_abs_rel, mean_abs_rel, share_off_2pct, l2_rel, argmax_agreement
+    [parity.thresholds.<artifact or fp16_arithmetic>]   max_abs_rel, mean_abs_rel, share_off_2pct, l2_rel, argmax_agreement
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ from .tables import read_toml
 TARGET_DIR = Path(__file__).resolve().parents[1] / "export"
 ARTIFACTS = ("tensorflow", "onnx", "openvino_ir")
 """Artifact kinds in pipeline order: frozen GraphDef, ONNX, OpenVINO IR."""
+
+PARITY_EXTRA = ("fp16_arithmetic",)
+"""Parity rows that are not artifacts: FP16 targets also run an FP16-arithmetic emulation."""
 
 ARTIFACT_FILES = {"tensorflow": "enet_frozen.pb", "onnx": "enet.onnx", "openvino_ir": "enet.xml"}
 
@@ -62,6 +65,10 @@ class TargetSpec:
         for kind in self.checks:
             if kind not in ARTIFACTS:
                 raise ConfigError(f"target {self.name}: [checks] key {kind!r} is not one of {ARTIFACTS}")
+        for kind in self.thresholds:
+            if kind not in ARTIFACTS + PARITY_EXTRA:
+                raise ConfigError(f"target {self.name}: [parity.thresholds] key {kind!r} is not one of "
+                                  f"{ARTIFACTS + PARITY_EXTRA}")
         ENetConfig(height=self.height, width=self.width)  # validates the size
         if self.parity_frames < 0 or self.parity_random < 0 or self.parity_frames + self.parity_random < 1:
             raise ConfigError(f"target {self.name}: parity needs at least one frame or random input")

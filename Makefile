@@ -40,7 +40,7 @@ eval: $(STAMP)
 	$(VENV)/bin/enet-edge eval $(MODEL) --split val $(if $(DATA),--data-dir $(DATA)) $(EVAL_ARGS)
 
 bench: $(STAMP)
-	$(PY) benchmarks/run.py $(BENCH_ARGS)
+	$(VENV)/bin/enet-edge bench $(MODEL) $(BENCH_ARGS)
 
 demo: $(STAMP)
 	$(PY) demo/camera_demo.py $(DEMO_ARGS)

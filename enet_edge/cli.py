@@ -90,6 +90,10 @@ def summarize_export(manifest: dict, out_dir, seconds: float) -> str:
         parity = manifest["parity"]["results"][kind]
         lines.append(f"  {art['file']:<16} {art['bytes'] / 1e6:6.2f} MB  argmax agreement "
                      f"{100 * parity['argmax_agreement']:.3f}%  max|diff|/max|ref| {parity['max_abs_rel']:.1e}")
+    fp16 = manifest["parity"]["results"].get("fp16_arithmetic")
+    if fp16:
+        lines.append(f"  {'FP16 arithmetic':<16} emulated  argmax agreement {100 * fp16['argmax_agreement']:.3f}%  "
+                     f"max|diff|/max|ref| {fp16['max_abs_rel']:.1e}")
     for kind, check in manifest["checks"].items():
         verdict = "ok" if check["ok"] else f"{len(check['violations'])} VIOLATIONS"
         lines.append(f"  check {kind:<12} {check['ruleset']:<24} {verdict}")
@@ -136,7 +140,11 @@ def _run_check(args) -> int:
     return 1 if failed else 0
 
 
-COMMANDS: List[Callable] = [_add_train, _add_export, _add_check]
+from .evaluate import add_cli as _add_eval  # noqa: E402  (enet-edge eval)
+from .demo import add_cli as _add_demo  # noqa: E402  (enet-edge demo)
+from .bench import add_cli as _add_bench  # noqa: E402  (enet-edge bench)
+
+COMMANDS: List[Callable] = [_add_train, _add_export, _add_check, _add_eval, _add_demo, _add_bench]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,6 +166,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"enet-edge {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # output piped into e.g. `head`, which closed early: not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -13,10 +13,12 @@ Every adapter returns logits (1,H,W,K) float32 NHWC.
 from __future__ import annotations
 
 import abc
+import re
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -65,6 +67,7 @@ class InferenceAdapter(abc.ABC):
     input_spec: TensorSpec
     output_spec: TensorSpec
     load_ms: float = 0.0  # read + compile, milliseconds
+    last_request_ns: int = 0  # start-to-completion time of the inference whose callback runs now
 
     def check_input(self, tensor: np.ndarray) -> np.ndarray:
         """Validate shape and dtype against :attr:`input_spec`; returns a C-contiguous array."""
@@ -82,9 +85,24 @@ class InferenceAdapter(abc.ABC):
     def infer(self, tensor: np.ndarray) -> np.ndarray:
         """Synchronous inference: ``tensor`` per :attr:`input_spec` -> logits (1,H,W,K) float32."""
 
-    def start_async(self, tensor: np.ndarray, userdata: Any, callback: Callable[[np.ndarray, Any], None]) -> None:
-        """Start an inference; ``callback(logits, userdata)`` runs when it ends. Default: synchronous."""
-        callback(self.infer(tensor), userdata)
+    def infer_only(self, tensor: np.ndarray) -> None:
+        """Synchronous inference whose output is not fetched (benchmark timing). Default: :meth:`infer`."""
+        self.infer(tensor)
+
+    def start_async(self, tensor: np.ndarray, userdata: Any, callback: Callable[[Optional[np.ndarray], Any], None],
+                    fetch: bool = True) -> None:
+        """Start an inference; ``callback(logits, userdata)`` runs once it has ended (``logits`` is None
+        when ``fetch`` is False), on the caller's thread, in submission order: within a later
+        ``start_async``, ``wait_idle`` or ``wait_all``. Blocks while all :attr:`num_requests` are
+        busy. During the callback, :attr:`last_request_ns` is that inference's own duration.
+        Default: synchronous."""
+        start = time.perf_counter_ns()
+        logits = self.infer(tensor)
+        self.last_request_ns = time.perf_counter_ns() - start
+        callback(logits if fetch else None, userdata)
+
+    def wait_idle(self) -> None:
+        """Block until :meth:`start_async` can start without waiting for a busy request."""
 
     def wait_all(self) -> None:
         """Block until every started inference has called back."""
@@ -96,6 +114,10 @@ class InferenceAdapter(abc.ABC):
     def per_layer_counters(self) -> List[LayerCounter]:
         """Per-layer counters of the last inference (OpenVINO with PERF_COUNT only; else empty)."""
         return []
+
+    def properties(self) -> Dict[str, Any]:
+        """Backend settings in effect (OpenVINO: read back from the compiled model), for reports."""
+        return {}
 
     def close(self) -> None:
         """Release the device (MYRIAD: two processes cannot share one stick)."""
@@ -114,100 +136,221 @@ def import_openvino():
         raise DeviceError("OpenVINO is not installed: pip install openvino") from exc
     if hasattr(ov, "Core"):
         return ov
-    from openvino import runtime  # 2022.3 API 2.0
-
+    try:
+        from openvino import runtime  # 2022.3 API 2.0
+    except ImportError as exc:
+        raise DeviceError(f"this OpenVINO has no 2.0 API (openvino.runtime); install openvino>=2022.3 ({exc})") from exc
     return runtime
+
+
+def openvino_version() -> str:
+    """OpenVINO's build string, e.g. ``2023.0.2-11065-...``; raises :class:`DeviceError` when not installed."""
+    return str(import_openvino().get_version())
 
 
 def openvino_devices() -> List[str]:
     return list(import_openvino().Core().available_devices)
 
 
+VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI", "BATCH")
 _OV_TYPES = {"u8": "uint8", "f32": "float32", "f16": "float16", "i32": "int32", "i64": "int64", "boolean": "bool"}
+# OpenVINO prefixes its messages with source locations ("Exception from src/...:84:", "Check '...' failed at ...:")
+_OV_NOISE = re.compile(r"^(Exception from \S+:\d+:?|Check '.*' failed at \S+:\d+:?|Loading input model|Converting input model)$")
 
 
-def _ov_spec(port) -> TensorSpec:
+def ov_message(exc: BaseException) -> str:
+    """The informative part of an OpenVINO exception message, on one line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    useful = [line for line in lines if not _OV_NOISE.match(line)]
+    text = "; ".join(useful or lines)
+    return text or type(exc).__name__
+
+
+def _type_name(value) -> str:
+    """An OpenVINO element type (``Type`` object in 2023+, maybe a string in 2022.3) as ``f32``/``f16``/..."""
+    if hasattr(value, "get_type_name"):
+        return str(value.get_type_name())
+    text = str(value).strip().lower()
+    return {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}.get(text, text)
+
+
+def _ov_spec(port, path) -> TensorSpec:
     names = port.get_names()
     name = sorted(names)[0] if names else port.get_any_name()
     type_name = port.get_element_type().get_type_name()
+    partial = port.get_partial_shape()
+    if not partial.is_static:
+        raise ArtifactError(f"{path}: tensor {name} has a dynamic shape {partial}; enet-edge runs static-shape "
+                            f"models only (re-export with --height/--width)")
     shape = tuple(int(d) for d in port.get_shape())
     return TensorSpec(name, shape, _OV_TYPES.get(type_name, type_name))
 
 
 class OpenVINOAdapter(InferenceAdapter):
-    """An IR (.xml) or ONNX file compiled by OpenVINO for ``device`` (CPU, GPU, NPU, MYRIAD, AUTO, HETERO:...)."""
+    """An IR (.xml) or ONNX file compiled by OpenVINO for ``device`` (CPU, GPU, NPU, MYRIAD, AUTO, HETERO:...).
+
+    ``config``: OpenVINO properties passed to ``compile_model`` as is (``NUM_STREAMS``,
+    ``INFERENCE_PRECISION_HINT``, ``INFERENCE_NUM_THREADS`` ...). ``hint``: ``PERFORMANCE_HINT``
+    (LATENCY, THROUGHPUT, CUMULATIVE_THROUGHPUT), applied only where the device lists it among its
+    supported properties. ``nireq``: requests of the async queue; 0 takes the compiled model's
+    ``OPTIMAL_NUMBER_OF_INFER_REQUESTS``. ``perf_counters``: enable per-layer profiling.
+    """
 
     backend = "openvino"
 
     def __init__(self, path, device: str = "CPU", config: Optional[Dict[str, str]] = None, nireq: int = 1,
-                 perf_counters: bool = False):
+                 perf_counters: bool = False, hint: Optional[str] = None):
         ov = import_openvino()
+        self._ov = ov
         path = Path(path)
         core = ov.Core()
         self._check_device(core, device)
-        config = dict(config or {})
+        config = {str(k): str(v) for k, v in (config or {}).items()}
         if perf_counters:
             config["PERF_COUNT"] = "YES"
+        if hint and "PERFORMANCE_HINT" in self._supported_properties(core, device):
+            config["PERFORMANCE_HINT"] = hint.upper()
+        self.config = dict(config)
         start = time.perf_counter_ns()
         try:
             model = core.read_model(str(path))
         except RuntimeError as exc:
-            raise ArtifactError(f"OpenVINO cannot read {path}: {_first_line(exc)}") from exc
+            raise ArtifactError(f"OpenVINO cannot read {path}: {ov_message(exc)}") from exc
         try:
             self._compiled = core.compile_model(model, device, config)
         except RuntimeError as exc:
-            raise DeviceError(f"OpenVINO cannot compile {path} for {device}: {_first_line(exc)}") from exc
+            settings = f" with {config}" if config else ""
+            raise DeviceError(f"OpenVINO cannot compile {path} for {device}{settings}: {ov_message(exc)}") from exc
         self.load_ms = (time.perf_counter_ns() - start) / 1e6
         self.path, self.device = str(path), device
-        self.input_spec = _ov_spec(self._compiled.input(0))
-        self.output_spec = _ov_spec(self._compiled.output(0))
-        try:
-            self.precision = str(self._compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name())
-        except (RuntimeError, AttributeError, TypeError):
+        self.input_spec = _ov_spec(self._compiled.input(0), path)
+        self.output_spec = _ov_spec(self._compiled.output(0), path)
+        precision = self._property("INFERENCE_PRECISION_HINT")
+        if precision is not None:
+            self.precision = _type_name(precision)
+        elif device.split(".")[0] == "MYRIAD":
+            self.precision = "f16"  # MYRIAD computes in FP16 whatever the IR holds
+        else:
             self.precision = ""
         self._request = self._compiled.create_infer_request()
-        self._queue = None
-        self._nireq = max(1, int(nireq))
-        self._callbacks: Dict[int, Tuple[Any, Callable]] = {}
+        self._free: Optional[Deque] = None  # idle async requests (created on first use)
+        self._inflight: Optional[Deque] = None  # started requests, oldest first
+        nireq = int(nireq)
+        if nireq <= 0:
+            optimal = self._property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
+            nireq = int(optimal) if optimal is not None else 1
+        self._nireq = max(1, nireq)
 
     @staticmethod
     def _check_device(core, device: str) -> None:
         available = list(core.available_devices)
-        wanted = device.split(":", 1)[1].split(",") if ":" in device else [device]
+        if not device:
+            raise DeviceError(f"no device given; available_devices: {', '.join(available) or 'none'}")
+        head, _, rest = device.partition(":")
+        wanted = rest.split(",") if head in VIRTUAL_DEVICES else [device]
         for name in wanted:
             base = name.split(".")[0]
-            if base in ("AUTO", "HETERO", "MULTI", "BATCH"):
+            if not name or base in VIRTUAL_DEVICES:
                 continue
-            if not any(a == name or a.split(".")[0] == base for a in available):
+            if not any(a == name or (a.split(".")[0] == base and "." not in name) for a in available):
                 raise DeviceError(f"device {name} is not available; available_devices: {', '.join(available) or 'none'}")
 
-    def infer(self, tensor: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _supported_properties(core, device: str) -> Tuple[str, ...]:
+        try:
+            return tuple(core.get_property(device.partition(":")[0], "SUPPORTED_PROPERTIES"))
+        except (RuntimeError, TypeError):
+            return ()
+
+    def _property(self, name: str):
+        try:
+            return self._compiled.get_property(name)
+        except (RuntimeError, TypeError, AttributeError):
+            return None
+
+    def properties(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"requested": dict(self.config)}
+        for name in ("PERFORMANCE_HINT", "NUM_STREAMS", "OPTIMAL_NUMBER_OF_INFER_REQUESTS", "INFERENCE_NUM_THREADS",
+                     "INFERENCE_PRECISION_HINT", "EXECUTION_DEVICES"):
+            value = self._property(name)
+            if value is not None:
+                out[name] = _type_name(value) if name == "INFERENCE_PRECISION_HINT" else _jsonable(value)
+        return out
+
+    def _run_sync(self, tensor: np.ndarray) -> None:
         tensor = self.check_input(tensor)
-        self._request.infer({0: tensor})
+        try:
+            # a shared-memory tensor and start+wait: no input copy, and no output copy as infer() makes
+            self._request.set_input_tensor(self._ov.Tensor(tensor, shared_memory=True))
+            self._request.start_async()
+            self._request.wait()
+        except RuntimeError as exc:
+            raise DeviceError(f"inference on {self.device} failed: {ov_message(exc)}") from exc
+
+    def infer(self, tensor: np.ndarray) -> np.ndarray:
+        self._run_sync(tensor)
         return np.array(self._request.get_output_tensor(0).data, copy=True)
+
+    def infer_only(self, tensor: np.ndarray) -> None:
+        self._run_sync(tensor)
 
     @property
     def num_requests(self) -> int:
         return self._nireq
 
-    def start_async(self, tensor, userdata, callback) -> None:
-        ov = import_openvino()
+    # Async requests run without Python callbacks on OpenVINO's threads: an OpenVINO worker that
+    # needs the GIL (to call or to release a Python callback) while the main thread destroys the
+    # compiled model deadlocks (seen with 2026.4). Completed requests are collected, oldest first,
+    # on the caller's thread in start_async / wait_idle / wait_all; the request's own ``latency``
+    # (start to completion, measured by OpenVINO) is what :attr:`last_request_ns` reports.
+
+    def _ensure_pool(self) -> None:
+        if self._free is None:
+            self._free = deque(self._compiled.create_infer_request() for _ in range(self._nireq))
+            self._inflight = deque()
+
+    def _complete_oldest(self, block: bool) -> bool:
+        request, userdata, callback, fetch, _tensor = self._inflight[0]
+        try:
+            if not block and not request.wait_for(0):
+                return False
+            request.wait()
+        except RuntimeError as exc:
+            self._inflight.popleft()
+            self._free.append(request)
+            raise DeviceError(f"inference on {self.device} failed: {ov_message(exc)}") from exc
+        self._inflight.popleft()
+        logits = np.array(request.get_output_tensor(0).data, copy=True) if fetch else None
+        self.last_request_ns = int(request.latency * 1e6)
+        self._free.append(request)
+        callback(logits, userdata)
+        return True
+
+    def _collect_done(self) -> None:
+        while self._inflight and self._complete_oldest(block=False):
+            pass
+
+    def start_async(self, tensor, userdata, callback, fetch: bool = True) -> None:
         tensor = self.check_input(tensor)
-        if self._queue is None:
-            self._queue = ov.AsyncInferQueue(self._compiled, self._nireq)
+        self.wait_idle()
+        request = self._free.popleft()
+        try:
+            request.set_input_tensor(self._ov.Tensor(tensor, shared_memory=True))
+            request.start_async()
+        except RuntimeError as exc:
+            self._free.append(request)
+            raise DeviceError(f"inference on {self.device} failed: {ov_message(exc)}") from exc
+        self._inflight.append((request, userdata, callback, fetch, tensor))  # tensor: its memory is shared
 
-            def done(request, token):
-                data, cb = self._callbacks.pop(token)
-                cb(np.array(request.get_output_tensor(0).data, copy=True), data)
-
-            self._queue.set_callback(done)
-        token = id(userdata) ^ time.perf_counter_ns()
-        self._callbacks[token] = (userdata, callback)
-        self._queue.start_async({0: tensor}, token)
+    def wait_idle(self) -> None:
+        self._ensure_pool()
+        self._collect_done()
+        if not self._free:
+            self._complete_oldest(block=True)
 
     def wait_all(self) -> None:
-        if self._queue is not None:
-            self._queue.wait_all()
+        while self._inflight:
+            self._complete_oldest(block=True)
 
     def per_layer_counters(self) -> List[LayerCounter]:
         rows = []
@@ -218,10 +361,21 @@ class OpenVINOAdapter(InferenceAdapter):
         return rows
 
     def close(self) -> None:
-        self.wait_all()
-        self._queue = None
+        for request, *_ in self._inflight or ():
+            request.wait()
+        self._inflight = self._free = None
         self._request = None
         self._compiled = None
+
+
+def _jsonable(value):
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if hasattr(value, "name") and isinstance(getattr(value, "name"), str):  # pybind11 enums
+        return value.name
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return str(value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,17 +404,33 @@ class OnnxRuntimeAdapter(InferenceAdapter):
             raise ArtifactError(f"ONNX Runtime cannot load {path}: {_first_line(exc)}") from exc
         self.load_ms = (time.perf_counter_ns() - start) / 1e6
         self.path, self.device, self.precision = str(path), "CPU", "f32"
+        self._threads = threads
         inp, out = self._session.get_inputs()[0], self._session.get_outputs()[0]
-        self.input_spec = TensorSpec(inp.name, tuple(int(d) for d in inp.shape), _ort_dtype(inp.type))
-        self.output_spec = TensorSpec(out.name, tuple(int(d) for d in out.shape), _ort_dtype(out.type))
+        self.input_spec = TensorSpec(inp.name, _static_shape(inp.shape, inp.name, path), _ort_dtype(inp.type))
+        self.output_spec = TensorSpec(out.name, _static_shape(out.shape, out.name, path), _ort_dtype(out.type))
 
     def infer(self, tensor: np.ndarray) -> np.ndarray:
         tensor = self.check_input(tensor)
-        return self._session.run([self.output_spec.name], {self.input_spec.name: tensor})[0]
+        try:
+            return self._session.run([self.output_spec.name], {self.input_spec.name: tensor})[0]
+        except Exception as exc:  # onnxruntime's own exception types
+            raise DeviceError(f"ONNX Runtime inference failed: {_first_line(exc)}") from exc
+
+    def properties(self) -> Dict[str, Any]:
+        return {"intra_op_num_threads": self._threads or "default", "providers": self._session.get_providers()}
+
+
+def _static_shape(shape, name: str, path) -> Tuple[int, ...]:
+    if not all(isinstance(d, int) and d > 0 for d in shape):
+        raise ArtifactError(f"{path}: tensor {name} has a dynamic shape {list(shape)}; enet-edge runs static-shape "
+                            f"models only (re-export with --height/--width)")
+    return tuple(int(d) for d in shape)
 
 
 def _ort_dtype(type_name: str) -> str:
-    return {"tensor(float)": "float32", "tensor(uint8)": "uint8", "tensor(float16)": "float16"}.get(type_name, type_name)
+    """ONNX Runtime's ``tensor(float)`` -> numpy's ``float32`` (``tensor(int64)`` -> ``int64`` ...)."""
+    inner = type_name[len("tensor("):-1] if type_name.startswith("tensor(") else type_name
+    return {"float": "float32", "double": "float64"}.get(inner, inner)
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
 from ..classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
 from ..errors import ArtifactError
@@ -33,6 +33,7 @@ class Artifact:
     classes: Tuple[str, ...] = CAMVID_CLASSES
     palette_rgb: Tuple[Tuple[int, int, int], ...] = CAMVID_PALETTE_RGB
     manifest: Optional[dict] = None
+    entry: Optional[dict] = None  # this file's record in manifest["artifacts"] (sha256, precision, device ...)
 
 
 def sha256_file(path: Path) -> str:
@@ -86,6 +87,10 @@ def resolve_artifact(path, backend: Optional[str] = None, verify: bool = True) -
     ``manifest.json`` beside it, if any, supplies classes/palette and the hash to verify.
     """
     path = Path(path)
+    if backend is not None and backend not in BACKEND_KINDS:
+        raise ArtifactError(f"unknown backend {backend!r}; choose one of {', '.join(BACKEND_KINDS)}")
+    if path.is_dir() and not (path / MANIFEST).is_file():
+        return _resolve_bare_directory(path, backend)
     if path.is_dir():
         manifest = read_manifest(path)
         kinds = BACKEND_KINDS.get(backend, tuple(KIND_BACKEND)) if backend else tuple(KIND_BACKEND)
@@ -99,17 +104,34 @@ def resolve_artifact(path, backend: Optional[str] = None, verify: bool = True) -
         if verify:
             verify_artifact(path, entry)
         classes, palette = _describe(manifest)
-        return Artifact(path / entry["file"], backend or KIND_BACKEND[kind], kind, classes, palette, manifest)
+        return Artifact(path / entry["file"], backend or KIND_BACKEND[kind], kind, classes, palette, manifest, entry)
     if not path.exists():
         raise ArtifactError(f"model path {path} does not exist; give an export directory or an .xml/.onnx/.pb file")
     kind = SUFFIX_KIND.get(path.suffix.lower())
     if kind is None:
         raise ArtifactError(f"{path}: unknown model type '{path.suffix}'; give an .xml, .onnx or .pb file")
-    manifest = None
+    if not path.is_file():
+        raise ArtifactError(f"model path {path} is not a regular file")
+    manifest, entry = None, None
     if (path.parent / MANIFEST).is_file():
         manifest = read_manifest(path.parent)
         entry = next((e for e in manifest["artifacts"].values() if e.get("file") == path.name), None)
         if entry is not None and verify:
             verify_artifact(path.parent, entry)
     classes, palette = _describe(manifest)
-    return Artifact(path, backend or KIND_BACKEND[kind], kind, classes, palette, manifest)
+    return Artifact(path, backend or KIND_BACKEND[kind], kind, classes, palette, manifest, entry)
+
+
+def _resolve_bare_directory(path: Path, backend: Optional[str]) -> Artifact:
+    """A directory without manifest.json: the one model file of the first kind the backend reads."""
+    kinds = BACKEND_KINDS[backend] if backend else tuple(KIND_BACKEND)
+    suffix_of = {kind: suffix for suffix, kind in SUFFIX_KIND.items()}
+    for kind in kinds:
+        files = sorted(path.glob(f"*{suffix_of[kind]}"))
+        if len(files) > 1:
+            raise ArtifactError(f"{path} has no {MANIFEST} and several {suffix_of[kind]} files "
+                                f"({', '.join(f.name for f in files)}); name the file")
+        if files:
+            return Artifact(files[0], backend or KIND_BACKEND[kind], kind)
+    wanted = ", ".join(suffix_of[k] for k in kinds)
+    raise ArtifactError(f"{path} has no {MANIFEST} and no {wanted} model file; give an export directory or a model file")

@@ -10,24 +10,31 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
-from ..errors import InputError
+from ..errors import ArtifactError, InputError
 from .adapters import InferenceAdapter, open_adapter
 from .manifest import Artifact, resolve_artifact
+
+FRAME_DTYPES = ("uint8", "float32", "float16")  # model input dtypes a BGR 0..255 frame converts to
 
 
 @dataclass(frozen=True)
 class Segmentation:
-    """Result of one frame: class map at model size and at the frame's size, plus stage timings (ns)."""
+    """Result of one frame: class map at model size and at the frame's size, plus stage timings (ns).
+
+    ``timings_ns`` holds "preprocess", "infer", "postprocess" and, from :class:`AsyncPipeline`,
+    "wait" (waiting for a free infer request before the inference started) and "collect" (from the
+    end of the inference until the caller's thread picked its result up).
+    """
 
     class_map: np.ndarray  # (H, W) uint8, model size
     frame_class_map: np.ndarray  # (H0, W0) uint8, original frame size
-    timings_ns: Dict[str, int] = field(default_factory=dict)  # "preprocess", "infer", "postprocess"
+    timings_ns: Dict[str, int] = field(default_factory=dict)
+    finished_ns: int = 0  # time.perf_counter_ns() when post-processing ended
 
 
 class Segmenter:
@@ -35,6 +42,16 @@ class Segmenter:
 
     def __init__(self, adapter: InferenceAdapter, classes: Sequence[str] = CAMVID_CLASSES,
                  palette_rgb: Sequence[Sequence[int]] = CAMVID_PALETTE_RGB):
+        spec, out = adapter.input_spec, adapter.output_spec
+        if len(spec.shape) != 4 or spec.shape[0] != 1 or spec.shape[3] != 3:
+            raise ArtifactError(f"{adapter.path} takes {spec.name} {tuple(spec.shape)}; the segmenter needs a "
+                                f"(1, H, W, 3) NHWC BGR input as enet-edge exports it")
+        if spec.dtype not in FRAME_DTYPES:
+            raise ArtifactError(f"{adapter.path} takes {spec.name} as {spec.dtype}; the segmenter feeds "
+                                f"{' or '.join(FRAME_DTYPES)} BGR 0..255")
+        if len(out.shape) != 4 or out.shape[0] != 1 or out.shape[3] != len(classes):
+            raise ArtifactError(f"{adapter.path} returns {out.name} {tuple(out.shape)}; the segmenter needs "
+                                f"(1, H, W, {len(classes)}) NHWC logits, one channel per class")
         self.adapter = adapter
         self.classes = tuple(classes)
         palette = np.asarray(palette_rgb, np.uint8)
@@ -89,7 +106,7 @@ class Segmenter:
         t2 = time.perf_counter_ns()
         result = self._finish(logits, frame.shape[:2])
         t3 = time.perf_counter_ns()
-        return Segmentation(result[0], result[1], {"preprocess": t1 - t0, "infer": t2 - t1, "postprocess": t3 - t2})
+        return Segmentation(result[0], result[1], {"preprocess": t1 - t0, "infer": t2 - t1, "postprocess": t3 - t2}, t3)
 
     def _finish(self, logits: np.ndarray, frame_size) -> Tuple[np.ndarray, np.ndarray]:
         cmap = self.class_map(logits)
@@ -112,6 +129,9 @@ class Segmenter:
 class AsyncPipeline:
     """Keep up to ``adapter.num_requests`` frames in flight; results come out in submission order.
 
+    Post-processing runs on the caller's thread (inside ``submit`` / ``drain``), never on a
+    runtime thread.
+
     ``submit(frame, userdata)`` returns the results (in order) that completed meanwhile, each as
     ``(userdata, Segmentation)``; ``drain()`` waits for and returns the rest.
     """
@@ -126,9 +146,11 @@ class AsyncPipeline:
     def _callback(self, logits: np.ndarray, token: int) -> None:
         userdata, size, timings, started = self._pending.pop(token)
         t0 = time.perf_counter_ns()
+        infer_ns = self.segmenter.adapter.last_request_ns or (t0 - started)
         cmap, frame_cmap = self.segmenter._finish(logits, size)
-        timings = dict(timings, infer=t0 - started, postprocess=time.perf_counter_ns() - t0)
-        self._done[token] = (userdata, Segmentation(cmap, frame_cmap, timings))
+        t1 = time.perf_counter_ns()
+        timings = dict(timings, infer=infer_ns, collect=max(0, t0 - started - infer_ns), postprocess=t1 - t0)
+        self._done[token] = (userdata, Segmentation(cmap, frame_cmap, timings, t1))
 
     def _ready(self) -> List[Tuple[Any, Segmentation]]:
         out = []
@@ -138,12 +160,16 @@ class AsyncPipeline:
         return out
 
     def submit(self, frame: np.ndarray, userdata: Any = None) -> List[Tuple[Any, Segmentation]]:
+        """Pre-process ``frame`` ((H0, W0, 3) uint8 BGR) and start its inference; may block while all
+        requests are busy. Returns the results completed so far, in submission order."""
         t0 = time.perf_counter_ns()
         tensor = self.segmenter.preprocess(frame)
         t1 = time.perf_counter_ns()
+        self.segmenter.adapter.wait_idle()
+        t2 = time.perf_counter_ns()
         token = self._next_id
         self._next_id += 1
-        self._pending[token] = (userdata, frame.shape[:2], {"preprocess": t1 - t0}, t1)
+        self._pending[token] = (userdata, frame.shape[:2], {"preprocess": t1 - t0, "wait": t2 - t1}, t2)
         self.segmenter.adapter.start_async(tensor, token, self._callback)
         return self._ready()
 

@@ -1,0 +1,348 @@
+"""enet-edge bench: statistics, entry syntax, config checks, JSON schema, error paths, real CPU runs."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from enet_edge import bench
+from enet_edge.bench import (BenchConfig, BenchEntry, Stats, compare_document, format_ms, parse_entry,
+                             result_document, run_bench)
+from enet_edge.cli import main
+from enet_edge.errors import ConfigError
+
+from conftest import REPO, SMALL_SIZE
+
+STAT_KEYS = {"min", "mean", "median", "p90", "p99", "max"}
+FAST = ["-n", "3", "--warmup", "1", "-q"]
+
+
+@pytest.fixture(scope="module")
+def cpu_dir(small_exports):
+    return Path(small_exports["cpu"])
+
+
+@pytest.fixture(scope="module")
+def ncs2_dir(small_exports):
+    return Path(small_exports["ncs2"])
+
+
+# --------------------------------------------------------------------------------------------
+# statistics and formatting
+
+
+def test_stats_percentiles_on_known_data():
+    ms = Stats.from_ns([i * 1_000_000 for i in range(100, 0, -1)]).ms()  # 1..100 ms, unsorted
+    assert ms == pytest.approx({"min": 1.0, "mean": 50.5, "median": 50.5, "p90": 90.1, "p99": 99.01, "max": 100.0})
+    odd = Stats.from_ns([5, 1, 3])
+    assert (odd.count, odd.min_ns, odd.median_ns, odd.max_ns, odd.mean_ns) == (3, 1, 3, 5, 3)
+    assert odd.p90_ns == pytest.approx(4.6)  # 3 + 0.8 * (5 - 3): linear between closest ranks
+    one = Stats.from_ns([7_000])
+    assert set(one.ms().values()) == {0.007}
+    empty = Stats.from_ns([])
+    assert empty.count == 0 and set(empty.ms().values()) == {None}
+
+
+def test_format_ms_switches_to_microseconds():
+    assert format_ms(12.3456) == "12.35 ms"
+    assert format_ms(0.25) == "0.25 ms"
+    assert format_ms(0.004) == "4.0 us"  # would print 0.00 ms
+    assert format_ms(0.0123) == "12.3 us"
+    assert format_ms(None) == "-" and format_ms(float("nan")) == "-"
+
+
+def test_split_rounds():
+    assert bench._split(10, 3) == [4, 3, 3]
+    assert bench._split(2, 2) == [1, 1]
+    assert sum(bench._split(101, 10)) == 101
+
+
+# --------------------------------------------------------------------------------------------
+# entries and config
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("build/cpu", ("build/cpu", None, "CPU", None)),
+    ("build/cpu:openvino:CPU:f32", ("build/cpu", "openvino", "CPU", "f32")),
+    ("build/cpu/enet.onnx:onnxruntime", ("build/cpu/enet.onnx", "onnxruntime", "CPU", None)),
+    ("build/cpu/enet_frozen.pb:tensorflow", ("build/cpu/enet_frozen.pb", "tensorflow", "CPU", None)),
+    ("build/ncs2:openvino:HETERO:MYRIAD,CPU", ("build/ncs2", "openvino", "HETERO:MYRIAD,CPU", None)),
+    ("build/ncs2:openvino:HETERO:MYRIAD,CPU:FP16", ("build/ncs2", "openvino", "HETERO:MYRIAD,CPU", "f16")),
+    ("build/ncs2:openvino:MYRIAD", ("build/ncs2", "openvino", "MYRIAD", None)),
+    ("build/cpu::GPU.1", ("build/cpu", None, "GPU.1", None)),
+    ("build/cpu:::bf16", ("build/cpu", None, "CPU", "bf16")),
+    ("build/cpu:openvino:f16", ("build/cpu", "openvino", "CPU", "f16")),
+    ("build/cpu:openvino:AUTO:", ("build/cpu", "openvino", "AUTO", None)),
+    ("C:\\models\\cpu:openvino:NPU", ("C:\\models\\cpu", "openvino", "NPU", None)),
+])
+def test_parse_entry(spec, expected):
+    entry = parse_entry(spec)
+    assert (entry.model, entry.backend, entry.device, entry.precision) == expected
+    assert entry.label == spec
+
+
+def test_parse_entry_defaults_and_existing_paths(tmp_path):
+    entry = parse_entry("build/cpu", backend="onnxruntime", device="CPU", precision="FP32")
+    assert (entry.backend, entry.precision) == ("onnxruntime", "f32")
+    odd = tmp_path / "a:b"  # a path that exists as a whole is a path
+    odd.mkdir()
+    assert parse_entry(str(odd)).model == str(odd)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("build/cpu:tensorrt", "is not a backend"),
+    ("build/cpu:openvino:CPU:f64", "meant as a precision"),
+    ("build/cpu/enet.onnx:onnxruntime:CPU:f16", "runs f32 only"),
+    ("", "empty model entry"),
+])
+def test_parse_entry_errors(spec, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_entry(spec)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"entries": ()}, "nothing to benchmark"),
+    ({"mode": "fast"}, "mode"),
+    ({"niter": 0}, "niter"),
+    ({"niter": 5, "time_s": 1.0}, "not both"),
+    ({"time_s": 0}, "time"),
+    ({"warmup": -1}, "warmup"),
+    ({"nireq": 2}, "applies to --mode throughput"),
+    ({"mode": "throughput", "nireq": 0}, "nireq"),
+    ({"nstreams": "many"}, "nstreams"),
+    ({"hint": "fastest"}, "hint"),
+    ({"per_layer": -1}, "per_layer"),
+    ({"rounds": 0}, "rounds"),
+    ({"threads": 0}, "threads"),
+])
+def test_config_checks(kwargs, message):
+    args = {"entries": (BenchEntry("build/cpu"),)}
+    args.update(kwargs)
+    with pytest.raises(ConfigError, match=message):
+        BenchConfig(**args)
+
+
+def test_config_defaults():
+    one = BenchConfig(entries=[BenchEntry("a")])
+    assert one.entries == (BenchEntry("a"),) and one.total_niter == bench.DEFAULT_NITER and one.total_rounds == 1
+    assert one.ov_hint == "LATENCY"
+    three = BenchConfig(entries=(BenchEntry("a"), BenchEntry("b"), BenchEntry("c")), mode="throughput", niter=4,
+                        nstreams="auto", hint="none")
+    assert three.total_rounds == 4 and three.nstreams == "AUTO" and three.ov_hint is None
+    timed = BenchConfig(entries=(BenchEntry("a"), BenchEntry("b")), time_s=2.0)
+    assert timed.total_niter is None and timed.total_rounds == bench.DEFAULT_ROUNDS
+
+
+# --------------------------------------------------------------------------------------------
+# real runs on CPU
+
+
+def _check_stats(block):
+    assert set(block) >= STAT_KEYS
+    assert 0 < block["min"] <= block["median"] <= block["p90"] <= block["p99"] <= block["max"]
+    assert block["min"] <= block["mean"] <= block["max"]
+
+
+def test_bench_cli_latency_json_schema(cpu_dir, tmp_path, capsys):
+    out = tmp_path / "sub" / "one.json"
+    assert main(["bench", str(cpu_dir), "-n", "6", "--warmup", "1", "-q", "--per-layer", "4", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    for needle in ("model load + compile", "first inference", "infer-only", "end-to-end", "preprocess",
+                   "postprocess", "per-layer counters, top 4", "machine:", "p90", "p99", "FPS"):
+        assert needle in text, needle
+    assert " us" in text  # the read stage of in-memory frames is microseconds, not "0.00 ms"
+    doc = json.loads(out.read_text())
+    required = {"model", "backend", "device", "precision", "mode", "niter", "load_ms", "first_infer_ms",
+                "latency_ms", "throughput_fps", "e2e_latency_ms", "machine"}
+    assert required <= set(doc)
+    assert doc["model"] == str(cpu_dir / "enet.xml") and doc["backend"] == "openvino" and doc["device"] == "CPU"
+    assert doc["precision"] == "f32" and doc["mode"] == "latency" and doc["niter"] == 6 and doc["e2e_niter"] == 6
+    assert doc["load_ms"] > 0 and doc["first_infer_ms"] > 0 and doc["throughput_fps"] > 0
+    _check_stats(doc["latency_ms"])
+    _check_stats(doc["e2e_latency_ms"])
+    assert set(doc["e2e_stages_ms"]) == {"read", "preprocess", "infer", "postprocess"}
+    assert doc["e2e_latency_ms"]["median"] >= doc["e2e_stages_ms"]["infer"]["min"]
+    assert doc["artifact"]["verified"] and doc["artifact"]["target"] == "cpu"
+    assert doc["input"]["source"] == "random" and doc["input"]["tensor"]["shape"] == [1, *SMALL_SIZE, 3]
+    machine = doc["machine"]
+    assert {"cpu_model", "logical_cores", "os", "python", "versions"} <= set(machine)
+    assert {"openvino", "onnxruntime", "numpy"} <= set(machine["versions"]) and machine["versions"]["openvino"]
+    times = [row["real_time_ms"] for row in doc["per_layer"]]
+    assert times == sorted(times, reverse=True) and times[0] > 0
+
+
+def test_bench_throughput_mode_with_images(cpu_dir, tmp_path, rng, capsys):
+    import cv2
+
+    images = tmp_path / "frames"
+    images.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(images / f"{i}.png"), rng.integers(0, 256, (90, 120, 3), dtype=np.uint8))
+    (images / "notes.txt").write_text("not an image")
+    out = tmp_path / "tp.json"
+    assert main(["bench", str(cpu_dir), "--mode", "throughput", "--nireq", "2", "--nstreams", "1", "-n", "8",
+                 "--warmup", "2", "-q", "--images", str(images), "--json", str(out)]) == 0
+    assert "2 requests in flight, async" in capsys.readouterr().out
+    doc = json.loads(out.read_text())
+    assert doc["mode"] == "throughput" and doc["nireq"] == 2 and doc["niter"] == 8
+    assert doc["input"]["source"] == "images" and doc["input"]["frames"] == 3
+    assert {"read", "preprocess", "wait", "infer", "collect", "postprocess"} == set(doc["e2e_stages_ms"])
+    assert doc["e2e_stages_ms"]["read"]["min"] > 0
+    assert doc["properties"]["requested"]["NUM_STREAMS"] == "1"
+    _check_stats(doc["latency_ms"])
+
+
+def test_bench_time_budget(cpu_dir):
+    config = BenchConfig(entries=(parse_entry(str(cpu_dir / "enet.onnx")),), time_s=0.2, warmup=0)
+    result = run_bench(config)[0]
+    assert result.backend == "onnxruntime" and result.infer.latency.count >= 1
+    assert 0.15 < result.infer.wall_ns / 1e9 < 2.0
+
+
+def test_compare_is_interleaved_and_ratioed(cpu_dir, ncs2_dir, tmp_path, capsys, monkeypatch):
+    calls = []
+    original = bench._Session.run_infer
+
+    def spy(self, count, seconds):
+        calls.append((self.entry.label, count))
+        return original(self, count, seconds)
+
+    monkeypatch.setattr(bench._Session, "run_infer", spy)
+    entries = [f"{cpu_dir}:openvino:CPU:f32", f"{cpu_dir / 'enet.onnx'}:onnxruntime", f"{ncs2_dir}"]
+    out = tmp_path / "cmp.json"
+    assert main(["bench", "--compare", *entries, "-n", "4", "--rounds", "2", "--warmup", "1", "-q",
+                 "--json", str(out)]) == 0
+    timed = [c for c in calls if c[1] == 2]  # warm-up calls run 1 iteration
+    assert timed == [(e, 2) for e in entries] * 2  # round 1: A B C, round 2: A B C
+    text = capsys.readouterr().out
+    assert "3 entries" in text and "2 interleaved round(s)" in text and "ratios to entry 1" in text
+    doc = json.loads(out.read_text())
+    assert [r["entry"] for r in doc["results"]] == entries
+    assert [r["backend"] for r in doc["results"]] == ["openvino", "onnxruntime", "openvino"]
+    assert all(r["niter"] == 4 and r["rounds"] == 2 for r in doc["results"])
+    assert doc["ratios"][0]["throughput_fps"] == 1.0 and doc["ratios"][0]["latency_median"] == 1.0
+    assert doc["results"][2]["model_precision"] == "FP16"
+    ratio = doc["results"][1]["throughput_fps"] / doc["results"][0]["throughput_fps"]
+    assert doc["ratios"][1]["throughput_fps"] == pytest.approx(ratio)
+
+
+def test_compare_with_tensorflow_frozen_graph(cpu_dir):
+    pytest.importorskip("tensorflow")
+    entries = (parse_entry(str(cpu_dir)), parse_entry(f"{cpu_dir / 'enet_frozen.pb'}:tensorflow"))
+    results = run_bench(BenchConfig(entries=entries, niter=2, warmup=0))
+    doc = compare_document(results, {})
+    assert [r["backend"] for r in doc["results"]] == ["openvino", "tensorflow"]
+    assert doc["results"][1]["per_layer"] is None
+    assert "not available for the tensorflow backend" in bench.format_compare(results, per_layer=5)
+
+
+def test_result_document_is_strict_json(cpu_dir):
+    result = run_bench(BenchConfig(entries=(parse_entry(str(cpu_dir)),), niter=2, warmup=0))[0]
+    doc = result_document(result, bench.machine_info())
+    json.dumps(doc, allow_nan=False)
+    assert doc["schema"] == bench.SCHEMA and doc["per_layer"] is None
+
+
+# --------------------------------------------------------------------------------------------
+# error paths: one line on stderr, non-zero exit, no traceback
+
+
+def _copy_ir(src, dst):
+    dst.mkdir()
+    for name in ("enet.xml", "enet.bin"):
+        shutil.copy(src / name, dst / name)
+    return dst / "enet.xml"
+
+
+def _error_cases(cpu_dir, tmp_path):
+    import cv2  # noqa: F401  (image errors below need OpenCV present)
+
+    trunc = _copy_ir(cpu_dir, tmp_path / "trunc")
+    trunc.write_bytes(trunc.read_bytes()[:3000])
+    tbin = _copy_ir(cpu_dir, tmp_path / "tbin")
+    tbin.with_suffix(".bin").write_bytes(b"\0" * 64)
+    garbage = tmp_path / "garbage.xml"
+    garbage.write_text("this is not xml")
+    garbage.with_suffix(".bin").write_bytes(b"")
+    tampered = tmp_path / "tampered"
+    shutil.copytree(cpu_dir, tampered)
+    with open(tampered / "enet.xml", "r+b") as f:
+        f.truncate(10_000)
+    bad_images = tmp_path / "bad_images"
+    bad_images.mkdir()
+    (bad_images / "a.png").write_bytes(b"\x89PNG broken")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    return {
+        "missing model": ([str(tmp_path / "nope")], "does not exist"),
+        "truncated xml": ([str(trunc)], "OpenVINO cannot read"),
+        "truncated bin": ([str(tbin)], "OpenVINO cannot read"),
+        "garbage xml": ([str(garbage)], "OpenVINO cannot read"),
+        "manifest mismatch": ([str(tampered)], "does not match its manifest sha256"),
+        "absent device": ([str(cpu_dir), "-d", "MYRIAD"], "available_devices: CPU"),
+        "absent device in entry": (["--compare", str(cpu_dir), f"{cpu_dir}:openvino:HETERO:NPU,CPU"],
+                                   "device NPU is not available"),
+        "unreadable image": ([str(cpu_dir), "--images", str(bad_images)], "cannot read image"),
+        "no images": ([str(cpu_dir), "--images", str(empty)], "holds no images"),
+        "not a folder": ([str(cpu_dir), "--images", str(cpu_dir / "enet.xml")], "is not a directory"),
+        "wrong backend for file": ([f"{cpu_dir / 'enet.xml'}:onnxruntime"], "reads .onnx"),
+        "bad entry": ([f"{cpu_dir}:tensorrt"], "is not a backend"),
+        "precision off openvino": ([str(cpu_dir / "enet.onnx"), "--precision", "f16"], "needs the openvino backend"),
+        "nothing given": ([], "give a MODEL"),
+        "nireq in latency mode": ([str(cpu_dir), "--nireq", "4"], "applies to --mode throughput"),
+        "json is a dir": ([str(cpu_dir), "--json", str(tmp_path)], "is a directory"),
+    }
+
+
+def test_error_paths_are_one_line(cpu_dir, tmp_path, capsys):
+    for name, (argv, message) in _error_cases(cpu_dir, tmp_path).items():
+        code = main(["bench", *argv, *FAST])
+        err = capsys.readouterr().err
+        assert code == 2, name
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("enet-edge bench: error: "), (name, err)
+        assert message in lines[0], (name, lines[0])
+
+
+def test_wrong_input_shape_and_dtype_models(tmp_path, capsys):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    def model(name, shape, elem):
+        x = helper.make_tensor_value_info("x", elem, shape)
+        y = helper.make_tensor_value_info("y", elem, shape)
+        graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
+        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        m.ir_version = 8
+        onnx.save(m, str(tmp_path / name))
+        return str(tmp_path / name)
+
+    cases = {model("nchw.onnx", [1, 3, 8, 8], TensorProto.FLOAT): "NHWC",
+             model("int.onnx", [1, 8, 8, 3], TensorProto.INT64): "as int64",
+             model("dyn.onnx", ["N", 8, 8, 3], TensorProto.FLOAT): "dynamic shape"}
+    for path, message in cases.items():
+        for backend in ("onnxruntime", "openvino"):
+            assert main(["bench", f"{path}:{backend}", *FAST]) == 2
+            err = capsys.readouterr().err.strip().splitlines()
+            assert len(err) == 1 and message in err[0], err
+
+
+def test_cli_process_exit_code_without_traceback(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "enet_edge.cli", "bench", str(tmp_path / "missing"), "-q"],
+                          capture_output=True, text=True, cwd=str(REPO), timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"enet-edge bench: error: model path {tmp_path / 'missing'} does not exist; give an export directory or an "
+        f".xml/.onnx/.pb file"]
+
+
+def test_help_documents_the_entry_syntax(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    text = capsys.readouterr().out
+    assert "PATH[:BACKEND[:DEVICE[:PRECISION]]]" in text and "HETERO:MYRIAD,CPU" in text
+    assert "build/cpu/enet.onnx:onnxruntime" in text

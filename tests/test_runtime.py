@@ -1,0 +1,363 @@
+"""Runtime: artifact resolution, adapters, segmenter, async pipeline; TensorFlow-free and legacy OpenVINO runs."""
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from enet_edge.errors import ArtifactError, DeviceError, InputError
+from enet_edge.runtime import AsyncPipeline, OpenVINOAdapter, Segmenter, open_adapter, resolve_artifact
+from enet_edge.runtime.adapters import ov_message
+
+from conftest import REPO, SMALL_SIZE
+
+H, W = SMALL_SIZE
+
+
+@pytest.fixture(scope="module")
+def cpu_dir(small_exports):
+    return Path(small_exports["cpu"])
+
+
+@pytest.fixture(scope="module")
+def ir_segmenter(cpu_dir):
+    return Segmenter.open(cpu_dir)
+
+
+def _frame(rng, h=100, w=130):
+    return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def _copy_ir(src: Path, dst: Path) -> Path:
+    """enet.xml/.bin without the manifest (so nothing verifies them)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("enet.xml", "enet.bin"):
+        shutil.copy(src / name, dst / name)
+    return dst / "enet.xml"
+
+
+# --------------------------------------------------------------------------------------------
+# artifacts and manifest
+
+
+def test_resolve_directory_picks_file_per_backend(cpu_dir):
+    art = resolve_artifact(cpu_dir)
+    assert art.path == cpu_dir / "enet.xml" and art.backend == "openvino" and art.kind == "openvino_ir"
+    assert art.entry["sha256"] and len(art.classes) == 12 and len(art.palette_rgb) == 12
+    assert resolve_artifact(cpu_dir, "onnxruntime").path.name == "enet.onnx"
+    assert resolve_artifact(cpu_dir, "tensorflow").path.name == "enet_frozen.pb"
+    single = resolve_artifact(cpu_dir / "enet.onnx")
+    assert single.backend == "onnxruntime" and single.entry is not None  # manifest beside it was used
+
+
+def test_manifest_sha256_mismatch_is_a_clear_error(cpu_dir, tmp_path):
+    bad = tmp_path / "cpu"
+    shutil.copytree(cpu_dir, bad)
+    data = bytearray((bad / "enet.bin").read_bytes())
+    data[100] ^= 0xFF
+    (bad / "enet.bin").write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="does not match its manifest sha256"):
+        resolve_artifact(bad)
+    with pytest.raises(ArtifactError, match="does not match its manifest sha256"):
+        resolve_artifact(bad / "enet.xml")  # a file beside its manifest is verified too
+    (bad / "manifest.json").write_text("{not json")
+    with pytest.raises(ArtifactError, match="not readable JSON"):
+        resolve_artifact(bad)
+
+
+def test_directory_without_manifest(cpu_dir, tmp_path):
+    xml = _copy_ir(cpu_dir, tmp_path / "bare")
+    art = resolve_artifact(xml.parent)
+    assert art.path == xml and art.manifest is None and art.entry is None
+    with pytest.raises(ArtifactError, match="no manifest.json and no"):
+        resolve_artifact(tmp_path / "bare", "onnxruntime")
+
+
+def test_missing_and_unknown_paths(tmp_path):
+    with pytest.raises(ArtifactError, match="does not exist"):
+        resolve_artifact(tmp_path / "nope")
+    (tmp_path / "model.tflite").write_bytes(b"x")
+    with pytest.raises(ArtifactError, match="unknown model type"):
+        resolve_artifact(tmp_path / "model.tflite")
+    with pytest.raises(ArtifactError, match="does not exist"):
+        open_adapter(tmp_path / "nope.xml")
+
+
+def test_truncated_ir_and_onnx_are_one_line_artifact_errors(cpu_dir, tmp_path):
+    xml = _copy_ir(cpu_dir, tmp_path / "t1")
+    xml.write_bytes(xml.read_bytes()[:4000])
+    with pytest.raises(ArtifactError) as info:
+        open_adapter(xml)
+    assert "OpenVINO cannot read" in str(info.value) and "\n" not in str(info.value)
+    assert "Exception from" not in str(info.value)  # source locations are stripped
+
+    xml = _copy_ir(cpu_dir, tmp_path / "t2")
+    xml.with_suffix(".bin").write_bytes(xml.with_suffix(".bin").read_bytes()[:500])
+    with pytest.raises(ArtifactError, match="weights"):
+        open_adapter(xml)
+
+    xml = _copy_ir(cpu_dir, tmp_path / "t3")
+    xml.with_suffix(".bin").unlink()
+    with pytest.raises(ArtifactError, match="enet.bin is missing"):
+        open_adapter(xml)
+
+    onnx_file = tmp_path / "t.onnx"
+    onnx_file.write_bytes((cpu_dir / "enet.onnx").read_bytes()[:3000])
+    with pytest.raises(ArtifactError, match="ONNX Runtime cannot load"):
+        open_adapter(onnx_file)
+
+
+def test_ov_message_keeps_the_informative_lines():
+    exc = RuntimeError("Exception from src/inference/src/cpp/core.cpp:84:\nCheck 'res.status == pugi::status_ok' "
+                       "failed at src/frontends/ir/src/input_model.cpp:219:\nError parsing start element tag\n\n")
+    assert ov_message(exc) == "Error parsing start element tag"
+    assert ov_message(RuntimeError("")) == "RuntimeError"
+
+
+# --------------------------------------------------------------------------------------------
+# devices
+
+
+@pytest.mark.parametrize("device", ["MYRIAD", "NPU", "HETERO:MYRIAD,CPU", "GPU.3"])
+def test_absent_device_lists_available_devices(cpu_dir, device):
+    with pytest.raises(DeviceError) as info:
+        OpenVINOAdapter(cpu_dir / "enet.xml", device)
+    message = str(info.value)
+    assert "is not available; available_devices: " in message and "CPU" in message and "\n" not in message
+
+
+def test_non_openvino_backends_are_cpu_only(cpu_dir):
+    with pytest.raises(DeviceError, match="CPU only"):
+        open_adapter(cpu_dir / "enet.onnx", device="MYRIAD")
+    with pytest.raises(DeviceError, match="unknown backend"):
+        open_adapter(cpu_dir / "enet.onnx", backend="tensorrt")
+
+
+# --------------------------------------------------------------------------------------------
+# adapters and segmenter
+
+
+def test_adapter_specs_and_input_checks(cpu_dir, rng):
+    ir = open_adapter(cpu_dir / "enet.xml")
+    assert ir.input_spec.shape == (1, H, W, 3) and ir.input_spec.dtype == "uint8"
+    assert ir.output_spec.shape == (1, H, W, 12) and ir.output_spec.dtype == "float32"
+    assert ir.precision == "f32" and ir.load_ms > 0
+    ort = open_adapter(cpu_dir / "enet.onnx")
+    assert ort.input_spec.dtype == "float32"
+    good = rng.integers(0, 256, (1, H, W, 3), dtype=np.uint8)
+    logits = ir.infer(good)
+    assert logits.shape == (1, H, W, 12) and logits.dtype == np.float32
+    assert ir.infer_only(good) is None
+    with pytest.raises(InputError, match="shape"):
+        ir.infer(good[:, :-1])
+    with pytest.raises(InputError, match="dtype"):
+        ir.infer(good.astype(np.float32))
+    with pytest.raises(InputError, match="numpy array"):
+        ir.infer(good.tolist())
+    with pytest.raises(InputError, match="shape"):
+        ort.infer(np.zeros((1, 3, H, W), np.float32))
+    with pytest.raises(InputError, match="dtype"):
+        ort.infer(good)  # uint8 into a float32 model
+    ir.close()
+
+
+def test_segmenter_any_frame_size_and_postprocessing(ir_segmenter, cpu_dir, rng):
+    frame = _frame(rng)
+    seg = ir_segmenter.infer(frame)
+    assert seg.class_map.shape == (H, W) and seg.class_map.dtype == np.uint8
+    assert seg.frame_class_map.shape == (100, 130) and seg.frame_class_map.dtype == np.uint8
+    assert set(np.unique(seg.frame_class_map)) <= set(np.unique(seg.class_map))  # nearest: no new labels
+    assert set(seg.timings_ns) == {"preprocess", "infer", "postprocess"} and seg.finished_ns > 0
+    color = ir_segmenter.colorize(seg.class_map)
+    assert color.shape == (H, W, 3) and color.dtype == np.uint8
+    # palette is RGB in the manifest, colorize returns BGR: Road (3) is RGB (128, 64, 128)
+    assert tuple(ir_segmenter.colorize(np.array([[3]], np.uint8))[0, 0]) == (128, 64, 128)
+    assert tuple(ir_segmenter.colorize(np.array([[4]], np.uint8))[0, 0]) == (222, 40, 60)
+    over = ir_segmenter.overlay(frame, seg.class_map, 0.4)
+    assert over.shape == frame.shape and over.dtype == np.uint8
+    with pytest.raises(InputError, match="alpha"):
+        ir_segmenter.overlay(frame, seg.class_map, 1.5)
+    # ONNX Runtime on float input gives the same segmentation
+    ort = Segmenter.open(cpu_dir, backend="onnxruntime")
+    assert (ort.infer(frame).class_map == seg.class_map).mean() > 0.99
+
+
+@pytest.mark.parametrize("bad", [np.zeros((64, 96), np.uint8), np.zeros((64, 96, 3), np.float32),
+                                 np.zeros((64, 96, 4), np.uint8), [[0, 0, 0]]])
+def test_segmenter_rejects_bad_frames(ir_segmenter, bad):
+    with pytest.raises(InputError, match=r"\(H, W, 3\) uint8 BGR"):
+        ir_segmenter.infer(bad)
+
+
+def test_async_pipeline_keeps_order(cpu_dir, ir_segmenter, rng):
+    seg = Segmenter.open(cpu_dir, nireq=3)
+    assert seg.adapter.num_requests == 3
+    frames = [_frame(rng, 50 + i, 70 + i) for i in range(7)]
+    pipeline = AsyncPipeline(seg)
+    out = []
+    for i, frame in enumerate(frames):
+        out += pipeline.submit(frame, i)
+    out += pipeline.drain()
+    assert [u for u, _ in out] == list(range(7))
+    for (i, result), frame in zip(out, frames):
+        assert result.frame_class_map.shape == frame.shape[:2]
+        assert np.array_equal(result.class_map, ir_segmenter.infer(frame).class_map)
+        assert {"preprocess", "wait", "infer", "postprocess"} <= set(result.timings_ns)
+    seg.adapter.close()
+
+
+def test_async_callback_errors_surface_in_the_caller(cpu_dir):
+    adapter = open_adapter(cpu_dir / "enet.xml", nireq=2)
+    tensor = np.zeros(adapter.input_spec.shape, np.uint8)
+
+    def boom(logits, userdata):
+        raise ValueError(f"callback {userdata} failed")
+
+    adapter.start_async(tensor, 1, boom)
+    with pytest.raises(ValueError, match="callback 1 failed"):
+        adapter.wait_all()
+    adapter.close()
+
+
+def test_optimal_nireq_and_per_layer_counters(cpu_dir):
+    adapter = open_adapter(cpu_dir / "enet.xml", nireq=0, hint="THROUGHPUT", perf_counters=True)
+    assert adapter.num_requests >= 1
+    adapter.infer_only(np.zeros(adapter.input_spec.shape, np.uint8))
+    rows = adapter.per_layer_counters()
+    assert rows and any(r.real_time_us > 0 for r in rows)
+    assert adapter.properties()["requested"]["PERF_COUNT"] == "YES"
+    adapter.close()
+
+
+def _onnx_model(path, in_shape, in_type="float", out_shape=None):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    elem = {"float": TensorProto.FLOAT, "int64": TensorProto.INT64}[in_type]
+    x = helper.make_tensor_value_info("x", elem, in_shape)
+    y = helper.make_tensor_value_info("y", elem, out_shape or in_shape)
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_foreign_models_are_rejected_clearly(tmp_path):
+    dynamic = _onnx_model(tmp_path / "dyn.onnx", ["N", H, W, 3])
+    with pytest.raises(ArtifactError, match="dynamic shape"):
+        open_adapter(dynamic)
+    with pytest.raises(ArtifactError, match="dynamic shape"):
+        open_adapter(dynamic, backend="openvino")
+    nchw = _onnx_model(tmp_path / "nchw.onnx", [1, 3, H, W])
+    with pytest.raises(ArtifactError, match=r"needs a \(1, H, W, 3\) NHWC"):
+        Segmenter.open(nchw)
+    ints = _onnx_model(tmp_path / "int.onnx", [1, H, W, 3], "int64")
+    with pytest.raises(ArtifactError, match="takes x as int64"):
+        Segmenter.open(ints)
+    three = _onnx_model(tmp_path / "three.onnx", [1, H, W, 3])  # output has 3 channels, not 12 classes
+    with pytest.raises(ArtifactError, match=r"\(1, H, W, 12\) NHWC logits"):
+        Segmenter.open(three, backend="openvino")
+
+
+# --------------------------------------------------------------------------------------------
+# device-user world: Python 3.8 syntax, no TensorFlow, old OpenVINO
+
+
+def test_runtime_and_bench_sources_parse_as_python38():
+    files = sorted((REPO / "enet_edge" / "runtime").glob("*.py")) + [REPO / "enet_edge" / "bench.py"]
+    for path in files:
+        ast.parse(path.read_text(), filename=str(path), feature_version=(3, 8))
+
+
+NO_TF_SCRIPT = r"""
+import io, json, sys, contextlib
+sys.modules["tensorflow"] = None  # `import tensorflow` now raises ImportError
+import enet_edge.runtime
+import enet_edge.bench
+from enet_edge.cli import main
+
+model, images, pb, out = sys.argv[1:5]
+assert main(["bench", model, "-n", "3", "--warmup", "1", "-q", "--json", out + "/bench.json"]) == 0
+assert main(["bench", pb, "-n", "1", "-q"]) == 2   # tensorflow backend: one-line error, no traceback
+rc = None
+try:
+    from enet_edge import demo  # the demo, when it exists
+except ImportError:
+    demo = None
+if demo is not None:
+    rc = main(["demo", "--source", images, "--model", model, "--no-show", "--limit", "2",
+               "--json", out + "/demo.json"])
+loaded = sorted(m for m, v in sys.modules.items() if v is not None and m.split(".")[0] == "tensorflow")
+print(json.dumps({"tf_modules": loaded, "demo_rc": rc}))
+"""
+
+
+def test_runtime_bench_and_demo_run_without_tensorflow(cpu_dir, tmp_path, rng):
+    import cv2
+
+    images = tmp_path / "frames"
+    images.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(images / f"f{i}.png"), _frame(rng, 90, 120))
+    done = subprocess.run(
+        [sys.executable, "-c", NO_TF_SCRIPT, str(cpu_dir), str(images), str(cpu_dir / "enet_frozen.pb"), str(tmp_path)],
+        capture_output=True, text=True, cwd=str(REPO), timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["tf_modules"] == []
+    assert "needs TensorFlow" in done.stderr and "Traceback" not in done.stderr
+    assert json.loads((tmp_path / "bench.json").read_text())["niter"] == 3
+    if summary["demo_rc"] is not None:
+        assert summary["demo_rc"] == 0
+        assert (tmp_path / "demo.json").is_file()
+
+
+LEGACY_SCRIPT = r"""
+import json, sys
+sys.modules["tensorflow"] = None
+import numpy as np
+import openvino.runtime as ov
+from enet_edge.runtime import AsyncPipeline, Segmenter
+from enet_edge.bench import BenchConfig, parse_entry, result_document, run_bench
+
+model, frame_file = sys.argv[1:3]
+frame = np.load(frame_file)
+seg = Segmenter.open(model, nireq=2)
+sync = seg.infer(frame)
+pipe = AsyncPipeline(seg)
+out = pipe.submit(frame, 0) + pipe.submit(frame, 1) + pipe.drain()
+assert [u for u, _ in out] == [0, 1] and all(np.array_equal(s.class_map, sync.class_map) for _, s in out)
+np.save(frame_file + ".cmap.npy", sync.frame_class_map)
+docs = []
+for mode in ("latency", "throughput"):
+    config = BenchConfig(entries=(parse_entry(model),), mode=mode, niter=4, warmup=1, per_layer=3)
+    docs.append(result_document(run_bench(config)[0], {}))
+print(json.dumps({"version": ov.get_version(), "precision": seg.adapter.precision, "docs": docs}))
+"""
+
+
+@pytest.mark.slow
+def test_segmenter_and_bench_on_openvino_2023_0(small_exports, ir_segmenter, tmp_path, rng):
+    from legacy_openvino import LEGACY_VERSION, run_legacy
+
+    frame = _frame(rng, 120, 150)
+    np.save(tmp_path / "frame.npy", frame)
+    expected = ir_segmenter.infer(frame).frame_class_map
+    for target in ("cpu", "ncs2"):
+        stdout = run_legacy(LEGACY_SCRIPT, str(small_exports[target]), str(tmp_path / "frame.npy"))
+        result = json.loads(stdout.strip().splitlines()[-1])
+        assert result["version"].startswith(LEGACY_VERSION)
+        latency, throughput = result["docs"]
+        assert latency["mode"] == "latency" and latency["niter"] == 4 and latency["latency_ms"]["median"] > 0
+        assert throughput["mode"] == "throughput" and throughput["throughput_fps"] > 0
+        assert latency["per_layer"] and latency["machine"] == {}
+        legacy_cmap = np.load(tmp_path / "frame.npy.cmap.npy")
+        assert legacy_cmap.shape == frame.shape[:2]
+        if target == "cpu":  # same FP32 IR, older runtime: same segmentation
+            assert (legacy_cmap == expected).mean() > 0.99

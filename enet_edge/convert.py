@@ -8,7 +8,6 @@ The runner computes the class map (argmax over the last axis) on the host.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Dict, Optional
 
 from .classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import hashlib
 import json
 import os
 import platform
@@ -32,6 +31,7 @@ import numpy as np
 from .classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB, VOID_LABEL
 from .config import REFERENCE_REALIZATION, ENetConfig
 from .errors import ArtifactError, DataError, ParityError
+from .fileio import sha256_file  # noqa: F401 (part of this module's API)
 from .targets import ARTIFACT_FILES, TargetSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -57,14 +57,6 @@ class ExportResult:
     out_dir: Path
     manifest: dict
     seconds: float
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def tool_versions() -> Dict[str, str]:

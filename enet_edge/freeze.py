@@ -8,9 +8,7 @@ and one output node ``logits`` ((N,H,W,classes) float32 NHWC); no variables, no 
 from __future__ import annotations
 
 import collections
-import os
-from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Set
+from typing import Dict, Iterable, List, Set
 
 import numpy as np
 import tensorflow as tf

@@ -12,8 +12,6 @@ Output: ``logits``, (N, H, W, num_classes) float32, NHWC.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -23,6 +21,7 @@ import numpy as np
 
 from .config import ENetConfig, Realization
 from .errors import ArtifactError
+from .fileio import atomic_savez
 from .layers import MaxPoolWithSwitches, PReLU, Scale, TransposedConv2x2, UnpoolWithSwitches, ZeroPadChannels
 
 INPUT_NAME = "image"
@@ -290,15 +289,7 @@ def save_weights(model: keras.Model, path, config: ENetConfig, meta: Optional[di
     arrays = get_weights(model)
     arrays[_CONFIG_KEY] = np.array(json.dumps(config.to_dict()))
     arrays[_META_KEY] = np.array(json.dumps(meta or {}))
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_savez(path, arrays)
 
 
 def read_weights(path) -> Tuple[Dict[str, np.ndarray], dict, dict]:

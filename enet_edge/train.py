@@ -17,7 +17,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 from .classes import NUM_CLASSES, VOID_LABEL
 from .config import ENetConfig, Realization
 from .errors import ConfigError
+from .fileio import atomic_savez, atomic_write_text
 from . import data as camvid
 
 TRAIN_REALIZATION = Realization(prelu="native", switches="argmax_free", shuffle="depth_to_space")
@@ -84,24 +84,6 @@ class TrainConfig:
         if self.schedule == "step":
             return self.learning_rate * (0.1 ** int(epoch // self.step_epochs))
         return 0.5 * self.learning_rate * (1.0 + math.cos(math.pi * min(epoch / self.epochs, 1.0)))
-
-
-def _atomic_savez(path: Path, arrays: Dict[str, np.ndarray]) -> None:
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 class _Progress:
@@ -280,10 +262,10 @@ def train(cfg: TrainConfig, log=print) -> Dict[str, object]:
                                    "per_class_iou": val["per_class_iou"]})
         save_weights(model, last_weights, model_cfg.replace(height=height, width=width, batch=1),
                      meta={**meta, "epoch": state["epoch"]})
-        _atomic_savez(last_opt, {f"v{i}": v.numpy() for i, v in enumerate(optimizer.variables)})
+        atomic_savez(last_opt, {f"v{i}": v.numpy() for i, v in enumerate(optimizer.variables)})
         with open(log_path, "a", newline="") as f:
             csv.DictWriter(f, fieldnames=fields).writerow(row)
-        _atomic_write_text(state_path, json.dumps(state, indent=2))
+        atomic_write_text(state_path, json.dumps(state, indent=2))
         plot_curve(log_path, run_dir / "curve.png")
         if cfg.max_steps is not None and state["steps"] >= cfg.max_steps:
             break

@@ -7,7 +7,6 @@ The venv lives in build/legacy-openvino-<version>/ (git-ignored) and is reused w
 
 import os
 import subprocess
-import sys
 import venv
 from pathlib import Path
 

@@ -1,12 +1,11 @@
 """Each gate rejects graphs with forbidden ops, reporting every offending node."""
 
-import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
 
 from enet_edge import checks
-from enet_edge.config import REFERENCE_REALIZATION, ENetConfig, Realization
+from enet_edge.config import REFERENCE_REALIZATION, ENetConfig
 from enet_edge.errors import ArtifactError, CompatibilityError
 from enet_edge.export import _ruleset_for
 from enet_edge.targets import load_target

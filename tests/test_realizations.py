@@ -75,7 +75,12 @@ def test_frozen_inventory_within_allowlist_and_static(realization, small_referen
     # and the frozen graph computes what the model computes
     x = np.random.default_rng(1).uniform(0, 255, SMALL.input_shape).astype(np.float32)
     (out,) = freeze.graph_def_function(graph_def)(x)
-    _assert_parity(out, m(x, training=False).numpy())
+    # constant folding reorders the BN arithmetic: rounding-level differences, which may even flip a
+    # max-pool switch where two values tie within an ulp, so compare like the export's parity gate
+    from enet_edge.parity import compare
+
+    result = compare(out, m(x, training=False).numpy())
+    assert result.mean_abs_rel < 1e-5 and result.argmax_agreement > 0.999, result
 
 
 def test_argmax_free_forbids_what_the_issue_forbids():

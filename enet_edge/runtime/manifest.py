@@ -7,7 +7,6 @@ error instead of wrong segmentations.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Optional, Tuple
 
 from ..classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
 from ..errors import ArtifactError
+from ..fileio import sha256_file
 
 MANIFEST = "manifest.json"
 # artifact kind -> default backend; and the order a directory is searched for a backend
@@ -34,14 +34,6 @@ class Artifact:
     palette_rgb: Tuple[Tuple[int, int, int], ...] = CAMVID_PALETTE_RGB
     manifest: Optional[dict] = None
     entry: Optional[dict] = None  # this file's record in manifest["artifacts"] (sha256, precision, device ...)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_manifest(directory: Path) -> dict:

@@ -27,10 +27,14 @@ def _select_as_where(ctx, node, name, args):
 def to_onnx(graph_def, path, opset: int = 13):
     """Convert a frozen ENet GraphDef to ONNX at ``path``; returns the ``onnx.ModelProto``.
 
-    The model passes ``onnx.checker`` (full check, with shape inference).
+    The model passes ``onnx.checker`` (full check, with shape inference). The layout Transposes that
+    tf2onnx leaves around the argmax-free switches are sunk and cancelled
+    (:func:`enet_edge.onnx_layout.sink_transposes`; bit-identical results).
     """
     import onnx
     import tf2onnx
+
+    from .onnx_layout import sink_transposes
 
     model, _ = tf2onnx.convert.from_graph_def(
         graph_def,
@@ -41,6 +45,7 @@ def to_onnx(graph_def, path, opset: int = 13):
         tensors_to_rename={f"{INPUT_NAME}:0": INPUT_NAME, f"{OUTPUT_NAME}:0": OUTPUT_NAME},
     )
     model.producer_name = "enet-edge"
+    model = sink_transposes(model)
     try:
         onnx.checker.check_model(model, full_check=True)
     except onnx.checker.ValidationError as exc:

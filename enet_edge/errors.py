@@ -31,6 +31,10 @@ class ParityError(EnetEdgeError):
     """An exported artifact does not reproduce the TensorFlow reference within the target's thresholds."""
 
 
+class AccuracyError(EnetEdgeError):
+    """A quantized artifact loses more accuracy (mIoU) than its target allows."""
+
+
 class DeviceError(EnetEdgeError):
     """The requested inference device or backend is not available here."""
 

@@ -193,7 +193,10 @@ def export(request: ExportRequest, log: Callable[[str], None] = print) -> Export
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
-        log(f"[1/5] freeze {target.realization.name} at {config.height}x{config.width}")
+        stages = ["freeze"] + [k for k in ("onnx", "openvino_ir") if k in target.artifacts]
+        stages += (["quantize"] if target.quantization else []) + ["gates", "parity"]
+        step = _Steps(stages, log)
+        step("freeze", f"freeze {target.realization.name} at {config.height}x{config.width}")
         model = enet.build_enet(config, target.realization)
         enet.set_weights(model, weights, "weights")
         graph_def = freeze_model(model, config)
@@ -203,26 +206,38 @@ def export(request: ExportRequest, log: Callable[[str], None] = print) -> Export
         write_graph_def(graph_def, tmp / ARTIFACT_FILES["tensorflow"])
         graphs = {"tensorflow": graph_from_graph_def(graph_def, ARTIFACT_FILES["tensorflow"])}
         inventories = {"tensorflow": op_inventory(graph_def)}
+        quantization = None
 
         if "onnx" in target.artifacts:
-            log(f"[2/5] convert to ONNX (opset {target.onnx_opset})")
+            step("onnx", f"convert to ONNX (opset {target.onnx_opset})")
             to_onnx(graph_def, tmp / ARTIFACT_FILES["onnx"], target.onnx_opset)
             graphs["onnx"] = read_graph(tmp / ARTIFACT_FILES["onnx"])
         if "openvino_ir" in target.artifacts:
-            log(f"[3/5] convert to OpenVINO IR ({target.precision}, uint8 BGR NHWC input)")
+            step("openvino_ir", f"convert to OpenVINO IR ({target.precision}, uint8 BGR NHWC input)")
             info = model_info(target.name, config.to_dict(), {"enet_edge_trained": str(weights_info["trained"])})
-            to_openvino(tmp / ARTIFACT_FILES["onnx"], tmp / ARTIFACT_FILES["openvino_ir"], target.precision, info)
-            graphs["openvino_ir"] = read_graph(tmp / ARTIFACT_FILES["openvino_ir"])
+            ir_path = tmp / ARTIFACT_FILES["openvino_ir"]
+            if target.quantization is not None:
+                from .quantize import quantize_ir
+
+                fp32_path = tmp / "fp32" / ARTIFACT_FILES["openvino_ir"]
+                fp32_path.parent.mkdir()
+                to_openvino(tmp / ARTIFACT_FILES["onnx"], fp32_path, "FP32", info)
+                step("quantize", "INT8 post-training quantization (NNCF), gated on mIoU")
+                quantization = quantize_ir(fp32_path, ir_path, target.quantization, request.data_dir, log)
+                shutil.rmtree(fp32_path.parent)
+            else:
+                to_openvino(tmp / ARTIFACT_FILES["onnx"], ir_path, target.precision, info)
+            graphs["openvino_ir"] = read_graph(ir_path)
         for kind, graph in graphs.items():
             inventories[kind] = graph.inventory()
 
-        log("[4/5] compatibility gates: " + ", ".join(f"{k}={v}" for k, v in target.checks.items()))
+        step("gates", "compatibility gates: " + ", ".join(f"{k}={v}" for k, v in target.checks.items()))
         reports = {kind: check_graph(graphs[kind], _ruleset_for(kind, name, target))
                    for kind, name in target.checks.items() if kind in graphs}
         if target.mode == "export":
             raise_on_violations(list(reports.values()), target.name)
 
-        log("[5/5] parity against the TensorFlow reference realization")
+        step("parity", "parity against the TensorFlow reference realization")
         reference = enet.build_enet(config, REFERENCE_REALIZATION)
         enet.set_weights(reference, weights, "weights")
         frames, frame_names = parity_inputs(target, config, request.data_dir, request.seed)
@@ -247,6 +262,8 @@ def export(request: ExportRequest, log: Callable[[str], None] = print) -> Export
             raise ParityError(f"target {target.name}: parity against TensorFlow failed ({details})")
 
         manifest = _manifest(target, config, weights_info, tmp, inventories, reports, parity, ran_on, frame_names)
+        if quantization is not None:
+            manifest["quantization"] = quantization
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         (tmp / "report.md").write_text(render_report(manifest))
         _replace_dir(tmp, out_dir)
@@ -255,6 +272,16 @@ def export(request: ExportRequest, log: Callable[[str], None] = print) -> Export
         raise
     seconds = time.perf_counter() - start
     return ExportResult(out_dir, manifest, seconds)
+
+
+class _Steps:
+    """Logs ``[i/n] message`` for the named pipeline stages of one export."""
+
+    def __init__(self, names, log: Callable[[str], None]):
+        self.names, self.log = list(names), log
+
+    def __call__(self, name: str, message: str) -> None:
+        self.log(f"[{self.names.index(name) + 1}/{len(self.names)}] {message}")
 
 
 def _replace_dir(new: Path, dest: Path) -> None:
@@ -357,6 +384,14 @@ def render_report(manifest: dict) -> str:
             where += f" (asked {ran['requested_precision']}: this CPU lacks it)"
         lines.append(f"| {kind} | {where} | {r['max_abs_rel']:.2e} | {r['mean_abs_rel']:.2e} | "
                      f"{100 * r['share_off_2pct']:.3f}% | {r['l2_rel']:.2e} | {100 * r['argmax_agreement']:.3f}% |")
+    q = manifest.get("quantization")
+    if q:
+        lines += ["", "## INT8 quantization", "",
+                  f"{q['method']} ({q['tool']}, preset {q['preset']}), calibrated on {q['calibration']['frames']} "
+                  f"{q['calibration']['split']} frames; {q['fake_quantize_ops']} FakeQuantize ops.", "",
+                  f"| IR | {q['eval']['split']} mIoU ({q['eval']['frames']} frames) |", "|---|---|",
+                  f"| FP32 | {100 * q['fp32_miou']:.2f}% |", f"| INT8 | {100 * q['int8_miou']:.2f}% |", "",
+                  f"Drop {q['miou_drop_points']:.2f} points (gate: at most {q['max_miou_drop_points']:.2f})."]
     ir = manifest["artifacts"].get("openvino_ir")
     if ir:
         lines += ["", "## OpenVINO IR op inventory", "", "| op-version | count |", "|---|---|"]

@@ -9,7 +9,8 @@ Adding a target means adding a file; no code path. Schema::
     [realization]                    # enet_edge.config.Realization fields
     [input]    height = 360, width = 480
     [onnx]     opset = 13
-    [openvino] precision = "FP16"    # FP32 | FP16
+    [openvino] precision = "FP16"    # FP32 | FP16 | INT8 (INT8 needs [quantization])
+    [quantization]                   # QuantizationSpec fields: NNCF post-training quantization + mIoU gate
     [checks]   tensorflow = "realization" | ruleset, onnx = ruleset, openvino_ir = ruleset
     [parity]   frames = 3, random = 1
     [parity.thresholds.<artifact or fp16_arithmetic>]   max_abs_rel, mean_abs_rel, share_off_2pct, l2_rel, argmax_agreement
@@ -37,6 +38,36 @@ ARTIFACT_FILES = {"tensorflow": "enet_frozen.pb", "onnx": "enet.onnx", "openvino
 
 
 @dataclass(frozen=True)
+class QuantizationSpec:
+    """INT8 post-training quantization of the FP32 IR (NNCF), gated on CamVid mIoU.
+
+    ``calibration_frames`` frames of ``calibration_split`` (evenly spaced, at the model size) calibrate
+    the activation ranges; ``eval_split`` (all frames when ``eval_frames`` is 0) measures the mIoU of the
+    FP32 IR and the INT8 IR through the runner. The export fails when INT8 loses more than
+    ``max_miou_drop`` points, after trying ``nncf.quantize_with_accuracy_control`` when ``accuracy_control``.
+    """
+
+    preset: str = "performance"
+    calibration_split: str = "train"
+    calibration_frames: int = 100
+    fast_bias_correction: bool = True
+    eval_split: str = "val"
+    eval_frames: int = 0
+    max_miou_drop: float = 1.0
+    accuracy_control: bool = True
+
+    def __post_init__(self) -> None:
+        if self.preset not in ("performance", "mixed"):
+            raise ConfigError(f"[quantization] preset={self.preset!r} must be 'performance' or 'mixed'")
+        if self.calibration_frames < 1:
+            raise ConfigError(f"[quantization] calibration_frames={self.calibration_frames} must be >= 1")
+        if self.eval_frames < 0:
+            raise ConfigError(f"[quantization] eval_frames={self.eval_frames} must be >= 0 (0: the whole split)")
+        if not 0 <= self.max_miou_drop <= 100:
+            raise ConfigError(f"[quantization] max_miou_drop={self.max_miou_drop} must be in 0..100 points")
+
+
+@dataclass(frozen=True)
 class TargetSpec:
     name: str
     description: str
@@ -52,13 +83,18 @@ class TargetSpec:
     parity_frames: int = 3
     parity_random: int = 1
     thresholds: Dict[str, ParityThresholds] = field(default_factory=dict)
+    quantization: Optional[QuantizationSpec] = None
     source: str = ""
 
     def __post_init__(self) -> None:
         if self.mode not in ("export", "check-only"):
             raise ConfigError(f"target {self.name}: mode={self.mode!r} must be 'export' or 'check-only'")
-        if self.precision not in ("FP32", "FP16"):
-            raise ConfigError(f"target {self.name}: openvino precision={self.precision!r} must be FP32 or FP16")
+        if self.precision not in ("FP32", "FP16", "INT8"):
+            raise ConfigError(f"target {self.name}: openvino precision={self.precision!r} must be FP32, FP16 or INT8")
+        if (self.precision == "INT8") != (self.quantization is not None):
+            raise ConfigError(f"target {self.name}: precision INT8 and a [quantization] table go together")
+        if self.precision == "INT8" and "openvino_ir" not in self.artifacts:
+            raise ConfigError(f"target {self.name}: INT8 quantizes the OpenVINO IR; list the openvino_ir artifact")
         unknown = set(self.artifacts) - set(ARTIFACTS)
         if unknown or not self.artifacts or self.artifacts[0] != "tensorflow":
             raise ConfigError(f"target {self.name}: artifacts must start with 'tensorflow' and be among {ARTIFACTS}")
@@ -101,6 +137,7 @@ def _from_table(table: dict, source: str) -> TargetSpec:
             parity_frames=int(parity.get("frames", 3)),
             parity_random=int(parity.get("random", 1)),
             thresholds=thresholds,
+            quantization=QuantizationSpec(**table["quantization"]) if "quantization" in table else None,
             source=source,
         )
     except KeyError as exc:

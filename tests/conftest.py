@@ -40,19 +40,41 @@ def rng():
 SMALL_SIZE = (64, 96)  # (height, width) of the small exports used by runtime/bench/demo/eval tests
 
 
+SMALL_QUANTIZATION = dict(calibration_frames=6, eval_frames=6, max_miou_drop=100.0, accuracy_control=False)
+"""Test-size INT8 settings: the mIoU gate itself is tested in test_quantize with known mIoUs."""
+
+
+def small_target(name):
+    """The export target ``name``, with test-size quantization settings for INT8 targets."""
+    import dataclasses
+
+    from enet_edge.targets import load_target
+
+    target = load_target(name)
+    if target.quantization is not None:
+        # At 64x96 the trained model's class margins are thin (it sees objects at an unusual scale), so INT8
+        # flips more argmaxes than at full size (measured: 60% agreement here, 84% at 360x480).
+        ir = dataclasses.replace(target.thresholds["openvino_ir"], argmax_agreement=0.45)
+        target = dataclasses.replace(target, quantization=dataclasses.replace(target.quantization, **SMALL_QUANTIZATION),
+                                     thresholds={**target.thresholds, "openvino_ir": ir})
+    return target
+
+
 @pytest.fixture(scope="session")
 def small_exports(tmp_path_factory):
-    """Export directories of the cpu and ncs2 targets at 64x96 (seeded random weights), by target name.
+    """Export directories of every export-mode target at 64x96 (the shipped weights), by target name.
 
     Built once per test session through the real pipeline (``enet_edge.export.export``), ~15 s each.
     """
     from enet_edge.export import ExportRequest, export
-    from enet_edge.targets import load_target
+    from enet_edge.targets import available_targets
 
     root = tmp_path_factory.mktemp("exports")
     dirs = {}
-    for name in ("cpu", "ncs2"):
-        request = ExportRequest(target=load_target(name), out_dir=root / name, height=SMALL_SIZE[0],
-                                width=SMALL_SIZE[1], weights=None)
+    for name in available_targets():
+        target = small_target(name)
+        if target.mode != "export":
+            continue
+        request = ExportRequest(target=target, out_dir=root / name, height=SMALL_SIZE[0], width=SMALL_SIZE[1])
         dirs[name] = export(request, log=lambda m: None).out_dir
     return dirs

@@ -14,10 +14,36 @@ from enet_edge import cli
 from enet_edge.errors import ArtifactError, ParityError
 from enet_edge.export import ExportRequest, export, sha256_file
 from enet_edge.runtime import resolve_artifact, verify_artifact
-from enet_edge.targets import load_target
+from enet_edge.parity import ParityResult
+from enet_edge.targets import available_targets, load_target
+from conftest import small_target
 from legacy_openvino import run_legacy
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", [t for t in available_targets() if load_target(t).mode == "export"])
+def test_every_export_target_passes_its_parity_gates(small_exports, name):
+    """The registry loop: each export target's artifacts are within its declared parity thresholds."""
+    target = small_target(name)
+    manifest = json.loads((small_exports[name] / "manifest.json").read_text())
+    assert manifest["supported"] and set(manifest["artifacts"]) == set(target.artifacts)
+    results = manifest["parity"]["results"]
+    assert set(target.thresholds) <= set(results)
+    for kind, limits in target.thresholds.items():
+        assert limits.failures(ParityResult(**results[kind])) == {}, kind
+    backends = {"tensorflow": "tensorflow", "onnx": "onnxruntime", "openvino_ir": "openvino"}
+    for kind in target.artifacts:
+        assert resolve_artifact(small_exports[name], backends[kind]).kind == kind  # and its hash verifies
+
+
+def test_int8_target_records_its_quantization(small_exports):
+    manifest = json.loads((small_exports["cpu-int8"] / "manifest.json").read_text())
+    q = manifest["quantization"]
+    assert q["method"] == "nncf.quantize" and q["fake_quantize_ops"] > 50
+    assert q["miou_drop_points"] == pytest.approx(100 * (q["fp32_miou"] - q["int8_miou"]))
+    assert "## INT8 quantization" in (small_exports["cpu-int8"] / "report.md").read_text()
+    assert manifest["parity"]["ran_on"]["openvino_ir"]["inference_precision"] == "i8"
 
 
 def test_manifest_describes_and_hashes_every_artifact(small_exports):

@@ -62,7 +62,7 @@ class InferenceAdapter(abc.ABC):
 
     backend: str = ""
     device: str = ""
-    precision: str = ""  # what actually runs: "f32", "f16", "u8/f32" ...
+    precision: str = ""  # what actually runs: "f32", "f16", "bf16", "i8" (a quantized IR) ...
     path: str = ""
     input_spec: TensorSpec
     output_spec: TensorSpec
@@ -226,7 +226,9 @@ class OpenVINOAdapter(InferenceAdapter):
         self.input_spec = _ov_spec(self._compiled.input(0), path)
         self.output_spec = _ov_spec(self._compiled.output(0), path)
         precision = self._property("INFERENCE_PRECISION_HINT")
-        if precision is not None:
+        if any(op.get_type_name() == "FakeQuantize" for op in model.get_ops()):
+            self.precision = "i8"  # a quantized IR: INT8 kernels where NNCF put FakeQuantize
+        elif precision is not None:
             self.precision = _type_name(precision)
         elif device.split(".")[0] == "MYRIAD":
             self.precision = "f16"  # MYRIAD computes in FP16 whatever the IR holds

@@ -1,0 +1,153 @@
+"""INT8 post-training quantization of an exported FP32 IR with NNCF, gated on CamVid mIoU.
+
+The FP32 IR (input ``image`` (1,H,W,3) uint8 BGR NHWC) is calibrated on CamVid frames fed exactly as the
+runner feeds them, quantized with ``nncf.quantize``, and both IRs are evaluated on a labelled split through
+the runner (:class:`enet_edge.runtime.Segmenter` on OpenVINO CPU). When the plain quantization loses more
+than the allowed mIoU, ``nncf.quantize_with_accuracy_control`` keeps the most sensitive layers in FP32.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .errors import AccuracyError, DataError
+from .targets import QuantizationSpec
+
+
+def _spread(items: Sequence, count: int) -> list:
+    """``count`` items evenly spaced over ``items`` (all of them when count is 0 or larger)."""
+    if count <= 0 or count >= len(items):
+        return list(items)
+    step = len(items) / count
+    return [items[int(i * step)] for i in range(count)]
+
+
+def model_frame(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(H0,W0,3) uint8 BGR -> (1,height,width,3) uint8, resized like the runner does."""
+    import cv2
+
+    if image.shape[:2] != (height, width):
+        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.ascontiguousarray(image[None])
+
+
+def calibration_frames(data_dir: Optional[Path], split: str, count: int, height: int, width: int
+                       ) -> List[np.ndarray]:
+    """``count`` evenly spaced frames of a CamVid split as IR inputs: (1,H,W,3) uint8 BGR NHWC."""
+    from . import data as camvid
+
+    root = camvid.resolve_data_dir(data_dir)
+    pairs = camvid.list_split(root, split)
+    if not pairs:
+        raise DataError(f"{root}/{split} has no frames to calibrate INT8 with")
+    return [model_frame(camvid.read_image_bgr(image), height, width) for image, _ in _spread(pairs, count)]
+
+
+def eval_pairs(data_dir: Optional[Path], split: str, count: int) -> List[Tuple[Path, Path]]:
+    from . import data as camvid
+
+    root = camvid.resolve_data_dir(data_dir)
+    pairs = camvid.list_split(root, split)
+    if not pairs:
+        raise DataError(f"{root}/{split} has no labelled frames to evaluate INT8 with")
+    return _spread(pairs, count)
+
+
+def ir_miou(xml_path: Path, pairs: Sequence[Tuple[Path, Path]]) -> float:
+    """Val mIoU (fraction, 11 classes, void ignored) of an IR on OpenVINO CPU through the runner."""
+    from .evaluate import evaluate_pairs
+    from .runtime.segmenter import Segmenter
+
+    segmenter = Segmenter.open(xml_path, backend="openvino", device="CPU")
+    try:
+        acc, _, _ = evaluate_pairs(segmenter, pairs)
+    finally:
+        segmenter.adapter.close()
+    return float(acc.scores()["miou"])
+
+
+def _miou_of_compiled(compiled, pairs_data: Sequence[Tuple[np.ndarray, np.ndarray]]) -> float:
+    """mIoU of an ``ov.CompiledModel`` on pre-read (frame tensor, label) pairs; NNCF's validation_fn."""
+    from .classes import VOID_LABEL
+    from .metrics import ConfusionAccumulator
+    from .runtime.segmenter import Segmenter
+
+    acc = ConfusionAccumulator(num_classes=VOID_LABEL, ignore=VOID_LABEL)
+    request = compiled.create_infer_request()
+    for tensor, label in pairs_data:
+        logits = request.infer({0: tensor})[compiled.output(0)]
+        class_map = Segmenter.class_map(np.asarray(logits))
+        if class_map.shape != label.shape:
+            class_map = Segmenter.resize_labels(class_map, label.shape)
+        acc.update(label, class_map)
+    return float(acc.scores()["miou"])
+
+
+def quantize_ir(fp32_xml: Path, int8_xml: Path, spec: QuantizationSpec, data_dir: Optional[Path],
+                log: Callable[[str], None] = print) -> Dict[str, object]:
+    """Quantize ``fp32_xml`` to ``int8_xml``; returns the record that goes into the manifest.
+
+    Raises:
+        AccuracyError: INT8 loses more than ``spec.max_miou_drop`` points of mIoU on ``spec.eval_split``.
+        DataError: the CamVid data for calibration or evaluation is missing.
+    """
+    import nncf
+    import openvino as ov
+
+    from . import data as camvid
+
+    start = time.perf_counter()
+    core = ov.Core()
+    model = core.read_model(str(fp32_xml))
+    shape = tuple(model.input(0).get_partial_shape().to_shape())
+    height, width = int(shape[1]), int(shape[2])
+    frames = calibration_frames(data_dir, spec.calibration_split, spec.calibration_frames, height, width)
+    pairs = eval_pairs(data_dir, spec.eval_split, spec.eval_frames)
+    log(f"      NNCF {nncf.__version__}: calibrating on {len(frames)} {spec.calibration_split} frames "
+        f"(preset {spec.preset})")
+    preset = nncf.QuantizationPreset.PERFORMANCE if spec.preset == "performance" else nncf.QuantizationPreset.MIXED
+    quantized = nncf.quantize(model, nncf.Dataset(frames), preset=preset, subset_size=len(frames),
+                              fast_bias_correction=spec.fast_bias_correction)
+    ov.save_model(quantized, str(int8_xml), compress_to_fp16=False)
+    fp32_miou = ir_miou(fp32_xml, pairs)
+    int8_miou = ir_miou(int8_xml, pairs)
+    method = "nncf.quantize"
+    drop = 100 * (fp32_miou - int8_miou)
+    log(f"      {spec.eval_split} mIoU ({len(pairs)} frames): FP32 {100 * fp32_miou:.2f}%, INT8 "
+        f"{100 * int8_miou:.2f}% (drop {drop:.2f} points, allowed {spec.max_miou_drop:.2f})")
+    if drop > spec.max_miou_drop and spec.accuracy_control:
+        log("      drop too large: nncf.quantize_with_accuracy_control")
+        validation = [(model_frame(image, height, width), label)
+                      for image, label in (camvid.read_pair(i, lab) for i, lab in pairs)]
+        quantized = nncf.quantize_with_accuracy_control(
+            model, nncf.Dataset(frames), nncf.Dataset(validation), validation_fn=_miou_of_compiled,
+            max_drop=spec.max_miou_drop / 100, drop_type=nncf.DropType.ABSOLUTE, preset=preset,
+            subset_size=len(frames))
+        ov.save_model(quantized, str(int8_xml), compress_to_fp16=False)
+        int8_miou = ir_miou(int8_xml, pairs)
+        method = "nncf.quantize_with_accuracy_control"
+        drop = 100 * (fp32_miou - int8_miou)
+        log(f"      with accuracy control: INT8 {100 * int8_miou:.2f}% (drop {drop:.2f} points)")
+    record = {
+        "tool": f"nncf {nncf.__version__}",
+        "method": method,
+        "preset": spec.preset,
+        "calibration": {"split": spec.calibration_split, "frames": len(frames)},
+        "eval": {"split": spec.eval_split, "frames": len(pairs)},
+        "fp32_miou": fp32_miou,
+        "int8_miou": int8_miou,
+        "miou_drop_points": drop,
+        "max_miou_drop_points": spec.max_miou_drop,
+        "fake_quantize_ops": sum(1 for op in core.read_model(str(int8_xml)).get_ops()
+                                 if op.get_type_name() == "FakeQuantize"),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    if drop > spec.max_miou_drop:
+        raise AccuracyError(f"INT8 loses {drop:.2f} mIoU points on {spec.eval_split} (FP32 {100 * fp32_miou:.2f}%, "
+                            f"INT8 {100 * int8_miou:.2f}%), more than the allowed {spec.max_miou_drop:.2f}; raise "
+                            f"[quantization] calibration_frames, use preset = \"mixed\", or relax max_miou_drop")
+    return record

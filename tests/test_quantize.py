@@ -1,0 +1,73 @@
+"""INT8 quantization stage: calibration data, the mIoU gate, the manifest record."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from enet_edge import quantize
+from enet_edge.errors import AccuracyError, ConfigError, DataError
+from enet_edge.targets import QuantizationSpec
+
+SPEC = QuantizationSpec(calibration_frames=4, eval_frames=3, accuracy_control=False)
+
+
+def test_spread_takes_evenly_spaced_items():
+    assert quantize._spread(list(range(10)), 5) == [0, 2, 4, 6, 8]
+    assert quantize._spread([1, 2], 0) == [1, 2]
+    assert quantize._spread([1, 2], 9) == [1, 2]
+
+
+def test_calibration_frames_are_runner_inputs(camvid):
+    frames = quantize.calibration_frames(camvid, "train", 3, 64, 96)
+    assert len(frames) == 3
+    assert all(f.shape == (1, 64, 96, 3) and f.dtype == np.uint8 for f in frames)
+
+
+def test_missing_data_is_a_data_error(tmp_path):
+    with pytest.raises(DataError):
+        quantize.calibration_frames(tmp_path / "nowhere", "train", 3, 64, 96)
+
+
+def test_spec_validation():
+    with pytest.raises(ConfigError, match="preset"):
+        QuantizationSpec(preset="fast")
+    with pytest.raises(ConfigError, match="calibration_frames"):
+        QuantizationSpec(calibration_frames=0)
+    with pytest.raises(ConfigError, match="max_miou_drop"):
+        QuantizationSpec(max_miou_drop=-1)
+
+
+def _fake_miou(values):
+    def ir_miou(xml_path, pairs):
+        return values["int8" if "int8" in str(xml_path) else "fp32"]
+    return ir_miou
+
+
+def test_gate_passes_and_records(small_exports, camvid, tmp_path, monkeypatch):
+    monkeypatch.setattr(quantize, "ir_miou", _fake_miou({"fp32": 0.600, "int8": 0.595}))
+    record = quantize.quantize_ir(small_exports["cpu"] / "enet.xml", tmp_path / "int8.xml", SPEC, camvid,
+                                  log=lambda m: None)
+    assert record["miou_drop_points"] == pytest.approx(0.5)
+    assert record["calibration"] == {"split": "train", "frames": 4}
+    assert record["eval"] == {"split": "val", "frames": 3}
+    assert record["fake_quantize_ops"] > 50
+    assert (tmp_path / "int8.bin").is_file()
+
+
+def test_gate_rejects_a_large_drop(small_exports, camvid, tmp_path, monkeypatch):
+    monkeypatch.setattr(quantize, "ir_miou", _fake_miou({"fp32": 0.60, "int8": 0.55}))
+    with pytest.raises(AccuracyError, match="loses 5.00 mIoU points"):
+        quantize.quantize_ir(small_exports["cpu"] / "enet.xml", tmp_path / "int8.xml",
+                             dataclasses.replace(SPEC, max_miou_drop=1.0), camvid, log=lambda m: None)
+
+
+def test_ir_miou_matches_the_eval_path(small_exports, camvid):
+    """The gate's mIoU is the runner's mIoU (the number `enet-edge eval` prints)."""
+    from enet_edge.evaluate import evaluate_pairs
+    from enet_edge.runtime.segmenter import Segmenter
+
+    pairs = quantize.eval_pairs(camvid, "val", 2)
+    segmenter = Segmenter.open(small_exports["cpu"] / "enet.xml")
+    acc, _, _ = evaluate_pairs(segmenter, pairs)
+    assert quantize.ir_miou(small_exports["cpu"] / "enet.xml", pairs) == pytest.approx(acc.scores()["miou"])

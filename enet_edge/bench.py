@@ -109,7 +109,7 @@ class BenchEntry:
             raise ConfigError(f"device {self.device!r}: only {', '.join(VIRTUAL_DEVICES)} take a ':' device list "
                               f"(is {self.device.rpartition(':')[2]!r} meant as a precision? use f32, f16 or bf16)")
         object.__setattr__(self, "precision", normalize_precision(self.precision))
-        if self.precision and self.backend in ("onnxruntime", "tensorflow") and self.precision != "f32":
+        if self.precision and self.backend in ("onnxruntime", "tensorflow", "keras") and self.precision != "f32":
             raise ConfigError(f"{self.label or self.model}: the {self.backend} backend runs f32 only, "
                               f"not {self.precision}")
         if not self.label:

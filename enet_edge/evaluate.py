@@ -27,14 +27,12 @@ import numpy as np
 
 from . import data as camvid
 from .classes import CAMVID_CLASSES, NUM_CLASSES, VOID_LABEL
-from .errors import ArtifactError, ConfigError, DeviceError
+from .errors import ArtifactError, ConfigError
 from .metrics import ConfusionAccumulator
-from .runtime import BACKENDS, InferenceAdapter, Segmenter, TensorSpec
+from .runtime import BACKENDS, KERAS_BACKEND, KerasWeightsAdapter, Segmenter
 from .runtime.manifest import resolve_artifact
 
-KERAS_BACKEND = "keras"
-"""Backend name of :class:`KerasWeightsAdapter` (``.npz`` weights run in TensorFlow/Keras)."""
-EVAL_BACKENDS = BACKENDS + (KERAS_BACKEND,)
+EVAL_BACKENDS = BACKENDS
 DEFAULT_OUT_DIR = Path("build") / "eval"
 METRIC_CLASSES = CAMVID_CLASSES[:VOID_LABEL]
 """The 11 classes the metric is computed over (void excluded)."""
@@ -173,58 +171,6 @@ def _nan_to_none(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_nan_to_none(v) for v in value]
     return value
-
-
-# --------------------------------------------------------------------------------------------
-# .npz weights as an InferenceAdapter (the only TensorFlow path)
-# --------------------------------------------------------------------------------------------
-
-
-class KerasWeightsAdapter(InferenceAdapter):
-    """Trained weights (``.npz`` from ``enet-edge train``) built into Keras ENet, behind the device interface.
-
-    Input: (1, H, W, 3) float32 BGR 0..255, like the ONNX and frozen-graph artifacts; output: logits
-    (1, H, W, K) float32 NHWC. H, W default to the size stored with the weights. Built with the
-    ``depth_to_space`` realization (the fastest on CPU; every realization computes the same function).
-    """
-
-    backend = KERAS_BACKEND
-
-    def __init__(self, path, device: str = "CPU", height: Optional[int] = None, width: Optional[int] = None):
-        path = Path(path)
-        if not path.is_file():
-            raise ArtifactError(f"weights file {path} does not exist")
-        device = device.upper()
-        if device not in ("CPU", "GPU"):
-            raise DeviceError(f"the keras backend (.npz weights) runs on CPU or GPU, not {device}")
-        try:
-            import tensorflow as tf
-        except ImportError as exc:
-            raise DeviceError("evaluating .npz weights needs TensorFlow (pip install 'enet-edge[export]'); "
-                              "on a device, evaluate an export directory instead") from exc
-        from .config import Realization
-        from .model import load_enet
-
-        if not tf.config.list_logical_devices(device):
-            raise DeviceError(f"TensorFlow sees no {device} here")
-        start = time.perf_counter_ns()
-        self._device = f"/{device}:0"
-        with tf.device(self._device):
-            model, config, meta = load_enet(path, realization=Realization(shuffle="depth_to_space"),
-                                            height=height, width=width, batch=1)
-        self._fn = tf.function(lambda x: model(x, training=False), jit_compile=False)
-        self._tf = tf
-        self.meta = meta
-        self.path, self.device, self.precision = str(path), device, "f32"
-        self.input_spec = TensorSpec("image", tuple(config.input_shape), "float32")
-        self.output_spec = TensorSpec("logits", tuple(config.output_shape), "float32")
-        self.load_ms = (time.perf_counter_ns() - start) / 1e6
-
-    def infer(self, tensor: np.ndarray) -> np.ndarray:
-        """(1, H, W, 3) float32 BGR 0..255 -> logits (1, H, W, K) float32."""
-        tensor = self.check_input(tensor)
-        with self._tf.device(self._device):
-            return np.asarray(self._fn(self._tf.constant(tensor)).numpy(), np.float32)
 
 
 # --------------------------------------------------------------------------------------------

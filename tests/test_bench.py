@@ -346,3 +346,13 @@ def test_help_documents_the_entry_syntax(capsys):
     text = capsys.readouterr().out
     assert "PATH[:BACKEND[:DEVICE[:PRECISION]]]" in text and "HETERO:MYRIAD,CPU" in text
     assert "build/cpu/enet.onnx:onnxruntime" in text
+
+
+def test_trained_weights_bench_through_the_keras_backend():
+    """The 'TensorFlow, Keras model' row of `make bench`: .npz weights resolve to the keras backend."""
+    entry = parse_entry(str(REPO / "weights" / "enet_camvid.npz"))
+    (result,) = bench.run_bench(BenchConfig(entries=(entry,), niter=2, warmup=0))
+    assert result.backend == "keras" and result.precision == "f32"
+    assert result.infer.latency.count == 2 and result.e2e.latency.count == 2
+    with pytest.raises(ConfigError, match="f32 only"):
+        parse_entry("weights/enet_camvid.npz:keras:CPU:f16")

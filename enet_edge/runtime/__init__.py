@@ -1,11 +1,13 @@
-"""On-device inference: adapters for OpenVINO / ONNX Runtime / TensorFlow, and the task logic on top.
+"""On-device inference: adapters for OpenVINO / ONNX Runtime / TensorFlow (frozen graph, Keras weights), and the task logic on top.
 
 Imports without TensorFlow (numpy and OpenCV only; each backend imports its framework when used).
 """
 
 from .adapters import (  # noqa: F401
     BACKENDS,
+    KERAS_BACKEND,
     InferenceAdapter,
+    KerasWeightsAdapter,
     LayerCounter,
     OnnxRuntimeAdapter,
     OpenVINOAdapter,

@@ -24,7 +24,9 @@ import numpy as np
 
 from ..errors import ArtifactError, DeviceError, InputError
 
-BACKENDS = ("openvino", "onnxruntime", "tensorflow")
+KERAS_BACKEND = "keras"
+"""Backend of :class:`KerasWeightsAdapter`: trained ``.npz`` weights built into the Keras model (needs TensorFlow)."""
+BACKENDS = ("openvino", "onnxruntime", "tensorflow", KERAS_BACKEND)
 
 
 @dataclass(frozen=True)
@@ -481,16 +483,72 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+# --------------------------------------------------------------------------------------------
+# .npz weights as an InferenceAdapter (the only TensorFlow path)
+# --------------------------------------------------------------------------------------------
+
+
+class KerasWeightsAdapter(InferenceAdapter):
+    """Trained weights (``.npz`` from ``enet-edge train``) built into Keras ENet, behind the device interface.
+
+    Input: (1, H, W, 3) float32 BGR 0..255, like the ONNX and frozen-graph artifacts; output: logits
+    (1, H, W, K) float32 NHWC. H, W default to the size stored with the weights. Built with the
+    ``depth_to_space`` realization (the fastest on CPU; every realization computes the same function).
+    """
+
+    backend = KERAS_BACKEND
+
+    def __init__(self, path, device: str = "CPU", height: Optional[int] = None, width: Optional[int] = None):
+        path = Path(path)
+        if not path.is_file():
+            raise ArtifactError(f"weights file {path} does not exist")
+        device = device.upper()
+        if device not in ("CPU", "GPU"):
+            raise DeviceError(f"the keras backend (.npz weights) runs on CPU or GPU, not {device}")
+        try:
+            import tensorflow as tf
+        except ImportError as exc:
+            raise DeviceError("evaluating .npz weights needs TensorFlow (pip install 'enet-edge[export]'); "
+                              "on a device, evaluate an export directory instead") from exc
+        from ..config import Realization
+        from ..model import load_enet
+
+        if not tf.config.list_logical_devices(device):
+            raise DeviceError(f"TensorFlow sees no {device} here")
+        start = time.perf_counter_ns()
+        self._device = f"/{device}:0"
+        with tf.device(self._device):
+            model, config, meta = load_enet(path, realization=Realization(shuffle="depth_to_space"),
+                                            height=height, width=width, batch=1)
+        self._fn = tf.function(lambda x: model(x, training=False), jit_compile=False)
+        self._tf = tf
+        self.meta = meta
+        self.path, self.device, self.precision = str(path), device, "f32"
+        self.input_spec = TensorSpec("image", tuple(config.input_shape), "float32")
+        self.output_spec = TensorSpec("logits", tuple(config.output_shape), "float32")
+        self.load_ms = (time.perf_counter_ns() - start) / 1e6
+
+    def infer(self, tensor: np.ndarray) -> np.ndarray:
+        """(1, H, W, 3) float32 BGR 0..255 -> logits (1, H, W, K) float32."""
+        tensor = self.check_input(tensor)
+        with self._tf.device(self._device):
+            return np.asarray(self._fn(self._tf.constant(tensor)).numpy(), np.float32)
+
+
 def open_adapter(path, backend: Optional[str] = None, device: str = "CPU", **options) -> InferenceAdapter:
-    """Open ``path`` (.xml, .onnx, .pb) with ``backend`` (default: by file type; .onnx -> onnxruntime)."""
+    """Open ``path`` (.xml, .onnx, .pb, .npz) with ``backend`` (default: by file type; .onnx -> onnxruntime).
+
+    ``options``: OpenVINO ``config``/``nireq``/``hint``/``perf_counters``; ONNX Runtime ``threads``;
+    keras ``height``/``width`` (the weights' size by default).
+    """
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"model file {path} does not exist")
     suffix = path.suffix.lower()
     if backend is None:
-        backend = {".xml": "openvino", ".onnx": "onnxruntime", ".pb": "tensorflow"}.get(suffix)
+        backend = {".xml": "openvino", ".onnx": "onnxruntime", ".pb": "tensorflow", ".npz": KERAS_BACKEND}.get(suffix)
         if backend is None:
-            raise ArtifactError(f"{path}: unknown model type '{suffix}'; give an .xml, .onnx or .pb file")
+            raise ArtifactError(f"{path}: unknown model type '{suffix}'; give an .xml, .onnx, .pb or .npz file")
     if backend == "openvino":
         if suffix not in (".xml", ".onnx"):
             raise ArtifactError(f"the openvino backend reads .xml or .onnx, not {path.name}")
@@ -505,4 +563,8 @@ def open_adapter(path, backend: Optional[str] = None, device: str = "CPU", **opt
         if suffix != ".pb":
             raise ArtifactError(f"the tensorflow backend reads a frozen .pb, not {path.name}")
         return TensorFlowAdapter(path, device, **options)
+    if backend == KERAS_BACKEND:
+        if suffix != ".npz":
+            raise ArtifactError(f"the keras backend reads trained .npz weights, not {path.name}")
+        return KerasWeightsAdapter(path, device, **options)
     raise DeviceError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")

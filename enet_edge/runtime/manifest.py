@@ -18,9 +18,10 @@ from ..fileio import sha256_file
 
 MANIFEST = "manifest.json"
 # artifact kind -> default backend; and the order a directory is searched for a backend
-KIND_BACKEND = {"openvino_ir": "openvino", "onnx": "onnxruntime", "tensorflow": "tensorflow"}
-BACKEND_KINDS = {"openvino": ("openvino_ir", "onnx"), "onnxruntime": ("onnx",), "tensorflow": ("tensorflow",)}
-SUFFIX_KIND = {".xml": "openvino_ir", ".onnx": "onnx", ".pb": "tensorflow"}
+KIND_BACKEND = {"openvino_ir": "openvino", "onnx": "onnxruntime", "tensorflow": "tensorflow", "weights": "keras"}
+BACKEND_KINDS = {"openvino": ("openvino_ir", "onnx"), "onnxruntime": ("onnx",), "tensorflow": ("tensorflow",),
+                 "keras": ("weights",)}
+SUFFIX_KIND = {".xml": "openvino_ir", ".onnx": "onnx", ".pb": "tensorflow", ".npz": "weights"}
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def resolve_artifact(path, backend: Optional[str] = None, verify: bool = True) -
         raise ArtifactError(f"model path {path} does not exist; give an export directory or an .xml/.onnx/.pb file")
     kind = SUFFIX_KIND.get(path.suffix.lower())
     if kind is None:
-        raise ArtifactError(f"{path}: unknown model type '{path.suffix}'; give an .xml, .onnx or .pb file")
+        raise ArtifactError(f"{path}: unknown model type '{path.suffix}'; give an .xml, .onnx, .pb or .npz file")
     if not path.is_file():
         raise ArtifactError(f"model path {path} is not a regular file")
     manifest, entry = None, None

@@ -14,7 +14,7 @@ EVAL_ARGS ?=
 BENCH_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: install test test-fast export bench demo train eval clean
+.PHONY: install test test-fast export bench bench-model demo train eval clean
 
 install: $(STAMP)
 
@@ -39,7 +39,12 @@ train: $(STAMP)
 eval: $(STAMP)
 	$(VENV)/bin/enet-edge eval $(MODEL) --split val $(if $(DATA),--data-dir $(DATA)) $(EVAL_ARGS)
 
+# every runtime and precision, interleaved; writes benchmarks/results/ and the README table
 bench: $(STAMP)
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
+
+# one model (or --compare ...) with enet-edge bench
+bench-model: $(STAMP)
 	$(VENV)/bin/enet-edge bench $(MODEL) $(BENCH_ARGS)
 
 demo: $(STAMP)

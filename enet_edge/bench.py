@@ -95,6 +95,7 @@ class BenchEntry:
     device: str = "CPU"
     precision: Optional[str] = None  # f32 | f16 | bf16 (OpenVINO INFERENCE_PRECISION_HINT); None: the device's
     label: str = ""
+    options: Tuple[Tuple[str, Any], ...] = ()  # extra adapter options, e.g. (("height", 720), ("width", 960)) for keras
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -299,6 +300,7 @@ class BenchResult:
     e2e: PhaseResult
     rounds: int
     per_layer: Optional[Tuple[LayerCounter, ...]] = None  # averaged counters, sorted by real time (all layers)
+    infer_samples_ns: Tuple[int, ...] = ()  # the infer-only latencies themselves, in the order measured
 
 
 # --------------------------------------------------------------------------------------------
@@ -357,6 +359,10 @@ class FrameSource:
 
 
 def _adapter_options(entry: BenchEntry, backend: str, config: BenchConfig) -> Dict[str, Any]:
+    return {**_backend_options(entry, backend, config), **dict(entry.options)}
+
+
+def _backend_options(entry: BenchEntry, backend: str, config: BenchConfig) -> Dict[str, Any]:
     if backend == "openvino":
         properties: Dict[str, str] = {}
         if entry.precision:
@@ -517,7 +523,7 @@ class _Session:
             load_ms=adapter.load_ms, first_infer_ms=self.first_infer_ms,
             infer=PhaseResult(Stats.from_ns(self.infer_ns), self.infer_wall),
             e2e=PhaseResult(Stats.from_ns(self.e2e_ns), self.e2e_wall, stages),
-            rounds=self.config.total_rounds, per_layer=self.per_layer)
+            rounds=self.config.total_rounds, per_layer=self.per_layer, infer_samples_ns=tuple(self.infer_ns))
 
     def close(self) -> None:
         self.adapter.close()

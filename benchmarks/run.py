@@ -1,0 +1,508 @@
+#!/usr/bin/env python3
+"""``make bench``: ENet on every runtime and precision of this machine, interleaved in one run.
+
+Variants (one table row each; see :data:`VARIANTS`): TensorFlow (the Keras model from the trained weights
+and the frozen graph), ONNX Runtime FP32, OpenVINO FP32 / BF16 / FP16 (the last two only where the CPU
+computes in them), the ncs2 FP16 IR run on the CPU (FP16 weights, f32 arithmetic: the price of
+Movidius-safety next to the cpu realization), and OpenVINO INT8 (``cpu-int8``).
+
+For every input size, the artifacts are exported (or reused when they were exported from the same
+weights) under ``build/bench/<H>x<W>/<target>/``; then, per mode (latency: 1 synchronous request;
+throughput: asynchronous requests, OpenVINO THROUGHPUT hint), all variants are measured in interleaved
+rounds by :func:`enet_edge.bench.run_bench`, so that machine drift hits every variant alike. The
+mIoU column is measured on CamVid val through the same runner at the first size.
+
+Writes ``benchmarks/results/<date>-<cpu>.json`` (everything), ``.md`` (tables with ratios to the
+TensorFlow graph) and ``.png`` (latency distributions, latency vs mIoU, scaling with input size), and
+puts the markdown between the ``<!-- bench:start -->`` / ``<!-- bench:end -->`` markers of README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from enet_edge import bench  # noqa: E402
+from enet_edge.errors import ConfigError, EnetEdgeError  # noqa: E402
+
+SCHEMA = "enet-edge-bench-suite/1"
+README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to run ENet: an export target's artifact (or the trained weights) on a backend."""
+
+    name: str
+    title: str
+    target: Optional[str]  # export target whose artifact runs; None: the trained weights (.npz)
+    backend: str
+    file: Optional[str] = None  # the artifact file in the export directory; None: the directory (its IR)
+    precision: Optional[str] = None  # OpenVINO INFERENCE_PRECISION_HINT
+    needs: Optional[str] = None  # an OpenVINO CPU OPTIMIZATION_CAPABILITIES entry this variant requires
+
+
+VARIANTS: Tuple[Variant, ...] = (
+    Variant("tf-keras", "TensorFlow, Keras model (trained weights)", None, "keras"),
+    Variant("tf-graph", "TensorFlow, frozen graph (cpu realization)", "cpu", "tensorflow", "enet_frozen.pb"),
+    Variant("ort-fp32", "ONNX Runtime FP32 (cpu)", "cpu", "onnxruntime", "enet.onnx"),
+    Variant("ov-fp32", "OpenVINO FP32 (cpu)", "cpu", "openvino", precision="f32"),
+    Variant("ov-bf16", "OpenVINO BF16 (cpu)", "cpu", "openvino", precision="bf16", needs="BF16"),
+    Variant("ov-fp16", "OpenVINO FP16 arithmetic (cpu)", "cpu", "openvino", precision="f16", needs="FP16"),
+    Variant("ov-ncs2-fp16ir", "OpenVINO, ncs2 FP16 IR emulated on CPU (FP16 weights, f32 math)", "ncs2", "openvino",
+            precision="f32"),
+    Variant("ov-int8", "OpenVINO INT8 (cpu-int8)", "cpu-int8", "openvino"),
+)
+VARIANT_NAMES = tuple(v.name for v in VARIANTS)
+BASELINE = "tf-graph"
+"""Ratios are to the TensorFlow frozen graph (the fastest TensorFlow form)."""
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A target of issue 7: ``variant``'s metric at most ``limit`` x ``reference``'s (or points, for mIoU)."""
+
+    text: str
+    variant: str
+    reference: str
+    limit: float
+    metric: str = "latency"  # latency: ratio of medians (latency mode, first size); miou_drop: points
+
+
+GOALS = (
+    Goal("cpu-int8 latency <= 0.15x the TensorFlow graph", "ov-int8", "tf-graph", 0.15),
+    Goal("cpu-int8 latency <= 0.5x ONNX Runtime FP32", "ov-int8", "ort-fp32", 0.5),
+    Goal("cpu-int8 loses <= 1 mIoU point against OpenVINO FP32", "ov-int8", "ov-fp32", 1.0, "miou_drop"),
+    Goal("cpu FP32 latency <= 0.35x the TensorFlow graph", "ov-fp32", "tf-graph", 0.35),
+)
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    """What ``make bench`` measures. ``time_s``/``niter``: per variant, phase and mode (one of them)."""
+
+    sizes: Tuple[Tuple[int, int], ...] = ((360, 480), (720, 960))
+    modes: Tuple[str, ...] = ("latency", "throughput")
+    variants: Tuple[str, ...] = VARIANT_NAMES
+    time_s: Optional[float] = 6.0
+    niter: Optional[int] = None
+    warmup: int = 5
+    miou_frames: int = 0  # CamVid val frames for the mIoU column (0: all; -1: no mIoU)
+    build_dir: Path = REPO / "build" / "bench"
+    out_dir: Path = REPO / "benchmarks" / "results"
+    weights: Optional[Path] = None
+    data_dir: Optional[Path] = None
+    readme: Optional[Path] = REPO / "README.md"
+
+    def __post_init__(self) -> None:
+        if not self.sizes:
+            raise ConfigError("give at least one size")
+        for h, w in self.sizes:
+            if h % 8 or w % 8 or h < 8 or w < 8:
+                raise ConfigError(f"size {h}x{w}: height and width must be positive multiples of 8")
+        for mode in self.modes:
+            if mode not in bench.MODES:
+                raise ConfigError(f"mode {mode!r} must be one of {', '.join(bench.MODES)}")
+        unknown = set(self.variants) - set(VARIANT_NAMES)
+        if unknown or not self.variants:
+            raise ConfigError(f"unknown variant(s) {sorted(unknown)}; choose from {', '.join(VARIANT_NAMES)}")
+        if (self.time_s is None) == (self.niter is None):
+            raise ConfigError("give exactly one of --time or --niter")
+        if self.miou_frames < -1:
+            raise ConfigError("--miou-frames must be >= -1 (-1: skip, 0: the whole val split)")
+
+
+# --------------------------------------------------------------------------------------------
+# Artifacts
+# --------------------------------------------------------------------------------------------
+
+
+def weights_path(config: SuiteConfig) -> Path:
+    from enet_edge.export import DEFAULT_WEIGHTS
+
+    path = Path(config.weights or DEFAULT_WEIGHTS)
+    if not path.is_file():
+        raise ConfigError(f"weights {path} not found; train (make train) or pass --weights")
+    return path
+
+
+def ensure_export(target: str, size: Tuple[int, int], config: SuiteConfig, log: Callable[[str], None]) -> Path:
+    """``build/bench/<H>x<W>/<target>``, exported now unless it holds an export of the same weights and size."""
+    from enet_edge.export import ExportRequest, export
+    from enet_edge.fileio import sha256_file
+    from enet_edge.targets import load_target
+
+    weights = weights_path(config)
+    out = Path(config.build_dir) / f"{size[0]}x{size[1]}" / target
+    manifest_path = out / "manifest.json"
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text())
+        same = (manifest.get("weights", {}).get("sha256") == sha256_file(weights)
+                and (manifest["model"]["height"], manifest["model"]["width"]) == tuple(size))
+        if same:
+            return out
+    log(f"exporting {target} at {size[0]}x{size[1]} to {out}")
+    request = ExportRequest(target=load_target(target), out_dir=out, weights=weights, height=size[0], width=size[1],
+                            data_dir=config.data_dir)
+    export(request, log=lambda m: log("  " + m))
+    return out
+
+
+def cpu_flags_of_note() -> List[str]:
+    """The x86 flags that decide CNN speed (AVX2, AVX-512, VNNI, AMX, FP16/BF16), from /proc/cpuinfo."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return []
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    wanted = re.compile(r"^(avx2|fma|f16c|avx512f|avx512_vnni|avx_vnni|avx512_bf16|avx512_fp16|amx_\w+)$")
+    return sorted(f for f in flags if wanted.match(f))
+
+
+def cpu_capabilities() -> Tuple[str, ...]:
+    import openvino as ov
+
+    return tuple(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+
+
+def entry_for(variant: Variant, size: Tuple[int, int], export_dirs: Dict[str, Path], config: SuiteConfig
+              ) -> bench.BenchEntry:
+    if variant.target is None:
+        path = weights_path(config)
+        options = (("height", size[0]), ("width", size[1]))
+    else:
+        path = export_dirs[variant.target] / variant.file if variant.file else export_dirs[variant.target]
+        options = ()
+    return bench.BenchEntry(str(path), variant.backend, "CPU", variant.precision, label=variant.name, options=options)
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring
+# --------------------------------------------------------------------------------------------
+
+
+def measure_miou(entry: bench.BenchEntry, pairs, log: Callable[[str], None]) -> float:
+    """Val mIoU (fraction) of one variant through the runner (:func:`enet_edge.evaluate.evaluate_pairs`)."""
+    from enet_edge.evaluate import evaluate_pairs
+    from enet_edge.runtime import Segmenter, open_adapter, resolve_artifact
+
+    artifact = resolve_artifact(entry.model, entry.backend)
+    options = dict(entry.options)
+    if entry.precision:
+        options["config"] = {"INFERENCE_PRECISION_HINT": entry.precision}
+    adapter = open_adapter(artifact.path, backend=artifact.backend, device=entry.device, **options)
+    try:
+        acc, _, _ = evaluate_pairs(Segmenter(adapter, artifact.classes, artifact.palette_rgb), pairs)
+    finally:
+        adapter.close()
+    miou = float(acc.scores()["miou"])
+    log(f"  mIoU {entry.label}: {100 * miou:.2f}%")
+    return miou
+
+
+def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[str, Any]:
+    """Export what is missing, measure every variant, and return the suite document (not yet written)."""
+    started = time.perf_counter()
+    caps = cpu_capabilities()
+    variants = [v for v in VARIANTS if v.name in config.variants]
+    skipped: Dict[str, str] = {}
+    for v in variants:
+        if v.needs and v.needs not in caps:
+            skipped[v.name] = (f"this CPU has no {v.needs} arithmetic (OpenVINO CPU capabilities: "
+                               f"{', '.join(caps)}); OpenVINO would fall back to f32")
+    runs: List[Dict[str, Any]] = []
+    miou: Dict[str, Optional[float]] = {}
+    for index, size in enumerate(config.sizes):
+        export_dirs: Dict[str, Path] = {}
+        for target in sorted({v.target for v in variants if v.target and v.name not in skipped}):
+            try:
+                export_dirs[target] = ensure_export(target, size, config, log)
+            except EnetEdgeError as exc:
+                for v in variants:
+                    if v.target == target:
+                        skipped.setdefault(f"{v.name}@{size[0]}x{size[1]}", f"export failed: {exc}")
+        entries = [entry_for(v, size, export_dirs, config) for v in variants
+                   if v.name not in skipped and (v.target is None or v.target in export_dirs)]
+        if index == 0 and config.miou_frames >= 0:
+            from enet_edge.quantize import eval_pairs
+
+            pairs = eval_pairs(config.data_dir, "val", config.miou_frames)
+            log(f"mIoU on {len(pairs)} CamVid val frames at {size[0]}x{size[1]}")
+            for entry in entries:
+                miou[entry.label] = measure_miou(entry, pairs, log)
+        for mode in config.modes:
+            log(f"{size[0]}x{size[1]} {mode}: {', '.join(e.label for e in entries)}")
+            bench_config = bench.BenchConfig(entries=tuple(entries), mode=mode, niter=config.niter,
+                                             time_s=config.time_s, warmup=config.warmup)
+            results = bench.run_bench(bench_config, log=lambda m: log("  " + m))
+            documents = []
+            for result in results:
+                doc = bench.result_document(result, {})
+                doc.pop("machine")
+                doc["variant"] = result.entry.label
+                doc["samples_ms"] = [round(ns / 1e6, 4) for ns in result.infer_samples_ns]
+                documents.append(doc)
+            runs.append({"size": list(size), "mode": mode, "results": documents})
+    machine = bench.machine_info()  # after the runs: versions of what was imported (TensorFlow) are known
+    machine["cpu_flags_of_note"] = cpu_flags_of_note()
+    document = {
+        "schema": SCHEMA,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine,
+        "openvino_cpu_capabilities": list(caps),
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(config).items()},
+        "baseline": BASELINE,
+        "variants": [dataclasses.asdict(v) for v in variants],
+        "skipped": skipped,
+        "miou": miou,
+        "miou_frames": None if config.miou_frames < 0 else (config.miou_frames or "all"),
+        "runs": runs,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    document["goals"] = evaluate_goals(document)
+    return document
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the document
+# --------------------------------------------------------------------------------------------
+
+
+def _result(document: Dict[str, Any], variant: str, size: Sequence[int], mode: str) -> Optional[Dict[str, Any]]:
+    for run in document["runs"]:
+        if list(run["size"]) == list(size) and run["mode"] == mode:
+            for doc in run["results"]:
+                if doc["variant"] == variant:
+                    return doc
+    return None
+
+
+def evaluate_goals(document: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Each :data:`GOALS` entry with its measured value (first size, latency mode) and whether it is met."""
+    size = document["runs"][0]["size"] if document["runs"] else None
+    out = []
+    for goal in GOALS:
+        value = None
+        if goal.metric == "miou_drop":
+            a, b = document["miou"].get(goal.variant), document["miou"].get(goal.reference)
+            if a is not None and b is not None:
+                value = 100 * (b - a)
+        elif size is not None:
+            a, b = _result(document, goal.variant, size, "latency"), _result(document, goal.reference, size, "latency")
+            if a and b and a["latency_ms"]["median"] and b["latency_ms"]["median"]:
+                value = a["latency_ms"]["median"] / b["latency_ms"]["median"]
+        out.append({"goal": goal.text, "value": value, "limit": goal.limit, "metric": goal.metric,
+                    "met": None if value is None else value <= goal.limit})
+    return out
+
+
+def _ms(value: Optional[float]) -> str:
+    return "–" if value is None else bench.format_ms(value)
+
+
+def render_markdown(document: Dict[str, Any]) -> str:
+    """The tables (per size and mode, ratios to the TensorFlow graph), the goals and the machine."""
+    m = document["machine"]
+    versions = m.get("versions", {})
+    lines = [f"Measured {document['created'][:10]} on {m.get('cpu_model', '?')}, {m.get('logical_cores', '?')} "
+             f"logical cores (flags: {' '.join(m.get('cpu_flags_of_note') or []) or '?'}), "
+             f"{m.get('memory_gb', '?')} GB, {m.get('os', '')}; "
+             + ", ".join(f"{k} {v}" for k, v in versions.items() if v) + ".",
+             "All variants of a table ran interleaved in one process; ratios are to the TensorFlow frozen graph "
+             f"(`{BASELINE}`) of the same table. mIoU: CamVid val ({document['miou_frames']} frames) through the runner.",
+             ""]
+    titles = {v["name"]: v["title"] for v in document["variants"]}
+    for run in document["runs"]:
+        size, mode = run["size"], run["mode"]
+        base = _result(document, BASELINE, size, mode)
+        lines += [f"**{size[0]}x{size[1]}, {mode}** "
+                  + ("(1 synchronous request)" if mode == "latency" else
+                     "(OpenVINO: async requests, THROUGHPUT hint; TensorFlow/ONNX Runtime: synchronous)"), "",
+                  "| variant | runs | median | p90 | FPS | x TF latency | x TF FPS | end-to-end median | mIoU |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for doc in run["results"]:
+            lat, e2e = doc["latency_ms"], doc["e2e_latency_ms"]
+            ratio = (lat["median"] / base["latency_ms"]["median"]) if base else None
+            fps_ratio = (doc["throughput_fps"] / base["throughput_fps"]) if base and base["throughput_fps"] else None
+            miou = document["miou"].get(doc["variant"]) if list(size) == list(document["runs"][0]["size"]) else None
+            lines.append(
+                f"| `{doc['variant']}` {titles.get(doc['variant'], '')} | {doc['backend']} {doc['precision'] or ''} | "
+                f"{_ms(lat['median'])} | {_ms(lat['p90'])} | {doc['throughput_fps'] or 0:.1f} | "
+                f"{'–' if ratio is None else f'{ratio:.2f}x'} | {'–' if fps_ratio is None else f'{fps_ratio:.2f}x'} | "
+                f"{_ms(e2e['median'])} | {'–' if miou is None else f'{100 * miou:.2f}%'} |")
+        lines.append("")
+    if document["skipped"]:
+        lines += ["Not measured:", ""] + [f"- `{k}`: {v}" for k, v in document["skipped"].items()] + [""]
+    lines += ["Goals (first size, latency mode):", "", "| goal | measured | met |", "|---|---|---|"]
+    for g in document["goals"]:
+        value = "–" if g["value"] is None else (f"{g['value']:.2f} points" if g["metric"] == "miou_drop"
+                                                  else f"{g['value']:.3f}x")
+        met = "not measured" if g["met"] is None else ("yes" if g["met"] else "**NO**")
+        lines.append(f"| {g['goal']} | {value} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_plot(document: Dict[str, Any], path: Path) -> Path:
+    """PNG: latency distribution per variant, latency vs mIoU, and median latency per input size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    first = document["runs"][0]["size"]
+    latency = [r for r in document["runs"] if r["mode"] == "latency"]
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
+    if latency:
+        docs = latency[0]["results"]
+        ax = axes[0]
+        ax.boxplot([d["samples_ms"] or [float("nan")] for d in docs], vert=False, showfliers=True,
+                   tick_labels=[d["variant"] for d in docs])
+        ax.set_xscale("log")
+        ax.set_xlabel("infer-only latency, ms (log)")
+        ax.set_title(f"latency distribution, {first[0]}x{first[1]}, 1 sync request")
+        ax.invert_yaxis()
+        ax = axes[1]
+        for d in docs:
+            miou = document["miou"].get(d["variant"])
+            if miou is not None:
+                ax.scatter(d["latency_ms"]["median"], 100 * miou, s=40)
+                ax.annotate(d["variant"], (d["latency_ms"]["median"], 100 * miou), fontsize=8,
+                            xytext=(4, 4), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel("median latency, ms (log)")
+        ax.set_ylabel("CamVid val mIoU, %")
+        ax.set_title("accuracy vs latency")
+        ax = axes[2]
+        names = [d["variant"] for d in docs]
+        width = 0.8 / max(len(latency), 1)
+        for i, run in enumerate(latency):
+            values = []
+            for name in names:
+                doc = next((d for d in run["results"] if d["variant"] == name), None)
+                values.append(doc["latency_ms"]["median"] if doc else 0)
+            ax.barh([j + i * width for j in range(len(names))], values, height=width,
+                    label=f"{run['size'][0]}x{run['size'][1]}")
+        ax.set_yticks([j + width * (len(latency) - 1) / 2 for j in range(len(names))], names)
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        ax.set_xlabel("median latency, ms (log)")
+        ax.set_title("scaling with input size")
+        ax.legend()
+    m = document["machine"]
+    fig.suptitle(f"enet-edge bench {document['created'][:10]}: {m.get('cpu_model', '?')}, "
+                 f"{m.get('logical_cores', '?')} cores")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def result_stem(document: Dict[str, Any]) -> str:
+    m = document["machine"]
+    slug = re.sub(r"[^a-z0-9]+", "-", str(m.get("cpu_model", "cpu")).lower()).strip("-") or "cpu"
+    return f"{document['created'][:10]}-{slug}-{m.get('logical_cores', 0)}c"
+
+
+def update_readme(readme: Path, markdown: str, png_rel: str) -> bool:
+    """Replace the text between the bench markers of ``readme``; False when it has no markers."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    body = f"{README_START}\n{markdown}\n![make bench plot]({png_rel})\n{README_END}"
+    from enet_edge.fileio import atomic_write_text
+
+    atomic_write_text(readme, head + body + tail)
+    return True
+
+
+def write_outputs(document: Dict[str, Any], config: SuiteConfig) -> Dict[str, Path]:
+    from enet_edge.fileio import atomic_write_text
+
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = result_stem(document)
+    paths = {"json": out / f"{stem}.json", "md": out / f"{stem}.md", "png": out / f"{stem}.png"}
+    atomic_write_text(paths["json"], json.dumps(document, indent=1) + "\n")
+    markdown = render_markdown(document)
+    atomic_write_text(paths["md"], f"# enet-edge bench, {document['created'][:10]}\n\n{markdown}\n![plot]({stem}.png)\n")
+    render_plot(document, paths["png"])
+    if config.readme is not None and Path(config.readme).is_file():
+        rel = Path(paths["png"]).resolve().relative_to(Path(config.readme).resolve().parent) \
+            if Path(paths["png"]).resolve().is_relative_to(Path(config.readme).resolve().parent) else paths["png"]
+        if update_readme(Path(config.readme), markdown, str(rel)):
+            paths["readme"] = Path(config.readme)
+    return paths
+
+
+# --------------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------------
+
+
+def _size(text: str) -> Tuple[int, int]:
+    match = re.fullmatch(r"(\d+)x(\d+)", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"size {text!r} must look like 360x480")
+    return int(match.group(1)), int(match.group(2))
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> SuiteConfig:
+    p = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", type=_size, nargs="+", default=[(360, 480), (720, 960)], metavar="HxW")
+    p.add_argument("--modes", nargs="+", default=["latency", "throughput"], choices=bench.MODES)
+    p.add_argument("--variants", nargs="+", default=list(VARIANT_NAMES), metavar="NAME",
+                   help="subset of: " + ", ".join(VARIANT_NAMES))
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--time", type=float, help="seconds per variant, phase and mode (default 6)")
+    group.add_argument("--niter", type=int, help="iterations per variant, phase and mode")
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--miou-frames", type=int, default=0, help="CamVid val frames for mIoU (0: all; -1: skip)")
+    p.add_argument("--build-dir", type=Path, default=SuiteConfig.build_dir)
+    p.add_argument("--out-dir", type=Path, default=SuiteConfig.out_dir)
+    p.add_argument("--weights", type=Path)
+    p.add_argument("--data-dir", type=Path)
+    p.add_argument("--no-readme", action="store_true", help="do not update README.md")
+    a = p.parse_args(argv)
+    time_s = a.time if a.time is not None else (None if a.niter is not None else 6.0)
+    return SuiteConfig(sizes=tuple(a.sizes), modes=tuple(a.modes), variants=tuple(a.variants), time_s=time_s,
+                       niter=a.niter, warmup=a.warmup, miou_frames=a.miou_frames, build_dir=a.build_dir,
+                       out_dir=a.out_dir, weights=a.weights, data_dir=a.data_dir,
+                       readme=None if a.no_readme else SuiteConfig.readme)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    try:
+        config = parse_args(argv)
+        document = run_suite(config, log=lambda m: print(m, file=sys.stderr, flush=True))
+        paths = write_outputs(document, config)
+    except EnetEdgeError as exc:
+        print(f"benchmarks/run.py: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("benchmarks/run.py: interrupted", file=sys.stderr)
+        return 130
+    print(render_markdown(document))
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

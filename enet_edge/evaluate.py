@@ -55,6 +55,8 @@ class EvalConfig:
         device: inference device, e.g. CPU, MYRIAD, GPU (OpenVINO names; CPU or GPU for ``.npz``).
         height, width: model input size for ``.npz`` weights only (exports have a fixed size);
             None: the size stored with the weights.
+        precision: ``.npz`` weights only: ``f32``, or ``f16`` for FP16 weights and activations (Keras
+            float16 policy: the NCS2's arithmetic).
         progress: draw a progress bar on stderr.
     """
 
@@ -68,6 +70,7 @@ class EvalConfig:
     device: str = "CPU"
     height: Optional[int] = None
     width: Optional[int] = None
+    precision: str = "f32"
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -92,6 +95,11 @@ class EvalConfig:
             raise ConfigError(f"{self.model} is a weights file: it runs with the keras backend, not {self.backend}")
         if not is_weights and self.backend == KERAS_BACKEND:
             raise ConfigError(f"the keras backend runs .npz weights, not {self.model}")
+        if self.precision not in ("f32", "f16"):
+            raise ConfigError(f"precision={self.precision!r} must be f32 or f16")
+        if self.precision != "f32" and not is_weights:
+            raise ConfigError(f"precision {self.precision} applies to .npz weights; an export runs in its own "
+                              "precision (FP16 IR: the device's)")
         if (self.height is None) != (self.width is None):
             raise ConfigError("give both height and width, or neither")
         if self.height is not None:
@@ -190,7 +198,7 @@ def model_name(path: Path) -> str:
 def open_segmenter(cfg: EvalConfig) -> Segmenter:
     """A :class:`Segmenter` for ``cfg.model`` (weights through :class:`KerasWeightsAdapter`), checked to be CamVid's."""
     if cfg.model.suffix.lower() == ".npz":
-        segmenter = Segmenter(KerasWeightsAdapter(cfg.model, cfg.device, cfg.height, cfg.width))
+        segmenter = Segmenter(KerasWeightsAdapter(cfg.model, cfg.device, cfg.height, cfg.width, cfg.precision))
     else:
         segmenter = Segmenter.open(cfg.model, backend=cfg.backend, device=cfg.device)
     check_camvid_model(segmenter)
@@ -443,6 +451,8 @@ def add_cli(sub) -> None:
     p.add_argument("--backend", choices=EVAL_BACKENDS, help="default: by file type (directories: OpenVINO IR first)")
     p.add_argument("--device", default="CPU", help="inference device: CPU, MYRIAD, GPU, AUTO ... (default: CPU)")
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help=".npz weights only: input size (default: the weights')")
+    p.add_argument("--precision", choices=("f32", "f16"), default="f32",
+                   help=".npz weights only: f16 = FP16 weights and activations (the NCS2's arithmetic)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_cli)
 
@@ -453,7 +463,7 @@ def run_cli(args) -> int:
         model=args.model, split=args.split, data_dir=args.data_dir, json_path=args.json_path,
         confusion_path=args.confusion, limit=args.limit, backend=args.backend, device=args.device,
         height=args.size[0] if args.size else None, width=args.size[1] if args.size else None,
-        progress=not args.no_progress,
+        precision=args.precision, progress=not args.no_progress,
     )
     print(format_result(evaluate(cfg)))
     return 0

@@ -312,14 +312,17 @@ def read_weights(path) -> Tuple[Dict[str, np.ndarray], dict, dict]:
 
 def load_enet(
     path, realization: Optional[Realization] = None, height: Optional[int] = None, width: Optional[int] = None,
-    batch: Optional[int] = None,
+    batch: Optional[int] = None, dtype_policy: Optional[str] = None,
 ) -> Tuple[keras.Model, ENetConfig, dict]:
-    """Build ENet from a weights file, optionally at another static input size (weights are size-free)."""
+    """Build ENet from a weights file, optionally at another static input size (weights are size-free).
+
+    ``dtype_policy`` "float16": weights and activations in FP16 (the arithmetic of the NCS2).
+    """
     weights, config_dict, meta = read_weights(path)
     config = ENetConfig.from_dict(config_dict)
     changes = {k: v for k, v in (("height", height), ("width", width), ("batch", batch)) if v is not None}
     config = config.replace(**changes)
-    model = build_enet(config, realization)
+    model = build_enet(config, realization, dtype_policy=dtype_policy)
     set_weights(model, weights, source=str(path))
     return model, config, meta
 

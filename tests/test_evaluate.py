@@ -159,6 +159,8 @@ def test_non_camvid_model_is_refused(tmp_path):
     ({"height": 64, "width": 96}, "fixed input size"),  # not .npz
     ({"model": "w.npz", "height": 60, "width": 96}, "multiple of 8"),
     ({"model": "w.npz", "backend": "openvino"}, "keras backend"),
+    ({"precision": "f8"}, "f32 or f16"),
+    ({"precision": "f16"}, "applies to .npz weights"),
     ({"model": "m.onnx", "backend": "keras"}, "npz"),
     ({"model": ""}, "path"),
 ])
@@ -317,3 +319,17 @@ def test_cli_errors_are_one_line(argv, match, small_exports, camvid, tmp_path, c
     assert rc != 0
     assert err.startswith("enet-edge eval: error: ") and "\n" not in err
     assert re.search(match, err)
+
+
+def test_npz_weights_in_fp16_arithmetic_stay_close_to_fp32(camvid_frames):
+    """`enet-edge eval weights.npz --precision f16`: the NCS2's FP16 arithmetic, emulated with Keras float16."""
+    from enet_edge.runtime import KerasWeightsAdapter
+
+    weights = Path(__file__).resolve().parents[1] / "weights" / "enet_camvid.npz"
+    f32 = KerasWeightsAdapter(weights, height=96, width=128)
+    f16 = KerasWeightsAdapter(weights, height=96, width=128, precision="f16")
+    assert f16.precision == "f16" and f32.precision == "f32"
+    x = Segmenter(f32).preprocess(camvid_frames[0])
+    a, b = f32.infer(x), f16.infer(x)
+    assert b.dtype == np.float32 and not np.array_equal(a, b)  # really computed in another precision
+    assert (a.argmax(-1) == b.argmax(-1)).mean() > 0.95

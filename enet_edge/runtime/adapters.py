@@ -494,12 +494,17 @@ class KerasWeightsAdapter(InferenceAdapter):
     Input: (1, H, W, 3) float32 BGR 0..255, like the ONNX and frozen-graph artifacts; output: logits
     (1, H, W, K) float32 NHWC. H, W default to the size stored with the weights. Built with the
     ``depth_to_space`` realization (the fastest on CPU; every realization computes the same function).
+    ``precision`` "f16": Keras float16 dtype policy, weights and activations in FP16 (the NCS2's
+    arithmetic, emulated where the hardware has no FP16).
     """
 
     backend = KERAS_BACKEND
 
-    def __init__(self, path, device: str = "CPU", height: Optional[int] = None, width: Optional[int] = None):
+    def __init__(self, path, device: str = "CPU", height: Optional[int] = None, width: Optional[int] = None,
+                 precision: str = "f32"):
         path = Path(path)
+        if precision not in ("f32", "f16"):
+            raise DeviceError(f"the keras backend computes in f32 or f16 (float16 policy), not {precision}")
         if not path.is_file():
             raise ArtifactError(f"weights file {path} does not exist")
         device = device.upper()
@@ -519,11 +524,12 @@ class KerasWeightsAdapter(InferenceAdapter):
         self._device = f"/{device}:0"
         with tf.device(self._device):
             model, config, meta = load_enet(path, realization=Realization(shuffle="depth_to_space"),
-                                            height=height, width=width, batch=1)
+                                            height=height, width=width, batch=1,
+                                            dtype_policy="float16" if precision == "f16" else None)
         self._fn = tf.function(lambda x: model(x, training=False), jit_compile=False)
         self._tf = tf
         self.meta = meta
-        self.path, self.device, self.precision = str(path), device, "f32"
+        self.path, self.device, self.precision = str(path), device, precision
         self.input_spec = TensorSpec("image", tuple(config.input_shape), "float32")
         self.output_spec = TensorSpec("logits", tuple(config.output_shape), "float32")
         self.load_ms = (time.perf_counter_ns() - start) / 1e6

@@ -1,0 +1,64 @@
+"""Regression guard on the shipped weights (weights/enet_camvid.npz) and their card (enet_camvid.json).
+
+After replacing the weights, re-measure the guard with ``.venv/bin/python tests/test_shipped_weights.py``
+(it rewrites ``weights/enet_camvid.json``) and update the README's mIoU table.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WEIGHTS = REPO / "weights" / "enet_camvid.npz"
+CARD = REPO / "weights" / "enet_camvid.json"
+GUARD_FRAMES = 12  # evenly spaced CamVid val frames: ~3 s through Keras on 2 cores
+
+
+def guard_miou(data_dir=None) -> float:
+    """mIoU of the shipped weights (Keras, 360x480) on GUARD_FRAMES evenly spaced val frames."""
+    from enet_edge.evaluate import evaluate_pairs
+    from enet_edge.quantize import eval_pairs
+    from enet_edge.runtime import KerasWeightsAdapter, Segmenter
+
+    adapter = KerasWeightsAdapter(WEIGHTS)
+    try:
+        acc, _, _ = evaluate_pairs(Segmenter(adapter), eval_pairs(data_dir, "val", GUARD_FRAMES))
+    finally:
+        adapter.close()
+    return float(acc.scores()["miou"])
+
+
+def test_shipped_weights_reach_the_guarded_miou(camvid):
+    card = json.loads(CARD.read_text())
+    assert card["guard"]["frames"] == GUARD_FRAMES
+    # the same frames, the same weights: only float summation order may differ
+    assert guard_miou(camvid) >= card["guard"]["miou"] - 0.002
+
+
+def test_card_matches_the_weights_and_the_readme():
+    from enet_edge.fileio import sha256_file
+    from enet_edge.model import read_weights
+
+    card = json.loads(CARD.read_text())
+    _, _, meta = read_weights(WEIGHTS)
+    assert card["sha256"] == sha256_file(WEIGHTS), "weights changed: re-run tests/test_shipped_weights.py"
+    assert card["epoch"] == meta["epoch"] and abs(card["val_miou"] - meta["val_miou"]) < 1e-9
+    readme = (REPO / "README.md").read_text()
+    assert f"{100 * card['val_miou']:.2f}%" in readme, "README's mIoU table does not state the shipped figure"
+
+
+def write_card(data_dir=None) -> dict:
+    from enet_edge.fileio import atomic_write_text, sha256_file
+    from enet_edge.model import read_weights
+
+    _, _, meta = read_weights(WEIGHTS)
+    card = {"weights": WEIGHTS.name, "sha256": sha256_file(WEIGHTS), "epoch": meta["epoch"],
+            "val_miou": meta["val_miou"], "val_miou_note": "full CamVid val (101 frames), Keras, at training time",
+            "guard": {"split": "val", "frames": GUARD_FRAMES, "miou": guard_miou(data_dir)}}
+    atomic_write_text(CARD, json.dumps(card, indent=2) + "\n")
+    return card
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    print(json.dumps(write_card(), indent=2))

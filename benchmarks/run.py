@@ -389,7 +389,7 @@ def render_plot(document: Dict[str, Any], path: Path) -> Path:
     if latency:
         docs = latency[0]["results"]
         ax = axes[0]
-        ax.boxplot([d["samples_ms"] or [float("nan")] for d in docs], vert=False, showfliers=True,
+        ax.boxplot([d["samples_ms"] or [float("nan")] for d in docs], orientation="horizontal", showfliers=True,
                    tick_labels=[d["variant"] for d in docs])
         ax.set_xscale("log")
         ax.set_xlabel("infer-only latency, ms (log)")

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import sys
 
 import pytest
 
@@ -10,6 +11,7 @@ from enet_edge.errors import ConfigError
 
 spec = importlib.util.spec_from_file_location("bench_suite", REPO / "benchmarks" / "run.py")
 suite = importlib.util.module_from_spec(spec)
+sys.modules["bench_suite"] = suite  # dataclasses look their module up while the class is created
 spec.loader.exec_module(suite)
 
 SIZE = f"{SMALL_SIZE[0]}x{SMALL_SIZE[1]}"

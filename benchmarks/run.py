@@ -151,9 +151,7 @@ def bench_target(target: str, gated: bool):
     spec = load_target(target)
     if gated or spec.quantization is None:
         return spec
-    ir = dataclasses.replace(spec.thresholds["openvino_ir"], argmax_agreement=0.5)
-    return dataclasses.replace(spec, quantization=dataclasses.replace(spec.quantization, **SCALING_INT8),
-                               thresholds={**spec.thresholds, "openvino_ir": ir})
+    return spec.with_quantization(ir_argmax_agreement=0.5, **SCALING_INT8)
 
 
 def ensure_export(target: str, size: Tuple[int, int], config: SuiteConfig, log: Callable[[str], None],
@@ -212,20 +210,14 @@ def entry_for(variant: Variant, size: Tuple[int, int], export_dirs: Dict[str, Pa
 
 
 def measure_miou(entry: bench.BenchEntry, pairs, log: Callable[[str], None]) -> float:
-    """Val mIoU (fraction) of one variant through the runner (:func:`enet_edge.evaluate.evaluate_pairs`)."""
-    from enet_edge.evaluate import evaluate_pairs
-    from enet_edge.runtime import Segmenter, open_adapter, resolve_artifact
+    """Val mIoU (fraction) of one variant through the runner (:func:`enet_edge.evaluate.segmenter_miou`)."""
+    from enet_edge.evaluate import segmenter_miou
+    from enet_edge.runtime import Segmenter
 
-    artifact = resolve_artifact(entry.model, entry.backend)
     options = dict(entry.options)
     if entry.precision:
         options["config"] = {"INFERENCE_PRECISION_HINT": entry.precision}
-    adapter = open_adapter(artifact.path, backend=artifact.backend, device=entry.device, **options)
-    try:
-        acc, _, _ = evaluate_pairs(Segmenter(adapter, artifact.classes, artifact.palette_rgb), pairs)
-    finally:
-        adapter.close()
-    miou = float(acc.scores()["miou"])
+    miou = segmenter_miou(Segmenter.open(entry.model, entry.backend, device=entry.device, **options), pairs)
     log(f"  mIoU {entry.label}: {100 * miou:.2f}%")
     return miou
 

@@ -277,6 +277,19 @@ def evaluate_pairs(segmenter: Segmenter, pairs: Sequence[Tuple[Path, Path]],
     return acc, sizes, infer_ns / 1e6 / max(len(pairs), 1)
 
 
+def segmenter_miou(segmenter: Segmenter, pairs: Sequence[Tuple[Path, Path]]) -> float:
+    """mIoU (fraction in 0..1, 11 classes, void ignored) of ``segmenter`` over (frame, label) files.
+
+    Closes ``segmenter.adapter`` afterwards, also on error: for one-shot measurements (INT8 gate, benchmark
+    accuracy column, the shipped weights' regression guard).
+    """
+    try:
+        acc, _, _ = evaluate_pairs(segmenter, pairs)
+    finally:
+        segmenter.adapter.close()
+    return float(acc.scores()["miou"])
+
+
 def confusion_png_path(cfg: EvalConfig) -> Path:
     """``--confusion``, else ``<json stem>_confusion.png`` beside the JSON, else ``build/eval/<model>_<split>_confusion.png``."""
     if cfg.confusion_path is not None:

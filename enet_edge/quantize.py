@@ -59,15 +59,10 @@ def eval_pairs(data_dir: Optional[Path], split: str, count: int) -> List[Tuple[P
 
 def ir_miou(xml_path: Path, pairs: Sequence[Tuple[Path, Path]]) -> float:
     """Val mIoU (fraction, 11 classes, void ignored) of an IR on OpenVINO CPU through the runner."""
-    from .evaluate import evaluate_pairs
+    from .evaluate import segmenter_miou
     from .runtime.segmenter import Segmenter
 
-    segmenter = Segmenter.open(xml_path, backend="openvino", device="CPU")
-    try:
-        acc, _, _ = evaluate_pairs(segmenter, pairs)
-    finally:
-        segmenter.adapter.close()
-    return float(acc.scores()["miou"])
+    return segmenter_miou(Segmenter.open(xml_path, backend="openvino", device="CPU"), pairs)
 
 
 def _miou_of_compiled(compiled, pairs_data: Sequence[Tuple[np.ndarray, np.ndarray]]) -> float:

@@ -107,6 +107,23 @@ def test_predicted_void_is_a_miss(tmp_path):
     assert r.miou == 0.0 and r.pixel_accuracy == 0.0
 
 
+def test_segmenter_miou_hand_computed_and_closes_the_adapter(tmp_path):
+    from enet_edge.data import list_split
+
+    pairs = list_split(write_split(tmp_path / "data", hand_labels()), "val")
+    adapter = FakeAdapter(2, 3, constant=ROAD)
+    closed = []
+    adapter.close = lambda: closed.append(True)
+    assert ev.segmenter_miou(Segmenter(adapter), pairs) == pytest.approx(12 / 42 / 3)
+    assert closed == [True]
+    broken = FakeAdapter(2, 3, constant=ROAD)
+    broken.close = lambda: closed.append("after error")
+    broken.infer = lambda tensor: 1 / 0
+    with pytest.raises(ZeroDivisionError):
+        ev.segmenter_miou(Segmenter(broken), pairs)
+    assert closed == [True, "after error"]
+
+
 def test_resize_to_model_and_back_keeps_labels(tmp_path):
     """A perfect model at half the label size is perfect at label size (2x2 label blocks)."""
     rng = np.random.default_rng(0)

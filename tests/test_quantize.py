@@ -38,6 +38,22 @@ def test_spec_validation():
         QuantizationSpec(max_miou_drop=-1)
 
 
+def test_with_quantization_changes_only_what_it_names():
+    from enet_edge.targets import load_target
+
+    int8 = load_target("cpu-int8")
+    small = int8.with_quantization(ir_argmax_agreement=0.4, calibration_frames=6)
+    assert small.quantization.calibration_frames == 6
+    assert small.quantization.max_miou_drop == int8.quantization.max_miou_drop
+    assert small.thresholds["openvino_ir"].argmax_agreement == 0.4
+    assert small.thresholds["openvino_ir"].max_abs_rel == int8.thresholds["openvino_ir"].max_abs_rel
+    assert int8.thresholds["openvino_ir"].argmax_agreement != 0.4  # the loaded spec is untouched
+    with pytest.raises(ConfigError, match="no \\[quantization\\]"):
+        load_target("cpu").with_quantization(calibration_frames=6)
+    with pytest.raises(ConfigError, match="calibration_frames"):
+        int8.with_quantization(calibration_frames=0)
+
+
 def _fake_miou(values):
     def ir_miou(xml_path, pairs):
         return values["int8" if "int8" in str(xml_path) else "fp32"]

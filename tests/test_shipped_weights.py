@@ -16,16 +16,11 @@ GUARD_FRAMES = 12  # evenly spaced CamVid val frames: ~3 s through Keras on 2 co
 
 def guard_miou(data_dir=None) -> float:
     """mIoU of the shipped weights (Keras, 360x480) on GUARD_FRAMES evenly spaced val frames."""
-    from enet_edge.evaluate import evaluate_pairs
+    from enet_edge.evaluate import segmenter_miou
     from enet_edge.quantize import eval_pairs
     from enet_edge.runtime import KerasWeightsAdapter, Segmenter
 
-    adapter = KerasWeightsAdapter(WEIGHTS)
-    try:
-        acc, _, _ = evaluate_pairs(Segmenter(adapter), eval_pairs(data_dir, "val", GUARD_FRAMES))
-    finally:
-        adapter.close()
-    return float(acc.scores()["miou"])
+    return segmenter_miou(Segmenter(KerasWeightsAdapter(WEIGHTS)), eval_pairs(data_dir, "val", GUARD_FRAMES))
 
 
 def test_shipped_weights_reach_the_guarded_miou(camvid):

@@ -3,7 +3,7 @@
 A run directory holds:
   ``state.json``               epoch, best mIoU, history pointer, the frozen TrainConfig
   ``last_weights.npz``         weights after the last finished epoch (resume point)
-  ``last_optimizer.npz``       Adam state after the last finished epoch
+  ``last_optimizer.npz``       Adam state after the last finished epoch (git-ignored: 3.1 MB)
   ``best_weights.npz``         weights with the best validation mIoU so far (what we ship)
   ``log.csv``                  one row per epoch; ``curve.png`` the training curve
 Interrupt at any time: the next ``enet-edge train --run-dir`` with the same directory resumes.
@@ -162,6 +162,8 @@ def train(cfg: TrainConfig, log=print) -> Dict[str, object]:
                         raise ConfigError(f"{last_opt}: optimizer variable {i} has shape {value.shape}, "
                                           f"the model needs {tuple(var.shape)}; use a new --run-dir")
                     var.assign(value)
+        else:
+            log(f"{last_opt} is missing: resuming with fresh Adam moments (kept out of git: > 3 MB)")
     elif cfg.init_weights:
         weights, _, _ = read_weights(cfg.init_weights)
         set_weights(model, weights, cfg.init_weights)

@@ -388,7 +388,9 @@ def render_report(manifest: dict) -> str:
     if q:
         lines += ["", "## INT8 quantization", "",
                   f"{q['method']} ({q['tool']}, preset {q['preset']}), calibrated on {q['calibration']['frames']} "
-                  f"{q['calibration']['split']} frames; {q['fake_quantize_ops']} FakeQuantize ops.", "",
+                  f"{q['calibration']['split']} frames; {q['fake_quantize_ops']} FakeQuantize ops"
+                  + (f"; kept in float: `{'`, `'.join(q['ignored_patterns'])}`." if q.get("ignored_patterns") else "."),
+                  "",
                   f"| IR | {q['eval']['split']} mIoU ({q['eval']['frames']} frames) |", "|---|---|",
                   f"| FP32 | {100 * q['fp32_miou']:.2f}% |", f"| INT8 | {100 * q['int8_miou']:.2f}% |", "",
                   f"Drop {q['miou_drop_points']:.2f} points (gate: at most {q['max_miou_drop_points']:.2f})."]

@@ -105,8 +105,10 @@ def quantize_ir(fp32_xml: Path, int8_xml: Path, spec: QuantizationSpec, data_dir
     log(f"      NNCF {nncf.__version__}: calibrating on {len(frames)} {spec.calibration_split} frames "
         f"(preset {spec.preset})")
     preset = nncf.QuantizationPreset.PERFORMANCE if spec.preset == "performance" else nncf.QuantizationPreset.MIXED
-    quantized = nncf.quantize(model, nncf.Dataset(frames), preset=preset, subset_size=len(frames),
-                              fast_bias_correction=spec.fast_bias_correction)
+    common = dict(preset=preset, subset_size=len(frames))
+    if spec.ignored_patterns:
+        common["ignored_scope"] = nncf.IgnoredScope(patterns=list(spec.ignored_patterns))
+    quantized = nncf.quantize(model, nncf.Dataset(frames), fast_bias_correction=spec.fast_bias_correction, **common)
     ov.save_model(quantized, str(int8_xml), compress_to_fp16=False)
     fp32_miou = ir_miou(fp32_xml, pairs)
     int8_miou = ir_miou(int8_xml, pairs)
@@ -120,8 +122,7 @@ def quantize_ir(fp32_xml: Path, int8_xml: Path, spec: QuantizationSpec, data_dir
                       for image, label in (camvid.read_pair(i, lab) for i, lab in pairs)]
         quantized = nncf.quantize_with_accuracy_control(
             model, nncf.Dataset(frames), nncf.Dataset(validation), validation_fn=_miou_of_compiled,
-            max_drop=spec.max_miou_drop / 100, drop_type=nncf.DropType.ABSOLUTE, preset=preset,
-            subset_size=len(frames))
+            max_drop=spec.max_miou_drop / 100, drop_type=nncf.DropType.ABSOLUTE, **common)
         ov.save_model(quantized, str(int8_xml), compress_to_fp16=False)
         int8_miou = ir_miou(int8_xml, pairs)
         method = "nncf.quantize_with_accuracy_control"
@@ -132,6 +133,7 @@ def quantize_ir(fp32_xml: Path, int8_xml: Path, spec: QuantizationSpec, data_dir
         "method": method,
         "preset": spec.preset,
         "calibration": {"split": spec.calibration_split, "frames": len(frames)},
+        "ignored_patterns": list(spec.ignored_patterns),
         "eval": {"split": spec.eval_split, "frames": len(pairs)},
         "fp32_miou": fp32_miou,
         "int8_miou": int8_miou,

@@ -19,6 +19,7 @@ Adding a target means adding a file; no code path. Schema::
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Optional, Tuple
@@ -46,6 +47,7 @@ class QuantizationSpec:
     the activation ranges; ``eval_split`` (all frames when ``eval_frames`` is 0) measures the mIoU of the
     FP32 IR and the INT8 IR through the runner. The export fails when INT8 loses more than
     ``max_miou_drop`` points, after trying ``nncf.quantize_with_accuracy_control`` when ``accuracy_control``.
+    ``ignored_patterns`` (regular expressions over IR node names) stay in float: NNCF's ``IgnoredScope``.
     """
 
     preset: str = "performance"
@@ -56,8 +58,16 @@ class QuantizationSpec:
     eval_frames: int = 0
     max_miou_drop: float = 1.0
     accuracy_control: bool = True
+    ignored_patterns: Tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "ignored_patterns", tuple(self.ignored_patterns))  # TOML gives a list
+        for pattern in self.ignored_patterns:
+            try:
+                re.compile(pattern)
+            except (re.error, TypeError) as exc:
+                raise ConfigError(f"[quantization] ignored_patterns entry {pattern!r} is not a regular "
+                                  f"expression ({exc})") from None
         if self.preset not in ("performance", "mixed"):
             raise ConfigError(f"[quantization] preset={self.preset!r} must be 'performance' or 'mixed'")
         if self.calibration_frames < 1:

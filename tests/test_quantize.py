@@ -36,6 +36,9 @@ def test_spec_validation():
         QuantizationSpec(calibration_frames=0)
     with pytest.raises(ConfigError, match="max_miou_drop"):
         QuantizationSpec(max_miou_drop=-1)
+    with pytest.raises(ConfigError, match="ignored_patterns entry '\\(unclosed'"):
+        QuantizationSpec(ignored_patterns=["(unclosed"])
+    assert QuantizationSpec(ignored_patterns=["a.*"]).ignored_patterns == ("a.*",)  # hashable, frozen
 
 
 def test_with_quantization_changes_only_what_it_names():

@@ -8,6 +8,8 @@ than the allowed mIoU, ``nncf.quantize_with_accuracy_control`` keeps the most se
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -65,6 +67,23 @@ def ir_miou(xml_path: Path, pairs: Sequence[Tuple[Path, Path]]) -> float:
     return segmenter_miou(Segmenter.open(xml_path, backend="openvino", device="CPU"), pairs)
 
 
+class _IgnoredOpNotes(logging.Filter):
+    """Drops NNCF's one INFO line per op of the ignored scope (the manifest records the patterns)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Not adding activation input quantizer")
+
+
+@contextlib.contextmanager
+def _without_ignored_op_notes():
+    logger, notes = logging.getLogger("nncf"), _IgnoredOpNotes()
+    logger.addFilter(notes)
+    try:
+        yield
+    finally:
+        logger.removeFilter(notes)
+
+
 def _miou_of_compiled(compiled, pairs_data: Sequence[Tuple[np.ndarray, np.ndarray]]) -> float:
     """mIoU of an ``ov.CompiledModel`` on pre-read (frame tensor, label) pairs; NNCF's validation_fn."""
     from .classes import VOID_LABEL
@@ -108,7 +127,9 @@ def quantize_ir(fp32_xml: Path, int8_xml: Path, spec: QuantizationSpec, data_dir
     common = dict(preset=preset, subset_size=len(frames))
     if spec.ignored_patterns:
         common["ignored_scope"] = nncf.IgnoredScope(patterns=list(spec.ignored_patterns))
-    quantized = nncf.quantize(model, nncf.Dataset(frames), fast_bias_correction=spec.fast_bias_correction, **common)
+    with _without_ignored_op_notes():
+        quantized = nncf.quantize(model, nncf.Dataset(frames), fast_bias_correction=spec.fast_bias_correction,
+                                  **common)
     ov.save_model(quantized, str(int8_xml), compress_to_fp16=False)
     fp32_miou = ir_miou(fp32_xml, pairs)
     int8_miou = ir_miou(int8_xml, pairs)
@@ -120,9 +141,10 @@ def quantize_ir(fp32_xml: Path, int8_xml: Path, spec: QuantizationSpec, data_dir
         log("      drop too large: nncf.quantize_with_accuracy_control")
         validation = [(model_frame(image, height, width), label)
                       for image, label in (camvid.read_pair(i, lab) for i, lab in pairs)]
-        quantized = nncf.quantize_with_accuracy_control(
-            model, nncf.Dataset(frames), nncf.Dataset(validation), validation_fn=_miou_of_compiled,
-            max_drop=spec.max_miou_drop / 100, drop_type=nncf.DropType.ABSOLUTE, **common)
+        with _without_ignored_op_notes():
+            quantized = nncf.quantize_with_accuracy_control(
+                model, nncf.Dataset(frames), nncf.Dataset(validation), validation_fn=_miou_of_compiled,
+                max_drop=spec.max_miou_drop / 100, drop_type=nncf.DropType.ABSOLUTE, **common)
         ov.save_model(quantized, str(int8_xml), compress_to_fp16=False)
         int8_miou = ir_miou(int8_xml, pairs)
         method = "nncf.quantize_with_accuracy_control"

@@ -1,6 +1,7 @@
 """INT8 quantization stage: calibration data, the mIoU gate, the manifest record."""
 
 import dataclasses
+import logging
 
 import numpy as np
 import pytest
@@ -90,3 +91,13 @@ def test_ir_miou_matches_the_eval_path(small_exports, camvid):
     segmenter = Segmenter.open(small_exports["cpu"] / "enet.xml")
     acc, _, _ = evaluate_pairs(segmenter, pairs)
     assert quantize.ir_miou(small_exports["cpu"] / "enet.xml", pairs) == pytest.approx(acc.scores()["miou"])
+
+
+def test_nncf_ignored_scope_notes_are_dropped_only_inside_quantization(caplog):
+    logger = logging.getLogger("nncf")
+    with quantize._without_ignored_op_notes():
+        assert not quantize._IgnoredOpNotes().filter(logging.LogRecord(
+            "nncf", logging.INFO, __file__, 1, "Not adding activation input quantizer for operation: 9 x", None, None))
+        assert logger.filters
+    assert not [f for f in logger.filters if isinstance(f, quantize._IgnoredOpNotes)]
+    assert quantize._IgnoredOpNotes().filter(logging.LogRecord("nncf", logging.INFO, __file__, 1, "Statistics", None, None))

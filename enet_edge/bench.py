@@ -713,6 +713,9 @@ def result_document(result: BenchResult, machine: Dict[str, Any]) -> Dict[str, A
         "per_layer": None if result.per_layer is None else [
             {"name": r.name, "node_type": r.node_type, "exec_type": r.exec_type, "status": r.status,
              "real_time_ms": r.real_time_us / 1e3, "cpu_time_ms": r.cpu_time_us / 1e3} for r in result.per_layer],
+        "per_layer_by_type": None if result.per_layer is None else [
+            {"node_type": r.node_type, "exec_type": r.exec_type, "layers": r.layers,
+             "real_time_ms": r.real_time_us / 1e3} for r in per_layer_by_type(result.per_layer)],
         "machine": machine,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
@@ -838,11 +841,40 @@ def format_report(result: BenchResult, per_layer: int = 0) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class LayerTypeTotal:
+    """Per-layer counters summed by (op type, implementation): where the time goes, kernel by kernel."""
+
+    node_type: str
+    exec_type: str
+    layers: int
+    real_time_us: float
+
+
+def per_layer_by_type(rows: Sequence[LayerCounter]) -> List[LayerTypeTotal]:
+    """Executed rows summed by (node_type, exec_type), largest real time first (ties by name)."""
+    totals: Dict[Tuple[str, str], List[float]] = {}
+    for row in rows:
+        if row.status == "NOT_RUN" and row.real_time_us <= 0:
+            continue
+        acc = totals.setdefault((row.node_type, row.exec_type), [0, 0.0])
+        acc[0] += 1
+        acc[1] += row.real_time_us
+    out = [LayerTypeTotal(t, e, int(n), us) for (t, e), (n, us) in totals.items()]
+    return sorted(out, key=lambda r: (-r.real_time_us, r.node_type, r.exec_type))
+
+
 def format_per_layer(result: BenchResult, top: int) -> List[str]:
     if result.per_layer is None:
         return [f"  per-layer counters: not available for the {result.backend} backend (OpenVINO only)"]
     rows = [r for r in result.per_layer if r.status != "NOT_RUN" or r.real_time_us > 0]
     total = sum(r.real_time_us for r in rows) or 1.0
+    by_type = per_layer_by_type(rows)
+    summary = [f"  by op type and implementation ({len(by_type)} kinds):",
+               f"       {'type':<48}{'exec type':<26}{'layers':>7}{'real time':>15}{'share':>8}"]
+    for row in by_type[:top]:
+        summary.append(f"       {row.node_type[:47]:<48}{row.exec_type[:25]:<26}{row.layers:>7}"
+                       f"{format_ms(row.real_time_us / 1e3):>15}{100 * row.real_time_us / total:>7.1f}%")
     lines = [f"  per-layer counters, top {min(top, len(rows))} of {len(rows)} executed layers by real time "
              f"(mean of {PER_LAYER_RUNS} sync runs; sum {format_ms(total / 1e3)}):",
              f"  {'#':>3}  {'layer':<48}{'type':<26}{'exec type':<22}{'real time':>11}{'share':>8}"]
@@ -850,7 +882,7 @@ def format_per_layer(result: BenchResult, top: int) -> List[str]:
         name = row.name if len(row.name) <= 47 else "..." + row.name[-44:]
         lines.append(f"  {i:>3}  {name:<48}{row.node_type[:25]:<26}{row.exec_type[:21]:<22}"
                      f"{format_ms(row.real_time_us / 1e3):>11}{100 * row.real_time_us / total:>7.1f}%")
-    return lines
+    return lines + [""] + summary
 
 
 def format_compare(results: Sequence[BenchResult], per_layer: int = 0) -> str:

@@ -173,6 +173,24 @@ def test_bench_cli_latency_json_schema(cpu_dir, tmp_path, capsys):
     assert {"openvino", "onnxruntime", "numpy"} <= set(machine["versions"]) and machine["versions"]["openvino"]
     times = [row["real_time_ms"] for row in doc["per_layer"]]
     assert times == sorted(times, reverse=True) and times[0] > 0
+    kinds = doc["per_layer_by_type"]
+    assert sum(k["layers"] for k in kinds) == sum(1 for r in doc["per_layer"] if r["status"] != "NOT_RUN" or r["real_time_ms"] > 0)
+    assert sum(k["real_time_ms"] for k in kinds) == pytest.approx(sum(times))
+    assert any(k["node_type"] == "Convolution" for k in kinds)
+
+
+def test_per_layer_by_type_hand_computed():
+    from enet_edge.runtime.adapters import LayerCounter
+
+    rows = [LayerCounter("a", "Convolution", "jit_avx2_I8", "EXECUTED", 100.0, 90.0),
+            LayerCounter("b", "Convolution", "jit_avx2_I8", "EXECUTED", 50.0, 40.0),
+            LayerCounter("c", "Convolution", "jit_avx2_1x1_I8", "EXECUTED", 120.0, 100.0),
+            LayerCounter("d", "Reshape", "unknown", "NOT_RUN", 0.0, 0.0),
+            LayerCounter("e", "MaxPool", "jit_avx2_f32", "EXECUTED", 10.0, 10.0)]
+    assert bench.per_layer_by_type(rows) == [
+        bench.LayerTypeTotal("Convolution", "jit_avx2_I8", 2, 150.0),
+        bench.LayerTypeTotal("Convolution", "jit_avx2_1x1_I8", 1, 120.0),
+        bench.LayerTypeTotal("MaxPool", "jit_avx2_f32", 1, 10.0)]
 
 
 def test_bench_throughput_mode_with_images(cpu_dir, tmp_path, rng, capsys):

@@ -851,12 +851,15 @@ class LayerTypeTotal:
     real_time_us: float
 
 
+def executed_layers(rows: Sequence[LayerCounter]) -> List[LayerCounter]:
+    """The rows that ran (OpenVINO lists fused-away and constant layers as NOT_RUN with no time)."""
+    return [r for r in rows if r.status != "NOT_RUN" or r.real_time_us > 0]
+
+
 def per_layer_by_type(rows: Sequence[LayerCounter]) -> List[LayerTypeTotal]:
-    """Executed rows summed by (node_type, exec_type), largest real time first (ties by name)."""
+    """Executed rows summed by (node_type, exec_type), largest real time first (ties by type names)."""
     totals: Dict[Tuple[str, str], List[float]] = {}
-    for row in rows:
-        if row.status == "NOT_RUN" and row.real_time_us <= 0:
-            continue
+    for row in executed_layers(rows):
         acc = totals.setdefault((row.node_type, row.exec_type), [0, 0.0])
         acc[0] += 1
         acc[1] += row.real_time_us
@@ -867,7 +870,7 @@ def per_layer_by_type(rows: Sequence[LayerCounter]) -> List[LayerTypeTotal]:
 def format_per_layer(result: BenchResult, top: int) -> List[str]:
     if result.per_layer is None:
         return [f"  per-layer counters: not available for the {result.backend} backend (OpenVINO only)"]
-    rows = [r for r in result.per_layer if r.status != "NOT_RUN" or r.real_time_us > 0]
+    rows = executed_layers(result.per_layer)
     total = sum(r.real_time_us for r in rows) or 1.0
     by_type = per_layer_by_type(rows)
     summary = [f"  by op type and implementation ({len(by_type)} kinds):",

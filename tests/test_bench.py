@@ -191,6 +191,7 @@ def test_per_layer_by_type_hand_computed():
         bench.LayerTypeTotal("Convolution", "jit_avx2_I8", 2, 150.0),
         bench.LayerTypeTotal("Convolution", "jit_avx2_1x1_I8", 1, 120.0),
         bench.LayerTypeTotal("MaxPool", "jit_avx2_f32", 1, 10.0)]
+    assert [r.name for r in bench.executed_layers(rows)] == ["a", "b", "c", "e"]
 
 
 def test_bench_throughput_mode_with_images(cpu_dir, tmp_path, rng, capsys):

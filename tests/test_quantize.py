@@ -93,7 +93,7 @@ def test_ir_miou_matches_the_eval_path(small_exports, camvid):
     assert quantize.ir_miou(small_exports["cpu"] / "enet.xml", pairs) == pytest.approx(acc.scores()["miou"])
 
 
-def test_nncf_ignored_scope_notes_are_dropped_only_inside_quantization(caplog):
+def test_nncf_ignored_scope_notes_are_dropped_only_inside_quantization():
     logger = logging.getLogger("nncf")
     with quantize._without_ignored_op_notes():
         assert not quantize._IgnoredOpNotes().filter(logging.LogRecord(

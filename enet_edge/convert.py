@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Dict, Optional
 
 from .classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
-from .errors import ArtifactError
+from .errors import ArtifactError, CompatibilityError
 from .model import INPUT_NAME, OUTPUT_NAME
 
 
@@ -74,12 +74,17 @@ def model_info(target: str, config: dict, extra: Optional[Dict[str, str]] = None
 def to_openvino(onnx_path, xml_path, precision: str = "FP32", info: Optional[Dict[str, str]] = None):
     """Convert ONNX to an OpenVINO IR with uint8 BGR NHWC input; returns the ``openvino.Model``.
 
+    Every Slice-8 (what OpenVINO's ONNX frontend makes of ONNX Slice) is rewritten into StridedSlice-1
+    (:func:`slices_to_strided_slices`) for every target: the OpenVINO 2022.3 MYRIAD layer table names
+    StridedSlice, not Slice-8; the results are bit-identical and the CPU latency is unchanged.
+
     Args:
         precision: ``FP32`` or ``FP16`` (weights stored as FP16, as the 2022.3 Model Optimizer does).
     """
     import openvino as ov
 
     model = ov.convert_model(str(onnx_path))
+    slices_to_strided_slices(model)
     ppp = ov.preprocess.PrePostProcessor(model)
     ppp.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC"))
     ppp.input().model().set_layout(ov.Layout("NHWC"))
@@ -90,3 +95,96 @@ def to_openvino(onnx_path, xml_path, precision: str = "FP32", info: Optional[Dic
         model.set_rt_info(value, ["model_info", key])
     ov.save_model(model, str(xml_path), compress_to_fp16=(precision == "FP16"))
     return model
+
+
+_INT32_LIMIT = 2**31  # begin/end beyond +-2^31 are "to the end" sentinels (tf2onnx, ONNX INT64_MAX/MIN)
+
+
+def _constant_values(node, port: int, what: str):
+    import numpy as np
+
+    source = node.input_value(port).get_node()
+    if source.get_type_name() != "Constant":
+        raise CompatibilityError(
+            f"Slice {node.get_friendly_name()!r}: its {what} input comes from a {source.get_type_name()} "
+            f"({source.get_friendly_name()!r}), not a constant, so it cannot be rewritten into the StridedSlice "
+            "that MYRIAD supports; make the slice bounds constants in the TensorFlow graph (static shapes)")
+    return [int(v) for v in np.asarray(source.get_data()).reshape(-1)]
+
+
+def _strided_slice_axis(start: int, stop: int, step: int, dim):
+    """One Slice-8 axis as StridedSlice-1 ``(begin, end, stride, begin_mask, end_mask)``.
+
+    ONNX/Slice-8 and TF/StridedSlice-1 share numpy's semantics (negative = from the end, clamped), except
+    that StridedSlice has no value meaning "before index 0" for a negative stride: that is ``end_mask``.
+    With a static ``dim`` the bounds are normalized to in-range values (no INT64_MAX reaches the IR; the
+    MYRIAD plugin converts int64 constants to int32); with a dynamic one, sentinels become masks.
+    """
+    if dim is not None:
+        start, stop, step = slice(start, stop, step).indices(dim)
+        if len(range(start, stop, step)) == 0:
+            return 0, 0, 1, 0, 0
+        if step > 0:
+            return start, stop, step, 0, 0
+        return start, max(stop, 0), step, 0, int(stop < 0)  # stop == -1: through index 0
+    begin_mask = int(start <= -_INT32_LIMIT if step > 0 else start >= _INT32_LIMIT)
+    end_mask = int(stop >= _INT32_LIMIT if step > 0 else stop <= -_INT32_LIMIT)
+    return (0 if begin_mask else start), (0 if end_mask else stop), step, begin_mask, end_mask
+
+
+def slices_to_strided_slices(model) -> int:
+    """Rewrite every Slice-8 of ``model`` (in place) into an equivalent StridedSlice-1; returns how many.
+
+    The start/stop/step/axes inputs must be constants and the data rank static; otherwise
+    :class:`~enet_edge.errors.CompatibilityError` (the IR would keep an op that MYRIAD does not list).
+    Axes not sliced get ``begin_mask``/``end_mask`` = 1. The friendly name and output tensor names of each
+    Slice move to its StridedSlice, so per-layer reports keep the TensorFlow names.
+    """
+    import numpy as np
+
+    try:
+        from openvino import opset1
+    except ImportError:  # OpenVINO < 2023.1
+        from openvino.runtime import opset1
+
+    count = 0
+    for node in model.get_ordered_ops():
+        if node.get_type_name() != "Slice":
+            continue
+        name = node.get_friendly_name()
+        shape = node.get_input_partial_shape(0)
+        if shape.rank.is_dynamic:
+            raise CompatibilityError(f"Slice {name!r}: its data input has a dynamic rank; "
+                                     "export with static shapes")
+        rank = shape.rank.get_length()
+        starts = _constant_values(node, 1, "start")
+        stops = _constant_values(node, 2, "stop")
+        steps = _constant_values(node, 3, "step")
+        axes = _constant_values(node, 4, "axes") if node.get_input_size() > 4 else list(range(len(starts)))
+        if not len(starts) == len(stops) == len(steps) == len(axes) or 0 in steps:
+            raise CompatibilityError(f"Slice {name!r}: start/stop/step/axes {starts}/{stops}/{steps}/{axes} "
+                                     "are inconsistent (lengths differ or a step is 0)")
+        begin, end, strides = [0] * rank, [0] * rank, [1] * rank
+        begin_mask, end_mask = [1] * rank, [1] * rank
+        for start, stop, step, axis in zip(starts, stops, steps, axes):
+            axis = axis + rank if axis < 0 else axis
+            dim = shape[axis].get_length() if shape[axis].is_static else None
+            begin[axis], end[axis], strides[axis], begin_mask[axis], end_mask[axis] = \
+                _strided_slice_axis(start, stop, step, dim)
+        replacement = opset1.strided_slice(
+            node.input_value(0), np.array(begin, np.int64), np.array(end, np.int64), np.array(strides, np.int64),
+            begin_mask=begin_mask, end_mask=end_mask, name=name)
+        # new_axis/shrink_axis/ellipsis masks stay empty (= all 0): OpenVINO's GroupedStridedSliceOptimizer
+        # only merges StridedSlices with empty ones, so the CPU plugin still turns the channel-half pairs into
+        # one Split, as it did with Slice-8; the MYRIAD parser reads an empty mask as 0.
+        if not replacement.get_output_partial_shape(0).compatible(node.get_output_partial_shape(0)):
+            raise RuntimeError(  # a bug here, not a user error
+                f"Slice {name!r}: the StridedSlice rewrite has shape {replacement.get_output_partial_shape(0)}, "
+                f"not {node.get_output_partial_shape(0)}")
+        names = node.output(0).get_names()
+        node.output(0).replace(replacement.output(0))
+        replacement.output(0).set_names(names)
+        count += 1
+    if count:
+        model.validate_nodes_and_infer_types()
+    return count

@@ -215,9 +215,8 @@ def measure_miou(entry: bench.BenchEntry, pairs, log: Callable[[str], None]) -> 
     from enet_edge.runtime import Segmenter
 
     options = dict(entry.options)
-    if entry.precision:
-        options["config"] = {"INFERENCE_PRECISION_HINT": entry.precision}
-    miou = segmenter_miou(Segmenter.open(entry.model, entry.backend, device=entry.device, **options), pairs)
+    miou = segmenter_miou(Segmenter.open(entry.model, entry.backend, device=entry.device, precision=entry.precision,
+                                         **options), pairs)
     log(f"  mIoU {entry.label}: {100 * miou:.2f}%")
     return miou
 

@@ -40,12 +40,12 @@ from . import __version__
 from .errors import ConfigError, InputError
 from .runtime.adapters import BACKENDS, VIRTUAL_DEVICES, InferenceAdapter, LayerCounter, open_adapter
 from .runtime.manifest import Artifact, resolve_artifact
+from .runtime.precision import PrecisionRun, normalize_precision
 from .runtime.segmenter import AsyncPipeline, Segmenter
 
 SCHEMA = "enet-edge-bench/1"
 MODES = ("latency", "throughput")
 HINTS = ("auto", "latency", "throughput", "cumulative_throughput", "none")
-PRECISIONS = {"f32": "f32", "fp32": "f32", "f16": "f16", "fp16": "f16", "bf16": "bf16"}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 DEFAULT_NITER = 100
 DEFAULT_ROUNDS = 10
@@ -76,16 +76,6 @@ examples:
 # --------------------------------------------------------------------------------------------
 
 
-def normalize_precision(precision: Optional[str]) -> Optional[str]:
-    """``FP16``/``fp16``/``f16`` -> ``f16`` (also f32, bf16); None or "" -> None."""
-    if not precision:
-        return None
-    value = PRECISIONS.get(precision.lower())
-    if value is None:
-        raise ConfigError(f"precision {precision!r} is not one of f32, f16, bf16")
-    return value
-
-
 @dataclass(frozen=True)
 class BenchEntry:
     """One model to benchmark: artifact path, backend (None: by file type), device, precision hint."""
@@ -110,9 +100,10 @@ class BenchEntry:
             raise ConfigError(f"device {self.device!r}: only {', '.join(VIRTUAL_DEVICES)} take a ':' device list "
                               f"(is {self.device.rpartition(':')[2]!r} meant as a precision? use f32, f16 or bf16)")
         object.__setattr__(self, "precision", normalize_precision(self.precision))
-        if self.precision and self.backend in ("onnxruntime", "tensorflow", "keras") and self.precision != "f32":
-            raise ConfigError(f"{self.label or self.model}: the {self.backend} backend runs f32 only, "
-                              f"not {self.precision}")
+        allowed = {"onnxruntime": ("f32",), "tensorflow": ("f32",), "keras": ("f32", "f16")}.get(self.backend)
+        if self.precision and allowed and self.precision not in allowed:
+            raise ConfigError(f"{self.label or self.model}: the {self.backend} backend runs {' or '.join(allowed)} "
+                              f"only, not {self.precision}")
         if not self.label:
             object.__setattr__(self, "label", self.model)
 
@@ -138,12 +129,19 @@ def parse_entry(spec: str, backend: Optional[str] = None, device: str = "CPU",
                               f"syntax PATH[:BACKEND[:DEVICE[:PRECISION]]]")
         backend = rest[0]
     fields = rest[1:]
-    if fields and (fields[-1].lower() in PRECISIONS or (fields[-1] == "" and len(fields) > 1)):
+    if fields and (_is_precision(fields[-1]) or (fields[-1] == "" and len(fields) > 1)):
         precision = fields[-1] or precision
         fields = fields[:-1]
     if fields and ":".join(fields):
         device = ":".join(fields)
     return BenchEntry(path, backend, device, precision, label=spec)
+
+
+def _is_precision(text: str) -> bool:
+    try:
+        return normalize_precision(text) is not None
+    except ConfigError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -286,7 +284,7 @@ class BenchResult:
     model: str  # the model file that ran
     backend: str
     device: str
-    precision: str  # what runs (OpenVINO's INFERENCE_PRECISION_HINT read back)
+    precision: str  # what runs (OpenVINO's INFERENCE_PRECISION_HINT read back), e.g. bf16, i8+f32
     model_precision: Optional[str]  # what the file holds (manifest), e.g. FP16
     mode: str
     nireq: int
@@ -301,6 +299,7 @@ class BenchResult:
     rounds: int
     per_layer: Optional[Tuple[LayerCounter, ...]] = None  # averaged counters, sorted by real time (all layers)
     infer_samples_ns: Tuple[int, ...] = ()  # the infer-only latencies themselves, in the order measured
+    precision_run: Optional[PrecisionRun] = None  # what was asked and what ran, with its note
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,17 +364,16 @@ def _adapter_options(entry: BenchEntry, backend: str, config: BenchConfig) -> Di
 def _backend_options(entry: BenchEntry, backend: str, config: BenchConfig) -> Dict[str, Any]:
     if backend == "openvino":
         properties: Dict[str, str] = {}
-        if entry.precision:
-            properties["INFERENCE_PRECISION_HINT"] = entry.precision
         if config.nstreams:
             properties["NUM_STREAMS"] = config.nstreams
         if config.threads:
             properties["INFERENCE_NUM_THREADS"] = str(config.threads)
         nireq = 1 if config.mode == "latency" else (config.nireq or 0)
-        return {"config": properties, "nireq": nireq, "perf_counters": config.per_layer > 0, "hint": config.ov_hint}
+        return {"config": properties, "nireq": nireq, "perf_counters": config.per_layer > 0, "hint": config.ov_hint,
+                "precision": entry.precision}
     if backend == "onnxruntime":
-        return {"threads": config.threads} if config.threads else {}
-    return {}
+        return {"precision": entry.precision, **({"threads": config.threads} if config.threads else {})}
+    return {"precision": entry.precision}
 
 
 class _Session:
@@ -516,7 +514,7 @@ class _Session:
         stages = {s: Stats.from_ns(v) for s, v in self.stage_ns.items() if v}
         return BenchResult(
             entry=self.entry, model=str(artifact.path), backend=artifact.backend, device=self.entry.device,
-            precision=adapter.precision or (self.entry.precision or ""),
+            precision=adapter.precision or (self.entry.precision or ""), precision_run=adapter.precision_run,
             model_precision=entry_info.get("precision") or ("FP32" if artifact.kind in ("onnx", "tensorflow") else None),
             mode=self.config.mode, nireq=adapter.num_requests if self.throughput else 1,
             properties=adapter.properties(), input=input_info, artifact=artifact_info, verify_ms=self.verify_ms,
@@ -534,9 +532,10 @@ def _resolve(entry: BenchEntry) -> Tuple[Artifact, float]:
     t0 = time.perf_counter_ns()
     artifact = resolve_artifact(entry.model, entry.backend)
     verify_ms = (time.perf_counter_ns() - t0) / 1e6
-    if entry.precision not in (None, "f32") and artifact.backend != "openvino":
+    runs = {"openvino": None, "keras": ("f32", "f16")}.get(artifact.backend, ("f32",))
+    if entry.precision and runs is not None and entry.precision not in runs:
         raise ConfigError(f"{entry.label}: precision {entry.precision} needs the openvino backend; "
-                          f"{artifact.backend} runs f32")
+                          f"{artifact.backend} runs {' or '.join(runs)}")
     return artifact, verify_ms
 
 
@@ -688,6 +687,9 @@ def result_document(result: BenchResult, machine: Dict[str, Any]) -> Dict[str, A
         "backend": result.backend,
         "device": result.device,
         "precision": result.precision,
+        "precision_requested": (result.precision_run.requested if result.precision_run else result.entry.precision)
+                               or "default",
+        "precision_note": result.precision_run.note if result.precision_run else "",
         "model_precision": result.model_precision,
         "mode": result.mode,
         "niter": result.infer.latency.count,
@@ -806,8 +808,8 @@ def format_report(result: BenchResult, per_layer: int = 0) -> str:
         f"model      {result.model}  ({result.artifact['kind']}"
         + (f", target {result.artifact['target']}" if result.artifact.get("target") else "")
         + (", sha256 verified" if result.artifact.get("verified") else "") + ")",
-        f"backend    {result.backend} on {result.device}, precision {result.precision or '?'}"
-        + (f" (model file {result.model_precision})" if result.model_precision else ""),
+        f"backend    {result.backend} on {result.device}, precision {precision_label(result)}"
+        + (f"; model file {result.model_precision}" if result.model_precision else ""),
         f"mode       {_mode_text(result)}"
         + (f", hint {props['PERFORMANCE_HINT']}" if props.get("PERFORMANCE_HINT") else "")
         + (f", streams {props['NUM_STREAMS']}" if props.get("NUM_STREAMS") is not None else ""),
@@ -911,10 +913,21 @@ def format_compare(results: Sequence[BenchResult], per_layer: int = 0) -> str:
             f"{format_ms(e2e['median']):>11}{_fps(r.e2e.fps):>9}{_x(x_e2e):>7}")
     lines += ["", "median/p90/FPS: infer-only (tensors back to back, output not fetched); "
                   "e2e: read + preprocess + infer + postprocess per frame."]
+    notes = [f"[{i}] precision {precision_label(r)}" for i, r in enumerate(results, 1)
+             if r.precision_run is not None and r.precision_run.note]
+    if notes:
+        lines += ["precision: what ran, read back from the device:"] + [f"  {n}" for n in notes]
     if per_layer:
         for i, r in enumerate(results, 1):
             lines += ["", f"[{i}] {r.entry.label}"] + format_per_layer(r, per_layer)
     return "\n".join(lines)
+
+
+def precision_label(result: BenchResult) -> str:
+    """What ran and why, e.g. ``bf16 (asked f16, CPU runs bf16: this CPU has BF16 but no FP16 arithmetic)``."""
+    if result.precision_run is not None:
+        return result.precision_run.label
+    return result.precision or "?"
 
 
 def _x(value: Optional[float]) -> str:

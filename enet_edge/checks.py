@@ -23,21 +23,20 @@ Ruleset format (TOML)::
     reason = "..."
 
 This module imports no TensorFlow; reading a ``.pb`` needs TensorFlow's protobuf classes and
-imports them only then.
+imports them only then (and a ``.onnx`` the ``onnx`` package), as does the ``realization`` ruleset.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .errors import ArtifactError, CompatibilityError, ConfigError
-from .tables import DATA_DIR, read_toml
-
-RULESET_DIR = DATA_DIR / "rulesets"
+from .tables import RULESET_DIR, read_toml
 
 
 @dataclass(frozen=True)
@@ -152,7 +151,10 @@ def graph_from_graph_def(graph_def, path: str = "<GraphDef>") -> Graph:
 
 def read_onnx(path) -> Graph:
     """Read an ONNX model; shapes come from ONNX shape inference."""
-    import onnx
+    try:
+        import onnx
+    except ImportError as exc:
+        raise ArtifactError(f"reading {path} needs the onnx package: pip install 'enet-edge[export]'") from exc
 
     path = Path(path)
     try:
@@ -241,6 +243,28 @@ READERS: Dict[str, Callable[[Any], Graph]] = {
 }
 
 
+READER_PACKAGES: Dict[str, Tuple[str, str]] = {
+    ".pb": ("tensorflow", "reading a frozen GraphDef needs TensorFlow"),
+    ".onnx": ("onnx", "reading ONNX needs the onnx package"),
+}
+"""Suffix -> (package its reader imports, why), for files that the runtime-only install cannot read."""
+
+
+def unreadable_here(path) -> Optional[str]:
+    """Why ``path`` cannot be read in this install (its reader's package is missing), else None.
+
+    Looks the package up without importing it (importing TensorFlow takes seconds).
+    """
+    package, why = READER_PACKAGES.get(Path(path).suffix.lower(), (None, ""))
+    if package is None:
+        return None
+    try:
+        found = importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):  # a broken or half-imported package
+        found = False
+    return None if found else f"{why}: pip install 'enet-edge[export]'"
+
+
 def read_graph(path) -> Graph:
     path = Path(path)
     if not path.is_file():
@@ -267,6 +291,26 @@ def load_ruleset(name: str) -> Dict[str, Any]:
     table = read_toml(path)
     table.setdefault("name", path.stem)
     return table
+
+
+def ruleset_for(kind: str, name: str, target) -> Dict[str, Any]:
+    """The ruleset a target's ``[checks]`` names for artifact ``kind``.
+
+    ``"realization"`` (frozen GraphDefs) is the declared TF op set of the target's realization; it
+    comes from :mod:`enet_edge.freeze`, so it needs TensorFlow. Every other name is a ruleset file.
+    """
+    if name != "realization":
+        return load_ruleset(name)
+    try:
+        from .freeze import realization_allowlist
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in ("tensorflow", "keras"):
+            raise
+        raise ArtifactError(f"checking a frozen GraphDef against realization {target.realization.name} needs "
+                            "TensorFlow: pip install 'enet-edge[export]'") from exc
+    return {"name": f"realization:{target.name}", "format": "tensorflow", "static_shapes": False,
+            "unlisted_reason": f"not in the declared op set of realization {target.realization.name}",
+            "ops": {op: {} for op in sorted(realization_allowlist(target.realization))}}
 
 
 def _opset_number(version: str) -> Optional[int]:

@@ -86,14 +86,20 @@ def summarize_export(manifest: dict, out_dir, seconds: float) -> str:
     lines = [f"exported target {manifest['target']} to {out_dir}/ in {seconds:.1f} s"]
     if not manifest["weights"].get("trained"):
         lines.append("  !!! UNTRAINED: random seeded weights (no trained weights shipped); the model segments nothing !!!")
+    ran_on = manifest["parity"]["ran_on"]
     for kind, art in manifest["artifacts"].items():
         parity = manifest["parity"]["results"][kind]
         lines.append(f"  {art['file']:<16} {art['bytes'] / 1e6:6.2f} MB  argmax agreement "
-                     f"{100 * parity['argmax_agreement']:.3f}%  max|diff|/max|ref| {parity['max_abs_rel']:.1e}")
-    fp16 = manifest["parity"]["results"].get("fp16_arithmetic")
-    if fp16:
-        lines.append(f"  {'FP16 arithmetic':<16} emulated  argmax agreement {100 * fp16['argmax_agreement']:.3f}%  "
-                     f"max|diff|/max|ref| {fp16['max_abs_rel']:.1e}")
+                     f"{100 * parity['argmax_agreement']:.3f}%  max|diff|/max|ref| {parity['max_abs_rel']:.1e}  "
+                     f"({ran_on[kind]['inference_precision']})")
+    rows = (("fp16_arithmetic", "FP16 arithmetic", "emulated"), ("openvino_ir_f16", "enet.xml in f16", "OpenVINO"))
+    for kind, title, how in rows:
+        result = manifest["parity"]["results"].get(kind)
+        if result:
+            lines.append(f"  {title:<16} {how:>9}  argmax agreement {100 * result['argmax_agreement']:.3f}%  "
+                         f"max|diff|/max|ref| {result['max_abs_rel']:.1e}")
+        elif "skipped" in ran_on.get(kind, {}):
+            lines.append(f"  {title:<16} not run: {ran_on[kind]['skipped']}")
     for kind, check in manifest["checks"].items():
         verdict = "ok" if check["ok"] else f"{len(check['violations'])} VIOLATIONS"
         lines.append(f"  check {kind:<12} {check['ruleset']:<24} {verdict}")
@@ -113,9 +119,9 @@ def _add_check(sub) -> None:
 def _run_check(args) -> int:
     from pathlib import Path
 
-    from .checks import check_graph, read_graph
-    from .errors import ConfigError
-    from .export import _ruleset_for
+    # TensorFlow-free: only a .pb (and the "realization" ruleset) needs it, and only when read
+    from .checks import check_graph, read_graph, ruleset_for, unreadable_here
+    from .errors import ArtifactError, ConfigError
     from .targets import ARTIFACT_FILES, load_target
 
     target = load_target(args.target)
@@ -123,14 +129,21 @@ def _run_check(args) -> int:
     paths = [path / ARTIFACT_FILES[k] for k in target.checks if (path / ARTIFACT_FILES[k]).is_file()] if path.is_dir() else [path]
     if not paths:
         raise ConfigError(f"{path} holds none of {', '.join(ARTIFACT_FILES.values())}")
+    if path.is_dir():  # an export directory: check what this install can read (a device install has no TensorFlow)
+        skipped = {p: why for p in paths if (why := unreadable_here(p))}
+        for p, why in skipped.items():
+            print(f"{p}: not checked ({why})")
+        paths = [p for p in paths if p not in skipped]
+        if not paths:
+            raise ArtifactError(f"this install can read none of the artifacts in {path}: {'; '.join(skipped.values())}")
     kinds = {".pb": "tensorflow", ".onnx": "onnx", ".xml": "openvino_ir"}
     failed = 0
     for p in paths:
         kind = kinds.get(p.suffix.lower())
-        graph = read_graph(p)
-        if kind not in target.checks:
+        if kind is not None and kind not in target.checks:
             raise ConfigError(f"target {target.name} has no {kind} check; it checks {', '.join(target.checks)}")
-        report = check_graph(graph, _ruleset_for(kind, target.checks[kind], target))
+        graph = read_graph(p)
+        report = check_graph(graph, ruleset_for(kind, target.checks[kind], target))
         if report.ok:
             print(f"{p}: ok against {report.ruleset} ({sum(report.inventory.values())} nodes)")
         else:

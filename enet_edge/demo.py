@@ -68,6 +68,8 @@ class DemoConfig:
     a folder (one PNG per frame; an existing directory, a path ending in ``/`` or one without a
     suffix) or a single image (.png/.jpg: the last rendered frame, e.g. a screenshot).
     ``limit``: stop after this many rendered frames. ``json_path``: write the run summary there.
+    ``precision``: f32, f16 or bf16 asked of OpenVINO; None runs the device's default. What ran is
+    read back and shown in the log, the HUD and the summary.
     """
 
     source: str = "0"
@@ -85,9 +87,13 @@ class DemoConfig:
     limit: Optional[int] = None
     loop: bool = False
     json_path: Optional[str] = None
+    precision: Optional[str] = None
 
     def __post_init__(self) -> None:
         from .runtime.adapters import BACKENDS
+        from .runtime.precision import normalize_precision
+
+        object.__setattr__(self, "precision", normalize_precision(self.precision))
 
         if not str(self.source).strip():
             raise ConfigError("source is empty; give a camera index, a video file, an image folder or a glob")
@@ -612,6 +618,7 @@ class DemoSummary:
     backend: str
     device: str
     nireq: int
+    precision: str = ""  # what ran, with why where it is not what was asked (e.g. "bf16 (CPU's default)")
     output: Optional[str] = None
     output_size: Optional[Tuple[int, int]] = None  # (width, height) of the rendered frames
     in_order: bool = True
@@ -626,7 +633,8 @@ class DemoSummary:
 
     def format(self) -> str:
         lines = [f"demo: {self.frames} frames in {self.seconds:.2f} s ({self.fps:.1f} FPS end to end), "
-                 f"{self.backend} on {self.device}, nireq {self.nireq}; stopped by {self.stopped_by}"]
+                 f"{self.backend} on {self.device}, precision {self.precision or '?'}, nireq {self.nireq}; "
+                 f"stopped by {self.stopped_by}"]
         lines.append(f"  {'stage':<11} {'mean':>8} {'p50':>8} {'p95':>8} {'max':>8}   (ms)")
         for stage in list(STAGES) + sorted(set(self.stages_ms) - set(STAGES)):
             s = self.stages_ms.get(stage)
@@ -688,7 +696,8 @@ def open_model(config: DemoConfig, log: Callable[[str], None]):
     elif nireq > 1:
         log(f"note: --nireq {nireq} needs the openvino backend; {artifact.backend} runs frames one at a time")
         nireq = 1
-    adapter = open_adapter(artifact.path, backend=artifact.backend, device=device, **options)
+    adapter = open_adapter(artifact.path, backend=artifact.backend, device=device, precision=config.precision,
+                           **options)
     return Segmenter(adapter, artifact.classes, artifact.palette_rgb), artifact, device, nireq
 
 
@@ -722,7 +731,8 @@ def run_demo(config: DemoConfig, log: Optional[Callable[[str], None]] = None) ->
         source = open_source(config.source)
         segmenter, artifact, device, nireq = open_model(config, log)
         untrained = bool(artifact.manifest) and not artifact.manifest.get("weights", {}).get("trained", True)
-        log(f"demo: {source.description} -> {artifact.path} ({artifact.backend} on {device}, nireq {nireq})"
+        log(f"demo: {source.description} -> {artifact.path} ({artifact.backend} on {device}, precision "
+            f"{_precision_label(segmenter)}, nireq {nireq})"
             + ("; UNTRAINED weights" if untrained else ""))
         fps_out = config.output_fps or source.fps or DEFAULT_OUTPUT_FPS
         sink = open_sink(config.output, fps_out) if config.output else None
@@ -738,6 +748,11 @@ def run_demo(config: DemoConfig, log: Optional[Callable[[str], None]] = None) ->
             display.close()
 
 
+def _precision_label(segmenter) -> str:
+    run = segmenter.adapter.precision_run
+    return run.label if run is not None else segmenter.adapter.precision
+
+
 def _loop(config: DemoConfig, source: FrameSource, segmenter, artifact, device: str, nireq: int, untrained: bool,
           display: Optional[Display], sink: Optional[FrameSink]) -> DemoSummary:
     from .runtime.segmenter import AsyncPipeline
@@ -747,7 +762,7 @@ def _loop(config: DemoConfig, source: FrameSource, segmenter, artifact, device: 
     state = ViewState(mode=config.mode)
     shown = _Shown()
     pipeline = AsyncPipeline(segmenter) if nireq > 1 else None
-    header = f"{device} {artifact.backend}" + (f" x{nireq}" if nireq > 1 else "")
+    header = f"{device} {artifact.backend} {segmenter.adapter.precision}" + (f" x{nireq}" if nireq > 1 else "")
     counters = {"captured": 0, "emitted": 0, "next_index": 0}
     order = {"ok": True}
     stopped_by = "end"
@@ -843,6 +858,7 @@ def _loop(config: DemoConfig, source: FrameSource, segmenter, artifact, device: 
         frames=counters["emitted"], seconds=round(elapsed, 4),
         fps=round(counters["emitted"] / elapsed, 3) if elapsed > 0 else 0.0, stages_ms=stats.summary_ms(),
         source=source.description, model=str(artifact.path), backend=artifact.backend, device=device, nireq=nireq,
+        precision=_precision_label(segmenter),
         output=config.output, output_size=sink.size if sink is not None else None, in_order=order["ok"],
         stopped_by=stopped_by, warnings=tuple(warnings))
     if config.json_path:
@@ -882,6 +898,8 @@ def add_arguments(p) -> None:
     p.add_argument("--limit", type=int, help="stop after N frames")
     p.add_argument("--loop", action="store_true", help="restart a video or image sequence at its end")
     p.add_argument("--json", dest="json_path", help="write the run summary (frames, FPS, per-stage ms) as JSON here")
+    p.add_argument("--precision", help="f32, f16 or bf16 asked of OpenVINO (default: the device's own; what ran "
+                                       "is read back and shown)")
 
 
 def config_from_args(args) -> DemoConfig:
@@ -889,7 +907,7 @@ def config_from_args(args) -> DemoConfig:
         source=args.source, model=args.model, backend=args.backend, device=args.device, nireq=args.nireq,
         alpha=args.alpha, mode="mask" if args.mask_only else "overlay", legend=not args.no_legend,
         hud=not args.no_hud, show=not args.no_show, output=args.output, output_fps=args.output_fps,
-        limit=args.limit, loop=args.loop, json_path=args.json_path)
+        limit=args.limit, loop=args.loop, json_path=args.json_path, precision=args.precision)
 
 
 def run_from_args(args) -> int:

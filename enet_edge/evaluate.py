@@ -31,6 +31,7 @@ from .errors import ArtifactError, ConfigError
 from .metrics import ConfusionAccumulator
 from .runtime import BACKENDS, KERAS_BACKEND, KerasWeightsAdapter, Segmenter
 from .runtime.manifest import resolve_artifact
+from .runtime.precision import PRECISIONS, normalize_precision, require_exact
 
 EVAL_BACKENDS = BACKENDS
 DEFAULT_OUT_DIR = Path("build") / "eval"
@@ -55,8 +56,11 @@ class EvalConfig:
         device: inference device, e.g. CPU, MYRIAD, GPU (OpenVINO names; CPU or GPU for ``.npz``).
         height, width: model input size for ``.npz`` weights only (exports have a fixed size);
             None: the size stored with the weights.
-        precision: ``.npz`` weights only: ``f32``, or ``f16`` for FP16 weights and activations (Keras
-            float16 policy: the NCS2's arithmetic).
+        precision: the arithmetic asked for, read back and required (never another in its place):
+            ``f32`` (the model's exact number), ``f16`` or ``bf16``; None: f32, or f16 on MYRIAD (the
+            stick computes in FP16 only). ``.npz`` weights: f32, or f16 = FP16 weights and activations
+            (Keras float16 policy, the NCS2's arithmetic emulated). OpenVINO runs f16/bf16 only where
+            the device has that arithmetic; ONNX Runtime and TensorFlow graphs run f32 only.
         progress: draw a progress bar on stderr.
     """
 
@@ -70,7 +74,7 @@ class EvalConfig:
     device: str = "CPU"
     height: Optional[int] = None
     width: Optional[int] = None
-    precision: str = "f32"
+    precision: Optional[str] = None
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -95,11 +99,17 @@ class EvalConfig:
             raise ConfigError(f"{self.model} is a weights file: it runs with the keras backend, not {self.backend}")
         if not is_weights and self.backend == KERAS_BACKEND:
             raise ConfigError(f"the keras backend runs .npz weights, not {self.model}")
-        if self.precision not in ("f32", "f16"):
-            raise ConfigError(f"precision={self.precision!r} must be f32 or f16")
-        if self.precision != "f32" and not is_weights:
-            raise ConfigError(f"precision {self.precision} applies to .npz weights; an export runs in its own "
-                              "precision (FP16 IR: the device's)")
+        precision = normalize_precision(self.precision)
+        if precision is None:
+            precision = "f16" if self.device.split(".")[0].upper() == "MYRIAD" else "f32"
+        object.__setattr__(self, "precision", precision)
+        if is_weights and precision not in ("f32", "f16"):
+            raise ConfigError(f"precision {precision}: .npz weights run in f32 or f16 (Keras float16 policy)")
+        float_only = {".onnx": "onnxruntime", ".pb": "tensorflow"}.get(self.model.suffix.lower())
+        if self.backend in ("onnxruntime", "tensorflow") or (self.backend is None and float_only):
+            if precision != "f32":
+                raise ConfigError(f"precision {precision}: the {self.backend or float_only} backend runs f32 only; "
+                                  f"evaluate the IR (or --backend openvino) for {precision}")
         if (self.height is None) != (self.width is None):
             raise ConfigError("give both height and width, or neither")
         if self.height is not None:
@@ -200,8 +210,13 @@ def open_segmenter(cfg: EvalConfig) -> Segmenter:
     if cfg.model.suffix.lower() == ".npz":
         segmenter = Segmenter(KerasWeightsAdapter(cfg.model, cfg.device, cfg.height, cfg.width, cfg.precision))
     else:
-        segmenter = Segmenter.open(cfg.model, backend=cfg.backend, device=cfg.device)
-    check_camvid_model(segmenter)
+        segmenter = Segmenter.open(cfg.model, backend=cfg.backend, device=cfg.device, precision=cfg.precision)
+    try:
+        require_exact(segmenter.adapter.precision_run, f"eval of {cfg.model}")
+        check_camvid_model(segmenter)
+    except BaseException:
+        segmenter.adapter.close()
+        raise
     return segmenter
 
 
@@ -464,8 +479,9 @@ def add_cli(sub) -> None:
     p.add_argument("--backend", choices=EVAL_BACKENDS, help="default: by file type (directories: OpenVINO IR first)")
     p.add_argument("--device", default="CPU", help="inference device: CPU, MYRIAD, GPU, AUTO ... (default: CPU)")
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help=".npz weights only: input size (default: the weights')")
-    p.add_argument("--precision", choices=("f32", "f16"), default="f32",
-                   help=".npz weights only: f16 = FP16 weights and activations (the NCS2's arithmetic)")
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help="arithmetic to measure, required to run as asked (default f32, the model's exact number; "
+                        "f16 on MYRIAD); .npz weights: f16 = FP16 weights and activations (Keras float16)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_cli)
 

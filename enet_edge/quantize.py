@@ -59,12 +59,26 @@ def eval_pairs(data_dir: Optional[Path], split: str, count: int) -> List[Tuple[P
     return _spread(pairs, count)
 
 
+GATE_PRECISION = "f32"
+"""Precision of the float layers while the mIoU gate measures the FP32 and INT8 IRs."""
+
+
 def ir_miou(xml_path: Path, pairs: Sequence[Tuple[Path, Path]]) -> float:
-    """Val mIoU (fraction, 11 classes, void ignored) of an IR on OpenVINO CPU through the runner."""
+    """Val mIoU (fraction, 11 classes, void ignored) of an IR on OpenVINO CPU through the runner.
+
+    Float layers run in f32, asked for and read back: on a BF16 CPU OpenVINO's default would be bf16.
+    """
     from .evaluate import segmenter_miou
+    from .runtime.precision import require_exact
     from .runtime.segmenter import Segmenter
 
-    return segmenter_miou(Segmenter.open(xml_path, backend="openvino", device="CPU"), pairs)
+    segmenter = Segmenter.open(xml_path, backend="openvino", device="CPU", precision=GATE_PRECISION)
+    try:
+        require_exact(segmenter.adapter.precision_run, f"mIoU of {Path(xml_path).name}")
+    except BaseException:
+        segmenter.adapter.close()
+        raise
+    return segmenter_miou(segmenter, pairs)
 
 
 class _IgnoredOpNotes(logging.Filter):
@@ -156,7 +170,7 @@ def quantize_ir(fp32_xml: Path, int8_xml: Path, spec: QuantizationSpec, data_dir
         "preset": spec.preset,
         "calibration": {"split": spec.calibration_split, "frames": len(frames)},
         "ignored_patterns": list(spec.ignored_patterns),
-        "eval": {"split": spec.eval_split, "frames": len(pairs)},
+        "eval": {"split": spec.eval_split, "frames": len(pairs), "float_precision": GATE_PRECISION},
         "fp32_miou": fp32_miou,
         "int8_miou": int8_miou,
         "miou_drop_points": drop,

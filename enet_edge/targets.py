@@ -27,14 +27,14 @@ from typing import Dict, Optional, Tuple
 from .config import ENetConfig, Realization
 from .errors import ConfigError
 from .parity import ParityThresholds
-from .tables import read_toml
+from .tables import TARGET_DIR, read_toml  # TARGET_DIR: export/ in the repository, package data when installed
 
-TARGET_DIR = Path(__file__).resolve().parents[1] / "export"
 ARTIFACTS = ("tensorflow", "onnx", "openvino_ir")
 """Artifact kinds in pipeline order: frozen GraphDef, ONNX, OpenVINO IR."""
 
-PARITY_EXTRA = ("fp16_arithmetic",)
-"""Parity rows that are not artifacts: FP16 targets also run an FP16-arithmetic emulation."""
+PARITY_EXTRA = ("fp16_arithmetic", "openvino_ir_f16")
+"""Parity rows that are not artifacts: FP16 targets also run an FP16-arithmetic emulation, and the
+FP16 IR in f16 on CPUs with FP16 arithmetic."""
 
 ARTIFACT_FILES = {"tensorflow": "enet_frozen.pb", "onnx": "enet.onnx", "openvino_ir": "enet.xml"}
 

@@ -49,7 +49,7 @@ def test_every_variant_is_measured_or_skipped_with_a_reason(small_suite):
             assert doc["niter"] == 3 and len(doc["samples_ms"]) == 3
             assert doc["latency_ms"]["median"] > 0 and doc["throughput_fps"] > 0
     int8 = suite._result(document, "ov-int8", SMALL_SIZE, "latency")
-    assert int8["precision"] == "i8" and int8["model_precision"] == "INT8"
+    assert int8["precision"].startswith("i8+") and int8["model_precision"] == "INT8"  # float layers: the CPU's default
     assert set(document["miou"]) == measured and all(0 <= v <= 1 for v in document["miou"].values())
 
 

@@ -176,8 +176,10 @@ def test_non_camvid_model_is_refused(tmp_path):
     ({"height": 64, "width": 96}, "fixed input size"),  # not .npz
     ({"model": "w.npz", "height": 60, "width": 96}, "multiple of 8"),
     ({"model": "w.npz", "backend": "openvino"}, "keras backend"),
-    ({"precision": "f8"}, "f32 or f16"),
-    ({"precision": "f16"}, "applies to .npz weights"),
+    ({"precision": "f8"}, "not one of f32, f16, bf16"),
+    ({"model": "w.npz", "precision": "bf16"}, ".npz weights run in f32 or f16"),
+    ({"model": "m.onnx", "precision": "f16"}, "onnxruntime backend runs f32 only"),
+    ({"model": "build/cpu", "backend": "tensorflow", "precision": "bf16"}, "tensorflow backend runs f32 only"),
     ({"model": "m.onnx", "backend": "keras"}, "npz"),
     ({"model": ""}, "path"),
 ])

@@ -70,7 +70,7 @@ def test_gate_passes_and_records(small_exports, camvid, tmp_path, monkeypatch):
                                   log=lambda m: None)
     assert record["miou_drop_points"] == pytest.approx(0.5)
     assert record["calibration"] == {"split": "train", "frames": 4}
-    assert record["eval"] == {"split": "val", "frames": 3}
+    assert record["eval"] == {"split": "val", "frames": 3, "float_precision": "f32"}
     assert record["fake_quantize_ops"] > 50
     assert (tmp_path / "int8.bin").is_file()
 

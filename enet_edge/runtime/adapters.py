@@ -23,6 +23,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 import numpy as np
 
 from ..errors import ArtifactError, DeviceError, InputError
+from .precision import PrecisionRun, normalize_precision, openvino_config, type_name
 
 KERAS_BACKEND = "keras"
 """Backend of :class:`KerasWeightsAdapter`: trained ``.npz`` weights built into the Keras model (needs TensorFlow)."""
@@ -64,7 +65,8 @@ class InferenceAdapter(abc.ABC):
 
     backend: str = ""
     device: str = ""
-    precision: str = ""  # what actually runs: "f32", "f16", "bf16", "i8" (a quantized IR) ...
+    precision: str = ""  # what actually runs: "f32", "f16", "bf16", "i8+f32" (a quantized IR, float parts in f32) ...
+    precision_run: Optional[PrecisionRun] = None  # what was asked and what ran (OpenVINO: read back)
     path: str = ""
     input_spec: TensorSpec
     output_spec: TensorSpec
@@ -155,6 +157,9 @@ def openvino_devices() -> List[str]:
 
 
 VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI", "BATCH")
+MYRIAD_HELP = ("; the Neural Compute Stick 2 (MYRIAD) needs OpenVINO 2022.3 LTS, the last release with the MYRIAD "
+               "plugin (this is OpenVINO {version}): on Python 3.8-3.10, pip install 'enet-edge[ncs2]', plug in the "
+               "stick and install its udev rules (README: 'Running on a Neural Compute Stick 2')")
 _OV_TYPES = {"u8": "uint8", "f32": "float32", "f16": "float16", "i32": "int32", "i64": "int64", "boolean": "bool"}
 # OpenVINO prefixes its messages with source locations ("Exception from src/...:84:", "Check '...' failed at ...:")
 _OV_NOISE = re.compile(r"^(Exception from \S+:\d+:?|Check '.*' failed at \S+:\d+:?|Loading input model|Converting input model)$")
@@ -166,14 +171,6 @@ def ov_message(exc: BaseException) -> str:
     useful = [line for line in lines if not _OV_NOISE.match(line)]
     text = "; ".join(useful or lines)
     return text or type(exc).__name__
-
-
-def _type_name(value) -> str:
-    """An OpenVINO element type (``Type`` object in 2023+, maybe a string in 2022.3) as ``f32``/``f16``/..."""
-    if hasattr(value, "get_type_name"):
-        return str(value.get_type_name())
-    text = str(value).strip().lower()
-    return {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}.get(text, text)
 
 
 def _ov_spec(port, path) -> TensorSpec:
@@ -201,13 +198,20 @@ class OpenVINOAdapter(InferenceAdapter):
     backend = "openvino"
 
     def __init__(self, path, device: str = "CPU", config: Optional[Dict[str, str]] = None, nireq: int = 1,
-                 perf_counters: bool = False, hint: Optional[str] = None):
+                 perf_counters: bool = False, hint: Optional[str] = None, precision: Optional[str] = None):
         ov = import_openvino()
         self._ov = ov
         path = Path(path)
+        config = {str(k): str(v) for k, v in (config or {}).items()}
+        requested = normalize_precision(precision or config.pop("INFERENCE_PRECISION_HINT", None))
+        if requested and device.split(".")[0] == "MYRIAD":
+            if requested != "f16":
+                raise DeviceError(f"MYRIAD computes in FP16 only; it cannot run {requested} (ask for f16 or none)")
+        else:
+            config.update(openvino_config(requested))
         core = ov.Core()
         self._check_device(core, device)
-        config = {str(k): str(v) for k, v in (config or {}).items()}
+        self.capabilities = self._capabilities(core, device)
         if perf_counters:
             config["PERF_COUNT"] = "YES"
         if hint and "PERFORMANCE_HINT" in self._supported_properties(core, device):
@@ -227,15 +231,14 @@ class OpenVINOAdapter(InferenceAdapter):
         self.path, self.device = str(path), device
         self.input_spec = _ov_spec(self._compiled.input(0), path)
         self.output_spec = _ov_spec(self._compiled.output(0), path)
-        precision = self._property("INFERENCE_PRECISION_HINT")
-        if any(op.get_type_name() == "FakeQuantize" for op in model.get_ops()):
-            self.precision = "i8"  # a quantized IR: INT8 kernels where NNCF put FakeQuantize
-        elif precision is not None:
-            self.precision = _type_name(precision)
+        ran = self._property("INFERENCE_PRECISION_HINT")
+        if ran is not None:
+            ran = type_name(ran)
         elif device.split(".")[0] == "MYRIAD":
-            self.precision = "f16"  # MYRIAD computes in FP16 whatever the IR holds
-        else:
-            self.precision = ""
+            ran = "f16"  # MYRIAD computes in FP16 whatever the IR holds
+        quantized = any(op.get_type_name() == "FakeQuantize" for op in model.get_ops())
+        self.precision_run = PrecisionRun(requested, ran or "", quantized, device)
+        self.precision = self.precision_run.name
         self._request = self._compiled.create_infer_request()
         self._free: Optional[Deque] = None  # idle async requests (created on first use)
         self._inflight: Optional[Deque] = None  # started requests, oldest first
@@ -257,7 +260,16 @@ class OpenVINOAdapter(InferenceAdapter):
             if not name or base in VIRTUAL_DEVICES:
                 continue
             if not any(a == name or (a.split(".")[0] == base and "." not in name) for a in available):
-                raise DeviceError(f"device {name} is not available; available_devices: {', '.join(available) or 'none'}")
+                raise DeviceError(f"device {name} is not available; available_devices: {', '.join(available) or 'none'}"
+                                  + (MYRIAD_HELP.format(version=openvino_version().split("-")[0]) if base == "MYRIAD" else ""))
+
+    @staticmethod
+    def _capabilities(core, device: str) -> Tuple[str, ...]:
+        """The device's OPTIMIZATION_CAPABILITIES (FP32, FP16, BF16, INT8 ...); () where it reports none."""
+        try:
+            return tuple(str(c) for c in core.get_property(device.partition(":")[0], "OPTIMIZATION_CAPABILITIES"))
+        except (RuntimeError, TypeError):
+            return ()
 
     @staticmethod
     def _supported_properties(core, device: str) -> Tuple[str, ...]:
@@ -278,7 +290,8 @@ class OpenVINOAdapter(InferenceAdapter):
                      "INFERENCE_PRECISION_HINT", "EXECUTION_DEVICES"):
             value = self._property(name)
             if value is not None:
-                out[name] = _type_name(value) if name == "INFERENCE_PRECISION_HINT" else _jsonable(value)
+                out[name] = type_name(value) if name == "INFERENCE_PRECISION_HINT" else _jsonable(value)
+        out["OPTIMIZATION_CAPABILITIES"] = list(self.capabilities)
         return out
 
     def _run_sync(self, tensor: np.ndarray) -> None:
@@ -390,7 +403,8 @@ def _jsonable(value):
 class OnnxRuntimeAdapter(InferenceAdapter):
     backend = "onnxruntime"
 
-    def __init__(self, path, device: str = "CPU", threads: Optional[int] = None):
+    def __init__(self, path, device: str = "CPU", threads: Optional[int] = None, precision: Optional[str] = None):
+        _require_f32(self.backend, precision)
         try:
             import onnxruntime as ort
         except ImportError as exc:
@@ -408,6 +422,7 @@ class OnnxRuntimeAdapter(InferenceAdapter):
             raise ArtifactError(f"ONNX Runtime cannot load {path}: {_first_line(exc)}") from exc
         self.load_ms = (time.perf_counter_ns() - start) / 1e6
         self.path, self.device, self.precision = str(path), "CPU", "f32"
+        self.precision_run = PrecisionRun("f32", "f32")
         self._threads = threads
         inp, out = self._session.get_inputs()[0], self._session.get_outputs()[0]
         self.input_spec = TensorSpec(inp.name, _static_shape(inp.shape, inp.name, path), _ort_dtype(inp.type))
@@ -422,6 +437,12 @@ class OnnxRuntimeAdapter(InferenceAdapter):
 
     def properties(self) -> Dict[str, Any]:
         return {"intra_op_num_threads": self._threads or "default", "providers": self._session.get_providers()}
+
+
+def _require_f32(backend: str, precision: Optional[str]) -> None:
+    if normalize_precision(precision) not in (None, "f32"):
+        raise DeviceError(f"the {backend} backend runs f32 only, not {precision}; use the OpenVINO IR for "
+                          f"{precision}")
 
 
 def _static_shape(shape, name: str, path) -> Tuple[int, ...]:
@@ -445,7 +466,9 @@ def _ort_dtype(type_name: str) -> str:
 class TensorFlowAdapter(InferenceAdapter):
     backend = "tensorflow"
 
-    def __init__(self, path, device: str = "CPU", input_name: str = "image", output_name: str = "logits"):
+    def __init__(self, path, device: str = "CPU", input_name: str = "image", output_name: str = "logits",
+                 precision: Optional[str] = None):
+        _require_f32(self.backend, precision)
         try:
             import tensorflow as tf
         except ImportError as exc:
@@ -470,6 +493,7 @@ class TensorFlowAdapter(InferenceAdapter):
         self._tf = tf
         self.load_ms = (time.perf_counter_ns() - start) / 1e6
         self.path, self.device, self.precision = str(path), "CPU", "f32"
+        self.precision_run = PrecisionRun("f32", "f32")
         self.input_spec = TensorSpec(input_name, tuple(int(d) for d in x.shape), x.dtype.name)
         self.output_spec = TensorSpec(output_name, tuple(int(d) for d in y.shape), y.dtype.name)
 
@@ -501,8 +525,9 @@ class KerasWeightsAdapter(InferenceAdapter):
     backend = KERAS_BACKEND
 
     def __init__(self, path, device: str = "CPU", height: Optional[int] = None, width: Optional[int] = None,
-                 precision: str = "f32"):
+                 precision: Optional[str] = "f32"):
         path = Path(path)
+        precision = normalize_precision(precision) or "f32"
         if precision not in ("f32", "f16"):
             raise DeviceError(f"the keras backend computes in f32 or f16 (float16 policy), not {precision}")
         if not path.is_file():
@@ -530,6 +555,7 @@ class KerasWeightsAdapter(InferenceAdapter):
         self._tf = tf
         self.meta = meta
         self.path, self.device, self.precision = str(path), device, precision
+        self.precision_run = PrecisionRun(precision, precision, device=device)
         self.input_spec = TensorSpec("image", tuple(config.input_shape), "float32")
         self.output_spec = TensorSpec("logits", tuple(config.output_shape), "float32")
         self.load_ms = (time.perf_counter_ns() - start) / 1e6

@@ -1,0 +1,233 @@
+"""Precision is explicit: asked for, read back, labelled, and exact where it must be, on every CPU kind.
+
+The CPU kinds are simulated (tests/simulated_cpu.py): OpenVINO reports the kind's capabilities and
+read-back precision while this machine computes, so no test depends on which x86 CPU runs it.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from enet_edge.errors import ConfigError, DeviceError
+from enet_edge.runtime import open_adapter
+from enet_edge.runtime.precision import (PrecisionRun, has_arithmetic, normalize_precision, openvino_config,
+                                         require_exact, type_name)
+
+from simulated_cpu import CPU_KINDS, simulate
+
+
+def tiny_ir(tmp_path, classes=12, size=(8, 16)):
+    """A few-op IR shaped like an export: u8 (1,H,W,3) NHWC in, f32 (1,H,W,K) NHWC logits out."""
+    import openvino as ov
+    import openvino.opset8 as ops
+
+    rng = np.random.default_rng(0)
+    image = ops.parameter([1, *size, 3], ov.Type.u8, name="image")
+    x = ops.transpose(ops.convert(image, "f32"), ops.constant(np.array([0, 3, 1, 2], np.int64)))
+    w = ops.constant(rng.normal(size=(classes, 3, 3, 3)).astype(np.float32))
+    y = ops.convolution(x, w, [1, 1], [1, 1], [1, 1], [1, 1])
+    logits = ops.transpose(y, ops.constant(np.array([0, 2, 3, 1], np.int64)))
+    logits.output(0).get_tensor().set_names({"logits"})
+    model = ov.Model([logits], [image], "tiny")
+    path = tmp_path / "tiny.xml"
+    ov.save_model(model, str(path), compress_to_fp16=False)
+    return path
+
+
+# -- the policy itself -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [("FP16", "f16"), ("fp32", "f32"), ("bfloat16", "bf16"), ("", None),
+                                            (None, None), ("f16", "f16")])
+def test_normalize_precision(text, expected):
+    assert normalize_precision(text) == expected
+
+
+def test_normalize_precision_refuses_unknown():
+    with pytest.raises(ConfigError, match="not one of f32, f16, bf16"):
+        normalize_precision("int4")
+
+
+def test_openvino_config_and_capabilities():
+    assert openvino_config(None) == {} and openvino_config("FP16") == {"INFERENCE_PRECISION_HINT": "f16"}
+    assert has_arithmetic("bf16", CPU_KINDS["avx512_bf16"].capabilities)
+    assert not has_arithmetic("f16", CPU_KINDS["avx512_bf16"].capabilities)
+    assert has_arithmetic("f16", CPU_KINDS["amx_fp16"].capabilities)
+    assert type_name("bfloat16") == "bf16" and type_name("f32") == "f32"
+
+
+def test_precision_run_labels():
+    default = PrecisionRun(None, "bf16")
+    assert (default.name, default.substituted, default.label) == ("bf16", False, "bf16 (CPU's default)")
+    swapped = PrecisionRun("f16", "bf16")
+    assert swapped.substituted and swapped.label == "bf16 (asked f16, CPU runs bf16: this CPU has BF16 but no FP16 arithmetic)"
+    assert PrecisionRun("bf16", "f32").note == "asked bf16, CPU runs f32: this device has no BF16 arithmetic"
+    exact = PrecisionRun("f32", "f32", quantized=True)
+    assert (exact.name, exact.label, exact.note) == ("i8+f32", "i8+f32", "")
+    assert PrecisionRun("f16", "bf16").to_dict()["substituted"] is True
+
+
+def test_require_exact():
+    require_exact(PrecisionRun("f32", "f32"), "x")
+    with pytest.raises(DeviceError, match="asked f16, CPU runs bf16.*--precision bf16"):
+        require_exact(PrecisionRun("f16", "bf16"), "eval")
+    with pytest.raises(DeviceError, match="no precision was asked"):
+        require_exact(PrecisionRun(None, "bf16"), "eval")
+
+
+# -- what the OpenVINO adapter asks and reads back, per CPU kind -------------------------------------
+
+EXPECTED = {  # kind -> {asked: ran}
+    "avx2": {None: "f32", "f32": "f32", "f16": "f32", "bf16": "f32"},
+    "avx512_bf16": {None: "bf16", "f32": "f32", "f16": "bf16", "bf16": "bf16"},
+    "amx_fp16": {None: "bf16", "f32": "f32", "f16": "f16", "bf16": "bf16"},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EXPECTED))
+@pytest.mark.parametrize("asked", [None, "f32", "f16", "bf16"])
+def test_openvino_adapter_reads_back_what_runs(tmp_path, monkeypatch, kind, asked):
+    simulate(monkeypatch, kind)
+    adapter = open_adapter(tiny_ir(tmp_path), precision=asked)
+    try:
+        run = adapter.precision_run
+        assert (run.requested, run.ran) == (asked, EXPECTED[kind][asked])
+        assert adapter.precision == EXPECTED[kind][asked]
+        assert adapter.config.get("INFERENCE_PRECISION_HINT") == asked  # asked explicitly, or not at all
+        assert run.substituted == (asked is not None and asked != EXPECTED[kind][asked])
+        assert "FP32" in adapter.properties()["OPTIMIZATION_CAPABILITIES"]
+        out = adapter.infer(np.zeros((1, 8, 16, 3), np.uint8))
+        assert out.shape == (1, 8, 16, 12)
+    finally:
+        adapter.close()
+
+
+def test_config_hint_counts_as_asked(tmp_path, monkeypatch):
+    simulate(monkeypatch, "avx512_bf16")
+    adapter = open_adapter(tiny_ir(tmp_path), config={"INFERENCE_PRECISION_HINT": "FP16"})
+    assert adapter.precision_run.requested == "f16" and adapter.precision_run.ran == "bf16"
+    adapter.close()
+
+
+def test_float_only_backends_refuse_other_precisions(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["image"], ["logits"])], "g",
+                              [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 8, 8, 3])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 8, 8, 3])])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), str(path))
+    assert open_adapter(path, precision="f32").precision_run == PrecisionRun("f32", "f32")
+    with pytest.raises(DeviceError, match="onnxruntime backend runs f32 only"):
+        open_adapter(path, precision="bf16")
+
+
+def test_myriad_needs_fp16_and_names_the_release(tmp_path):
+    with pytest.raises(DeviceError, match="MYRIAD computes in FP16 only"):
+        open_adapter(tiny_ir(tmp_path), device="MYRIAD", precision="f32")
+    with pytest.raises(DeviceError, match="OpenVINO 2022.3 LTS, the last release with the MYRIAD plugin"):
+        open_adapter(tiny_ir(tmp_path), device="MYRIAD")
+
+
+# -- export parity, eval, bench and demo on each CPU kind ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fp16_export_inputs(tmp_path_factory):
+    """The ncs2 target at 64x96 with seeded random weights: the export request to run per CPU kind."""
+    from enet_edge.export import ExportRequest
+    from enet_edge.targets import load_target
+
+    target = load_target("ncs2")
+    root = tmp_path_factory.mktemp("precision_exports")
+    return lambda name: ExportRequest(target=target, out_dir=root / name, height=64, width=96)
+
+
+@pytest.mark.parametrize("kind", ["avx512_bf16", "amx_fp16"])
+def test_fp16_export_parity_never_measures_bf16(monkeypatch, fp16_export_inputs, kind):
+    from enet_edge.export import export
+
+    simulate(monkeypatch, kind)
+    manifest = export(fp16_export_inputs(kind), log=lambda m: None).manifest
+    ran = manifest["parity"]["ran_on"]
+    assert ran["openvino_ir"]["requested_precision"] == "f32" and ran["openvino_ir"]["inference_precision"] == "f32"
+    assert ran["fp16_arithmetic"]["requested_precision"] == "f16"
+    if kind == "amx_fp16":  # true FP16 arithmetic: its own row, gated by its own thresholds
+        assert ran["openvino_ir_f16"]["inference_precision"] == "f16"
+        assert "openvino_ir_f16" in manifest["parity"]["results"]
+    else:
+        assert "no FP16 arithmetic" in ran["openvino_ir_f16"]["skipped"]
+        assert "openvino_ir_f16" not in manifest["parity"]["results"]
+    assert "bf16" not in json.dumps(manifest["parity"]["results"])
+
+
+def test_export_parity_refuses_a_device_that_ignores_the_hint(monkeypatch, fp16_export_inputs):
+    from enet_edge.export import export
+
+    simulate(monkeypatch, "ignores_hints")
+    request = fp16_export_inputs("ignored")
+    with pytest.raises(DeviceError, match="asked f32, CPU runs bf16"):
+        export(request, log=lambda m: None)
+    assert not request.out_dir.exists()
+
+
+@pytest.mark.parametrize("kind, asked, ran", [
+    ("avx512_bf16", None, "f32"), ("avx512_bf16", "bf16", "bf16"), ("amx_fp16", "f16", "f16"), ("avx2", None, "f32"),
+])
+def test_eval_runs_exactly_what_it_asks(monkeypatch, small_exports, camvid, kind, asked, ran):
+    from enet_edge.evaluate import EvalConfig, evaluate
+
+    simulate(monkeypatch, kind)
+    cfg = EvalConfig(model=small_exports["cpu"], data_dir=camvid, limit=1, progress=False, precision=asked)
+    assert evaluate(cfg).precision == ran
+
+
+@pytest.mark.parametrize("kind, asked, ran", [("avx512_bf16", "f16", "bf16"), ("avx2", "f16", "f32"),
+                                              ("avx2", "bf16", "f32")])
+def test_eval_refuses_a_substituted_precision(monkeypatch, small_exports, camvid, kind, asked, ran):
+    from enet_edge.evaluate import EvalConfig, evaluate
+
+    simulate(monkeypatch, kind)
+    cfg = EvalConfig(model=small_exports["cpu"], data_dir=camvid, limit=1, progress=False, precision=asked)
+    with pytest.raises(DeviceError, match=f"asked {asked}, CPU runs {ran}"):
+        evaluate(cfg)
+
+
+def test_eval_default_precision_per_device():
+    from enet_edge.evaluate import EvalConfig
+
+    assert EvalConfig(model="build/cpu").precision == "f32"
+    assert EvalConfig(model="build/ncs2", device="MYRIAD").precision == "f16"
+
+
+@pytest.mark.parametrize("kind, asked, label", [
+    ("avx512_bf16", None, "bf16 (CPU's default)"),
+    ("avx512_bf16", "f16", "bf16 (asked f16, CPU runs bf16: this CPU has BF16 but no FP16 arithmetic)"),
+    ("amx_fp16", "f16", "f16"),
+    ("avx2", None, "f32 (CPU's default)"),
+])
+def test_bench_labels_what_ran(monkeypatch, small_exports, kind, asked, label):
+    from enet_edge import bench
+
+    simulate(monkeypatch, kind)
+    entry = bench.BenchEntry(str(small_exports["cpu"]), precision=asked)
+    config = bench.BenchConfig(entries=(entry,), niter=2, warmup=0)
+    result = bench.run_bench(config)[0]
+    assert bench.precision_label(result) == label
+    assert f"precision {label}" in bench.format_report(result)
+    doc = bench.result_document(result, {})
+    assert doc["precision"] == label.split()[0] and doc["precision_requested"] == (asked or "default")
+    assert doc["precision_note"] == result.precision_run.note
+
+
+def test_demo_shows_what_ran(monkeypatch, small_exports, camvid, tmp_path):
+    from enet_edge.demo import DemoConfig, run_demo
+
+    simulate(monkeypatch, "avx512_bf16")
+    config = DemoConfig(source=str(camvid / "val"), model=str(small_exports["cpu"]), show=False, limit=1,
+                        precision="f16")
+    summary = run_demo(config, log=lambda m: None)
+    assert summary.precision.startswith("bf16 (asked f16")
+    assert "precision bf16 (asked f16" in summary.format()

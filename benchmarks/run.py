@@ -9,7 +9,7 @@ Movidius-safety next to the cpu realization), and OpenVINO INT8 (``cpu-int8``).
 For every input size, the artifacts are exported (or reused when they were exported from the same
 weights) under ``build/bench/<H>x<W>/<target>/``; then, per mode (latency: 1 synchronous request;
 throughput: asynchronous requests, OpenVINO THROUGHPUT hint), all variants are measured in interleaved
-rounds by :func:`enet_edge.bench.run_bench`, so that machine drift hits every variant alike. The
+rounds by :func:`enet_edge.apps.bench.run_bench`, so that machine drift hits every variant alike. The
 mIoU column is measured on CamVid val through the same runner at the first size.
 
 Writes ``benchmarks/results/<date>-<cpu>.json`` (everything), ``.md`` (tables with ratios to the
@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from enet_edge import bench  # noqa: E402
+from enet_edge.apps import bench
 from enet_edge.errors import ConfigError, EnetEdgeError  # noqa: E402
 
 SCHEMA = "enet-edge-bench-suite/1"
@@ -130,7 +130,7 @@ class SuiteConfig:
 
 
 def weights_path(config: SuiteConfig) -> Path:
-    from enet_edge.export import DEFAULT_WEIGHTS
+    from enet_edge.export.pipeline import DEFAULT_WEIGHTS
 
     path = Path(config.weights or DEFAULT_WEIGHTS)
     if not path.is_file():
@@ -146,7 +146,7 @@ other sizes measure."""
 
 def bench_target(target: str, gated: bool):
     """The export target ``target``; INT8 targets get :data:`SCALING_INT8` when not ``gated``."""
-    from enet_edge.targets import load_target
+    from enet_edge.export.targets import load_target
 
     spec = load_target(target)
     if gated or spec.quantization is None:
@@ -157,7 +157,7 @@ def bench_target(target: str, gated: bool):
 def ensure_export(target: str, size: Tuple[int, int], config: SuiteConfig, log: Callable[[str], None],
                   gated: bool = True) -> Path:
     """``build/bench/<H>x<W>/<target>``, exported now unless it holds an export of the same weights and size."""
-    from enet_edge.export import ExportRequest, export
+    from enet_edge.export.pipeline import ExportRequest, export
     from enet_edge.fileio import sha256_file
 
     weights = weights_path(config)
@@ -210,8 +210,8 @@ def entry_for(variant: Variant, size: Tuple[int, int], export_dirs: Dict[str, Pa
 
 
 def measure_miou(entry: bench.BenchEntry, pairs, log: Callable[[str], None]) -> float:
-    """Val mIoU (fraction) of one variant through the runner (:func:`enet_edge.evaluate.segmenter_miou`)."""
-    from enet_edge.evaluate import segmenter_miou
+    """Val mIoU (fraction) of one variant through the runner (:func:`enet_edge.apps.evaluate.segmenter_miou`)."""
+    from enet_edge.apps.evaluate import segmenter_miou
     from enet_edge.runtime import Segmenter
 
     options = dict(entry.options)
@@ -246,7 +246,7 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
         entries = [entry_for(v, size, export_dirs, config) for v in variants
                    if v.name not in skipped and (v.target is None or v.target in export_dirs)]
         if index == 0 and config.miou_frames >= 0:
-            from enet_edge.quantize import eval_pairs
+            from enet_edge.export.quantize import eval_pairs
 
             pairs = eval_pairs(config.data_dir, "val", config.miou_frames)
             log(f"mIoU on {len(pairs)} CamVid val frames at {size[0]}x{size[1]}")

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Callable, List, Optional
 
-from .errors import EnetEdgeError
+from enet_edge.errors import EnetEdgeError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -38,7 +38,7 @@ def _add_train(sub) -> None:
 
 
 def _run_train(args) -> int:
-    from .train import TrainConfig, train
+    from enet_edge.apps.train import TrainConfig, train
 
     cfg = TrainConfig(
         run_dir=args.run_dir, data_dir=args.data_dir, epochs=args.epochs, batch=args.batch,
@@ -68,8 +68,8 @@ def _add_export(sub) -> None:
 def _run_export(args) -> int:
     from pathlib import Path
 
-    from .export import ExportRequest, export
-    from .targets import load_target
+    from enet_edge.export.pipeline import ExportRequest, export
+    from enet_edge.export.targets import load_target
 
     target = load_target(args.target)
     request = ExportRequest(
@@ -120,9 +120,9 @@ def _run_check(args) -> int:
     from pathlib import Path
 
     # TensorFlow-free: only a .pb (and the "realization" ruleset) needs it, and only when read
-    from .checks import check_graph, read_graph, ruleset_for, unreadable_here
-    from .errors import ArtifactError, ConfigError
-    from .targets import ARTIFACT_FILES, load_target
+    from enet_edge.export.gates import check_graph, read_graph, ruleset_for, unreadable_here
+    from enet_edge.errors import ArtifactError, ConfigError
+    from enet_edge.export.targets import ARTIFACT_FILES, load_target
 
     target = load_target(args.target)
     path = Path(args.path)
@@ -153,9 +153,9 @@ def _run_check(args) -> int:
     return 1 if failed else 0
 
 
-from .evaluate import add_cli as _add_eval  # noqa: E402  (enet-edge eval)
-from .demo import add_cli as _add_demo  # noqa: E402  (enet-edge demo)
-from .bench import add_cli as _add_bench  # noqa: E402  (enet-edge bench)
+from enet_edge.apps.evaluate import add_cli as _add_eval  # noqa: E402  (enet-edge eval)
+from enet_edge.apps.demo import add_cli as _add_demo  # noqa: E402  (enet-edge demo)
+from enet_edge.apps.bench import add_cli as _add_bench  # noqa: E402  (enet-edge bench)
 
 COMMANDS: List[Callable] = [_add_train, _add_export, _add_check, _add_eval, _add_demo, _add_bench]
 

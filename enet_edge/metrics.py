@@ -6,8 +6,8 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .classes import CAMVID_CLASSES, VOID_LABEL
-from .errors import InputError
+from enet_edge.classes import CAMVID_CLASSES, VOID_LABEL
+from enet_edge.errors import InputError
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int = VOID_LABEL,

@@ -46,7 +46,7 @@ SMALL_QUANTIZATION = dict(calibration_frames=6, eval_frames=6, max_miou_drop=100
 
 def small_target(name):
     """The export target ``name``, with test-size quantization settings for INT8 targets."""
-    from enet_edge.targets import load_target
+    from enet_edge.export.targets import load_target
 
     target = load_target(name)
     if target.quantization is not None:
@@ -62,8 +62,8 @@ def small_exports(tmp_path_factory):
 
     Built once per test session through the real pipeline (``enet_edge.export.export``), ~15 s each.
     """
-    from enet_edge.export import ExportRequest, export
-    from enet_edge.targets import available_targets
+    from enet_edge.export.pipeline import ExportRequest, export
+    from enet_edge.export.targets import available_targets
 
     root = tmp_path_factory.mktemp("exports")
     dirs = {}

@@ -9,9 +9,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from enet_edge import bench
-from enet_edge.bench import (BenchConfig, BenchEntry, Stats, compare_document, format_ms, parse_entry,
-                             result_document, run_bench)
+from enet_edge.apps import bench
+from enet_edge.apps.bench import (
+    BenchConfig,
+    BenchEntry,
+    Stats,
+    compare_document,
+    format_ms,
+    parse_entry,
+    result_document,
+    run_bench,
+)
 from enet_edge.cli import main
 from enet_edge.errors import ConfigError
 

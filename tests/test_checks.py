@@ -4,17 +4,18 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from enet_edge import checks
-from enet_edge.config import REFERENCE_REALIZATION, ENetConfig
+from enet_edge.export import gates as checks
+from enet_edge.model.config import REFERENCE_REALIZATION, ENetConfig
 from enet_edge.errors import ArtifactError, CompatibilityError
-from enet_edge.export import _ruleset_for
-from enet_edge.targets import load_target
+from enet_edge.export.pipeline import _ruleset_for
+from enet_edge.export.targets import load_target
 
 SMALL = ENetConfig(height=32, width=48)
 
 
 def _frozen(realization):
-    from enet_edge import freeze, model as enet
+    from enet_edge.export import freeze
+    from enet_edge.model import enet
 
     m = enet.build_enet(SMALL, realization)
     return checks.graph_from_graph_def(freeze.freeze_model(m, SMALL))
@@ -127,7 +128,7 @@ def test_corrupt_files_are_clear_errors(tmp_path):
 
 
 def test_every_target_ruleset_exists_and_matches_its_artifact():
-    from enet_edge.targets import available_targets
+    from enet_edge.export.targets import available_targets
 
     assert {"ncs2", "cpu", "ncs1"} <= set(available_targets())
     formats = {"tensorflow": "tensorflow", "onnx": "onnx", "openvino_ir": "openvino_ir"}

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from enet_edge import data
+from enet_edge import camvid as data
 from enet_edge.classes import NUM_CLASSES, VOID_LABEL
 from enet_edge.errors import DataError
 

@@ -15,8 +15,16 @@ import pytest
 
 from enet_edge import cli
 from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
-from enet_edge.demo import (STAGES, DemoConfig, Renderer, ViewState, handle_key, legend_width, open_source,
-                            output_kind)
+from enet_edge.apps.demo import (
+    STAGES,
+    DemoConfig,
+    Renderer,
+    ViewState,
+    handle_key,
+    legend_width,
+    open_source,
+    output_kind,
+)
 from enet_edge.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -161,7 +169,7 @@ def test_errors_are_one_line(case, make_args, expected, small_exports, clip, tmp
 
 def test_window_without_gui_is_one_line(small_exports, clip, capfd):
     """opencv-python-headless here: asking for a window says to use --no-show (and never calls highgui)."""
-    from enet_edge.demo import gui_problem
+    from enet_edge.apps.demo import gui_problem
 
     if gui_problem() is None:
         pytest.skip("this OpenCV can open windows")
@@ -236,7 +244,7 @@ class FakeDisplay:
 
 def test_window_keys_drive_the_loop(small_exports, clip, monkeypatch):
     """TAB -> mask only, space pauses (TAB re-renders the paused frame), space resumes, q quits."""
-    import enet_edge.demo as demo
+    import enet_edge.apps.demo as demo
 
     monkeypatch.setattr(demo, "Display", FakeDisplay)
     FakeDisplay.keys = [9, 32, 9, 32, ord("q")]

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from enet_edge import evaluate as ev
+from enet_edge.apps import evaluate as ev
 from enet_edge.classes import CAMVID_CLASSES, NUM_CLASSES
 from enet_edge.cli import main
 from enet_edge.errors import ArtifactError, ConfigError, DataError
@@ -108,7 +108,7 @@ def test_predicted_void_is_a_miss(tmp_path):
 
 
 def test_segmenter_miou_hand_computed_and_closes_the_adapter(tmp_path):
-    from enet_edge.data import list_split
+    from enet_edge.camvid import list_split
 
     pairs = list_split(write_split(tmp_path / "data", hand_labels()), "val")
     adapter = FakeAdapter(2, 3, constant=ROAD)
@@ -237,7 +237,7 @@ def test_progress_bar_silent_when_disabled():
 
 def reference_iou(segmenter, camvid, n):
     """Per-class IoU computed independently: per frame, per class, with boolean masks at label size."""
-    from enet_edge import data
+    from enet_edge import camvid as data
 
     inter, union = np.zeros(11), np.zeros(11)
     for image_path, label_path in data.list_split(camvid, "val")[:n]:
@@ -286,9 +286,9 @@ def test_every_artifact_gives_the_same_number(form, cpu_result, small_exports, c
 
 def test_npz_weights_give_the_export_number(small_exports, camvid, tmp_path, cpu_result):
     """The weights the cpu export was made from (shipped or seeded random), run in Keras through the same Segmenter."""
-    from enet_edge import model as enet
-    from enet_edge.export import ExportRequest, _load_model_weights
-    from enet_edge.targets import load_target
+    from enet_edge.model import enet
+    from enet_edge.export.pipeline import ExportRequest, _load_model_weights
+    from enet_edge.export.targets import load_target
 
     info = read_manifest(small_exports["cpu"])["weights"]
     if info.get("path"):

@@ -12,10 +12,10 @@ import pytest
 
 from enet_edge import cli
 from enet_edge.errors import ArtifactError, ParityError
-from enet_edge.export import ExportRequest, export, sha256_file
+from enet_edge.export.pipeline import ExportRequest, export, sha256_file
 from enet_edge.runtime import resolve_artifact, verify_artifact
-from enet_edge.parity import ParityResult
-from enet_edge.targets import available_targets, load_target
+from enet_edge.export.parity import ParityResult
+from enet_edge.export.targets import available_targets, load_target
 from conftest import small_target
 from legacy_openvino import run_legacy
 
@@ -127,7 +127,7 @@ def _perturbing_to_onnx(original):
 
 
 def test_parity_catches_a_perturbed_model_and_keeps_the_previous_export(small_exports, tmp_path, monkeypatch):
-    from enet_edge import convert
+    from enet_edge.export import convert
 
     out = tmp_path / "ncs2"
     shutil.copytree(small_exports["ncs2"], out)

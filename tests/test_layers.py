@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from enet_edge import layers
+from enet_edge.model import layers
 from enet_edge.errors import ConfigError
 
 SHUFFLES = ("slice_concat", "depth_to_space")
@@ -109,7 +109,7 @@ def test_bad_shapes_give_clear_errors():
 @pytest.mark.parametrize("shuffle", SHUFFLES)
 @pytest.mark.parametrize("bias", [False, True])
 def test_transposed_conv_as_conv_interleave_matches_conv2d_transpose(shuffle, bias, rng):
-    from enet_edge.config import Realization
+    from enet_edge.model.config import Realization
 
     x = rng.standard_normal((2, 3, 5, 6)).astype(np.float32)
     native = layers.TransposedConv2x2(4, Realization(upsample="transposed_conv"), use_bias=bias, name="t")

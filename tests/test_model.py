@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from enet_edge.config import ENetConfig, Realization
+from enet_edge.model.config import ENetConfig, Realization
 from enet_edge.errors import ArtifactError, ConfigError
-from enet_edge import model as enet
+from enet_edge.model import enet
 
 SMALL = ENetConfig(height=64, width=96)
 

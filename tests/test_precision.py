@@ -11,8 +11,14 @@ import pytest
 
 from enet_edge.errors import ConfigError, DeviceError
 from enet_edge.runtime import open_adapter
-from enet_edge.runtime.precision import (PrecisionRun, has_arithmetic, normalize_precision, openvino_config,
-                                         require_exact, type_name)
+from enet_edge.runtime.precision import (
+    PrecisionRun,
+    has_arithmetic,
+    normalize_precision,
+    openvino_config,
+    require_exact,
+    type_name,
+)
 
 from simulated_cpu import CPU_KINDS, simulate
 
@@ -137,8 +143,8 @@ def test_myriad_needs_fp16_and_names_the_release(tmp_path):
 @pytest.fixture(scope="module")
 def fp16_export_inputs(tmp_path_factory):
     """The ncs2 target at 64x96 with seeded random weights: the export request to run per CPU kind."""
-    from enet_edge.export import ExportRequest
-    from enet_edge.targets import load_target
+    from enet_edge.export.pipeline import ExportRequest
+    from enet_edge.export.targets import load_target
 
     target = load_target("ncs2")
     root = tmp_path_factory.mktemp("precision_exports")
@@ -147,7 +153,7 @@ def fp16_export_inputs(tmp_path_factory):
 
 @pytest.mark.parametrize("kind", ["avx512_bf16", "amx_fp16"])
 def test_fp16_export_parity_never_measures_bf16(monkeypatch, fp16_export_inputs, kind):
-    from enet_edge.export import export
+    from enet_edge.export.pipeline import export
 
     simulate(monkeypatch, kind)
     manifest = export(fp16_export_inputs(kind), log=lambda m: None).manifest
@@ -164,7 +170,7 @@ def test_fp16_export_parity_never_measures_bf16(monkeypatch, fp16_export_inputs,
 
 
 def test_export_parity_refuses_a_device_that_ignores_the_hint(monkeypatch, fp16_export_inputs):
-    from enet_edge.export import export
+    from enet_edge.export.pipeline import export
 
     simulate(monkeypatch, "ignores_hints")
     request = fp16_export_inputs("ignored")
@@ -177,7 +183,7 @@ def test_export_parity_refuses_a_device_that_ignores_the_hint(monkeypatch, fp16_
     ("avx512_bf16", None, "f32"), ("avx512_bf16", "bf16", "bf16"), ("amx_fp16", "f16", "f16"), ("avx2", None, "f32"),
 ])
 def test_eval_runs_exactly_what_it_asks(monkeypatch, small_exports, camvid, kind, asked, ran):
-    from enet_edge.evaluate import EvalConfig, evaluate
+    from enet_edge.apps.evaluate import EvalConfig, evaluate
 
     simulate(monkeypatch, kind)
     cfg = EvalConfig(model=small_exports["cpu"], data_dir=camvid, limit=1, progress=False, precision=asked)
@@ -187,7 +193,7 @@ def test_eval_runs_exactly_what_it_asks(monkeypatch, small_exports, camvid, kind
 @pytest.mark.parametrize("kind, asked, ran", [("avx512_bf16", "f16", "bf16"), ("avx2", "f16", "f32"),
                                               ("avx2", "bf16", "f32")])
 def test_eval_refuses_a_substituted_precision(monkeypatch, small_exports, camvid, kind, asked, ran):
-    from enet_edge.evaluate import EvalConfig, evaluate
+    from enet_edge.apps.evaluate import EvalConfig, evaluate
 
     simulate(monkeypatch, kind)
     cfg = EvalConfig(model=small_exports["cpu"], data_dir=camvid, limit=1, progress=False, precision=asked)
@@ -196,7 +202,7 @@ def test_eval_refuses_a_substituted_precision(monkeypatch, small_exports, camvid
 
 
 def test_eval_default_precision_per_device():
-    from enet_edge.evaluate import EvalConfig
+    from enet_edge.apps.evaluate import EvalConfig
 
     assert EvalConfig(model="build/cpu").precision == "f32"
     assert EvalConfig(model="build/ncs2", device="MYRIAD").precision == "f16"
@@ -209,7 +215,7 @@ def test_eval_default_precision_per_device():
     ("avx2", None, "f32 (CPU's default)"),
 ])
 def test_bench_labels_what_ran(monkeypatch, small_exports, kind, asked, label):
-    from enet_edge import bench
+    from enet_edge.apps import bench
 
     simulate(monkeypatch, kind)
     entry = bench.BenchEntry(str(small_exports["cpu"]), precision=asked)
@@ -223,7 +229,7 @@ def test_bench_labels_what_ran(monkeypatch, small_exports, kind, asked, label):
 
 
 def test_demo_shows_what_ran(monkeypatch, small_exports, camvid, tmp_path):
-    from enet_edge.demo import DemoConfig, run_demo
+    from enet_edge.apps.demo import DemoConfig, run_demo
 
     simulate(monkeypatch, "avx512_bf16")
     config = DemoConfig(source=str(camvid / "val"), model=str(small_exports["cpu"]), show=False, limit=1,

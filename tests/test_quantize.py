@@ -6,9 +6,9 @@ import logging
 import numpy as np
 import pytest
 
-from enet_edge import quantize
+from enet_edge.export import quantize
 from enet_edge.errors import AccuracyError, ConfigError, DataError
-from enet_edge.targets import QuantizationSpec
+from enet_edge.export.targets import QuantizationSpec
 
 SPEC = QuantizationSpec(calibration_frames=4, eval_frames=3, accuracy_control=False)
 
@@ -43,7 +43,7 @@ def test_spec_validation():
 
 
 def test_with_quantization_changes_only_what_it_names():
-    from enet_edge.targets import load_target
+    from enet_edge.export.targets import load_target
 
     int8 = load_target("cpu-int8")
     small = int8.with_quantization(ir_argmax_agreement=0.4, calibration_frames=6)
@@ -84,7 +84,7 @@ def test_gate_rejects_a_large_drop(small_exports, camvid, tmp_path, monkeypatch)
 
 def test_ir_miou_matches_the_eval_path(small_exports, camvid):
     """The gate's mIoU is the runner's mIoU (the number `enet-edge eval` prints)."""
-    from enet_edge.evaluate import evaluate_pairs
+    from enet_edge.apps.evaluate import evaluate_pairs
     from enet_edge.runtime.segmenter import Segmenter
 
     pairs = quantize.eval_pairs(camvid, "val", 2)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from enet_edge import freeze
-from enet_edge.config import REFERENCE_REALIZATION, ENetConfig, Realization
-from enet_edge import model as enet
+from enet_edge.export import freeze
+from enet_edge.model.config import REFERENCE_REALIZATION, ENetConfig, Realization
+from enet_edge.model import enet
 
 REALIZATIONS = [
     Realization(prelu=p, switches="argmax_free", shuffle=s, upsample=u)
@@ -77,7 +77,7 @@ def test_frozen_inventory_within_allowlist_and_static(realization, small_referen
     (out,) = freeze.graph_def_function(graph_def)(x)
     # constant folding reorders the BN arithmetic: rounding-level differences, which may even flip a
     # max-pool switch where two values tie within an ulp, so compare like the export's parity gate
-    from enet_edge.parity import compare
+    from enet_edge.export.parity import compare
 
     result = compare(out, m(x, training=False).numpy())
     assert result.mean_abs_rel < 1e-5 and result.argmax_agreement > 0.999, result

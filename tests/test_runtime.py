@@ -279,7 +279,7 @@ NO_TF_SCRIPT = r"""
 import io, json, sys, contextlib
 sys.modules["tensorflow"] = None  # `import tensorflow` now raises ImportError
 import enet_edge.runtime
-import enet_edge.bench
+import enet_edge.apps.bench
 from enet_edge.cli import main
 
 model, images, pb, out = sys.argv[1:5]
@@ -287,7 +287,7 @@ assert main(["bench", model, "-n", "3", "--warmup", "1", "-q", "--json", out + "
 assert main(["bench", pb, "-n", "1", "-q"]) == 2   # tensorflow backend: one-line error, no traceback
 rc = None
 try:
-    from enet_edge import demo  # the demo, when it exists
+    from enet_edge.apps import demo
 except ImportError:
     demo = None
 if demo is not None:
@@ -324,7 +324,7 @@ sys.modules["tensorflow"] = None
 import numpy as np
 import openvino.runtime as ov
 from enet_edge.runtime import AsyncPipeline, Segmenter
-from enet_edge.bench import BenchConfig, parse_entry, result_document, run_bench
+from enet_edge.apps.bench import BenchConfig, parse_entry, result_document, run_bench
 
 model, frame_file = sys.argv[1:3]
 frame = np.load(frame_file)

@@ -13,7 +13,7 @@ import pytest
 
 from enet_edge.cli import main
 from enet_edge.errors import ConfigError
-from enet_edge.train import TrainConfig, train
+from enet_edge.apps.train import TrainConfig, train
 
 SMOKE_ARGS = ["--epochs", "1", "--batch", "1", "--crop", "64", "96", "--val-every", "1", "--limit-train", "2",
               "--limit-val", "1", "--max-steps", "2"]
@@ -63,7 +63,7 @@ def _rows(run_dir):
 
 
 def test_smoke_run_writes_the_run_directory(smoke_run):
-    from enet_edge.model import read_weights
+    from enet_edge.model.enet import read_weights
 
     for name in ("state.json", "log.csv", "curve.png", "best_weights.npz", "last_weights.npz", "last_optimizer.npz"):
         assert (smoke_run / name).is_file(), name
@@ -99,7 +99,7 @@ def test_resume_picks_up_where_it_stopped(smoke_run, camvid):
 
 def test_best_weights_evaluate_to_the_logged_miou(smoke_run, camvid, tmp_path):
     """``enet-edge eval`` on the best weights reproduces training's own validation number."""
-    from enet_edge.evaluate import EvalConfig, evaluate
+    from enet_edge.apps.evaluate import EvalConfig, evaluate
 
     state = json.loads((smoke_run / "state.json").read_text())
     result = evaluate(EvalConfig(model=smoke_run / "best_weights.npz", data_dir=camvid, limit=1, progress=False,

@@ -201,7 +201,7 @@ def exported(export_venv, away, tmp_path_factory):
 @pytest.mark.slow
 def test_export_from_the_installed_wheel(export_venv, exported, away):
     venv_dir = export_venv.parent.parent
-    probe = _probe(export_venv, "import json, sys, enet_edge, tensorflow, enet_edge.tables as t; print(json.dumps("
+    probe = _probe(export_venv, "import json, sys, enet_edge, tensorflow, enet_edge.resources as t; print(json.dumps("
                    "{'enet_edge': enet_edge.__file__, 'tensorflow': tensorflow.__file__, 'weights': str(t.DEFAULT_WEIGHTS),"
                    " 'targets': str(t.TARGET_DIR), 'editable': [m for m in sys.modules if '__editable__' in m]}))", away)
     assert Path(probe["enet_edge"]).is_relative_to(venv_dir), probe  # the wheel's copy, not the repository's

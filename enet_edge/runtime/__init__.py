@@ -3,7 +3,7 @@
 Imports without TensorFlow (numpy and OpenCV only; each backend imports its framework when used).
 """
 
-from .adapters import (  # noqa: F401
+from enet_edge.runtime.adapters import (
     BACKENDS,
     KERAS_BACKEND,
     InferenceAdapter,
@@ -16,5 +16,5 @@ from .adapters import (  # noqa: F401
     open_adapter,
     openvino_devices,
 )
-from .manifest import Artifact, read_manifest, resolve_artifact, verify_artifact  # noqa: F401
-from .segmenter import AsyncPipeline, Segmentation, Segmenter  # noqa: F401
+from enet_edge.runtime.manifest import Artifact, read_manifest, resolve_artifact, verify_artifact  # noqa: F401
+from enet_edge.runtime.segmenter import AsyncPipeline, Segmentation, Segmenter  # noqa: F401

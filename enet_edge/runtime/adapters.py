@@ -22,8 +22,8 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..errors import ArtifactError, DeviceError, InputError
-from .precision import PrecisionRun, normalize_precision, openvino_config, type_name
+from enet_edge.errors import ArtifactError, DeviceError, InputError
+from enet_edge.runtime.precision import PrecisionRun, normalize_precision, openvino_config, type_name
 
 KERAS_BACKEND = "keras"
 """Backend of :class:`KerasWeightsAdapter`: trained ``.npz`` weights built into the Keras model (needs TensorFlow)."""
@@ -473,7 +473,7 @@ class TensorFlowAdapter(InferenceAdapter):
             import tensorflow as tf
         except ImportError as exc:
             raise DeviceError("the tensorflow backend needs TensorFlow: pip install 'enet-edge[export]'") from exc
-        from ..freeze_io import parse_graph_def
+        from enet_edge.runtime.graph_def import parse_graph_def
 
         if device.upper() != "CPU":
             raise DeviceError(f"the tensorflow backend runs on CPU only here, not {device}")
@@ -540,8 +540,8 @@ class KerasWeightsAdapter(InferenceAdapter):
         except ImportError as exc:
             raise DeviceError("evaluating .npz weights needs TensorFlow (pip install 'enet-edge[export]'); "
                               "on a device, evaluate an export directory instead") from exc
-        from ..config import Realization
-        from ..model import load_enet
+        from enet_edge.model.config import Realization
+        from enet_edge.model.enet import load_enet
 
         if not tf.config.list_logical_devices(device):
             raise DeviceError(f"TensorFlow sees no {device} here")

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
 
-from ..classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
-from ..errors import ArtifactError
-from ..fileio import sha256_file
+from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
+from enet_edge.errors import ArtifactError
+from enet_edge.fileio import sha256_file
 
 MANIFEST = "manifest.json"
 # artifact kind -> default backend; and the order a directory is searched for a backend

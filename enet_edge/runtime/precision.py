@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Iterable, Optional, Tuple
 
-from ..errors import ConfigError, DeviceError
+from enet_edge.errors import ConfigError, DeviceError
 
 PRECISIONS: Tuple[str, ...] = ("f32", "f16", "bf16")
 """Inference precisions one can ask OpenVINO for (``INFERENCE_PRECISION_HINT`` values)."""

@@ -14,10 +14,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
-from ..errors import ArtifactError, InputError
-from .adapters import InferenceAdapter, open_adapter
-from .manifest import Artifact, resolve_artifact
+from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
+from enet_edge.errors import ArtifactError, InputError
+from enet_edge.runtime.adapters import InferenceAdapter, open_adapter
+from enet_edge.runtime.manifest import Artifact, resolve_artifact
 
 FRAME_DTYPES = ("uint8", "float32", "float16")  # model input dtypes a BGR 0..255 frame converts to
 

@@ -24,11 +24,11 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from .classes import NUM_CLASSES, VOID_LABEL
-from .config import ENetConfig, Realization
-from .errors import ConfigError
-from .fileio import atomic_savez, atomic_write_text
-from . import data as camvid
+from enet_edge.classes import NUM_CLASSES, VOID_LABEL
+from enet_edge.model.config import ENetConfig, Realization
+from enet_edge.errors import ConfigError
+from enet_edge.fileio import atomic_savez, atomic_write_text
+from enet_edge import camvid
 
 TRAIN_REALIZATION = Realization(prelu="native", switches="argmax_free", shuffle="depth_to_space")
 
@@ -111,7 +111,7 @@ def train(cfg: TrainConfig, log=print) -> Dict[str, object]:
     """Train (or resume) per ``cfg``; returns the final state dict. Runs unchanged on CPU or GPU."""
     import tensorflow as tf
 
-    from .model import build_enet, get_weights, read_weights, save_weights, set_weights
+    from enet_edge.model.enet import build_enet, get_weights, read_weights, save_weights, set_weights
 
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -203,7 +203,7 @@ def train(cfg: TrainConfig, log=print) -> Dict[str, object]:
 
         return ds.map(augment, num_parallel_calls=1).batch(batch, drop_remainder=True).prefetch(2)
 
-    from .metrics import ConfusionAccumulator
+    from enet_edge.metrics import ConfusionAccumulator
 
     def validate() -> Dict[str, object]:
         set_weights(val_model, get_weights(model))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import ArtifactError
+from enet_edge.errors import ArtifactError
 
 
 def parse_graph_def(path):

@@ -9,7 +9,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Dict, Tuple
 
-from .errors import ConfigError
+from enet_edge.errors import ConfigError
 
 PRELU_REALIZATIONS = ("native", "relu_only")
 """``native``: ``relu(x) - alpha*relu(neg(x))``, the form converters fuse into one PReLU op.

@@ -25,13 +25,13 @@ from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
 
-from . import data as camvid
-from .classes import CAMVID_CLASSES, NUM_CLASSES, VOID_LABEL
-from .errors import ArtifactError, ConfigError
-from .metrics import ConfusionAccumulator
-from .runtime import BACKENDS, KERAS_BACKEND, KerasWeightsAdapter, Segmenter
-from .runtime.manifest import resolve_artifact
-from .runtime.precision import PRECISIONS, normalize_precision, require_exact
+from enet_edge import camvid
+from enet_edge.classes import CAMVID_CLASSES, NUM_CLASSES, VOID_LABEL
+from enet_edge.errors import ArtifactError, ConfigError
+from enet_edge.metrics import ConfusionAccumulator
+from enet_edge.runtime import BACKENDS, KERAS_BACKEND, KerasWeightsAdapter, Segmenter
+from enet_edge.runtime.manifest import resolve_artifact
+from enet_edge.runtime.precision import PRECISIONS, normalize_precision, require_exact
 
 EVAL_BACKENDS = BACKENDS
 DEFAULT_OUT_DIR = Path("build") / "eval"

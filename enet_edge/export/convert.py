@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Dict, Optional
 
-from .classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
-from .errors import ArtifactError, CompatibilityError
-from .model import INPUT_NAME, OUTPUT_NAME
+from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
+from enet_edge.errors import ArtifactError, CompatibilityError
+from enet_edge.model.enet import INPUT_NAME, OUTPUT_NAME
 
 
 def _select_as_where(ctx, node, name, args):
@@ -29,12 +29,12 @@ def to_onnx(graph_def, path, opset: int = 13):
 
     The model passes ``onnx.checker`` (full check, with shape inference). The layout Transposes that
     tf2onnx leaves around the argmax-free switches are sunk and cancelled
-    (:func:`enet_edge.onnx_layout.sink_transposes`; bit-identical results).
+    (:func:`enet_edge.export.onnx_layout.sink_transposes`; bit-identical results).
     """
     import onnx
     import tf2onnx
 
-    from .onnx_layout import sink_transposes
+    from enet_edge.export.onnx_layout import sink_transposes
 
     model, _ = tf2onnx.convert.from_graph_def(
         graph_def,

@@ -21,8 +21,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .config import Realization
-from .errors import ConfigError
+from enet_edge.model.config import Realization
+from enet_edge.errors import ConfigError
 
 # Row-major order of the four positions of a 2x2 window: (dy, dx).
 WINDOW_POSITIONS = ((0, 0), (0, 1), (1, 0), (1, 1))

@@ -2,7 +2,7 @@
 
 Every layer has a stable name that reads like the paper's table, e.g. ``bottleneck2_3_asymmetric5``
 with sub-layers ``bottleneck2_3_asymmetric5_conv2a``; weights are stored by those names, so one set
-of weights builds into any :class:`~enet_edge.config.Realization`.
+of weights builds into any :class:`~enet_edge.model.config.Realization`.
 
 Input: ``image``, (N, H, W, 3) float32, NHWC, **BGR** (OpenCV order), raw pixel values 0..255.
 BGR is deliberate: a device feeds OpenCV frames straight in, with no channel swap in the graph.
@@ -19,10 +19,10 @@ from typing import Dict, List, Optional, Tuple
 import keras
 import numpy as np
 
-from .config import ENetConfig, Realization
-from .errors import ArtifactError
-from .fileio import atomic_savez
-from .layers import MaxPoolWithSwitches, PReLU, Scale, TransposedConv2x2, UnpoolWithSwitches, ZeroPadChannels
+from enet_edge.model.config import ENetConfig, Realization
+from enet_edge.errors import ArtifactError
+from enet_edge.fileio import atomic_savez
+from enet_edge.model.layers import MaxPoolWithSwitches, PReLU, Scale, TransposedConv2x2, UnpoolWithSwitches, ZeroPadChannels
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "logits"

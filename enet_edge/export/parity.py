@@ -16,7 +16,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from .errors import ConfigError
+from enet_edge.errors import ConfigError
 
 METRICS = ("max_abs_rel", "mean_abs_rel", "share_off_2pct", "l2_rel", "argmax_agreement")
 HIGHER_IS_BETTER = {"argmax_agreement"}

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from .errors import ArtifactError, CompatibilityError, ConfigError
-from .tables import RULESET_DIR, read_toml
+from enet_edge.errors import ArtifactError, CompatibilityError, ConfigError
+from enet_edge.resources import RULESET_DIR, read_toml
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,7 @@ class CheckReport:
 
 def read_tensorflow(path) -> Graph:
     """Read a binary frozen GraphDef (.pb)."""
-    from .freeze_io import parse_graph_def  # TensorFlow protobufs, imported only here
+    from enet_edge.runtime.graph_def import parse_graph_def  # TensorFlow protobufs, imported only here
 
     graph_def = parse_graph_def(path)
     return graph_from_graph_def(graph_def, str(path))
@@ -297,12 +297,12 @@ def ruleset_for(kind: str, name: str, target) -> Dict[str, Any]:
     """The ruleset a target's ``[checks]`` names for artifact ``kind``.
 
     ``"realization"`` (frozen GraphDefs) is the declared TF op set of the target's realization; it
-    comes from :mod:`enet_edge.freeze`, so it needs TensorFlow. Every other name is a ruleset file.
+    comes from :mod:`enet_edge.export.freeze`, so it needs TensorFlow. Every other name is a ruleset file.
     """
     if name != "realization":
         return load_ruleset(name)
     try:
-        from .freeze import realization_allowlist
+        from enet_edge.export.freeze import realization_allowlist
     except ModuleNotFoundError as exc:
         if (exc.name or "").partition(".")[0] not in ("tensorflow", "keras"):
             raise

@@ -12,8 +12,8 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .classes import NUM_CLASSES, VOID_LABEL
-from .errors import DataError
+from enet_edge.classes import NUM_CLASSES, VOID_LABEL
+from enet_edge.errors import DataError
 
 ENV_VAR = "ENET_EDGE_CAMVID"
 _REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -28,13 +28,13 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB, VOID_LABEL
-from .config import REFERENCE_REALIZATION, ENetConfig
-from .errors import ArtifactError, DataError, ParityError
-from .fileio import sha256_file  # noqa: F401 (part of this module's API)
-from .runtime.precision import has_arithmetic
-from .tables import DEFAULT_WEIGHTS  # noqa: F401 (the shipped weights; part of this module's API)
-from .targets import ARTIFACT_FILES, TargetSpec
+from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB, VOID_LABEL
+from enet_edge.model.config import REFERENCE_REALIZATION, ENetConfig
+from enet_edge.errors import ArtifactError, DataError, ParityError
+from enet_edge.fileio import sha256_file  # noqa: F401 (part of this module's API)
+from enet_edge.runtime.precision import has_arithmetic
+from enet_edge.resources import DEFAULT_WEIGHTS  # noqa: F401 (the shipped weights; part of this module's API)
+from enet_edge.export.targets import ARTIFACT_FILES, TargetSpec
 
 MANIFEST_FORMAT = "enet-edge-manifest/1"
 
@@ -78,7 +78,7 @@ def tool_versions() -> Dict[str, str]:
 
 def _load_model_weights(request: ExportRequest, log: Callable[[str], None]):
     """(weights dict, base ENetConfig, weights description dict)."""
-    from . import model as enet
+    from enet_edge.model import enet
 
     path = request.weights or (DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else None)
     if path is not None:
@@ -99,7 +99,7 @@ def parity_inputs(target: TargetSpec, config: ENetConfig, data_dir: Optional[Pat
     """uint8 BGR (1,H,W,3) frames: CamVid val frames resized to the model size, then random ones."""
     import cv2
 
-    from . import data as camvid
+    from enet_edge import camvid
 
     frames, names = [], []
     if target.parity_frames:
@@ -123,7 +123,7 @@ def parity_inputs(target: TargetSpec, config: ENetConfig, data_dir: Optional[Pat
 
 
 def _ruleset_for(kind: str, name: str, target: TargetSpec) -> dict:
-    from .checks import ruleset_for  # it lives there: `enet-edge check` must not import this module
+    from enet_edge.export.gates import ruleset_for  # it lives there: `enet-edge check` must not import this module
 
     return ruleset_for(kind, name, target)
 
@@ -145,8 +145,8 @@ def _run_artifact(kind: str, path: Path, frames: List[np.ndarray], precision: st
     FP16 weights); the row is refused when the CPU runs something else (:func:`require_exact`), so
     parity never measures bf16 in place of f32 or f16.
     """
-    from .runtime.adapters import open_adapter
-    from .runtime.precision import require_exact
+    from enet_edge.runtime.adapters import open_adapter
+    from enet_edge.runtime.precision import require_exact
 
     backend = {"tensorflow": "tensorflow", "onnx": "onnxruntime", "openvino_ir": "openvino"}[kind]
     options = {"precision": precision} if backend == "openvino" else {}
@@ -174,7 +174,7 @@ FP16_ARITHMETIC = "fp16_arithmetic"
 
 
 def _run_fp16_emulation(config: ENetConfig, target: TargetSpec, weights, frames: List[np.ndarray]):
-    from . import model as enet
+    from enet_edge.model import enet
 
     model = enet.build_enet(config, target.realization, dtype_policy="float16")
     enet.set_weights(model, weights, "weights")
@@ -186,11 +186,11 @@ def _run_fp16_emulation(config: ENetConfig, target: TargetSpec, weights, frames:
 
 def export(request: ExportRequest, log: Callable[[str], None] = print) -> ExportResult:
     """Run the whole pipeline for ``request.target``; see the module docstring."""
-    from . import model as enet
-    from .checks import check_graph, graph_from_graph_def, raise_on_violations, read_graph
-    from .convert import model_info, to_onnx, to_openvino
-    from .freeze import freeze_model, op_inventory, unknown_shapes, write_graph_def
-    from .parity import compare
+    from enet_edge.model import enet
+    from enet_edge.export.gates import check_graph, graph_from_graph_def, raise_on_violations, read_graph
+    from enet_edge.export.convert import model_info, to_onnx, to_openvino
+    from enet_edge.export.freeze import freeze_model, op_inventory, unknown_shapes, write_graph_def
+    from enet_edge.export.parity import compare
 
     start = time.perf_counter()
     target = request.target
@@ -224,7 +224,7 @@ def export(request: ExportRequest, log: Callable[[str], None] = print) -> Export
             info = model_info(target.name, config.to_dict(), {"enet_edge_trained": str(weights_info["trained"])})
             ir_path = tmp / ARTIFACT_FILES["openvino_ir"]
             if target.quantization is not None:
-                from .quantize import quantize_ir
+                from enet_edge.export.quantize import quantize_ir
 
                 fp32_path = tmp / "fp32" / ARTIFACT_FILES["openvino_ir"]
                 fp32_path.parent.mkdir()

@@ -35,7 +35,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import ArtifactError, ConfigError, DeviceError, EnetEdgeError, InputError
+from enet_edge.errors import ArtifactError, ConfigError, DeviceError, EnetEdgeError, InputError
 
 STAGES = ("capture", "preprocess", "infer", "postprocess", "render")
 """Per-frame stages timed by the demo, in pipeline order."""
@@ -90,8 +90,8 @@ class DemoConfig:
     precision: Optional[str] = None
 
     def __post_init__(self) -> None:
-        from .runtime.adapters import BACKENDS
-        from .runtime.precision import normalize_precision
+        from enet_edge.runtime.adapters import BACKENDS
+        from enet_edge.runtime.precision import normalize_precision
 
         object.__setattr__(self, "precision", normalize_precision(self.precision))
 
@@ -670,7 +670,7 @@ def _pick_device(artifact, requested: Optional[str]) -> str:
         return "CPU"
     target = (artifact.manifest or {}).get("target", "")
     if str(target).startswith("ncs"):
-        from .runtime.adapters import openvino_devices
+        from enet_edge.runtime.adapters import openvino_devices
 
         try:
             if any(d.startswith("MYRIAD") for d in openvino_devices()):
@@ -682,9 +682,9 @@ def _pick_device(artifact, requested: Optional[str]) -> str:
 
 def open_model(config: DemoConfig, log: Callable[[str], None]):
     """Resolve and open the model: (Segmenter, artifact, device, effective nireq)."""
-    from .runtime.manifest import resolve_artifact
-    from .runtime.segmenter import Segmenter
-    from .runtime.adapters import open_adapter
+    from enet_edge.runtime.manifest import resolve_artifact
+    from enet_edge.runtime.segmenter import Segmenter
+    from enet_edge.runtime.adapters import open_adapter
 
     path = Path(config.model) if config.model else default_model()
     artifact = resolve_artifact(path, config.backend)
@@ -755,7 +755,7 @@ def _precision_label(segmenter) -> str:
 
 def _loop(config: DemoConfig, source: FrameSource, segmenter, artifact, device: str, nireq: int, untrained: bool,
           display: Optional[Display], sink: Optional[FrameSink]) -> DemoSummary:
-    from .runtime.segmenter import AsyncPipeline
+    from enet_edge.runtime.segmenter import AsyncPipeline
 
     stats = StageStats()
     renderer = Renderer(segmenter.classes, segmenter.palette_bgr, config.alpha, config.legend)

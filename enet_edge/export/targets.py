@@ -6,7 +6,7 @@ Adding a target means adding a file; no code path. Schema::
     description = "..."
     mode = "export"                  # "export": gates fail the export; "check-only": report, no runtime artifacts
     device = "MYRIAD"                # OpenVINO device the IR is meant for
-    [realization]                    # enet_edge.config.Realization fields
+    [realization]                    # enet_edge.model.config.Realization fields
     [input]    height = 360, width = 480
     [onnx]     opset = 13
     [openvino] precision = "FP16"    # FP32 | FP16 | INT8 (INT8 needs [quantization])
@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
-from .config import ENetConfig, Realization
-from .errors import ConfigError
-from .parity import ParityThresholds
-from .tables import TARGET_DIR, read_toml  # TARGET_DIR: export/ in the repository, package data when installed
+from enet_edge.model.config import ENetConfig, Realization
+from enet_edge.errors import ConfigError
+from enet_edge.export.parity import ParityThresholds
+from enet_edge.resources import TARGET_DIR, read_toml  # TARGET_DIR: export/ in the repository, package data when installed
 
 ARTIFACTS = ("tensorflow", "onnx", "openvino_ir")
 """Artifact kinds in pipeline order: frozen GraphDef, ONNX, OpenVINO IR."""

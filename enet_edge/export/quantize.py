@@ -16,8 +16,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import AccuracyError, DataError
-from .targets import QuantizationSpec
+from enet_edge.errors import AccuracyError, DataError
+from enet_edge.export.targets import QuantizationSpec
 
 
 def _spread(items: Sequence, count: int) -> list:
@@ -40,7 +40,7 @@ def model_frame(image: np.ndarray, height: int, width: int) -> np.ndarray:
 def calibration_frames(data_dir: Optional[Path], split: str, count: int, height: int, width: int
                        ) -> List[np.ndarray]:
     """``count`` evenly spaced frames of a CamVid split as IR inputs: (1,H,W,3) uint8 BGR NHWC."""
-    from . import data as camvid
+    from enet_edge import camvid
 
     root = camvid.resolve_data_dir(data_dir)
     pairs = camvid.list_split(root, split)
@@ -50,7 +50,7 @@ def calibration_frames(data_dir: Optional[Path], split: str, count: int, height:
 
 
 def eval_pairs(data_dir: Optional[Path], split: str, count: int) -> List[Tuple[Path, Path]]:
-    from . import data as camvid
+    from enet_edge import camvid
 
     root = camvid.resolve_data_dir(data_dir)
     pairs = camvid.list_split(root, split)
@@ -68,9 +68,9 @@ def ir_miou(xml_path: Path, pairs: Sequence[Tuple[Path, Path]]) -> float:
 
     Float layers run in f32, asked for and read back: on a BF16 CPU OpenVINO's default would be bf16.
     """
-    from .evaluate import segmenter_miou
-    from .runtime.precision import require_exact
-    from .runtime.segmenter import Segmenter
+    from enet_edge.apps.evaluate import segmenter_miou
+    from enet_edge.runtime.precision import require_exact
+    from enet_edge.runtime.segmenter import Segmenter
 
     segmenter = Segmenter.open(xml_path, backend="openvino", device="CPU", precision=GATE_PRECISION)
     try:
@@ -100,9 +100,9 @@ def _without_ignored_op_notes():
 
 def _miou_of_compiled(compiled, pairs_data: Sequence[Tuple[np.ndarray, np.ndarray]]) -> float:
     """mIoU of an ``ov.CompiledModel`` on pre-read (frame tensor, label) pairs; NNCF's validation_fn."""
-    from .classes import VOID_LABEL
-    from .metrics import ConfusionAccumulator
-    from .runtime.segmenter import Segmenter
+    from enet_edge.classes import VOID_LABEL
+    from enet_edge.metrics import ConfusionAccumulator
+    from enet_edge.runtime.segmenter import Segmenter
 
     acc = ConfusionAccumulator(num_classes=VOID_LABEL, ignore=VOID_LABEL)
     request = compiled.create_infer_request()
@@ -126,7 +126,7 @@ def quantize_ir(fp32_xml: Path, int8_xml: Path, spec: QuantizationSpec, data_dir
     import nncf
     import openvino as ov
 
-    from . import data as camvid
+    from enet_edge import camvid
 
     start = time.perf_counter()
     core = ov.Core()

@@ -16,10 +16,10 @@ from tensorflow.core.protobuf import config_pb2, meta_graph_pb2, rewriter_config
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 from tensorflow.python.grappler import tf_optimizer
 
-from .config import ENetConfig, Realization
-from .freeze_io import parse_graph_def, write_graph_def  # noqa: F401 (re-exported)
-from .model import INPUT_NAME, OUTPUT_NAME
-from .tables import load_table
+from enet_edge.model.config import ENetConfig, Realization
+from enet_edge.runtime.graph_def import parse_graph_def, write_graph_def  # noqa: F401 (re-exported)
+from enet_edge.model.enet import INPUT_NAME, OUTPUT_NAME
+from enet_edge.resources import load_table
 
 GraphDef = tf.compat.v1.GraphDef
 
@@ -103,7 +103,7 @@ def unknown_shapes(graph_def: GraphDef) -> List[str]:
 
 
 def read_graph_def(path) -> GraphDef:
-    """Parse a binary frozen GraphDef (see :func:`enet_edge.freeze_io.parse_graph_def`)."""
+    """Parse a binary frozen GraphDef (see :func:`enet_edge.runtime.graph_def.parse_graph_def`)."""
     return parse_graph_def(path)
 
 

@@ -36,12 +36,12 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import __version__
-from .errors import ConfigError, InputError
-from .runtime.adapters import BACKENDS, VIRTUAL_DEVICES, InferenceAdapter, LayerCounter, open_adapter
-from .runtime.manifest import Artifact, resolve_artifact
-from .runtime.precision import PrecisionRun, normalize_precision
-from .runtime.segmenter import AsyncPipeline, Segmenter
+from enet_edge import __version__
+from enet_edge.errors import ConfigError, InputError
+from enet_edge.runtime.adapters import BACKENDS, VIRTUAL_DEVICES, InferenceAdapter, LayerCounter, open_adapter
+from enet_edge.runtime.manifest import Artifact, resolve_artifact
+from enet_edge.runtime.precision import PrecisionRun, normalize_precision
+from enet_edge.runtime.segmenter import AsyncPipeline, Segmenter
 
 SCHEMA = "enet-edge-bench/1"
 MODES = ("latency", "throughput")
@@ -648,7 +648,7 @@ def machine_info() -> Dict[str, Any]:
         pass
     versions: Dict[str, Optional[str]] = {"enet_edge": __version__, "numpy": np.__version__}
     try:
-        from .runtime.adapters import import_openvino
+        from enet_edge.runtime.adapters import import_openvino
 
         ov = import_openvino()
         versions["openvino"] = str(ov.get_version())

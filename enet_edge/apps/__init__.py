@@ -1,0 +1,1 @@
+"""Applications on top of the runtime and the model: bench, demo, evaluate, train."""

@@ -1,0 +1,1 @@
+"""Workstation side: freeze, convert, quantize, gate and parity-check an export (TensorFlow lazily)."""

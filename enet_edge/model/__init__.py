@@ -1,0 +1,1 @@
+"""ENet in Keras (needs TensorFlow): configuration, layers, the network, weights files."""

@@ -149,7 +149,7 @@ def class_weights_enet(counts: np.ndarray, c: float = 1.02, void: Optional[int] 
 def class_weights_mfb(
     labels: np.ndarray, num_classes: int = NUM_CLASSES, void: Optional[int] = VOID_LABEL
 ) -> np.ndarray:
-    """Median-frequency balancing (Eigen & Fergus; the seed's MFB): ``median(freq) / freq_class``.
+    """Median-frequency balancing (Eigen & Fergus; as in kwotsin/TensorFlow-ENet): ``median(freq) / freq_class``.
 
     freq_class = pixels of class / pixels of the images where the class is present. float32 (K,).
     Classes absent everywhere get 0, as does void.

@@ -125,7 +125,7 @@ def max_pool_with_argmax_reference(x: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
 
 
 def unpool_reference(y: tf.Tensor, argmax: tf.Tensor) -> tf.Tensor:
-    """Reference unpooling with ``tf.scatter_nd`` (the seed's design, with real indices).
+    """Reference unpooling with ``tf.scatter_nd`` (kwotsin/TensorFlow-ENet's design, with real indices).
 
     Args:
         y: (N, h, w, C) float32; argmax: (N, h, w, C) int64 from :func:`max_pool_with_argmax_reference`.

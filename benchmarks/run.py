@@ -14,7 +14,8 @@ mIoU column is measured on CamVid val through the same runner at the first size.
 
 Writes ``benchmarks/results/<date>-<cpu>.json`` (everything), ``.md`` (tables with ratios to the
 TensorFlow graph) and ``.png`` (latency distributions, latency vs mIoU, scaling with input size), and
-puts the markdown between the ``<!-- bench:start -->`` / ``<!-- bench:end -->`` markers of README.md.
+puts the markdown between the ``<!-- bench:start -->`` / ``<!-- bench:end -->`` markers of
+benchmarks/results/README.md (the latest results, linked from the top README).
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from enet_edge.apps import bench
+from enet_edge import camvid  # noqa: E402
+from enet_edge.apps import bench  # noqa: E402
 from enet_edge.errors import ConfigError, EnetEdgeError  # noqa: E402
+from enet_edge.progress import format_ms  # noqa: E402
+from enet_edge.runtime.backends import artifact_file  # noqa: E402
 
 SCHEMA = "enet-edge-bench-suite/1"
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -56,8 +60,8 @@ class Variant:
 
 VARIANTS: Tuple[Variant, ...] = (
     Variant("tf-keras", "TensorFlow, Keras model (trained weights)", None, "keras"),
-    Variant("tf-graph", "TensorFlow, frozen graph (cpu realization)", "cpu", "tensorflow", "enet_frozen.pb"),
-    Variant("ort-fp32", "ONNX Runtime FP32 (cpu)", "cpu", "onnxruntime", "enet.onnx"),
+    Variant("tf-graph", "TensorFlow, frozen graph (cpu realization)", "cpu", "tensorflow", artifact_file("tensorflow")),
+    Variant("ort-fp32", "ONNX Runtime FP32 (cpu)", "cpu", "onnxruntime", artifact_file("onnx")),
     Variant("ov-fp32", "OpenVINO FP32 (cpu)", "cpu", "openvino", precision="f32"),
     Variant("ov-bf16", "OpenVINO BF16 (cpu)", "cpu", "openvino", precision="bf16", needs="BF16"),
     Variant("ov-fp16", "OpenVINO FP16 arithmetic (cpu)", "cpu", "openvino", precision="f16", needs="FP16"),
@@ -72,7 +76,7 @@ BASELINE = "tf-graph"
 
 @dataclass(frozen=True)
 class Goal:
-    """A target of issue 7: ``variant``'s metric at most ``limit`` x ``reference``'s (or points, for mIoU)."""
+    """A speed or accuracy goal: ``variant``'s metric at most ``limit`` x ``reference``'s (or points, for mIoU)."""
 
     text: str
     variant: str
@@ -104,7 +108,7 @@ class SuiteConfig:
     out_dir: Path = REPO / "benchmarks" / "results"
     weights: Optional[Path] = None
     data_dir: Optional[Path] = None
-    readme: Optional[Path] = REPO / "README.md"
+    readme: Optional[Path] = REPO / "benchmarks" / "results" / "README.md"
 
     def __post_init__(self) -> None:
         if not self.sizes:
@@ -178,11 +182,7 @@ def ensure_export(target: str, size: Tuple[int, int], config: SuiteConfig, log: 
 
 def cpu_flags_of_note() -> List[str]:
     """The x86 flags that decide CNN speed (AVX2, AVX-512, VNNI, AMX, FP16/BF16), from /proc/cpuinfo."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return []
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    flags = bench.cpuinfo().get("flags", [])
     wanted = re.compile(r"^(avx2|fma|f16c|avx512f|avx512_vnni|avx_vnni|avx512_bf16|avx512_fp16|amx_\w+)$")
     return sorted(f for f in flags if wanted.match(f))
 
@@ -210,8 +210,8 @@ def entry_for(variant: Variant, size: Tuple[int, int], export_dirs: Dict[str, Pa
 
 
 def measure_miou(entry: bench.BenchEntry, pairs, log: Callable[[str], None]) -> float:
-    """Val mIoU (fraction) of one variant through the runner (:func:`enet_edge.apps.evaluate.segmenter_miou`)."""
-    from enet_edge.apps.evaluate import segmenter_miou
+    """Val mIoU (fraction) of one variant through the runner (:func:`enet_edge.metrics.segmenter_miou`)."""
+    from enet_edge.metrics import segmenter_miou
     from enet_edge.runtime import Segmenter
 
     options = dict(entry.options)
@@ -246,9 +246,7 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
         entries = [entry_for(v, size, export_dirs, config) for v in variants
                    if v.name not in skipped and (v.target is None or v.target in export_dirs)]
         if index == 0 and config.miou_frames >= 0:
-            from enet_edge.export.quantize import eval_pairs
-
-            pairs = eval_pairs(config.data_dir, "val", config.miou_frames)
+            pairs = camvid.spread_pairs(config.data_dir, "val", config.miou_frames)
             log(f"mIoU on {len(pairs)} CamVid val frames at {size[0]}x{size[1]}")
             for entry in entries:
                 miou[entry.label] = measure_miou(entry, pairs, log)
@@ -319,10 +317,6 @@ def evaluate_goals(document: Dict[str, Any]) -> List[Dict[str, Any]]:
     return out
 
 
-def _ms(value: Optional[float]) -> str:
-    return "–" if value is None else bench.format_ms(value)
-
-
 def render_markdown(document: Dict[str, Any]) -> str:
     """The tables (per size and mode, ratios to the TensorFlow graph), the goals and the machine."""
     m = document["machine"]
@@ -352,9 +346,10 @@ def render_markdown(document: Dict[str, Any]) -> str:
             miou = document["miou"].get(doc["variant"]) if list(size) == list(document["runs"][0]["size"]) else None
             lines.append(
                 f"| `{doc['variant']}` {titles.get(doc['variant'], '')} | {doc['backend']} {doc['precision'] or ''} | "
-                f"{_ms(lat['median'])} | {_ms(lat['p90'])} | {doc['throughput_fps'] or 0:.1f} | "
+                f"{format_ms(lat['median'], '–')} | {format_ms(lat['p90'], '–')} | "
+                f"{doc['throughput_fps'] or 0:.1f} | "
                 f"{'–' if ratio is None else f'{ratio:.2f}x'} | {'–' if fps_ratio is None else f'{fps_ratio:.2f}x'} | "
-                f"{_ms(e2e['median'])} | {'–' if miou is None else f'{100 * miou:.2f}%'} |")
+                f"{format_ms(e2e['median'], '–')} | {'–' if miou is None else f'{100 * miou:.2f}%'} |")
         lines.append("")
     if document["skipped"]:
         lines += ["Not measured:", ""] + [f"- `{k}`: {v}" for k, v in document["skipped"].items()] + [""]
@@ -491,7 +486,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> SuiteConfig:
     p.add_argument("--out-dir", type=Path, default=SuiteConfig.out_dir)
     p.add_argument("--weights", type=Path)
     p.add_argument("--data-dir", type=Path)
-    p.add_argument("--no-readme", action="store_true", help="do not update README.md")
+    p.add_argument("--no-readme", action="store_true", help="do not update benchmarks/results/README.md")
     a = p.parse_args(argv)
     time_s = a.time if a.time is not None else (None if a.niter is not None else 6.0)
     return SuiteConfig(sizes=tuple(a.sizes), modes=tuple(a.modes), variants=tuple(a.variants), time_s=time_s,

@@ -18,6 +18,8 @@ from enet_edge.errors import DataError
 ENV_VAR = "ENET_EDGE_CAMVID"
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CANDIDATES = (_REPO_ROOT.parent / "shared" / "camvid", Path.cwd().parent / "shared" / "camvid")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+"""File endings read as images (lower case), here and by the bench's and the demo's image folders."""
 
 
 def resolve_data_dir(data_dir: Optional[os.PathLike] = None) -> Path:
@@ -48,7 +50,7 @@ def list_split(data_dir: Path, split: str) -> List[Tuple[Path, Path]]:
     if not image_dir.is_dir() or not label_dir.is_dir():
         have = ", ".join(available_splits(data_dir)) or "none"
         raise DataError(f"split {split!r} needs {image_dir} and {label_dir}; splits present in {data_dir}: {have}")
-    images = sorted(p for p in image_dir.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))
+    images = sorted(p for p in image_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not images:
         raise DataError(f"{image_dir} contains no images")
     pairs = []
@@ -58,6 +60,20 @@ def list_split(data_dir: Path, split: str) -> List[Tuple[Path, Path]]:
             raise DataError(f"missing annotation {label} for frame {image}")
         pairs.append((image, label))
     return pairs
+
+
+def spread(items: Sequence, count: int) -> list:
+    """``count`` items evenly spaced over ``items`` (all of them when count is 0 or larger)."""
+    if count <= 0 or count >= len(items):
+        return list(items)
+    step = len(items) / count
+    return [items[int(i * step)] for i in range(count)]
+
+
+def spread_pairs(data_dir: Optional[os.PathLike], split: str, count: int) -> List[Tuple[Path, Path]]:
+    """``count`` evenly spaced (image, label) pairs of ``split`` (0: all), the data directory resolved as
+    :func:`resolve_data_dir` does: the frames the INT8 gate and the benchmark's mIoU column measure."""
+    return spread(list_split(resolve_data_dir(data_dir), split), count)
 
 
 def read_image_bgr(path: Path) -> np.ndarray:

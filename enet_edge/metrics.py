@@ -1,13 +1,22 @@
-"""Segmentation metrics from a confusion matrix (numpy only; runs on the device too)."""
+"""Segmentation metrics from a confusion matrix, and the one loop that measures a model with them.
+
+numpy only (runs on the device too); :func:`evaluate_pairs` reads CamVid files (OpenCV) and runs
+anything with a :class:`~enet_edge.runtime.Segmenter`'s ``infer``.
+"""
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
 from enet_edge.classes import CAMVID_CLASSES, VOID_LABEL
 from enet_edge.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from enet_edge.progress import ProgressBar
+    from enet_edge.runtime.segmenter import Segmenter
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int = VOID_LABEL,
@@ -83,3 +92,69 @@ class ConfusionAccumulator:
 
     def scores(self) -> Dict[str, object]:
         return scores(self.cm, self.misses, self.class_names)
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring a model: the loop `enet-edge eval`, the INT8 gate and the benchmark's mIoU column share
+# --------------------------------------------------------------------------------------------
+
+
+class Evaluation(NamedTuple):
+    """What :func:`evaluate_samples` accumulated: the confusion (11 classes, void ignored), the distinct
+    label sizes [(H, W)] in the order met, and the mean inference time in milliseconds."""
+
+    accumulator: ConfusionAccumulator
+    label_sizes: List[Tuple[int, int]]
+    mean_infer_ms: float
+
+
+Predict = Callable[[Any, Tuple[int, int]], Tuple[np.ndarray, int]]
+"""``predict(input, label_size)`` -> (class map (H, W) at ``label_size``, inference nanoseconds)."""
+
+
+def evaluate_samples(samples: Iterable[Tuple[Any, np.ndarray]], predict: Predict,
+                     progress: Optional["ProgressBar"] = None) -> Evaluation:
+    """Accumulate the CamVid metric over (input, label) samples, at each label's resolution.
+
+    ``predict`` turns an input (a frame, a pre-made tensor) into a class map at the label's size;
+    ``progress`` is redrawn after every sample with the running mIoU and inference time.
+    """
+    acc = ConfusionAccumulator(num_classes=VOID_LABEL, ignore=VOID_LABEL)
+    sizes: List[Tuple[int, int]] = []
+    infer_ns = 0
+    count = 0
+    for count, (inputs, label) in enumerate(samples, start=1):
+        class_map, ns = predict(inputs, label.shape)
+        acc.update(label, class_map)
+        infer_ns += ns
+        if label.shape not in sizes:
+            sizes.append(tuple(label.shape))
+        if progress is not None:
+            progress.update(count, mIoU=f"{100 * acc.scores()['miou']:.1f}%", ms=f"{infer_ns / 1e6 / count:.1f}")
+    return Evaluation(acc, sizes, infer_ns / 1e6 / max(count, 1))
+
+
+def evaluate_pairs(segmenter: "Segmenter", pairs: Sequence[Tuple[Path, Path]],
+                   progress: Optional["ProgressBar"] = None) -> Evaluation:
+    """Run ``segmenter`` over (frame, label) files; the frame's class map (resized back to the frame, nearest)
+    is scored against its label. The mean inference time counts the adapter call only."""
+    from enet_edge import camvid
+
+    def predict(image: np.ndarray, _size: Tuple[int, int]) -> Tuple[np.ndarray, int]:
+        result = segmenter.infer(image)
+        return result.frame_class_map, result.timings_ns.get("infer", 0)
+
+    return evaluate_samples((camvid.read_pair(image, label) for image, label in pairs), predict, progress)
+
+
+def segmenter_miou(segmenter: "Segmenter", pairs: Sequence[Tuple[Path, Path]]) -> float:
+    """mIoU (fraction in 0..1, 11 classes, void ignored) of ``segmenter`` over (frame, label) files.
+
+    Closes ``segmenter.adapter`` afterwards, also on error: for one-shot measurements (INT8 gate, benchmark
+    accuracy column, the shipped weights' regression guard).
+    """
+    try:
+        acc = evaluate_pairs(segmenter, pairs).accumulator
+    finally:
+        segmenter.adapter.close()
+    return float(acc.scores()["miou"])

@@ -32,6 +32,14 @@ def camvid_frames(camvid):
     return [cv2.imread(str(f)) for f in files]
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every test on the real-pipeline exports (``small_exports``, directly or through another fixture) is slow:
+    building them runs TensorFlow, tf2onnx, OpenVINO and NNCF for minutes. ``make test-fast`` skips them."""
+    for item in items:
+        if "small_exports" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
@@ -74,3 +82,32 @@ def small_exports(tmp_path_factory):
         request = ExportRequest(target=target, out_dir=root / name, height=SMALL_SIZE[0], width=SMALL_SIZE[1])
         dirs[name] = export(request, log=lambda m: None).out_dir
     return dirs
+
+
+@pytest.fixture(scope="session")
+def tiny_export_dir(tmp_path_factory):
+    """A tiny export directory (IR + ONNX + manifest; 32x48, 12 classes) built without TensorFlow in ~0.1 s.
+
+    For runtime, bench, demo and eval mechanics; its segmentations mean nothing. Treat as read-only.
+    """
+    from tiny_models import tiny_export
+
+    return tiny_export(tmp_path_factory.mktemp("tiny") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_ncs2_dir(tmp_path_factory):
+    """The tiny export shaped like an ncs2 one: FP16 IR weights, manifest target ncs2, precision FP16, device MYRIAD."""
+    from tiny_models import tiny_export
+
+    return tiny_export(tmp_path_factory.mktemp("tiny") / "ncs2", target="ncs2", precision="FP16", device="MYRIAD")
+
+
+@pytest.fixture(scope="session")
+def tiny_tf_export_dir(tmp_path_factory):
+    """The tiny export plus its frozen graph (enet_frozen.pb, same function): for the tensorflow backend. Imports
+    TensorFlow (a few seconds, once per session)."""
+    pytest.importorskip("tensorflow")
+    from tiny_models import tiny_export
+
+    return tiny_export(tmp_path_factory.mktemp("tiny") / "tf", frozen_graph=True)

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from enet_edge.apps import bench
+from enet_edge.apps.bench import measure
 from enet_edge.apps.bench import (
     BenchConfig,
     BenchEntry,
     Stats,
     compare_document,
-    format_ms,
     parse_entry,
     result_document,
     run_bench,
@@ -23,20 +23,23 @@ from enet_edge.apps.bench import (
 from enet_edge.cli import main
 from enet_edge.errors import ConfigError
 
-from conftest import REPO, SMALL_SIZE
+from conftest import REPO
+from tiny_models import TINY_SIZE
 
 STAT_KEYS = {"min", "mean", "median", "p90", "p99", "max"}
 FAST = ["-n", "3", "--warmup", "1", "-q"]
 
 
 @pytest.fixture(scope="module")
-def cpu_dir(small_exports):
-    return Path(small_exports["cpu"])
+def cpu_dir(tiny_export_dir):
+    """An FP32 export directory (the tiny IR + ONNX one: bench measures whatever model it is given)."""
+    return Path(tiny_export_dir)
 
 
 @pytest.fixture(scope="module")
-def ncs2_dir(small_exports):
-    return Path(small_exports["ncs2"])
+def ncs2_dir(tiny_ncs2_dir):
+    """An ncs2-like export directory: FP16 IR, manifest precision FP16."""
+    return Path(tiny_ncs2_dir)
 
 
 # --------------------------------------------------------------------------------------------
@@ -55,18 +58,10 @@ def test_stats_percentiles_on_known_data():
     assert empty.count == 0 and set(empty.ms().values()) == {None}
 
 
-def test_format_ms_switches_to_microseconds():
-    assert format_ms(12.3456) == "12.35 ms"
-    assert format_ms(0.25) == "0.25 ms"
-    assert format_ms(0.004) == "4.0 us"  # would print 0.00 ms
-    assert format_ms(0.0123) == "12.3 us"
-    assert format_ms(None) == "-" and format_ms(float("nan")) == "-"
-
-
 def test_split_rounds():
-    assert bench._split(10, 3) == [4, 3, 3]
-    assert bench._split(2, 2) == [1, 1]
-    assert sum(bench._split(101, 10)) == 101
+    assert measure._split(10, 3) == [4, 3, 3]
+    assert measure._split(2, 2) == [1, 1]
+    assert sum(measure._split(101, 10)) == 101
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,8 +169,8 @@ def test_bench_cli_latency_json_schema(cpu_dir, tmp_path, capsys):
     _check_stats(doc["e2e_latency_ms"])
     assert set(doc["e2e_stages_ms"]) == {"read", "preprocess", "infer", "postprocess"}
     assert doc["e2e_latency_ms"]["median"] >= doc["e2e_stages_ms"]["infer"]["min"]
-    assert doc["artifact"]["verified"] and doc["artifact"]["target"] == "cpu"
-    assert doc["input"]["source"] == "random" and doc["input"]["tensor"]["shape"] == [1, *SMALL_SIZE, 3]
+    assert doc["artifact"]["verified"] and doc["artifact"]["target"] == "tiny"  # the manifest's target
+    assert doc["input"]["source"] == "random" and doc["input"]["tensor"]["shape"] == [1, *TINY_SIZE, 3]
     machine = doc["machine"]
     assert {"cpu_model", "logical_cores", "os", "python", "versions"} <= set(machine)
     assert {"openvino", "onnxruntime", "numpy"} <= set(machine["versions"]) and machine["versions"]["openvino"]
@@ -232,13 +227,13 @@ def test_bench_time_budget(cpu_dir):
 
 def test_compare_is_interleaved_and_ratioed(cpu_dir, ncs2_dir, tmp_path, capsys, monkeypatch):
     calls = []
-    original = bench._Session.run_infer
+    original = measure._Session.run_infer
 
     def spy(self, count, seconds):
         calls.append((self.entry.label, count))
         return original(self, count, seconds)
 
-    monkeypatch.setattr(bench._Session, "run_infer", spy)
+    monkeypatch.setattr(measure._Session, "run_infer", spy)
     entries = [f"{cpu_dir}:openvino:CPU:f32", f"{cpu_dir / 'enet.onnx'}:onnxruntime", f"{ncs2_dir}"]
     out = tmp_path / "cmp.json"
     assert main(["bench", "--compare", *entries, "-n", "4", "--rounds", "2", "--warmup", "1", "-q",
@@ -257,8 +252,8 @@ def test_compare_is_interleaved_and_ratioed(cpu_dir, ncs2_dir, tmp_path, capsys,
     assert doc["ratios"][1]["throughput_fps"] == pytest.approx(ratio)
 
 
-def test_compare_with_tensorflow_frozen_graph(cpu_dir):
-    pytest.importorskip("tensorflow")
+def test_compare_with_tensorflow_frozen_graph(tiny_tf_export_dir):
+    cpu_dir = tiny_tf_export_dir
     entries = (parse_entry(str(cpu_dir)), parse_entry(f"{cpu_dir / 'enet_frozen.pb'}:tensorflow"))
     results = run_bench(BenchConfig(entries=entries, niter=2, warmup=0))
     doc = compare_document(results, {})
@@ -289,7 +284,7 @@ def _error_cases(cpu_dir, tmp_path):
     import cv2  # noqa: F401  (image errors below need OpenCV present)
 
     trunc = _copy_ir(cpu_dir, tmp_path / "trunc")
-    trunc.write_bytes(trunc.read_bytes()[:3000])
+    trunc.write_bytes(trunc.read_bytes()[:trunc.stat().st_size // 2])
     tbin = _copy_ir(cpu_dir, tmp_path / "tbin")
     tbin.with_suffix(".bin").write_bytes(b"\0" * 64)
     garbage = tmp_path / "garbage.xml"
@@ -298,7 +293,7 @@ def _error_cases(cpu_dir, tmp_path):
     tampered = tmp_path / "tampered"
     shutil.copytree(cpu_dir, tampered)
     with open(tampered / "enet.xml", "r+b") as f:
-        f.truncate(10_000)
+        f.truncate((tampered / "enet.xml").stat().st_size // 2)
     bad_images = tmp_path / "bad_images"
     bad_images.mkdir()
     (bad_images / "a.png").write_bytes(b"\x89PNG broken")
@@ -364,7 +359,7 @@ def test_cli_process_exit_code_without_traceback(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"enet-edge bench: error: model path {tmp_path / 'missing'} does not exist; give an export directory or an "
-        f".xml/.onnx/.pb file"]
+        f".xml, .onnx, .pb or .npz file"]
 
 
 def test_help_documents_the_entry_syntax(capsys):

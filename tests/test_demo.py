@@ -1,7 +1,7 @@
 """The live demo, headless: CamVid val frames in, rendered video/PNGs out, per-stage timings reported.
 
 No display and no camera here: every run uses ``--no-show`` with ``--output`` and ``--limit``, on
-the small 64x96 exports (frames stay 360x480; the class map is resized back to them).
+the tiny 32x48 exports of tests/tiny_models.py (frames stay 360x480; the class map is resized back to them).
 """
 
 import json
@@ -67,10 +67,10 @@ def png_frames(folder):
     return [cv2.imread(str(p)) for p in sorted(Path(folder).glob("frame_*.png"))]
 
 
-def test_headless_video_has_all_frames_and_timings(small_exports, clip, tmp_path, capfd):
+def test_headless_video_has_all_frames_and_timings(tiny_export_dir, clip, tmp_path, capfd):
     out, stats = tmp_path / "out.mp4", tmp_path / "stats.json"
     limit = CLIP_FRAMES - 1
-    assert run_cli("--model", small_exports["cpu"], "--source", clip, "--output", out, "--limit", limit,
+    assert run_cli("--model", tiny_export_dir, "--source", clip, "--output", out, "--limit", limit,
                    "--json", stats) == 0
     stdout = capfd.readouterr().out
     frames = video_frames(out)
@@ -87,12 +87,12 @@ def test_headless_video_has_all_frames_and_timings(small_exports, clip, tmp_path
     assert summary["stages_ms"]["infer"]["mean"] > 0
 
 
-def test_nireq2_keeps_order_and_matches_sync_run(small_exports, clip, tmp_path):
+def test_nireq2_keeps_order_and_matches_sync_run(tiny_ncs2_dir, clip, tmp_path):
     """Async (2 requests in flight) renders exactly the frames the synchronous run renders, in order."""
     outputs = {}
     for nireq in (1, 2):
         out, stats = tmp_path / f"n{nireq}", tmp_path / f"n{nireq}.json"
-        assert run_cli("--model", small_exports["ncs2"], "--source", f"{clip}/*.png", "--output", f"{out}/",
+        assert run_cli("--model", tiny_ncs2_dir, "--source", f"{clip}/*.png", "--output", f"{out}/",
                        "--nireq", nireq, "--no-hud", "--no-legend", "--json", stats) == 0
         summary = json.loads(stats.read_text())
         assert summary["nireq"] == nireq and summary["in_order"] and summary["frames"] == CLIP_FRAMES
@@ -105,11 +105,11 @@ def test_nireq2_keeps_order_and_matches_sync_run(small_exports, clip, tmp_path):
     assert not np.array_equal(sync[0], sync[-1])  # distinct frames, so a reordering would show
 
 
-def test_screenshot_mask_mode_and_loop(small_exports, clip, tmp_path):
+def test_screenshot_mask_mode_and_loop(tiny_export_dir, clip, tmp_path):
     """A .png output keeps the last frame; --loop replays the clip; mask mode shows palette colours only."""
     shot = tmp_path / "shot.png"
     limit = CLIP_FRAMES + 2
-    assert run_cli("--model", small_exports["cpu"], "--source", clip, "--output", shot, "--limit", limit, "--loop",
+    assert run_cli("--model", tiny_export_dir, "--source", clip, "--output", shot, "--limit", limit, "--loop",
                    "--mask-only", "--no-hud", "--json", tmp_path / "s.json") == 0
     import cv2
 
@@ -121,14 +121,14 @@ def test_screenshot_mask_mode_and_loop(small_exports, clip, tmp_path):
     assert colours <= palette
 
 
-def test_script_runs_without_tensorflow(small_exports, clip, tmp_path):
+def test_script_runs_without_tensorflow(tiny_ncs2_dir, clip, tmp_path):
     """demo/camera_demo.py from the repository root, with TensorFlow made unimportable."""
     out = tmp_path / "frames"
     code = ("import runpy, sys; sys.modules['tensorflow'] = None; "
             "sys.argv = ['demo/camera_demo.py'] + sys.argv[1:]; "
             "runpy.run_path('demo/camera_demo.py', run_name='__main__')")
     done = subprocess.run(
-        [sys.executable, "-c", code, "--model", str(small_exports["ncs2"]), "--source", str(clip), "--no-show",
+        [sys.executable, "-c", code, "--model", str(tiny_ncs2_dir), "--source", str(clip), "--no-show",
          "--output", f"{out}/", "--limit", "2"],
         cwd=REPO, capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert done.returncode == 0, done.stderr
@@ -157,8 +157,8 @@ def _empty_folder(tmp_path):
     ("model", lambda tmp, exp, clip: ["--model", tmp / "nope", "--source", clip], "does not exist"),
     ("alpha", lambda tmp, exp, clip: ["--model", exp, "--source", clip, "--alpha", "2"], "alpha=2.0"),
 ])
-def test_errors_are_one_line(case, make_args, expected, small_exports, clip, tmp_path, capfd):
-    args = [str(a) for a in make_args(tmp_path, small_exports["cpu"], clip)]
+def test_errors_are_one_line(case, make_args, expected, tiny_export_dir, clip, tmp_path, capfd):
+    args = [str(a) for a in make_args(tmp_path, tiny_export_dir, clip)]
     assert run_cli(*args, "--output", tmp_path / "o.mp4") != 0
     err = capfd.readouterr().err.strip()
     assert "Traceback" not in err
@@ -167,13 +167,13 @@ def test_errors_are_one_line(case, make_args, expected, small_exports, clip, tmp
     assert not (tmp_path / "o.mp4").exists()
 
 
-def test_window_without_gui_is_one_line(small_exports, clip, capfd):
+def test_window_without_gui_is_one_line(tiny_export_dir, clip, capfd):
     """opencv-python-headless here: asking for a window says to use --no-show (and never calls highgui)."""
     from enet_edge.apps.demo import gui_problem
 
     if gui_problem() is None:
         pytest.skip("this OpenCV can open windows")
-    assert cli.main(["demo", "--model", str(small_exports["cpu"]), "--source", str(clip), "--limit", "1"]) != 0
+    assert cli.main(["demo", "--model", str(tiny_export_dir), "--source", str(clip), "--limit", "1"]) != 0
     err = capfd.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--no-show" in err, err
 
@@ -242,13 +242,13 @@ class FakeDisplay:
         pass
 
 
-def test_window_keys_drive_the_loop(small_exports, clip, monkeypatch):
+def test_window_keys_drive_the_loop(tiny_export_dir, clip, monkeypatch):
     """TAB -> mask only, space pauses (TAB re-renders the paused frame), space resumes, q quits."""
     import enet_edge.apps.demo as demo
 
-    monkeypatch.setattr(demo, "Display", FakeDisplay)
+    monkeypatch.setattr(demo.loop, "Display", FakeDisplay)  # where run_demo looks it up
     FakeDisplay.keys = [9, 32, 9, 32, ord("q")]
-    config = DemoConfig(model=str(small_exports["cpu"]), source=str(clip), show=True, alpha=0.5)
+    config = DemoConfig(model=str(tiny_export_dir), source=str(clip), show=True, alpha=0.5)
     summary = demo.run_demo(config, log=lambda m: None)
     assert summary.stopped_by == "key" and summary.frames == 3
     shown = FakeDisplay.last.shown

@@ -1,7 +1,8 @@
 """``enet-edge eval``: metrics through the device runner, at label resolution, for every model form.
 
 Synthetic tests use a fake :class:`InferenceAdapter` on a tiny data directory (hand-computed
-numbers); the others run the 64x96 exports of ``small_exports`` on the first CamVid val frames.
+numbers); the others run the tiny 32x48 exports of tests/tiny_models.py (fast: the evaluation's mechanics) or
+the real 64x96 exports of ``small_exports`` (slow: real-model numbers) on the first CamVid val frames.
 """
 
 import io
@@ -19,6 +20,8 @@ from enet_edge.classes import CAMVID_CLASSES, NUM_CLASSES
 from enet_edge.cli import main
 from enet_edge.errors import ArtifactError, ConfigError, DataError
 from enet_edge.runtime import InferenceAdapter, Segmenter, TensorSpec, read_manifest
+
+from tiny_models import TINY_SIZE
 
 ROAD, SKY, CAR, VOID = 3, 0, 8, 11
 N_FRAMES = 2  # real-model tests: first val frames
@@ -221,17 +224,6 @@ def test_format_result_and_nan(tmp_path):
     assert "ms/inference" in text
 
 
-def test_progress_bar_silent_when_disabled():
-    stream = io.StringIO()
-    bar = ev.ProgressBar(3, "x", stream=stream, enabled=False)
-    bar.update(1)
-    bar.close()
-    assert stream.getvalue() == ""
-    bar = ev.ProgressBar(4, "x", stream=stream, width=8)
-    bar.update(2, miou="1%")
-    assert "[####....] 2/4" in stream.getvalue() and "miou=1%" in stream.getvalue()
-
-
 # ------------------------------------------------------------------ real exports on CamVid val frames
 
 
@@ -251,24 +243,53 @@ def reference_iou(segmenter, camvid, n):
     return inter, union
 
 
-@pytest.fixture(scope="module")
-def cpu_result(small_exports, camvid, tmp_path_factory):
-    out = tmp_path_factory.mktemp("eval")
-    cfg = ev.EvalConfig(model=small_exports["cpu"], data_dir=camvid, limit=N_FRAMES, progress=False,
-                        json_path=out / "cpu.json")
+def _evaluate_export(export_dir, camvid, out):
+    cfg = ev.EvalConfig(model=export_dir, data_dir=camvid, limit=N_FRAMES, progress=False, json_path=out)
     return ev.evaluate(cfg)
 
 
-def test_export_dir_matches_independent_computation(cpu_result, small_exports, camvid):
-    r = cpu_result
-    assert r.n_images == N_FRAMES and r.model_size == (64, 96) and r.label_sizes == ((360, 480),)
-    assert r.backend == "openvino" and r.model_info["kind"] == "export" and r.model_info["target"] == "cpu"
-    inter, union = reference_iou(Segmenter.open(small_exports["cpu"]), camvid, N_FRAMES)
+def _check_matches_reference(r, export_dir, camvid, size, target):
+    assert r.n_images == N_FRAMES and r.model_size == size and r.label_sizes == ((360, 480),)
+    assert r.backend == "openvino" and r.model_info["kind"] == "export" and r.model_info["target"] == target
+    inter, union = reference_iou(Segmenter.open(export_dir), camvid, N_FRAMES)
     expected = {name: (i / u if u else float("nan")) for name, i, u in zip(CAMVID_CLASSES, inter, union)}
     for name, value in r.per_class_iou.items():
         assert (math.isnan(value) and math.isnan(expected[name])) or value == pytest.approx(expected[name], abs=1e-12)
     assert r.miou == pytest.approx(np.nanmean(list(expected.values())))
     assert Path(r.json_path).is_file() and Path(r.confusion_png).is_file()
+
+
+@pytest.fixture(scope="module")
+def tiny_result(tiny_tf_export_dir, camvid, tmp_path_factory):
+    return _evaluate_export(tiny_tf_export_dir, camvid, tmp_path_factory.mktemp("eval") / "tiny.json")
+
+
+@pytest.fixture(scope="module")
+def cpu_result(small_exports, camvid, tmp_path_factory):
+    return _evaluate_export(small_exports["cpu"], camvid, tmp_path_factory.mktemp("eval") / "cpu.json")
+
+
+def test_tiny_export_dir_matches_independent_computation(tiny_result, tiny_tf_export_dir, camvid):
+    _check_matches_reference(tiny_result, tiny_tf_export_dir, camvid, TINY_SIZE, "tiny")
+
+
+def test_export_dir_matches_independent_computation(cpu_result, small_exports, camvid):
+    """The real cpu export (trained weights: most classes present, so every IoU term is exercised)."""
+    _check_matches_reference(cpu_result, small_exports["cpu"], camvid, (64, 96), "cpu")
+
+
+@pytest.mark.parametrize("form", ["enet.onnx", "enet_frozen.pb", "ncs2"])
+def test_every_backend_gives_the_same_number_on_the_tiny_model(form, tiny_result, tiny_tf_export_dir, tiny_ncs2_dir,
+                                                                camvid, tmp_path):
+    """The same function as ONNX, frozen graph and FP16-weight IR: eval runs each backend to the same confusion."""
+    model = tiny_ncs2_dir if form == "ncs2" else tiny_tf_export_dir / form
+    r = ev.evaluate(ev.EvalConfig(model=model, data_dir=camvid, limit=N_FRAMES, progress=False,
+                                  confusion_path=tmp_path / "cm.png"))
+    assert r.backend == {"enet.onnx": "onnxruntime", "enet_frozen.pb": "tensorflow", "ncs2": "openvino"}[form]
+    assert r.n_images == N_FRAMES and r.model_size == TINY_SIZE
+    changed = np.abs(r.confusion - tiny_result.confusion).sum() + np.abs(r.misses - tiny_result.misses).sum()
+    assert changed <= 0.01 * tiny_result.confusion.sum()  # argmax flips of near-ties only
+    assert abs(r.miou - tiny_result.miou) < 0.005
 
 
 @pytest.mark.parametrize("form", ["enet.onnx", "enet_frozen.pb", "ncs2"])
@@ -287,6 +308,7 @@ def test_every_artifact_gives_the_same_number(form, cpu_result, small_exports, c
 def test_npz_weights_give_the_export_number(small_exports, camvid, tmp_path, cpu_result):
     """The weights the cpu export was made from (shipped or seeded random), run in Keras through the same Segmenter."""
     from enet_edge.model import enet
+    from enet_edge.model.weights import save_weights, set_weights
     from enet_edge.export.pipeline import ExportRequest, _load_model_weights
     from enet_edge.export.targets import load_target
 
@@ -297,8 +319,8 @@ def test_npz_weights_give_the_export_number(small_exports, camvid, tmp_path, cpu
         request = ExportRequest(target=load_target("cpu"), out_dir=tmp_path, seed=info["seed"])
         weights, config, _ = _load_model_weights(request, log=lambda m: None)
         model = enet.build_enet(config.replace(height=64, width=96))
-        enet.set_weights(model, weights)
-        weights_path = enet.save_weights(model, tmp_path / "w.npz", config)
+        set_weights(model, weights)
+        weights_path = save_weights(model, tmp_path / "w.npz", config)
     r = ev.evaluate(ev.EvalConfig(model=weights_path, data_dir=camvid, limit=N_FRAMES, progress=False,
                                   height=64, width=96, confusion_path=tmp_path / "cm.png"))
     assert r.backend == "keras" and r.model_size == (64, 96) and r.model_info["kind"] == "weights"
@@ -311,14 +333,14 @@ def test_npz_weights_give_the_export_number(small_exports, camvid, tmp_path, cpu
     assert r2.model_size == (48, 64) and r2.confusion.sum() + r2.misses.sum() > 0.8 * 360 * 480
 
 
-def test_cli_eval(small_exports, camvid, tmp_path, capsys):
+def test_cli_eval(tiny_export_dir, camvid, tmp_path, capsys):
     out = tmp_path / "cli.json"
-    rc = main(["eval", str(small_exports["cpu"]), "--split", "val", "--data-dir", str(camvid), "--limit", "1",
+    rc = main(["eval", str(tiny_export_dir), "--split", "val", "--data-dir", str(camvid), "--limit", "1",
                "--json", str(out)])
     captured = capsys.readouterr()
     assert rc == 0
     assert "mIoU (11 classes)" in captured.out
-    trained = read_manifest(small_exports["cpu"])["weights"].get("trained")
+    trained = read_manifest(tiny_export_dir)["weights"].get("trained")
     assert ("UNTRAINED" in captured.out) == (not trained)
     assert "eval val [" in captured.err  # progress bar on stderr
     data = json.loads(out.read_text())
@@ -331,8 +353,8 @@ def test_cli_eval(small_exports, camvid, tmp_path, capsys):
     (["eval", "{cpu}", "--split", "test"], r"split 'test' needs .*splits present in .*: train, val"),
     (["eval", "{cpu}", "--size", "64", "96"], "fixed input size"),
 ])
-def test_cli_errors_are_one_line(argv, match, small_exports, camvid, tmp_path, capsys):
-    argv = [a.format(tmp=tmp_path, cpu=small_exports["cpu"]) for a in argv] + ["--data-dir", str(camvid)]
+def test_cli_errors_are_one_line(argv, match, tiny_export_dir, camvid, tmp_path, capsys):
+    argv = [a.format(tmp=tmp_path, cpu=tiny_export_dir) for a in argv] + ["--data-dir", str(camvid)]
     rc = main(argv)
     err = capsys.readouterr().err.strip()
     assert rc != 0

@@ -17,6 +17,7 @@ from enet_edge.runtime import resolve_artifact, verify_artifact
 from enet_edge.export.parity import ParityResult
 from enet_edge.export.targets import available_targets, load_target
 from conftest import small_target
+from tiny_models import tiny_cpu_only_ir
 from legacy_openvino import run_legacy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,9 +99,9 @@ def test_ir_describes_itself_in_rt_info(small_exports):
     assert model.get_rt_info(["model_info", "color_space"]).astype(str) == "BGR"
 
 
-def test_tampered_artifact_fails_verification(small_exports, tmp_path):
+def test_tampered_artifact_fails_verification(tiny_export_dir, tmp_path):
     out = tmp_path / "copy"
-    shutil.copytree(small_exports["cpu"], out)
+    shutil.copytree(tiny_export_dir, out)
     resolve_artifact(out)  # verifies
     with open(out / "enet.bin", "r+b") as f:
         f.seek(100)
@@ -140,17 +141,22 @@ def test_parity_catches_a_perturbed_model_and_keeps_the_previous_export(small_ex
     assert [p.name for p in tmp_path.iterdir()] == ["ncs2"]  # no temp dir left behind
 
 
-def test_check_cli_accepts_good_and_rejects_cross_target(small_exports, capsys):
-    assert cli.main(["check", str(small_exports["ncs2"]), "--target", "ncs2"]) == 0
-    # the cpu export uses DepthToSpace and ConvolutionBackpropData: not for the stick
-    assert cli.main(["check", str(small_exports["cpu"] / "enet.xml"), "--target", "ncs2"]) == 1
+def test_check_cli_accepts_good_and_rejects_cross_target(tiny_ncs2_dir, tmp_path, capsys):
+    assert cli.main(["check", str(tiny_ncs2_dir), "--target", "ncs2"]) == 0  # FP16 IR (u8 input, decompression) + ONNX
+    out = capsys.readouterr().out
+    assert "enet.xml: ok against myriad_2022_3" in out and "enet.onnx: ok against onnx_myriad" in out
+    # the cpu realization's DepthToSpace and ConvolutionBackpropData: not for the stick
+    xml = tiny_cpu_only_ir(tmp_path / "cpu" / "enet.xml")
+    assert cli.main(["check", str(xml), "--target", "ncs2"]) == 1
+    assert cli.main(["check", str(xml), "--target", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "DepthToSpace" in out and "ConvolutionBackpropData" in out and "| op type | node |" in out
+    assert "2 violation(s) against myriad_2022_3" in out and "ok against openvino_cpu" in out
 
 
-def test_check_cli_truncated_ir_is_one_line_error(small_exports, tmp_path, capsys):
+def test_check_cli_truncated_ir_is_one_line_error(tiny_ncs2_dir, tmp_path, capsys):
     xml = tmp_path / "enet.xml"
-    xml.write_bytes((small_exports["ncs2"] / "enet.xml").read_bytes()[:500])
+    xml.write_bytes((tiny_ncs2_dir / "enet.xml").read_bytes()[:500])
     assert cli.main(["check", str(xml), "--target", "ncs2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "re-export" in err[0] and "Traceback" not in err[0]

@@ -4,6 +4,8 @@ import pytest
 from enet_edge.model.config import ENetConfig, Realization
 from enet_edge.errors import ArtifactError, ConfigError
 from enet_edge.model import enet
+from enet_edge.model.weights import get_weights, load_enet, read_weights, save_weights, set_weights
+from helpers import layer_names
 
 SMALL = ENetConfig(height=64, width=96)
 
@@ -15,7 +17,7 @@ def test_parameter_count_matches_enet():
 
 
 def test_layer_names_read_like_the_paper():
-    names = set(enet.layer_names(enet.build_enet(SMALL)))
+    names = set(layer_names(enet.build_enet(SMALL)))
     for expected in ["initial_block_1_conv", "bottleneck1_0_downsampling_pool", "bottleneck2_2_dilated2_conv2",
                      "bottleneck2_3_asymmetric5_conv2a", "bottleneck3_8_dilated16_conv2",
                      "bottleneck4_0_upsampling_unpool", "bottleneck5_1_regular_conv3", "fullconv", "logits"]:
@@ -72,17 +74,17 @@ def test_dropout_only_in_training(rng):
 def test_weights_round_trip_and_mismatch(tmp_path, rng):
     m = enet.build_enet(SMALL)
     enet.randomize_statistics(m, seed=3)
-    path = enet.save_weights(m, tmp_path / "w.npz", SMALL, meta={"note": "test"})
-    m2, cfg, meta = enet.load_enet(path, height=32, width=32)
+    path = save_weights(m, tmp_path / "w.npz", SMALL, meta={"note": "test"})
+    m2, cfg, meta = load_enet(path, height=32, width=32)
     assert cfg.height == 32 and meta == {"note": "test"}
     for v1, v2 in zip(m.weights, m2.weights):
         assert v1.path == v2.path and np.array_equal(v1.numpy(), v2.numpy())
     other = enet.build_enet(SMALL.replace(num_classes=5))
     with pytest.raises(ArtifactError, match="fullconv"):
-        enet.set_weights(other, enet.get_weights(m))
+        set_weights(other, get_weights(m))
     truncated = tmp_path / "t.npz"
     truncated.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(ArtifactError, match="cannot read weights"):
-        enet.read_weights(truncated)
+        read_weights(truncated)
     with pytest.raises(ArtifactError, match="does not exist"):
-        enet.read_weights(tmp_path / "missing.npz")
+        read_weights(tmp_path / "missing.npz")

@@ -137,7 +137,7 @@ def test_myriad_needs_fp16_and_names_the_release(tmp_path):
         open_adapter(tiny_ir(tmp_path), device="MYRIAD")
 
 
-# -- export parity, eval, bench and demo on each CPU kind ---------------------------------------------
+# -- export parity, eval, bench and demo on each CPU kind (eval, bench, demo: on the tiny export) -------------
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +151,7 @@ def fp16_export_inputs(tmp_path_factory):
     return lambda name: ExportRequest(target=target, out_dir=root / name, height=64, width=96)
 
 
+@pytest.mark.slow  # a real ncs2 export (TensorFlow, tf2onnx, OpenVINO conversion) per CPU kind
 @pytest.mark.parametrize("kind", ["avx512_bf16", "amx_fp16"])
 def test_fp16_export_parity_never_measures_bf16(monkeypatch, fp16_export_inputs, kind):
     from enet_edge.export.pipeline import export
@@ -169,6 +170,7 @@ def test_fp16_export_parity_never_measures_bf16(monkeypatch, fp16_export_inputs,
     assert "bf16" not in json.dumps(manifest["parity"]["results"])
 
 
+@pytest.mark.slow  # a real ncs2 export up to its parity stage
 def test_export_parity_refuses_a_device_that_ignores_the_hint(monkeypatch, fp16_export_inputs):
     from enet_edge.export.pipeline import export
 
@@ -182,21 +184,21 @@ def test_export_parity_refuses_a_device_that_ignores_the_hint(monkeypatch, fp16_
 @pytest.mark.parametrize("kind, asked, ran", [
     ("avx512_bf16", None, "f32"), ("avx512_bf16", "bf16", "bf16"), ("amx_fp16", "f16", "f16"), ("avx2", None, "f32"),
 ])
-def test_eval_runs_exactly_what_it_asks(monkeypatch, small_exports, camvid, kind, asked, ran):
+def test_eval_runs_exactly_what_it_asks(monkeypatch, tiny_export_dir, camvid, kind, asked, ran):
     from enet_edge.apps.evaluate import EvalConfig, evaluate
 
     simulate(monkeypatch, kind)
-    cfg = EvalConfig(model=small_exports["cpu"], data_dir=camvid, limit=1, progress=False, precision=asked)
+    cfg = EvalConfig(model=tiny_export_dir, data_dir=camvid, limit=1, progress=False, precision=asked)
     assert evaluate(cfg).precision == ran
 
 
 @pytest.mark.parametrize("kind, asked, ran", [("avx512_bf16", "f16", "bf16"), ("avx2", "f16", "f32"),
                                               ("avx2", "bf16", "f32")])
-def test_eval_refuses_a_substituted_precision(monkeypatch, small_exports, camvid, kind, asked, ran):
+def test_eval_refuses_a_substituted_precision(monkeypatch, tiny_export_dir, camvid, kind, asked, ran):
     from enet_edge.apps.evaluate import EvalConfig, evaluate
 
     simulate(monkeypatch, kind)
-    cfg = EvalConfig(model=small_exports["cpu"], data_dir=camvid, limit=1, progress=False, precision=asked)
+    cfg = EvalConfig(model=tiny_export_dir, data_dir=camvid, limit=1, progress=False, precision=asked)
     with pytest.raises(DeviceError, match=f"asked {asked}, CPU runs {ran}"):
         evaluate(cfg)
 
@@ -214,11 +216,11 @@ def test_eval_default_precision_per_device():
     ("amx_fp16", "f16", "f16"),
     ("avx2", None, "f32 (CPU's default)"),
 ])
-def test_bench_labels_what_ran(monkeypatch, small_exports, kind, asked, label):
+def test_bench_labels_what_ran(monkeypatch, tiny_export_dir, kind, asked, label):
     from enet_edge.apps import bench
 
     simulate(monkeypatch, kind)
-    entry = bench.BenchEntry(str(small_exports["cpu"]), precision=asked)
+    entry = bench.BenchEntry(str(tiny_export_dir), precision=asked)
     config = bench.BenchConfig(entries=(entry,), niter=2, warmup=0)
     result = bench.run_bench(config)[0]
     assert bench.precision_label(result) == label
@@ -228,11 +230,11 @@ def test_bench_labels_what_ran(monkeypatch, small_exports, kind, asked, label):
     assert doc["precision_note"] == result.precision_run.note
 
 
-def test_demo_shows_what_ran(monkeypatch, small_exports, camvid, tmp_path):
+def test_demo_shows_what_ran(monkeypatch, tiny_export_dir, camvid, tmp_path):
     from enet_edge.apps.demo import DemoConfig, run_demo
 
     simulate(monkeypatch, "avx512_bf16")
-    config = DemoConfig(source=str(camvid / "val"), model=str(small_exports["cpu"]), show=False, limit=1,
+    config = DemoConfig(source=str(camvid / "val"), model=str(tiny_export_dir), show=False, limit=1,
                         precision="f16")
     summary = run_demo(config, log=lambda m: None)
     assert summary.precision.startswith("bf16 (asked f16")

@@ -14,9 +14,11 @@ SPEC = QuantizationSpec(calibration_frames=4, eval_frames=3, accuracy_control=Fa
 
 
 def test_spread_takes_evenly_spaced_items():
-    assert quantize._spread(list(range(10)), 5) == [0, 2, 4, 6, 8]
-    assert quantize._spread([1, 2], 0) == [1, 2]
-    assert quantize._spread([1, 2], 9) == [1, 2]
+    from enet_edge.camvid import spread
+
+    assert spread(list(range(10)), 5) == [0, 2, 4, 6, 8]
+    assert spread([1, 2], 0) == [1, 2]
+    assert spread([1, 2], 9) == [1, 2]
 
 
 def test_calibration_frames_are_runner_inputs(camvid):
@@ -64,33 +66,59 @@ def _fake_miou(values):
     return ir_miou
 
 
-def test_gate_passes_and_records(small_exports, camvid, tmp_path, monkeypatch):
+def test_gate_passes_and_records(tiny_export_dir, camvid, tmp_path, monkeypatch):
+    """On the tiny IR (one convolution; NNCF takes a second): the record, and a really quantized IR."""
+    import openvino as ov
+
     monkeypatch.setattr(quantize, "ir_miou", _fake_miou({"fp32": 0.600, "int8": 0.595}))
-    record = quantize.quantize_ir(small_exports["cpu"] / "enet.xml", tmp_path / "int8.xml", SPEC, camvid,
+    record = quantize.quantize_ir(tiny_export_dir / "enet.xml", tmp_path / "int8.xml", SPEC, camvid,
                                   log=lambda m: None)
     assert record["miou_drop_points"] == pytest.approx(0.5)
     assert record["calibration"] == {"split": "train", "frames": 4}
     assert record["eval"] == {"split": "val", "frames": 3, "float_precision": "f32"}
-    assert record["fake_quantize_ops"] > 50
     assert (tmp_path / "int8.bin").is_file()
+    ops = ov.Core().read_model(str(tmp_path / "int8.xml")).get_ops()
+    assert record["fake_quantize_ops"] == sum(op.get_type_name() == "FakeQuantize" for op in ops) >= 1
+    (conv,) = [op for op in ops if op.get_type_name() == "Convolution"]
+    upstream, node = [], conv  # the convolution's activation path back to the input
+    while node.get_type_name() != "Parameter":
+        node = node.input(0).get_source_output().get_node()
+        upstream.append(node.get_type_name())
+    assert "FakeQuantize" in upstream, upstream  # its activations are quantized
 
 
-def test_gate_rejects_a_large_drop(small_exports, camvid, tmp_path, monkeypatch):
+def test_gate_rejects_a_large_drop(tiny_export_dir, camvid, tmp_path, monkeypatch):
     monkeypatch.setattr(quantize, "ir_miou", _fake_miou({"fp32": 0.60, "int8": 0.55}))
     with pytest.raises(AccuracyError, match="loses 5.00 mIoU points"):
-        quantize.quantize_ir(small_exports["cpu"] / "enet.xml", tmp_path / "int8.xml",
+        quantize.quantize_ir(tiny_export_dir / "enet.xml", tmp_path / "int8.xml",
                              dataclasses.replace(SPEC, max_miou_drop=1.0), camvid, log=lambda m: None)
 
 
-def test_ir_miou_matches_the_eval_path(small_exports, camvid):
+def test_ir_miou_matches_the_eval_path(tiny_export_dir, camvid):
     """The gate's mIoU is the runner's mIoU (the number `enet-edge eval` prints)."""
-    from enet_edge.apps.evaluate import evaluate_pairs
+    from enet_edge.camvid import spread_pairs
+    from enet_edge.metrics import evaluate_pairs
     from enet_edge.runtime.segmenter import Segmenter
 
-    pairs = quantize.eval_pairs(camvid, "val", 2)
-    segmenter = Segmenter.open(small_exports["cpu"] / "enet.xml")
+    pairs = spread_pairs(camvid, "val", 2)
+    segmenter = Segmenter.open(tiny_export_dir / "enet.xml")
     acc, _, _ = evaluate_pairs(segmenter, pairs)
-    assert quantize.ir_miou(small_exports["cpu"] / "enet.xml", pairs) == pytest.approx(acc.scores()["miou"])
+    assert quantize.ir_miou(tiny_export_dir / "enet.xml", pairs) == pytest.approx(acc.scores()["miou"])
+
+
+def test_accuracy_control_validation_measures_the_gate_number(tiny_export_dir, camvid):
+    """NNCF's validation_fn (pre-resized tensors on a compiled IR) scores as the gate does (files through the runner)."""
+    import openvino as ov
+
+    from enet_edge import camvid as data
+
+    xml = tiny_export_dir / "enet.xml"
+    pairs = data.spread_pairs(camvid, "val", 2)
+    compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    height, width = (int(d) for d in compiled.input(0).get_shape()[1:3])
+    samples = [(quantize.model_frame(image, height, width), label)
+               for image, label in (data.read_pair(i, lab) for i, lab in pairs)]
+    assert quantize._miou_of_compiled(compiled, samples) == pytest.approx(quantize.ir_miou(xml, pairs))
 
 
 def test_nncf_ignored_scope_notes_are_dropped_only_inside_quantization():

@@ -6,6 +6,9 @@ import pytest
 from enet_edge.export import freeze
 from enet_edge.model.config import REFERENCE_REALIZATION, ENetConfig, Realization
 from enet_edge.model import enet
+from enet_edge.model.weights import get_weights, set_weights
+from enet_edge.runtime.graph_def import parse_graph_def
+from helpers import graph_def_function
 
 REALIZATIONS = [
     Realization(prelu=p, switches="argmax_free", shuffle=s, upsample=u)
@@ -20,7 +23,7 @@ SMALL = ENetConfig(height=48, width=64)
 def _weights(config, seed=7):
     ref = enet.build_enet(config, REFERENCE_REALIZATION)
     enet.randomize_statistics(ref, seed)
-    return ref, enet.get_weights(ref)
+    return ref, get_weights(ref)
 
 
 def _assert_parity(out, ref):
@@ -38,7 +41,7 @@ def small_reference():
 def test_parity_on_random_inputs(realization, small_reference):
     ref_model, weights = small_reference
     m = enet.build_enet(SMALL, realization)
-    enet.set_weights(m, weights)
+    set_weights(m, weights)
     rng = np.random.default_rng(0)
     for x in (rng.uniform(0, 255, SMALL.input_shape), rng.integers(0, 4, SMALL.input_shape) * 85.0):
         x = x.astype(np.float32)
@@ -53,7 +56,7 @@ def test_parity_on_camvid_frames(camvid_frames):
     ref = ref_model(x, training=False).numpy()
     for realization in REALIZATIONS[:-1]:
         m = enet.build_enet(config, realization)
-        enet.set_weights(m, weights)
+        set_weights(m, weights)
         out = m(x, training=False).numpy()
         _assert_parity(out, ref)
         assert np.mean(out.argmax(-1) == ref.argmax(-1)) > 0.9999, realization.name
@@ -63,7 +66,7 @@ def test_parity_on_camvid_frames(camvid_frames):
 def test_frozen_inventory_within_allowlist_and_static(realization, small_reference):
     _, weights = small_reference
     m = enet.build_enet(SMALL, realization)
-    enet.set_weights(m, weights)
+    set_weights(m, weights)
     graph_def = freeze.freeze_model(m, SMALL)
     inventory = freeze.op_inventory(graph_def)
     allowed = freeze.realization_allowlist(realization)
@@ -74,7 +77,7 @@ def test_frozen_inventory_within_allowlist_and_static(realization, small_referen
     assert not {"VarHandleOp", "ReadVariableOp", "FusedBatchNormV3", "RandomUniform", "Rsqrt"} & set(inventory)
     # and the frozen graph computes what the model computes
     x = np.random.default_rng(1).uniform(0, 255, SMALL.input_shape).astype(np.float32)
-    (out,) = freeze.graph_def_function(graph_def)(x)
+    (out,) = graph_def_function(graph_def)(x)
     # constant folding reorders the BN arithmetic: rounding-level differences, which may even flip a
     # max-pool switch where two values tie within an ulp, so compare like the export's parity gate
     from enet_edge.export.parity import compare
@@ -99,6 +102,6 @@ def test_graph_def_io_errors(tmp_path):
     bad = tmp_path / "bad.pb"
     bad.write_bytes(b"\x00garbage\xff" * 10)
     with pytest.raises(ArtifactError):
-        freeze.read_graph_def(bad)
+        parse_graph_def(bad)
     with pytest.raises(ArtifactError, match="does not exist"):
-        freeze.read_graph_def(tmp_path / "none.pb")
+        parse_graph_def(tmp_path / "none.pb")

@@ -20,11 +20,11 @@ HISTORY = ("runs/enet_camvid: 300 epochs from scratch on 192x256 crops (best val
 
 def guard_miou(data_dir=None) -> float:
     """mIoU of the shipped weights (Keras, 360x480) on GUARD_FRAMES evenly spaced val frames."""
-    from enet_edge.apps.evaluate import segmenter_miou
-    from enet_edge.export.quantize import eval_pairs
+    from enet_edge.camvid import spread_pairs
+    from enet_edge.metrics import segmenter_miou
     from enet_edge.runtime import KerasWeightsAdapter, Segmenter
 
-    return segmenter_miou(Segmenter(KerasWeightsAdapter(WEIGHTS)), eval_pairs(data_dir, "val", GUARD_FRAMES))
+    return segmenter_miou(Segmenter(KerasWeightsAdapter(WEIGHTS)), spread_pairs(data_dir, "val", GUARD_FRAMES))
 
 
 def test_shipped_weights_reach_the_guarded_miou(camvid):
@@ -36,7 +36,7 @@ def test_shipped_weights_reach_the_guarded_miou(camvid):
 
 def test_card_matches_the_weights_and_the_readme():
     from enet_edge.fileio import sha256_file
-    from enet_edge.model.enet import read_weights
+    from enet_edge.model.weights import read_weights
 
     card = json.loads(CARD.read_text())
     _, _, meta = read_weights(WEIGHTS)
@@ -48,7 +48,7 @@ def test_card_matches_the_weights_and_the_readme():
 
 def write_card(data_dir=None) -> dict:
     from enet_edge.fileio import atomic_write_text, sha256_file
-    from enet_edge.model.enet import read_weights
+    from enet_edge.model.weights import read_weights
 
     _, _, meta = read_weights(WEIGHTS)
     card = {"weights": WEIGHTS.name, "sha256": sha256_file(WEIGHTS), "history": HISTORY, "epoch": meta["epoch"],

@@ -63,7 +63,7 @@ def _rows(run_dir):
 
 
 def test_smoke_run_writes_the_run_directory(smoke_run):
-    from enet_edge.model.enet import read_weights
+    from enet_edge.model.weights import read_weights
 
     for name in ("state.json", "log.csv", "curve.png", "best_weights.npz", "last_weights.npz", "last_optimizer.npz"):
         assert (smoke_run / name).is_file(), name

@@ -9,7 +9,7 @@ matrix is always accumulated at the label resolution, void (label 11) ignored, s
 for an export is the exported model's number.
 
 This module imports without TensorFlow (a device user evaluates IRs); only ``.npz`` weights import
-it, in :class:`KerasWeightsAdapter`. The confusion-matrix PNG needs matplotlib.
+it, in :class:`~enet_edge.model.keras_adapter.KerasWeightsAdapter`. The confusion-matrix PNG needs matplotlib.
 """
 
 from __future__ import annotations
@@ -21,15 +21,17 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
+from typing import Any, Dict, Optional, Sequence, TextIO, Tuple
 
 import numpy as np
 
 from enet_edge import camvid
 from enet_edge.classes import CAMVID_CLASSES, NUM_CLASSES, VOID_LABEL
 from enet_edge.errors import ArtifactError, ConfigError
-from enet_edge.metrics import ConfusionAccumulator
-from enet_edge.runtime import BACKENDS, KERAS_BACKEND, KerasWeightsAdapter, Segmenter
+from enet_edge.metrics import evaluate_pairs, segmenter_miou  # noqa: F401  (segmenter_miou: part of this module's API)
+from enet_edge.progress import ProgressBar
+from enet_edge.runtime import BACKENDS, KERAS_BACKEND, Segmenter, open_adapter
+from enet_edge.runtime.backends import backend, find_backend
 from enet_edge.runtime.manifest import resolve_artifact
 from enet_edge.runtime.precision import PRECISIONS, normalize_precision, require_exact
 
@@ -94,7 +96,8 @@ class EvalConfig:
             raise ConfigError(f"backend={self.backend!r} is not one of {', '.join(EVAL_BACKENDS)}")
         if not isinstance(self.device, str) or not self.device:
             raise ConfigError(f"device={self.device!r} must be a device name such as CPU or MYRIAD")
-        is_weights = self.model.suffix.lower() == ".npz"
+        own = find_backend(self.model)  # the backend of this file type (None: a directory)
+        is_weights = own is not None and own.name == KERAS_BACKEND
         if is_weights and self.backend not in (None, KERAS_BACKEND):
             raise ConfigError(f"{self.model} is a weights file: it runs with the keras backend, not {self.backend}")
         if not is_weights and self.backend == KERAS_BACKEND:
@@ -103,13 +106,13 @@ class EvalConfig:
         if precision is None:
             precision = "f16" if self.device.split(".")[0].upper() == "MYRIAD" else "f32"
         object.__setattr__(self, "precision", precision)
-        if is_weights and precision not in ("f32", "f16"):
-            raise ConfigError(f"precision {precision}: .npz weights run in f32 or f16 (Keras float16 policy)")
-        float_only = {".onnx": "onnxruntime", ".pb": "tensorflow"}.get(self.model.suffix.lower())
-        if self.backend in ("onnxruntime", "tensorflow") or (self.backend is None and float_only):
-            if precision != "f32":
-                raise ConfigError(f"precision {precision}: the {self.backend or float_only} backend runs f32 only; "
-                                  f"evaluate the IR (or --backend openvino) for {precision}")
+        runs = backend(self.backend) if self.backend else own
+        if runs is not None and precision not in runs.precisions:
+            if is_weights:
+                raise ConfigError(f"precision {precision}: .npz weights run in {' or '.join(runs.precisions)} "
+                                  f"(Keras float16 policy)")
+            raise ConfigError(f"precision {precision}: the {runs.name} backend runs {' or '.join(runs.precisions)} "
+                              f"only; evaluate the IR (or --backend openvino) for {precision}")
         if (self.height is None) != (self.width is None):
             raise ConfigError("give both height and width, or neither")
         if self.height is not None:
@@ -155,7 +158,7 @@ class EvalResult:
     confusion_png: Optional[str] = None
 
     def to_json(self) -> Dict[str, Any]:
-        """A JSON-ready dict (NaN -> null): the issue's keys first, then details."""
+        """A JSON-ready dict (NaN -> null): the headline metrics first, then details."""
         return _nan_to_none({
             "model": self.model,
             "split": self.split,
@@ -206,9 +209,10 @@ def model_name(path: Path) -> str:
 
 
 def open_segmenter(cfg: EvalConfig) -> Segmenter:
-    """A :class:`Segmenter` for ``cfg.model`` (weights through :class:`KerasWeightsAdapter`), checked to be CamVid's."""
-    if cfg.model.suffix.lower() == ".npz":
-        segmenter = Segmenter(KerasWeightsAdapter(cfg.model, cfg.device, cfg.height, cfg.width, cfg.precision))
+    """A :class:`Segmenter` for ``cfg.model`` (weights through the keras backend), checked to be CamVid's."""
+    if find_backend(cfg.model) is backend(KERAS_BACKEND):
+        segmenter = Segmenter(open_adapter(cfg.model, KERAS_BACKEND, cfg.device, height=cfg.height, width=cfg.width,
+                                           precision=cfg.precision))
     else:
         segmenter = Segmenter.open(cfg.model, backend=cfg.backend, device=cfg.device, precision=cfg.precision)
     try:
@@ -232,7 +236,7 @@ def check_camvid_model(segmenter: Segmenter) -> None:
 def _model_info(cfg: EvalConfig, segmenter: Segmenter) -> Dict[str, Any]:
     """What the model is: target and weights description from an export manifest, or the weights' meta."""
     adapter = segmenter.adapter
-    if isinstance(adapter, KerasWeightsAdapter):
+    if adapter.backend == KERAS_BACKEND:
         meta = {k: v for k, v in adapter.meta.items() if k != "per_class_iou"}
         return {"kind": "weights", "weights": meta}
     try:
@@ -242,67 +246,6 @@ def _model_info(cfg: EvalConfig, segmenter: Segmenter) -> Dict[str, Any]:
     if not manifest:
         return {"kind": Path(adapter.path).suffix.lstrip(".")}
     return {"kind": "export", "target": manifest.get("target"), "weights": manifest.get("weights", {})}
-
-
-class ProgressBar:
-    """A one-line progress bar on ``stream`` (stderr by default); silent when ``enabled`` is False."""
-
-    def __init__(self, total: int, prefix: str, stream: Optional[TextIO] = None, enabled: bool = True, width: int = 24):
-        self.total, self.prefix, self.width, self.enabled = total, prefix, width, enabled
-        self.stream = stream if stream is not None else sys.stderr
-        self.start = time.perf_counter()
-
-    def update(self, done: int, **fields: Any) -> None:
-        """Redraw with ``done`` of ``total`` items and ``key=value`` fields."""
-        if not self.enabled:
-            return
-        elapsed = time.perf_counter() - self.start
-        filled = int(self.width * done / max(self.total, 1))
-        extra = " ".join(f"{k}={v}" for k, v in fields.items())
-        self.stream.write(f"\r{self.prefix} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{self.total} "
-                          f"{elapsed:6.1f}s {extra}  ")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def evaluate_pairs(segmenter: Segmenter, pairs: Sequence[Tuple[Path, Path]],
-                   progress: Optional[ProgressBar] = None) -> Tuple[ConfusionAccumulator, List[Tuple[int, int]], float]:
-    """Run ``segmenter`` over (frame, label) files; the metric is accumulated at each label's resolution.
-
-    Returns:
-        the accumulator (cm (11, 11) int64 and misses (11,) int64), the distinct label sizes
-        [(H, W)], and the mean inference time in milliseconds (adapter call only).
-    """
-    acc = ConfusionAccumulator(num_classes=VOID_LABEL, ignore=VOID_LABEL)
-    sizes: List[Tuple[int, int]] = []
-    infer_ns = 0
-    for i, (image_path, label_path) in enumerate(pairs, start=1):
-        image, label = camvid.read_pair(image_path, label_path)
-        result = segmenter.infer(image)
-        acc.update(label, result.frame_class_map)
-        infer_ns += result.timings_ns.get("infer", 0)
-        if label.shape not in sizes:
-            sizes.append(tuple(label.shape))
-        if progress is not None:
-            progress.update(i, mIoU=f"{100 * acc.scores()['miou']:.1f}%", ms=f"{infer_ns / 1e6 / i:.1f}")
-    return acc, sizes, infer_ns / 1e6 / max(len(pairs), 1)
-
-
-def segmenter_miou(segmenter: Segmenter, pairs: Sequence[Tuple[Path, Path]]) -> float:
-    """mIoU (fraction in 0..1, 11 classes, void ignored) of ``segmenter`` over (frame, label) files.
-
-    Closes ``segmenter.adapter`` afterwards, also on error: for one-shot measurements (INT8 gate, benchmark
-    accuracy column, the shipped weights' regression guard).
-    """
-    try:
-        acc, _, _ = evaluate_pairs(segmenter, pairs)
-    finally:
-        segmenter.adapter.close()
-    return float(acc.scores()["miou"])
 
 
 def confusion_png_path(cfg: EvalConfig) -> Path:

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import json
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from enet_edge.classes import NUM_CLASSES, VOID_LABEL
 from enet_edge.model.config import ENetConfig, Realization
 from enet_edge.errors import ConfigError
 from enet_edge.fileio import atomic_savez, atomic_write_text
+from enet_edge.progress import ProgressBar
 from enet_edge import camvid
 
 TRAIN_REALIZATION = Realization(prelu="native", switches="argmax_free", shuffle="depth_to_space")
@@ -86,71 +87,191 @@ class TrainConfig:
         return 0.5 * self.learning_rate * (1.0 + math.cos(math.pi * min(epoch / self.epochs, 1.0)))
 
 
-class _Progress:
-    """A one-line progress bar on stderr (no dependency)."""
-
-    def __init__(self, total: int, prefix: str, stream=None):
-        self.total, self.prefix, self.stream = total, prefix, stream or sys.stderr
-        self.start = time.perf_counter()
-
-    def update(self, done: int, **fields) -> None:
-        elapsed = time.perf_counter() - self.start
-        width = 24
-        filled = int(width * done / max(self.total, 1))
-        extra = " ".join(f"{k}={v}" for k, v in fields.items())
-        self.stream.write(f"\r{self.prefix} [{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} "
-                          f"{elapsed:6.1f}s {extra}   ")
-        self.stream.flush()
-
-    def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
+# -- data ---------------------------------------------------------------------------------------------
 
 
-def train(cfg: TrainConfig, log=print) -> Dict[str, object]:
-    """Train (or resume) per ``cfg``; returns the final state dict. Runs unchanged on CPU or GPU."""
-    import tensorflow as tf
+@dataclass(frozen=True)
+class TrainData:
+    """The frames of one run (uint8 BGR (N,H,W,3), labels (N,H,W)) and the class weights of the loss."""
 
-    from enet_edge.model.enet import build_enet, get_weights, read_weights, save_weights, set_weights
+    images: np.ndarray
+    labels: np.ndarray
+    val_images: np.ndarray
+    val_labels: np.ndarray
+    class_weights: np.ndarray
 
-    run_dir = Path(cfg.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    state_path = run_dir / "state.json"
-    state = {"epoch": 0, "best_miou": -1.0, "best_epoch": None, "steps": 0, "config": dataclasses.asdict(cfg)}
-    if state_path.exists():
-        previous = json.loads(state_path.read_text())
-        state.update({k: previous[k] for k in ("epoch", "best_miou", "best_epoch", "steps") if k in previous})
-        log(f"resuming {run_dir} at epoch {state['epoch']} (best val mIoU {state['best_miou']:.4f})")
-    state["config"] = dataclasses.asdict(cfg)
+    @property
+    def frame_size(self) -> Tuple[int, int]:
+        return tuple(self.images.shape[1:3])
 
+
+def class_weights_for(cfg: TrainConfig, labels: np.ndarray) -> np.ndarray:
+    """Loss weight per class: ENet's 1/ln(1.02 + p), median frequency balancing, or 1 (void always 0)."""
+    if cfg.class_weighting == "enet":
+        return camvid.class_weights_enet(camvid.class_pixel_counts(labels))
+    if cfg.class_weighting == "mfb":
+        return camvid.class_weights_mfb(labels)
+    return np.where(np.arange(NUM_CLASSES) == VOID_LABEL, 0.0, 1.0).astype(np.float32)
+
+
+def load_data(cfg: TrainConfig, log=print) -> TrainData:
+    """CamVid train and val (limited per ``cfg``); the crop must fit the frames."""
     data_dir = camvid.resolve_data_dir(cfg.data_dir)
     images, labels, _ = camvid.load_split(data_dir, "train", limit=cfg.limit_train)
     val_images, val_labels, _ = camvid.load_split(data_dir, "val", limit=cfg.limit_val)
     height, width = images.shape[1:3]
     if cfg.crop_height > height or cfg.crop_width > width:
         raise ConfigError(f"crop {cfg.crop_height}x{cfg.crop_width} is larger than the frames ({height}x{width})")
-    counts = camvid.class_pixel_counts(labels)
-    if cfg.class_weighting == "enet":
-        class_weights = camvid.class_weights_enet(counts)
-    elif cfg.class_weighting == "mfb":
-        class_weights = camvid.class_weights_mfb(labels)
-    else:
-        class_weights = np.where(np.arange(NUM_CLASSES) == VOID_LABEL, 0.0, 1.0).astype(np.float32)
+    class_weights = class_weights_for(cfg, labels)
     log("class weights: " + " ".join(f"{w:.2f}" for w in class_weights))
+    return TrainData(images, labels, val_images, val_labels, class_weights)
 
-    tf.keras.utils.set_random_seed(cfg.seed)
-    batch = min(cfg.batch, len(images))
-    model_cfg = cfg.model_config(cfg.crop_height, cfg.crop_width, batch)
-    model = build_enet(model_cfg, TRAIN_REALIZATION)
+
+def _augment(image, label, seed: int, crop_height: int, crop_width: int):
+    """One random crop (image and label together) and a random horizontal flip, seeded per epoch."""
+    import tensorflow as tf
+
+    stacked = tf.concat([image, label[..., None]], axis=-1)
+    s = tf.random.uniform((), 0, 2**31 - 1, dtype=tf.int64, seed=seed)
+    crop = tf.image.stateless_random_crop(
+        stacked, (crop_height, crop_width, 4), seed=tf.stack([s, tf.constant(seed, tf.int64)]))
+    crop = tf.image.stateless_random_flip_left_right(crop, seed=tf.stack([s + 1, tf.constant(seed, tf.int64)]))
+    return tf.cast(crop[..., :3], tf.float32), crop[..., 3]
+
+
+def make_dataset(cfg: TrainConfig, data: TrainData, batch: int, epoch: int):
+    """The training batches of ``epoch``: shuffled, cropped and flipped with a seed per (run seed, epoch)."""
+    import tensorflow as tf
+
+    seed = cfg.seed * 100003 + epoch
+    ds = tf.data.Dataset.from_tensor_slices((data.images, data.labels)).shuffle(len(data.images), seed=seed)
+    augment = functools.partial(_augment, seed=seed, crop_height=cfg.crop_height, crop_width=cfg.crop_width)
+    return ds.map(augment, num_parallel_calls=1).batch(batch, drop_remainder=True).prefetch(2)
+
+
+# -- the model, its optimizer and its compiled steps ------------------------------------------------------
+
+
+class Trainer:
+    """The TensorFlow side of a run: the training model (crop size), the validation model (frame size,
+    batch 1), Adam, and the compiled training and prediction steps."""
+
     val_batch = 1
-    val_model = build_enet(cfg.model_config(height, width, val_batch), TRAIN_REALIZATION)
-    optimizer = tf.keras.optimizers.Adam(learning_rate=cfg.learning_rate_at(state["epoch"]))
-    optimizer.build(model.trainable_variables)
+
+    def __init__(self, cfg: TrainConfig, data: TrainData, epoch: int):
+        import tensorflow as tf
+
+        from enet_edge.model.enet import build_enet
+
+        self.cfg, self._tf = cfg, tf
+        tf.keras.utils.set_random_seed(cfg.seed)
+        self.batch = min(cfg.batch, len(data.images))
+        self.model_cfg = cfg.model_config(cfg.crop_height, cfg.crop_width, self.batch)
+        self.model = build_enet(self.model_cfg, TRAIN_REALIZATION)
+        height, width = data.frame_size
+        self.val_model = build_enet(cfg.model_config(height, width, self.val_batch), TRAIN_REALIZATION)
+        self.optimizer = tf.keras.optimizers.Adam(learning_rate=cfg.learning_rate_at(epoch))
+        self.optimizer.build(self.model.trainable_variables)
+        # what the weights files record: the model at full frame size, batch 1, whatever the crop
+        self.save_config = self.model_cfg.replace(height=height, width=width, batch=1)
+        self._weight_table = tf.constant(data.class_weights)
+        self._kernels = [v for v in self.model.trainable_variables if v.path.endswith("kernel")]
+        self.train_step = tf.function(self._train_step, jit_compile=False)
+        self.predict = tf.function(self._predict, jit_compile=False)
+
+    def _train_step(self, x, y):
+        """One Adam step on class-weighted cross-entropy + L2 on the kernels; returns the weighted loss."""
+        tf, model = self._tf, self.model
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            y_int = tf.cast(y, tf.int32)
+            ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_int, logits=logits)
+            w = tf.gather(self._weight_table, y_int)
+            loss = tf.reduce_sum(ce * w) / tf.maximum(tf.reduce_sum(w), 1e-6)
+            l2 = tf.add_n([tf.reduce_sum(tf.square(k)) for k in self._kernels]) * (0.5 * self.cfg.weight_decay)
+            total = loss + l2
+        grads = tape.gradient(total, model.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    def _predict(self, x):
+        tf = self._tf
+        return tf.argmax(self.val_model(x, training=False), axis=-1, output_type=tf.int32)
+
+
+# -- one epoch, validation --------------------------------------------------------------------------------
+
+
+def _out_of_steps(cfg: TrainConfig, steps: int) -> bool:
+    return cfg.max_steps is not None and steps >= cfg.max_steps
+
+
+def train_epoch(trainer: Trainer, data: TrainData, state: dict, epoch: int, lr: float) -> Tuple[list, float]:
+    """Train one epoch at learning rate ``lr`` (stops early at ``max_steps``); counts ``state["steps"]``.
+
+    Returns (the loss of every step, seconds).
+    """
+    cfg, batch = trainer.cfg, trainer.batch
+    trainer.optimizer.learning_rate.assign(lr)
+    steps_per_epoch = len(data.images) // batch
+    progress = ProgressBar(steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}")
+    start = time.perf_counter()
+    losses = []
+    for step, (x, y) in enumerate(make_dataset(cfg, data, batch, epoch)):
+        losses.append(float(trainer.train_step(x, y)))
+        state["steps"] += 1
+        rate = (step + 1) * batch / (time.perf_counter() - start)
+        progress.update(step + 1, loss=f"{np.mean(losses):.4f}", img_s=f"{rate:.1f}")
+        if _out_of_steps(cfg, state["steps"]):
+            break
+    progress.close()
+    return losses, time.perf_counter() - start
+
+
+def validate(trainer: Trainer, data: TrainData) -> Dict[str, object]:
+    """Scores (mIoU, pixel accuracy, per-class IoU) of the current weights on the validation frames."""
+    from enet_edge.metrics import ConfusionAccumulator
+    from enet_edge.model.weights import get_weights, set_weights
+
+    import tensorflow as tf
+
+    val_batch = trainer.val_batch
+    set_weights(trainer.val_model, get_weights(trainer.model))
+    acc = ConfusionAccumulator()
+    for i in range(0, len(data.val_images), val_batch):
+        pred = trainer.predict(tf.constant(data.val_images[i : i + val_batch].astype(np.float32))).numpy()
+        acc.update(data.val_labels[i : i + val_batch], pred)
+    return acc.scores()
+
+
+# -- the run directory: state, checkpoints, log -----------------------------------------------------------
+
+LOG_FIELDS = ["epoch", "steps", "lr", "train_loss", "val_miou", "val_pixel_accuracy", "epoch_seconds",
+              "images_per_second"]
+META = {"trained_on": "CamVid train", "realization_trained": TRAIN_REALIZATION.name}
+
+
+def load_state(cfg: TrainConfig, run_dir: Path, log=print) -> Dict[str, object]:
+    """A fresh state, or the one ``state.json`` records (resume); the config is always ``cfg``'s."""
+    state = {"epoch": 0, "best_miou": -1.0, "best_epoch": None, "steps": 0, "config": dataclasses.asdict(cfg)}
+    state_path = run_dir / "state.json"
+    if state_path.exists():
+        previous = json.loads(state_path.read_text())
+        state.update({k: previous[k] for k in ("epoch", "best_miou", "best_epoch", "steps") if k in previous})
+        log(f"resuming {run_dir} at epoch {state['epoch']} (best val mIoU {state['best_miou']:.4f})")
+    state["config"] = dataclasses.asdict(cfg)
+    return state
+
+
+def restore(trainer: Trainer, run_dir: Path, log=print) -> None:
+    """Resume the weights and Adam state of the last finished epoch, or start from ``init_weights``."""
+    from enet_edge.model.weights import read_weights, set_weights
 
     last_weights, last_opt = run_dir / "last_weights.npz", run_dir / "last_optimizer.npz"
+    optimizer = trainer.optimizer
     if last_weights.exists():
         weights, _, _ = read_weights(last_weights)
-        set_weights(model, weights, str(last_weights))
+        set_weights(trainer.model, weights, str(last_weights))
         if last_opt.exists():
             with np.load(last_opt, allow_pickle=False) as opt:
                 if len(opt.files) != len(optimizer.variables):
@@ -164,112 +285,84 @@ def train(cfg: TrainConfig, log=print) -> Dict[str, object]:
                     var.assign(value)
         else:
             log(f"{last_opt} is missing: resuming with fresh Adam moments (kept out of git: > 3 MB)")
-    elif cfg.init_weights:
-        weights, _, _ = read_weights(cfg.init_weights)
-        set_weights(model, weights, cfg.init_weights)
+    elif trainer.cfg.init_weights:
+        weights, _, _ = read_weights(trainer.cfg.init_weights)
+        set_weights(trainer.model, weights, trainer.cfg.init_weights)
 
-    weight_table = tf.constant(class_weights)
-    kernels = [v for v in model.trainable_variables if v.path.endswith("kernel")]
 
-    @tf.function(jit_compile=False)
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            logits = model(x, training=True)
-            y_int = tf.cast(y, tf.int32)
-            ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_int, logits=logits)
-            w = tf.gather(weight_table, y_int)
-            loss = tf.reduce_sum(ce * w) / tf.maximum(tf.reduce_sum(w), 1e-6)
-            l2 = tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels]) * (0.5 * cfg.weight_decay)
-            total = loss + l2
-        grads = tape.gradient(total, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
+def save_best(trainer: Trainer, run_dir: Path, epoch: int, val: Dict[str, object]) -> None:
+    from enet_edge.model.weights import save_weights
 
-    @tf.function(jit_compile=False)
-    def predict(x):
-        return tf.argmax(val_model(x, training=False), axis=-1, output_type=tf.int32)
+    save_weights(trainer.model, run_dir / "best_weights.npz", trainer.save_config,
+                 meta={**META, "epoch": epoch, "val_miou": float(val["miou"]), "per_class_iou": val["per_class_iou"]})
 
-    def make_dataset(epoch: int):
-        seed = cfg.seed * 100003 + epoch
-        ds = tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(len(images), seed=seed)
 
-        def augment(image, label):
-            stacked = tf.concat([image, label[..., None]], axis=-1)
-            s = tf.random.uniform((), 0, 2**31 - 1, dtype=tf.int64, seed=seed)
-            crop = tf.image.stateless_random_crop(
-                stacked, (cfg.crop_height, cfg.crop_width, 4), seed=tf.stack([s, tf.constant(seed, tf.int64)]))
-            crop = tf.image.stateless_random_flip_left_right(crop, seed=tf.stack([s + 1, tf.constant(seed, tf.int64)]))
-            return tf.cast(crop[..., :3], tf.float32), crop[..., 3]
+def save_last(trainer: Trainer, run_dir: Path, epoch: int) -> None:
+    """The resume point: weights and Adam state after the last finished epoch."""
+    from enet_edge.model.weights import save_weights
 
-        return ds.map(augment, num_parallel_calls=1).batch(batch, drop_remainder=True).prefetch(2)
+    save_weights(trainer.model, run_dir / "last_weights.npz", trainer.save_config, meta={**META, "epoch": epoch})
+    atomic_savez(run_dir / "last_optimizer.npz", {f"v{i}": v.numpy() for i, v in enumerate(trainer.optimizer.variables)})
 
-    from enet_edge.metrics import ConfusionAccumulator
 
-    def validate() -> Dict[str, object]:
-        set_weights(val_model, get_weights(model))
-        acc = ConfusionAccumulator()
-        for i in range(0, len(val_images), val_batch):
-            pred = predict(tf.constant(val_images[i : i + val_batch].astype(np.float32))).numpy()
-            acc.update(val_labels[i : i + val_batch], pred)
-        return acc.scores()
-
-    log_path = run_dir / "log.csv"
-    fields = ["epoch", "steps", "lr", "train_loss", "val_miou", "val_pixel_accuracy", "epoch_seconds", "images_per_second"]
+def prepare_log(log_path: Path, epoch: int) -> None:
+    """Create ``log.csv``, or keep only its rows up to ``epoch`` (the resume point)."""
     if not log_path.exists():
         with open(log_path, "w", newline="") as f:
-            csv.writer(f).writerow(fields)
-    else:
-        # an interruption between appending a row and writing state.json leaves a row of an epoch
-        # that will be trained again: drop rows past the resume point
-        with open(log_path, newline="") as f:
-            rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= state["epoch"]]
-        with open(log_path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
+            csv.writer(f).writerow(LOG_FIELDS)
+        return
+    # an interruption between appending a row and writing state.json leaves a row of an epoch
+    # that will be trained again: drop rows past the resume point
+    with open(log_path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= epoch]
+    with open(log_path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
 
-    steps_per_epoch = len(images) // batch
-    meta = {"trained_on": "CamVid train", "realization_trained": TRAIN_REALIZATION.name}
+
+def append_log(log_path: Path, row: dict) -> None:
+    with open(log_path, "a", newline="") as f:
+        csv.DictWriter(f, fieldnames=LOG_FIELDS).writerow(row)
+
+
+# -- the run ----------------------------------------------------------------------------------------------
+
+
+def train(cfg: TrainConfig, log=print) -> Dict[str, object]:
+    """Train (or resume) per ``cfg``; returns the final state dict. Runs unchanged on CPU or GPU."""
+    run_dir = Path(cfg.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = load_state(cfg, run_dir, log)
+    data = load_data(cfg, log)
+    trainer = Trainer(cfg, data, state["epoch"])
+    restore(trainer, run_dir, log)
+    log_path = run_dir / "log.csv"
+    prepare_log(log_path, state["epoch"])
+
     while state["epoch"] < cfg.epochs:
-        if cfg.max_steps is not None and state["steps"] >= cfg.max_steps:
+        if _out_of_steps(cfg, state["steps"]):
             break
         epoch = state["epoch"]
         lr = cfg.learning_rate_at(epoch)
-        optimizer.learning_rate.assign(lr)
-        progress = _Progress(steps_per_epoch, f"epoch {epoch + 1}/{cfg.epochs}")
-        start = time.perf_counter()
-        losses = []
-        for step, (x, y) in enumerate(make_dataset(epoch)):
-            losses.append(float(train_step(x, y)))
-            state["steps"] += 1
-            rate = (step + 1) * batch / (time.perf_counter() - start)
-            progress.update(step + 1, loss=f"{np.mean(losses):.4f}", img_s=f"{rate:.1f}")
-            if cfg.max_steps is not None and state["steps"] >= cfg.max_steps:
-                break
-        progress.close()
-        seconds = time.perf_counter() - start
+        losses, seconds = train_epoch(trainer, data, state, epoch, lr)
         state["epoch"] = epoch + 1
         row = {"epoch": epoch + 1, "steps": state["steps"], "lr": lr, "train_loss": float(np.mean(losses)),
                "val_miou": "", "val_pixel_accuracy": "", "epoch_seconds": round(seconds, 2),
-               "images_per_second": round(len(losses) * batch / seconds, 3)}
-        finished = state["epoch"] >= cfg.epochs or (cfg.max_steps is not None and state["steps"] >= cfg.max_steps)
+               "images_per_second": round(len(losses) * trainer.batch / seconds, 3)}
+        finished = state["epoch"] >= cfg.epochs or _out_of_steps(cfg, state["steps"])
         if state["epoch"] % cfg.val_every == 0 or finished:
-            val = validate()
+            val = validate(trainer, data)
             row["val_miou"], row["val_pixel_accuracy"] = round(val["miou"], 5), round(val["pixel_accuracy"], 5)
             log(f"epoch {state['epoch']}: loss {row['train_loss']:.4f}, val mIoU {val['miou']:.4f}")
             if val["miou"] > state["best_miou"]:
                 state["best_miou"], state["best_epoch"] = float(val["miou"]), state["epoch"]
-                save_weights(model, run_dir / "best_weights.npz", model_cfg.replace(height=height, width=width, batch=1),
-                             meta={**meta, "epoch": state["epoch"], "val_miou": float(val["miou"]),
-                                   "per_class_iou": val["per_class_iou"]})
-        save_weights(model, last_weights, model_cfg.replace(height=height, width=width, batch=1),
-                     meta={**meta, "epoch": state["epoch"]})
-        atomic_savez(last_opt, {f"v{i}": v.numpy() for i, v in enumerate(optimizer.variables)})
-        with open(log_path, "a", newline="") as f:
-            csv.DictWriter(f, fieldnames=fields).writerow(row)
-        atomic_write_text(state_path, json.dumps(state, indent=2))
+                save_best(trainer, run_dir, state["epoch"], val)
+        save_last(trainer, run_dir, state["epoch"])
+        append_log(log_path, row)
+        atomic_write_text(run_dir / "state.json", json.dumps(state, indent=2))
         plot_curve(log_path, run_dir / "curve.png")
-        if cfg.max_steps is not None and state["steps"] >= cfg.max_steps:
+        if _out_of_steps(cfg, state["steps"]):
             break
     return state
 
@@ -302,3 +395,39 @@ def plot_curve(log_path: Path, png_path: Path) -> None:
     fig.savefig(tmp, dpi=100)
     plt.close(fig)
     os.replace(tmp, png_path)
+
+
+def add_cli(sub) -> None:
+    """``enet-edge train``."""
+    p = sub.add_parser("train", help="train ENet on CamVid (resumable)")
+    p.add_argument("--data-dir", help="CamVid root (default: $ENET_EDGE_CAMVID, then ../shared/camvid)")
+    p.add_argument("--run-dir", default="runs/enet_camvid", help="checkpoints, log.csv, curve.png (resumes if present)")
+    p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, nargs=2, metavar=("H", "W"), default=(192, 256),
+                   help="random crop at full scale (multiples of 8)")
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--weight-decay", type=float, default=2e-4)
+    p.add_argument("--schedule", choices=("cosine", "step"), default="cosine")
+    p.add_argument("--class-weighting", choices=("enet", "mfb", "none"), default="enet")
+    p.add_argument("--val-every", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit-train", type=int, help="use only the first N training frames (smoke runs)")
+    p.add_argument("--limit-val", type=int, help="use only the first N validation frames (smoke runs)")
+    p.add_argument("--max-steps", type=int, help="stop after N optimizer steps in total (smoke runs)")
+    p.add_argument("--init-weights", help="start a new run from these weights (.npz)")
+    p.set_defaults(func=run_train)
+
+
+def run_train(args) -> int:
+    cfg = TrainConfig(
+        run_dir=args.run_dir, data_dir=args.data_dir, epochs=args.epochs, batch=args.batch,
+        crop_height=args.crop[0], crop_width=args.crop[1], learning_rate=args.lr, weight_decay=args.weight_decay,
+        schedule=args.schedule, class_weighting=args.class_weighting, val_every=args.val_every, seed=args.seed,
+        limit_train=args.limit_train, limit_val=args.limit_val, max_steps=args.max_steps,
+        init_weights=args.init_weights,
+    )
+    state = train(cfg)
+    print(f"done: epoch {state['epoch']}, best val mIoU {state['best_miou']:.4f} at epoch {state['best_epoch']}; "
+          f"weights in {cfg.run_dir}/best_weights.npz")
+    return 0

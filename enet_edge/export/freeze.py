@@ -8,16 +8,15 @@ and one output node ``logits`` ((N,H,W,classes) float32 NHWC); no variables, no 
 from __future__ import annotations
 
 import collections
-from typing import Dict, Iterable, List, Set
+from typing import Dict, List, Set
 
-import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import config_pb2, meta_graph_pb2, rewriter_config_pb2
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 from tensorflow.python.grappler import tf_optimizer
 
 from enet_edge.model.config import ENetConfig, Realization
-from enet_edge.runtime.graph_def import parse_graph_def, write_graph_def  # noqa: F401 (re-exported)
+from enet_edge.runtime.graph_def import write_graph_def  # noqa: F401 (re-exported)
 from enet_edge.model.enet import INPUT_NAME, OUTPUT_NAME
 from enet_edge.resources import load_table
 
@@ -100,25 +99,3 @@ def unknown_shapes(graph_def: GraphDef) -> List[str]:
             if not out.shape.is_fully_defined():
                 bad.append(out.name)
     return bad
-
-
-def read_graph_def(path) -> GraphDef:
-    """Parse a binary frozen GraphDef (see :func:`enet_edge.runtime.graph_def.parse_graph_def`)."""
-    return parse_graph_def(path)
-
-
-def graph_def_function(graph_def: GraphDef, inputs: Iterable[str] = (INPUT_NAME,), outputs: Iterable[str] = (OUTPUT_NAME,)):
-    """Wrap a frozen GraphDef as a callable ``f(*arrays) -> list of np.ndarray``."""
-    inputs, outputs = list(inputs), list(outputs)
-
-    def _import():
-        tf.compat.v1.import_graph_def(graph_def, name="")
-
-    wrapped = tf.compat.v1.wrap_function(_import, [])
-    graph = wrapped.graph
-    fn = wrapped.prune([graph.get_tensor_by_name(f"{n}:0") for n in inputs], [graph.get_tensor_by_name(f"{n}:0") for n in outputs])
-
-    def run(*arrays: np.ndarray) -> List[np.ndarray]:
-        return [t.numpy() for t in fn(*[tf.constant(a) for a in arrays])]
-
-    return run

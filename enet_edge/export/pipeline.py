@@ -4,39 +4,39 @@
 it into place only when every gate and parity check passed: a failed export leaves no half artifact
 and does not touch the previous good one.
 
+The pipeline is a list of stages (:data:`STAGES`: freeze, onnx, openvino_ir, quantize, gates, parity,
+write), each a function that reads and extends one :class:`ExportContext`; a target runs the stages
+that apply to it (:func:`stages_for`: no ``onnx`` artifact, no onnx stage; no ``[quantization]``,
+no quantize stage).
+
 Output directory (default ``build/<target>/``):
   enet_frozen.pb   frozen TensorFlow GraphDef (input ``image``, output ``logits``)
   enet.onnx        ONNX (tf2onnx)                    [targets with an onnx artifact]
   enet.xml/.bin    OpenVINO IR, uint8 BGR NHWC input [targets with an openvino_ir artifact]
   manifest.json    tool versions, I/O specs, classes and palette, sha256, op inventories, checks, parity
-  report.md        the same for people
+  report.md        the same for people (:mod:`enet_edge.export.report`)
 """
 
 from __future__ import annotations
 
-import dataclasses
-import datetime
 import json
 import os
-import platform
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB, VOID_LABEL
 from enet_edge.model.config import REFERENCE_REALIZATION, ENetConfig
 from enet_edge.errors import ArtifactError, DataError, ParityError
 from enet_edge.fileio import sha256_file  # noqa: F401 (part of this module's API)
 from enet_edge.runtime.precision import has_arithmetic
 from enet_edge.resources import DEFAULT_WEIGHTS  # noqa: F401 (the shipped weights; part of this module's API)
+from enet_edge.export.report import build_manifest, render_report
 from enet_edge.export.targets import ARTIFACT_FILES, TargetSpec
-
-MANIFEST_FORMAT = "enet-edge-manifest/1"
 
 
 @dataclass(frozen=True)
@@ -59,39 +59,71 @@ class ExportResult:
     seconds: float
 
 
-def tool_versions() -> Dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for module in ("enet_edge", "numpy", "tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "openvino", "cv2"):
-        try:
-            mod = __import__(module)
-            versions[module] = str(getattr(mod, "__version__", "?"))
-        except ImportError:
-            continue
-    try:
-        import openvino as ov
+@dataclass
+class ExportContext:
+    """What one export carries from stage to stage. Every file is written under ``tmp``."""
 
-        versions["openvino"] = ov.get_version()
-    except (ImportError, AttributeError):
-        pass
-    return versions
+    request: ExportRequest
+    config: ENetConfig  # the target's model config at the requested size
+    weights: Dict[str, np.ndarray]
+    weights_info: dict  # the manifest's "weights" entry
+    tmp: Path
+    log: Callable[[str], None] = print
+    graph_def: Any = None  # frozen GraphDef (freeze)
+    graphs: Dict[str, Any] = field(default_factory=dict)  # kind -> gates.Graph of each artifact written
+    inventories: Dict[str, Dict[str, int]] = field(default_factory=dict)  # kind -> op inventory
+    fp32_ir: Optional[Path] = None  # the FP32 IR an INT8 target quantizes (openvino_ir -> quantize)
+    quantization: Optional[dict] = None  # quantize's record
+    reports: Dict[str, Any] = field(default_factory=dict)  # kind -> gates.CheckReport
+    frame_names: List[str] = field(default_factory=list)  # parity inputs
+    parity: Dict[str, dict] = field(default_factory=dict)  # row -> ParityResult.to_dict()
+    ran_on: Dict[str, dict] = field(default_factory=dict)  # row -> what ran (or why it was skipped)
+    manifest: Optional[dict] = None  # write
+
+    @property
+    def target(self) -> TargetSpec:
+        return self.request.target
+
+    def path(self, kind: str) -> Path:
+        """Where the artifact ``kind`` is written."""
+        return self.tmp / ARTIFACT_FILES[kind]
+
+    def add_graph(self, kind: str, graph) -> None:
+        self.graphs[kind] = graph
+        self.inventories[kind] = graph.inventory()
+
+
+# -- weights and parity inputs -----------------------------------------------------------------------
 
 
 def _load_model_weights(request: ExportRequest, log: Callable[[str], None]):
-    """(weights dict, base ENetConfig, weights description dict)."""
-    from enet_edge.model import enet
-
+    """(weights dict, base ENetConfig, weights description dict): ``request.weights``, else the shipped
+    weights, else seeded random ones (with a warning)."""
     path = request.weights or (DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else None)
     if path is not None:
-        weights, config_dict, meta = enet.read_weights(path)
-        info = {"path": str(path), "sha256": sha256_file(Path(path)), "trained": True, **meta}
-        return weights, ENetConfig.from_dict(config_dict), info
+        return _trained_weights(path)
     log("WARNING: no trained weights ship yet; exporting RANDOM (seeded) weights: the model segments nothing")
+    return _random_weights(request.seed)
+
+
+def _trained_weights(path):
+    from enet_edge.model.weights import read_weights
+
+    weights, config_dict, meta = read_weights(path)
+    info = {"path": str(path), "sha256": sha256_file(Path(path)), "trained": True, **meta}
+    return weights, ENetConfig.from_dict(config_dict), info
+
+
+def _random_weights(seed: int):
+    from enet_edge.model import enet
+    from enet_edge.model.weights import get_weights
+
     config = ENetConfig()
     model = enet.build_enet(config.replace(height=96, width=128, batch=2), REFERENCE_REALIZATION)
-    enet.randomize_statistics(model, request.seed)
-    info = {"path": None, "trained": False, "seed": request.seed,
+    enet.randomize_statistics(model, seed)
+    info = {"path": None, "trained": False, "seed": seed,
             "note": "UNTRAINED: random weights seeded for reproducibility; not for use"}
-    return enet.get_weights(model), config, info
+    return get_weights(model), config, info
 
 
 def parity_inputs(target: TargetSpec, config: ENetConfig, data_dir: Optional[Path], seed: int
@@ -128,14 +160,7 @@ def _ruleset_for(kind: str, name: str, target: TargetSpec) -> dict:
     return ruleset_for(kind, name, target)
 
 
-def _artifact_spec(kind: str, config: ENetConfig) -> dict:
-    dtype, note = ("uint8", "OpenCV frame as is") if kind == "openvino_ir" else ("float32", "BGR pixel values 0..255")
-    return {
-        "inputs": [{"name": "image", "shape": list(config.input_shape), "dtype": dtype, "layout": "NHWC",
-                    "color": "BGR", "range": [0, 255], "note": note}],
-        "outputs": [{"name": "logits", "shape": list(config.output_shape), "dtype": "float32", "layout": "NHWC",
-                     "note": "class map = argmax over the last axis"}],
-    }
+# -- running one artifact for parity ----------------------------------------------------------------
 
 
 def _run_artifact(kind: str, path: Path, frames: List[np.ndarray], precision: str = "f32"):
@@ -146,9 +171,10 @@ def _run_artifact(kind: str, path: Path, frames: List[np.ndarray], precision: st
     parity never measures bf16 in place of f32 or f16.
     """
     from enet_edge.runtime.adapters import open_adapter
+    from enet_edge.runtime.backends import kind_backend
     from enet_edge.runtime.precision import require_exact
 
-    backend = {"tensorflow": "tensorflow", "onnx": "onnxruntime", "openvino_ir": "openvino"}[kind]
+    backend = kind_backend(kind).name
     options = {"precision": precision} if backend == "openvino" else {}
     adapter = open_adapter(path, backend=backend, device="CPU", **options)
     try:
@@ -175,23 +201,185 @@ FP16_ARITHMETIC = "fp16_arithmetic"
 
 def _run_fp16_emulation(config: ENetConfig, target: TargetSpec, weights, frames: List[np.ndarray]):
     from enet_edge.model import enet
+    from enet_edge.model.weights import set_weights
 
     model = enet.build_enet(config, target.realization, dtype_policy="float16")
-    enet.set_weights(model, weights, "weights")
+    set_weights(model, weights, "weights")
     outputs = [np.asarray(model(f.astype(np.float32), training=False), np.float32) for f in frames]
     ran = {"backend": "tensorflow", "device": "CPU", "inference_precision": "f16 (Keras float16 policy)",
            "requested_precision": "f16"}
     return outputs, ran, ()
 
 
-def export(request: ExportRequest, log: Callable[[str], None] = print) -> ExportResult:
-    """Run the whole pipeline for ``request.target``; see the module docstring."""
+# -- the stages ---------------------------------------------------------------------------------------
+
+
+def freeze_stage(ctx: ExportContext) -> None:
+    """Build the target realization with the weights, freeze it, write ``enet_frozen.pb``."""
     from enet_edge.model import enet
-    from enet_edge.export.gates import check_graph, graph_from_graph_def, raise_on_violations, read_graph
-    from enet_edge.export.convert import model_info, to_onnx, to_openvino
-    from enet_edge.export.freeze import freeze_model, op_inventory, unknown_shapes, write_graph_def
+    from enet_edge.model.weights import set_weights
+    from enet_edge.export.freeze import freeze_model, unknown_shapes, write_graph_def
+    from enet_edge.export.gates import graph_from_graph_def
+
+    model = enet.build_enet(ctx.config, ctx.target.realization)
+    set_weights(model, ctx.weights, "weights")
+    graph_def = freeze_model(model, ctx.config)
+    dynamic = unknown_shapes(graph_def)
+    if dynamic:
+        raise ArtifactError(f"frozen graph has tensors without a static shape: {dynamic[:5]}")
+    write_graph_def(graph_def, ctx.path("tensorflow"))
+    ctx.graph_def = graph_def
+    ctx.add_graph("tensorflow", graph_from_graph_def(graph_def, ARTIFACT_FILES["tensorflow"]))
+
+
+def onnx_stage(ctx: ExportContext) -> None:
+    """Convert the frozen graph to ONNX (tf2onnx), write ``enet.onnx``."""
+    from enet_edge.export.convert import to_onnx
+    from enet_edge.export.gates import read_graph
+
+    to_onnx(ctx.graph_def, ctx.path("onnx"), ctx.target.onnx_opset)
+    ctx.add_graph("onnx", read_graph(ctx.path("onnx")))
+
+
+def openvino_ir_stage(ctx: ExportContext) -> None:
+    """Convert the ONNX model to an OpenVINO IR at the target's precision (INT8: an FP32 IR for quantize)."""
+    from enet_edge.export.convert import model_info, to_openvino
+    from enet_edge.export.gates import read_graph
+
+    target = ctx.target
+    info = model_info(target.name, ctx.config.to_dict(), {"enet_edge_trained": str(ctx.weights_info["trained"])})
+    if target.quantization is not None:
+        ctx.fp32_ir = ctx.tmp / "fp32" / ARTIFACT_FILES["openvino_ir"]
+        ctx.fp32_ir.parent.mkdir()
+        to_openvino(ctx.path("onnx"), ctx.fp32_ir, "FP32", info)
+        return  # the quantize stage writes enet.xml
+    to_openvino(ctx.path("onnx"), ctx.path("openvino_ir"), target.precision, info)
+    ctx.add_graph("openvino_ir", read_graph(ctx.path("openvino_ir")))
+
+
+def quantize_stage(ctx: ExportContext) -> None:
+    """INT8 post-training quantization of the FP32 IR (NNCF), gated on mIoU; writes ``enet.xml``."""
+    from enet_edge.export.gates import read_graph
+    from enet_edge.export.quantize import quantize_ir
+
+    ctx.quantization = quantize_ir(ctx.fp32_ir, ctx.path("openvino_ir"), ctx.target.quantization,
+                                   ctx.request.data_dir, ctx.log)
+    shutil.rmtree(ctx.fp32_ir.parent)
+    ctx.add_graph("openvino_ir", read_graph(ctx.path("openvino_ir")))
+
+
+def gates_stage(ctx: ExportContext) -> None:
+    """Check every artifact against its ruleset; an export-mode target stops on any violation."""
+    from enet_edge.export.gates import check_graph, raise_on_violations
+
+    target = ctx.target
+    ctx.reports = {kind: check_graph(ctx.graphs[kind], _ruleset_for(kind, name, target))
+                   for kind, name in target.checks.items() if kind in ctx.graphs}
+    if target.mode == "export":
+        raise_on_violations(list(ctx.reports.values()), target.name)
+
+
+def _parity_rows(ctx: ExportContext, frames: List[np.ndarray]) -> List[Tuple[str, Callable[[], tuple]]]:
+    """(row name, run) for every artifact, plus the FP16 arithmetic rows of FP16 targets."""
+    target = ctx.target
+    rows = [(kind, lambda kind=kind: _run_artifact(kind, ctx.tmp / ARTIFACT_FILES[kind], frames))
+            for kind in target.artifacts]
+    if target.precision == "FP16":
+        rows.append((FP16_ARITHMETIC, lambda: _run_fp16_emulation(ctx.config, target, ctx.weights, frames)))
+        rows.append((OPENVINO_IR_F16, lambda: _run_artifact("openvino_ir", ctx.tmp / ARTIFACT_FILES["openvino_ir"],
+                                                              frames, "f16")))
+    return rows
+
+
+def parity_stage(ctx: ExportContext) -> None:
+    """Run every artifact on the parity inputs against the TensorFlow reference; fail past the thresholds."""
+    from enet_edge.model import enet
+    from enet_edge.model.weights import set_weights
     from enet_edge.export.parity import compare
 
+    target = ctx.target
+    reference = enet.build_enet(ctx.config, REFERENCE_REALIZATION)
+    set_weights(reference, ctx.weights, "weights")
+    frames, ctx.frame_names = parity_inputs(target, ctx.config, ctx.request.data_dir, ctx.request.seed)
+    refs = [reference(f.astype(np.float32), training=False).numpy() for f in frames]
+    failures = {}
+    capabilities: Tuple[str, ...] = ()
+    for kind, run in _parity_rows(ctx, frames):
+        if kind == OPENVINO_IR_F16 and not has_arithmetic("f16", capabilities):
+            ctx.ran_on[kind] = {"skipped": "this CPU has no FP16 arithmetic (OpenVINO CPU capabilities: "
+                                           f"{', '.join(capabilities) or 'none'}); the fp16_arithmetic row "
+                                           "emulates it instead"}
+            continue
+        outputs, ctx.ran_on[kind], caps = run()
+        capabilities = tuple(caps) or capabilities
+        result = compare(np.concatenate(outputs), np.concatenate(refs))
+        ctx.parity[kind] = result.to_dict()
+        limits = target.thresholds.get(kind)
+        if limits is not None:
+            bad = limits.failures(result)
+            if bad:
+                failures[kind] = bad
+    if failures:
+        details = "; ".join(f"{k}: " + ", ".join(f"{m} {v}" for m, v in bad.items()) for k, bad in failures.items())
+        raise ParityError(f"target {target.name}: parity against TensorFlow failed ({details})")
+
+
+def write_stage(ctx: ExportContext) -> None:
+    """Write ``manifest.json`` and ``report.md`` beside the finished artifacts."""
+    ctx.manifest = build_manifest(ctx.target, ctx.config, ctx.weights_info, ctx.tmp, ctx.inventories, ctx.reports,
+                                  ctx.parity, ctx.ran_on, ctx.frame_names, ctx.quantization)
+    (ctx.tmp / "manifest.json").write_text(json.dumps(ctx.manifest, indent=2) + "\n")
+    (ctx.tmp / "report.md").write_text(render_report(ctx.manifest))
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One pipeline stage: ``run(ctx)`` for the targets it ``applies`` to; ``describe(ctx)`` is its
+    ``[i/n]`` progress line (``None``: the stage is not announced)."""
+
+    name: str
+    run: Callable[[ExportContext], None]
+    applies: Callable[[TargetSpec], bool] = lambda target: True
+    describe: Optional[Callable[[ExportContext], str]] = None
+
+
+STAGES: Tuple[Stage, ...] = (
+    Stage("freeze", freeze_stage,
+          describe=lambda c: f"freeze {c.target.realization.name} at {c.config.height}x{c.config.width}"),
+    Stage("onnx", onnx_stage, applies=lambda t: "onnx" in t.artifacts,
+          describe=lambda c: f"convert to ONNX (opset {c.target.onnx_opset})"),
+    Stage("openvino_ir", openvino_ir_stage, applies=lambda t: "openvino_ir" in t.artifacts,
+          describe=lambda c: f"convert to OpenVINO IR ({c.target.precision}, uint8 BGR NHWC input)"),
+    Stage("quantize", quantize_stage, applies=lambda t: t.quantization is not None,
+          describe=lambda c: "INT8 post-training quantization (NNCF), gated on mIoU"),
+    Stage("gates", gates_stage,
+          describe=lambda c: "compatibility gates: " + ", ".join(f"{k}={v}" for k, v in c.target.checks.items())),
+    Stage("parity", parity_stage, describe=lambda c: "parity against the TensorFlow reference realization"),
+    Stage("write", write_stage),
+)
+
+
+def stages_for(target: TargetSpec, stages: Optional[Sequence[Stage]] = None) -> List[Stage]:
+    """The stages (of :data:`STAGES` by default) that apply to ``target``, in order."""
+    return [stage for stage in (STAGES if stages is None else stages) if stage.applies(target)]
+
+
+def run_stages(ctx: ExportContext, stages: Sequence[Stage]) -> None:
+    """Run ``stages`` in order on ``ctx``, logging ``[i/n] description`` for the announced ones."""
+    announced = sum(1 for stage in stages if stage.describe is not None)
+    done = 0
+    for stage in stages:
+        if stage.describe is not None:
+            done += 1
+            ctx.log(f"[{done}/{announced}] {stage.describe(ctx)}")
+        stage.run(ctx)
+
+
+# -- the export ---------------------------------------------------------------------------------------
+
+
+def export(request: ExportRequest, log: Callable[[str], None] = print) -> ExportResult:
+    """Run the whole pipeline for ``request.target``; see the module docstring."""
     start = time.perf_counter()
     target = request.target
     weights, base_config, weights_info = _load_model_weights(request, log)
@@ -200,104 +388,14 @@ def export(request: ExportRequest, log: Callable[[str], None] = print) -> Export
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
-        stages = ["freeze"] + [k for k in ("onnx", "openvino_ir") if k in target.artifacts]
-        stages += (["quantize"] if target.quantization else []) + ["gates", "parity"]
-        step = _Steps(stages, log)
-        step("freeze", f"freeze {target.realization.name} at {config.height}x{config.width}")
-        model = enet.build_enet(config, target.realization)
-        enet.set_weights(model, weights, "weights")
-        graph_def = freeze_model(model, config)
-        dynamic = unknown_shapes(graph_def)
-        if dynamic:
-            raise ArtifactError(f"frozen graph has tensors without a static shape: {dynamic[:5]}")
-        write_graph_def(graph_def, tmp / ARTIFACT_FILES["tensorflow"])
-        graphs = {"tensorflow": graph_from_graph_def(graph_def, ARTIFACT_FILES["tensorflow"])}
-        inventories = {"tensorflow": op_inventory(graph_def)}
-        quantization = None
-
-        if "onnx" in target.artifacts:
-            step("onnx", f"convert to ONNX (opset {target.onnx_opset})")
-            to_onnx(graph_def, tmp / ARTIFACT_FILES["onnx"], target.onnx_opset)
-            graphs["onnx"] = read_graph(tmp / ARTIFACT_FILES["onnx"])
-        if "openvino_ir" in target.artifacts:
-            step("openvino_ir", f"convert to OpenVINO IR ({target.precision}, uint8 BGR NHWC input)")
-            info = model_info(target.name, config.to_dict(), {"enet_edge_trained": str(weights_info["trained"])})
-            ir_path = tmp / ARTIFACT_FILES["openvino_ir"]
-            if target.quantization is not None:
-                from enet_edge.export.quantize import quantize_ir
-
-                fp32_path = tmp / "fp32" / ARTIFACT_FILES["openvino_ir"]
-                fp32_path.parent.mkdir()
-                to_openvino(tmp / ARTIFACT_FILES["onnx"], fp32_path, "FP32", info)
-                step("quantize", "INT8 post-training quantization (NNCF), gated on mIoU")
-                quantization = quantize_ir(fp32_path, ir_path, target.quantization, request.data_dir, log)
-                shutil.rmtree(fp32_path.parent)
-            else:
-                to_openvino(tmp / ARTIFACT_FILES["onnx"], ir_path, target.precision, info)
-            graphs["openvino_ir"] = read_graph(ir_path)
-        for kind, graph in graphs.items():
-            inventories[kind] = graph.inventory()
-
-        step("gates", "compatibility gates: " + ", ".join(f"{k}={v}" for k, v in target.checks.items()))
-        reports = {kind: check_graph(graphs[kind], _ruleset_for(kind, name, target))
-                   for kind, name in target.checks.items() if kind in graphs}
-        if target.mode == "export":
-            raise_on_violations(list(reports.values()), target.name)
-
-        step("parity", "parity against the TensorFlow reference realization")
-        reference = enet.build_enet(config, REFERENCE_REALIZATION)
-        enet.set_weights(reference, weights, "weights")
-        frames, frame_names = parity_inputs(target, config, request.data_dir, request.seed)
-        refs = [reference(f.astype(np.float32), training=False).numpy() for f in frames]
-        parity, ran_on = {}, {}
-        failures = {}
-        capabilities: Tuple[str, ...] = ()
-        runs = [(kind, lambda kind=kind: _run_artifact(kind, tmp / ARTIFACT_FILES[kind], frames))
-                for kind in target.artifacts]
-        if target.precision == "FP16":
-            runs.append((FP16_ARITHMETIC, lambda: _run_fp16_emulation(config, target, weights, frames)))
-            runs.append((OPENVINO_IR_F16, lambda: _run_artifact("openvino_ir", tmp / ARTIFACT_FILES["openvino_ir"],
-                                                                  frames, "f16")))
-        for kind, run in runs:
-            if kind == OPENVINO_IR_F16 and not has_arithmetic("f16", capabilities):
-                ran_on[kind] = {"skipped": "this CPU has no FP16 arithmetic (OpenVINO CPU capabilities: "
-                                           f"{', '.join(capabilities) or 'none'}); the fp16_arithmetic row "
-                                           "emulates it instead"}
-                continue
-            outputs, ran_on[kind], caps = run()
-            capabilities = tuple(caps) or capabilities
-            result = compare(np.concatenate(outputs), np.concatenate(refs))
-            parity[kind] = result.to_dict()
-            limits = target.thresholds.get(kind)
-            if limits is not None:
-                bad = limits.failures(result)
-                if bad:
-                    failures[kind] = bad
-        if failures:
-            details = "; ".join(f"{k}: " + ", ".join(f"{m} {v}" for m, v in bad.items()) for k, bad in failures.items())
-            raise ParityError(f"target {target.name}: parity against TensorFlow failed ({details})")
-
-        manifest = _manifest(target, config, weights_info, tmp, inventories, reports, parity, ran_on, frame_names)
-        if quantization is not None:
-            manifest["quantization"] = quantization
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        (tmp / "report.md").write_text(render_report(manifest))
+        ctx = ExportContext(request, config, weights, weights_info, tmp, log)
+        run_stages(ctx, stages_for(target))
         _replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     seconds = time.perf_counter() - start
-    return ExportResult(out_dir, manifest, seconds)
-
-
-class _Steps:
-    """Logs ``[i/n] message`` for the named pipeline stages of one export."""
-
-    def __init__(self, names, log: Callable[[str], None]):
-        self.names, self.log = list(names), log
-
-    def __call__(self, name: str, message: str) -> None:
-        self.log(f"[{self.names.index(name) + 1}/{len(self.names)}] {message}")
+    return ExportResult(out_dir, ctx.manifest, seconds)
 
 
 def _replace_dir(new: Path, dest: Path) -> None:
@@ -314,110 +412,3 @@ def _replace_dir(new: Path, dest: Path) -> None:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def _manifest(target, config, weights_info, directory, inventories, reports, parity, ran_on, frame_names) -> dict:
-    artifacts = {}
-    for kind in target.artifacts:
-        path = directory / ARTIFACT_FILES[kind]
-        entry = {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size,
-                 **_artifact_spec(kind, config), "op_inventory": inventories[kind]}
-        if kind == "openvino_ir":
-            bin_path = path.with_suffix(".bin")
-            entry.update({"weights_file": bin_path.name, "weights_sha256": sha256_file(bin_path),
-                          "weights_bytes": bin_path.stat().st_size, "precision": target.precision,
-                          "device": target.device})
-        if kind == "onnx":
-            entry["opset"] = target.onnx_opset
-        artifacts[kind] = entry
-    checks = {kind: report.to_dict() for kind, report in reports.items()}
-    for entry in checks.values():
-        entry["path"] = Path(entry["path"]).name
-    return {
-        "format": MANIFEST_FORMAT,
-        "target": target.name,
-        "description": target.description,
-        "mode": target.mode,
-        "supported": all(r.ok for r in reports.values()),
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "weights": weights_info,
-        "model": config.to_dict(),
-        "realization": target.realization.to_dict(),
-        "classes": list(CAMVID_CLASSES),
-        "void_label": VOID_LABEL,
-        "palette_rgb": [list(c) for c in CAMVID_PALETTE_RGB],
-        "artifacts": artifacts,
-        "checks": checks,
-        "parity": {"reference": f"TensorFlow/Keras, realization {REFERENCE_REALIZATION.name}",
-                   "inputs": frame_names, "ran_on": ran_on, "results": parity,
-                   "thresholds": {k: dataclasses.asdict(v) for k, v in target.thresholds.items()}},
-        "tools": tool_versions(),
-    }
-
-
-def render_report(manifest: dict) -> str:
-    """A human-readable Markdown report of an export manifest."""
-    w = manifest["weights"]
-    lines = [f"# enet-edge export: {manifest['target']}", "", manifest["description"], ""]
-    if not w.get("trained"):
-        lines += ["> **UNTRAINED WEIGHTS.** This export uses random (seeded) weights: it proves the pipeline, "
-                  "it does not segment anything.", ""]
-    else:
-        miou = w.get("val_miou")
-        lines += [f"Weights: `{w.get('path')}`" + (f" (val mIoU {100 * miou:.1f}%)" if miou else ""), ""]
-    status = "compatible" if manifest["supported"] else "**NOT COMPATIBLE**"
-    lines += [f"Mode: {manifest['mode']}; target status: {status}.", "",
-              f"Model: {manifest['model']['height']}x{manifest['model']['width']}, "
-              f"{len(manifest['classes'])} classes; realization: "
-              + ", ".join(f"{k}={v}" for k, v in manifest["realization"].items()), "", "## Artifacts", "",
-              "| kind | file | bytes | sha256 |", "|---|---|---|---|"]
-    for kind, a in manifest["artifacts"].items():
-        lines.append(f"| {kind} | {a['file']} | {a['bytes']} | `{a['sha256'][:16]}…` |")
-        if "weights_file" in a:
-            lines.append(f"| {kind} weights | {a['weights_file']} | {a['weights_bytes']} | `{a['weights_sha256'][:16]}…` |")
-    lines += ["", "## Compatibility checks", ""]
-    for kind, c in manifest["checks"].items():
-        verdict = "pass" if c["ok"] else f"**{len(c['violations'])} violation(s)**"
-        lines.append(f"- {kind} ({c['path']}) against `{c['ruleset']}`: {verdict}")
-    for kind, c in manifest["checks"].items():
-        if c["violations"]:
-            groups: Dict[Tuple[str, str], int] = {}
-            for v in c["violations"]:
-                groups[(v["op_type"], v["why"])] = groups.get((v["op_type"], v["why"]), 0) + 1
-            lines += ["", f"### {kind} blockers, by kind", "", "| op type | nodes | why not allowed |", "|---|---|---|"]
-            lines += [f"| {op} | {n} | {why} |" for (op, why), n in sorted(groups.items(), key=lambda g: -g[1])]
-            lines += ["", f"### {kind} violations, every node", "", "| op type | node | why not allowed | rule |",
-                      "|---|---|---|---|"]
-            lines += [f"| {v['op_type']} | `{v['node']}` | {v['why']} | {v['rule']} |" for v in c["violations"]]
-    p = manifest["parity"]
-    lines += ["", "## Parity against TensorFlow", "", f"Reference: {p['reference']}. Inputs: {', '.join(p['inputs'])}.", "",
-              "| artifact | ran on | max abs/max ref | mean abs/max ref | >2% off | L2 rel | argmax agreement |",
-              "|---|---|---|---|---|---|---|"]
-    for kind, r in p["results"].items():
-        ran = p["ran_on"][kind]
-        where = f"{ran['backend']} {ran['device']} {ran['inference_precision']}"
-        lines.append(f"| {kind} | {where} | {r['max_abs_rel']:.2e} | {r['mean_abs_rel']:.2e} | "
-                     f"{100 * r['share_off_2pct']:.3f}% | {r['l2_rel']:.2e} | {100 * r['argmax_agreement']:.3f}% |")
-    skipped = {kind: ran["skipped"] for kind, ran in p["ran_on"].items() if "skipped" in ran}
-    if skipped:
-        lines += [""] + [f"Not run: {kind}: {why}." for kind, why in skipped.items()]
-    if "openvino_ir" in p["ran_on"] and manifest["artifacts"]["openvino_ir"].get("precision") == "FP16":
-        lines += ["", "The FP16 IR's `openvino_ir` row asks OpenVINO for f32 arithmetic (read back), so it checks the "
-                      "FP16 weights; FP16 arithmetic is checked by `fp16_arithmetic` (emulated) and, on CPUs with "
-                      "FP16, by `openvino_ir_f16`. Parity never runs bf16 in place of f32 or f16."]
-    q = manifest.get("quantization")
-    if q:
-        lines += ["", "## INT8 quantization", "",
-                  f"{q['method']} ({q['tool']}, preset {q['preset']}), calibrated on {q['calibration']['frames']} "
-                  f"{q['calibration']['split']} frames; {q['fake_quantize_ops']} FakeQuantize ops"
-                  + (f"; kept in float: `{'`, `'.join(q['ignored_patterns'])}`." if q.get("ignored_patterns") else "."),
-                  "",
-                  f"| IR | {q['eval']['split']} mIoU ({q['eval']['frames']} frames) |", "|---|---|",
-                  f"| FP32 | {100 * q['fp32_miou']:.2f}% |", f"| INT8 | {100 * q['int8_miou']:.2f}% |", "",
-                  f"Drop {q['miou_drop_points']:.2f} points (gate: at most {q['max_miou_drop_points']:.2f})."]
-    ir = manifest["artifacts"].get("openvino_ir")
-    if ir:
-        lines += ["", "## OpenVINO IR op inventory", "", "| op-version | count |", "|---|---|"]
-        lines += [f"| {k} | {v} |" for k, v in ir["op_inventory"].items()]
-    lines += ["", "## Tools", ""] + [f"- {k} {v}" for k, v in manifest["tools"].items()]
-    return "\n".join(lines) + "\n"

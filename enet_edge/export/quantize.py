@@ -16,25 +16,15 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from enet_edge.errors import AccuracyError, DataError
+from enet_edge.errors import AccuracyError
 from enet_edge.export.targets import QuantizationSpec
 
 
-def _spread(items: Sequence, count: int) -> list:
-    """``count`` items evenly spaced over ``items`` (all of them when count is 0 or larger)."""
-    if count <= 0 or count >= len(items):
-        return list(items)
-    step = len(items) / count
-    return [items[int(i * step)] for i in range(count)]
-
-
 def model_frame(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """(H0,W0,3) uint8 BGR -> (1,height,width,3) uint8, resized like the runner does."""
-    import cv2
+    """(H0,W0,3) uint8 BGR -> (1,height,width,3) uint8, resized as the runner does (:func:`resize_to_model`)."""
+    from enet_edge.runtime.segmenter import resize_to_model
 
-    if image.shape[:2] != (height, width):
-        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.ascontiguousarray(image[None])
+    return np.ascontiguousarray(resize_to_model(image, height, width)[None])
 
 
 def calibration_frames(data_dir: Optional[Path], split: str, count: int, height: int, width: int
@@ -42,21 +32,8 @@ def calibration_frames(data_dir: Optional[Path], split: str, count: int, height:
     """``count`` evenly spaced frames of a CamVid split as IR inputs: (1,H,W,3) uint8 BGR NHWC."""
     from enet_edge import camvid
 
-    root = camvid.resolve_data_dir(data_dir)
-    pairs = camvid.list_split(root, split)
-    if not pairs:
-        raise DataError(f"{root}/{split} has no frames to calibrate INT8 with")
-    return [model_frame(camvid.read_image_bgr(image), height, width) for image, _ in _spread(pairs, count)]
-
-
-def eval_pairs(data_dir: Optional[Path], split: str, count: int) -> List[Tuple[Path, Path]]:
-    from enet_edge import camvid
-
-    root = camvid.resolve_data_dir(data_dir)
-    pairs = camvid.list_split(root, split)
-    if not pairs:
-        raise DataError(f"{root}/{split} has no labelled frames to evaluate INT8 with")
-    return _spread(pairs, count)
+    return [model_frame(camvid.read_image_bgr(image), height, width)
+            for image, _ in camvid.spread_pairs(data_dir, split, count)]
 
 
 GATE_PRECISION = "f32"
@@ -68,7 +45,7 @@ def ir_miou(xml_path: Path, pairs: Sequence[Tuple[Path, Path]]) -> float:
 
     Float layers run in f32, asked for and read back: on a BF16 CPU OpenVINO's default would be bf16.
     """
-    from enet_edge.apps.evaluate import segmenter_miou
+    from enet_edge.metrics import segmenter_miou
     from enet_edge.runtime.precision import require_exact
     from enet_edge.runtime.segmenter import Segmenter
 
@@ -100,19 +77,16 @@ def _without_ignored_op_notes():
 
 def _miou_of_compiled(compiled, pairs_data: Sequence[Tuple[np.ndarray, np.ndarray]]) -> float:
     """mIoU of an ``ov.CompiledModel`` on pre-read (frame tensor, label) pairs; NNCF's validation_fn."""
-    from enet_edge.classes import VOID_LABEL
-    from enet_edge.metrics import ConfusionAccumulator
+    from enet_edge.metrics import evaluate_samples
     from enet_edge.runtime.segmenter import Segmenter
 
-    acc = ConfusionAccumulator(num_classes=VOID_LABEL, ignore=VOID_LABEL)
     request = compiled.create_infer_request()
-    for tensor, label in pairs_data:
+
+    def predict(tensor: np.ndarray, size: Tuple[int, int]) -> Tuple[np.ndarray, int]:
         logits = request.infer({0: tensor})[compiled.output(0)]
-        class_map = Segmenter.class_map(np.asarray(logits))
-        if class_map.shape != label.shape:
-            class_map = Segmenter.resize_labels(class_map, label.shape)
-        acc.update(label, class_map)
-    return float(acc.scores()["miou"])
+        return Segmenter.resize_labels(Segmenter.class_map(np.asarray(logits)), size), 0
+
+    return float(evaluate_samples(pairs_data, predict).accumulator.scores()["miou"])
 
 
 def quantize_ir(fp32_xml: Path, int8_xml: Path, spec: QuantizationSpec, data_dir: Optional[Path],
@@ -134,7 +108,7 @@ def quantize_ir(fp32_xml: Path, int8_xml: Path, spec: QuantizationSpec, data_dir
     shape = tuple(model.input(0).get_partial_shape().to_shape())
     height, width = int(shape[1]), int(shape[2])
     frames = calibration_frames(data_dir, spec.calibration_split, spec.calibration_frames, height, width)
-    pairs = eval_pairs(data_dir, spec.eval_split, spec.eval_frames)
+    pairs = camvid.spread_pairs(data_dir, spec.eval_split, spec.eval_frames)
     log(f"      NNCF {nncf.__version__}: calibrating on {len(frames)} {spec.calibration_split} frames "
         f"(preset {spec.preset})")
     preset = nncf.QuantizationPreset.PERFORMANCE if spec.preset == "performance" else nncf.QuantizationPreset.MIXED

@@ -28,6 +28,7 @@ from enet_edge.model.config import ENetConfig, Realization
 from enet_edge.errors import ConfigError
 from enet_edge.export.parity import ParityThresholds
 from enet_edge.resources import TARGET_DIR, read_toml  # TARGET_DIR: export/ in the repository, package data when installed
+from enet_edge.runtime.backends import artifact_file
 
 ARTIFACTS = ("tensorflow", "onnx", "openvino_ir")
 """Artifact kinds in pipeline order: frozen GraphDef, ONNX, OpenVINO IR."""
@@ -36,7 +37,8 @@ PARITY_EXTRA = ("fp16_arithmetic", "openvino_ir_f16")
 """Parity rows that are not artifacts: FP16 targets also run an FP16-arithmetic emulation, and the
 FP16 IR in f16 on CPUs with FP16 arithmetic."""
 
-ARTIFACT_FILES = {"tensorflow": "enet_frozen.pb", "onnx": "enet.onnx", "openvino_ir": "enet.xml"}
+ARTIFACT_FILES = {kind: artifact_file(kind) for kind in ARTIFACTS}
+"""Artifact kind -> its file name in an export directory, in pipeline order (the backend table's facts)."""
 
 
 @dataclass(frozen=True)

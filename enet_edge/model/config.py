@@ -75,6 +75,51 @@ REFERENCE_REALIZATION = Realization(prelu="native", switches="reference", shuffl
 
 
 @dataclass(frozen=True)
+class Flavour:
+    """How an architecture flavour differs from the paper's ENet (``ENetConfig.flavour`` picks one).
+
+    One network-building code path (:mod:`enet_edge.model.enet`) reads these switches; weights of a
+    flavour fit only that flavour's layers.
+
+    Attributes:
+        name: ``paper`` (this toolkit's ENet) or ``kwotsin`` (kwotsin/TensorFlow-ENet's enet.py).
+        input_rgb: the network was trained on RGB: the graph reverses the BGR frame before scaling.
+        conv_bias: every convolution carries a bias (slim.conv2d's default) except the transposed 3x3.
+        bn_scale: batch norm multiplies by gamma (Keras) or not (slim.batch_norm's default scale=False).
+        initial_bn_on_concat: BN + PReLU after the initial block's concat (paper) or on its 13-channel
+            conv branch only, the pooled RGB channels passed through as they are (kwotsin).
+        inner_from_input: a downsampling bottleneck projects to input channels/4 (kwotsin) instead of
+            output channels/4 (paper).
+        bn_between_asymmetric: BN + activation between the kx1 and 1xk convs (paper) or not (kwotsin).
+        act_after_dropout: an extra PReLU (ReLU in the decoder) after the spatial dropout of every
+            non-downsampling bottleneck (kwotsin's ``_prelu4``).
+        upsample_kernel: kernel of the upsampling bottleneck's stride-2 transposed conv, 2 or 3 (SAME).
+        skip_after_upsampling: skip connections are added right after the upsampling bottleneck
+            (kwotsin) instead of at the end of the stage (paper).
+    """
+
+    name: str
+    input_rgb: bool = False
+    conv_bias: bool = False
+    bn_scale: bool = True
+    initial_bn_on_concat: bool = True
+    inner_from_input: bool = False
+    bn_between_asymmetric: bool = True
+    act_after_dropout: bool = False
+    upsample_kernel: int = 2
+    skip_after_upsampling: bool = False
+
+
+FLAVOURS: Dict[str, Flavour] = {
+    "paper": Flavour("paper"),
+    "kwotsin": Flavour("kwotsin", input_rgb=True, conv_bias=True, bn_scale=False, initial_bn_on_concat=False,
+                       inner_from_input=True, bn_between_asymmetric=False, act_after_dropout=True,
+                       upsample_kernel=3, skip_after_upsampling=True),
+}
+"""Architecture flavours by name; see :class:`Flavour` and docs/import.md."""
+
+
+@dataclass(frozen=True)
 class ENetConfig:
     """ENet hyper-parameters and the static input shape (NHWC).
 
@@ -87,6 +132,8 @@ class ENetConfig:
         stage_two_repeat: how many stage-2-like stages follow stage 1 (paper: 2, i.e. stages 2 and 3).
         skip_connections: add stage-1 output to stage-4 output and initial output to stage-5 output.
         dropout_stage1, dropout_rest: spatial (channel-wise) dropout rates, active only in training.
+        flavour: architecture flavour (:data:`FLAVOURS`): ``paper`` (default) or ``kwotsin``
+            (kwotsin/TensorFlow-ENet's network, for imported checkpoints; ``num_initial_blocks`` 1).
     """
 
     num_classes: int = 12
@@ -98,8 +145,15 @@ class ENetConfig:
     skip_connections: bool = False
     dropout_stage1: float = 0.01
     dropout_rest: float = 0.1
+    flavour: str = "paper"
 
     def __post_init__(self) -> None:
+        _check_choice("flavour", self.flavour, tuple(FLAVOURS))
+        if self.flavour == "kwotsin" and self.num_initial_blocks != 1:
+            raise ConfigError(
+                f"num_initial_blocks={self.num_initial_blocks} with flavour kwotsin: kwotsin's enet.py applies "
+                "every initial block to the input and keeps the last one, so the network has exactly one; "
+                "use num_initial_blocks=1 (enet-edge import keeps the last block's weights)")
         for name in ("num_classes", "height", "width", "batch", "num_initial_blocks", "stage_two_repeat"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
@@ -120,6 +174,11 @@ class ENetConfig:
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise ConfigError(f"{name}={value} must be in [0, 1)")
+
+    @property
+    def flavour_spec(self) -> Flavour:
+        """The :class:`Flavour` this config builds."""
+        return FLAVOURS[self.flavour]
 
     @property
     def input_shape(self) -> Tuple[int, int, int, int]:

@@ -7,27 +7,26 @@ of weights builds into any :class:`~enet_edge.model.config.Realization`.
 Input: ``image``, (N, H, W, 3) float32, NHWC, **BGR** (OpenCV order), raw pixel values 0..255.
 BGR is deliberate: a device feeds OpenCV frames straight in, with no channel swap in the graph.
 Output: ``logits``, (N, H, W, num_classes) float32, NHWC.
+
+Weights files (read, write, build a model from one): :mod:`enet_edge.model.weights`.
 """
 
 from __future__ import annotations
 
-import json
-import zipfile
-from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Optional
 
 import keras
 import numpy as np
 
-from enet_edge.model.config import ENetConfig, Realization
-from enet_edge.errors import ArtifactError
-from enet_edge.fileio import atomic_savez
+from enet_edge.model.config import FLAVOURS, ENetConfig, Flavour, Realization
 from enet_edge.model.layers import MaxPoolWithSwitches, PReLU, Scale, TransposedConv2x2, UnpoolWithSwitches, ZeroPadChannels
+from enet_edge.model.transposed import ReverseChannels, TransposedConv3x3
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "logits"
 BN_EPSILON = 1e-3
 BN_MOMENTUM = 0.9
+PAPER = FLAVOURS["paper"]
 
 
 class Conv2D(keras.layers.Conv2D):
@@ -52,21 +51,21 @@ class Conv2D(keras.layers.Conv2D):
         return outputs
 
 
-def _conv(x, filters, kernel, name, strides=1, dilation=1):
+def _conv(x, filters, kernel, name, strides=1, dilation=1, use_bias=False):
     return Conv2D(
         filters,
         kernel,
         strides=strides,
         dilation_rate=dilation,
         padding="same",  # TF 'SAME': a 3x3/2 conv on an even size pads one row/col at bottom/right
-        use_bias=False,
+        use_bias=use_bias,
         kernel_initializer="he_normal",
         name=name,
     )(x)
 
 
-def _bn(x, name):
-    return keras.layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)(x)
+def _bn(x, name, scale=True):
+    return keras.layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, scale=scale, name=name)(x)
 
 
 def _act(x, name, decoder, realization: Realization):
@@ -75,16 +74,25 @@ def _act(x, name, decoder, realization: Realization):
     return PReLU(realization.prelu, name=name)(x)
 
 
-def _conv_bn_act(x, filters, kernel, name, realization, decoder=False, strides=1, dilation=1):
-    x = _conv(x, filters, kernel, f"{name}", strides=strides, dilation=dilation)
-    x = _bn(x, f"{name}_bn")
+def _conv_bn_act(x, filters, kernel, name, realization, decoder=False, strides=1, dilation=1,
+                 flavour: Flavour = PAPER):
+    x = _conv(x, filters, kernel, f"{name}", strides=strides, dilation=dilation, use_bias=flavour.conv_bias)
+    x = _bn(x, f"{name}_bn", scale=flavour.bn_scale)
     return _act(x, f"{name}_act", decoder, realization)
 
 
-def apply_initial_block(x, realization: Realization, name="initial_block_1"):
-    """3x3/2 conv with 13 filters concatenated with a 2x2/2 max-pool of the input -> 16 channels, 1/2 size."""
-    conv = _conv(x, 13, 3, f"{name}_conv", strides=2)
+def apply_initial_block(x, realization: Realization, name="initial_block_1", flavour: Flavour = PAPER):
+    """3x3/2 conv with 13 filters concatenated with a 2x2/2 max-pool of the input -> 16 channels, 1/2 size.
+
+    Paper: BN + PReLU after the concat. kwotsin: BN + PReLU on the conv branch only (``_conv_bn``,
+    ``_conv_act``); the pooled input channels pass through unnormalized.
+    """
+    conv = _conv(x, 13, 3, f"{name}_conv", strides=2, use_bias=flavour.conv_bias)
     pool = keras.layers.MaxPooling2D(2, 2, name=f"{name}_pool")(x)
+    if not flavour.initial_bn_on_concat:
+        conv = _bn(conv, f"{name}_conv_bn", scale=flavour.bn_scale)
+        conv = PReLU(realization.prelu, name=f"{name}_conv_act")(conv)
+        return keras.layers.Concatenate(name=f"{name}_concat")([conv, pool])
     x = keras.layers.Concatenate(name=f"{name}_concat")([conv, pool])
     x = _bn(x, f"{name}_bn")
     return PReLU(realization.prelu, name=f"{name}_act")(x)
@@ -105,61 +113,79 @@ def apply_bottleneck(
     asymmetric: int = 0,
     dropout: float = 0.1,
     decoder: bool = False,
+    flavour: Flavour = PAPER,
 ):
     """A regular, dilated or asymmetric ENet bottleneck; output = act(x + ext(x)).
 
     ext: 1x1 projection to filters/4, then a 3x3 (dilated) conv or a kx1 + 1xk pair, then a 1x1
     expansion to ``filters``, each followed by BN and PReLU (ReLU in the decoder), then spatial dropout.
+    kwotsin: no BN/activation between the kx1 and 1xk convs, and one more activation after the dropout.
     """
     inner = filters // 4
-    ext = _conv_bn_act(x, inner, 1, f"{name}_conv1", realization, decoder)
+    ext = _conv_bn_act(x, inner, 1, f"{name}_conv1", realization, decoder, flavour=flavour)
     if asymmetric:
-        ext = _conv_bn_act(ext, inner, (asymmetric, 1), f"{name}_conv2a", realization, decoder)
-        ext = _conv_bn_act(ext, inner, (1, asymmetric), f"{name}_conv2b", realization, decoder)
+        if flavour.bn_between_asymmetric:
+            ext = _conv_bn_act(ext, inner, (asymmetric, 1), f"{name}_conv2a", realization, decoder, flavour=flavour)
+        else:
+            ext = _conv(ext, inner, (asymmetric, 1), f"{name}_conv2a", use_bias=flavour.conv_bias)
+        ext = _conv_bn_act(ext, inner, (1, asymmetric), f"{name}_conv2b", realization, decoder, flavour=flavour)
     else:
-        ext = _conv_bn_act(ext, inner, 3, f"{name}_conv2", realization, decoder, dilation=dilation)
-    ext = _conv_bn_act(ext, filters, 1, f"{name}_conv3", realization, decoder)
+        ext = _conv_bn_act(ext, inner, 3, f"{name}_conv2", realization, decoder, dilation=dilation, flavour=flavour)
+    ext = _conv_bn_act(ext, filters, 1, f"{name}_conv3", realization, decoder, flavour=flavour)
     if dropout > 0:
         ext = keras.layers.SpatialDropout2D(dropout, name=f"{name}_dropout")(ext)
+    if flavour.act_after_dropout:
+        ext = _act(ext, f"{name}_dropout_act", decoder, realization)
     out = keras.layers.Add(name=f"{name}_add")([x, ext])
     return _act(out, f"{name}_out", decoder, realization)
 
 
-def apply_downsampling_bottleneck(x, filters: int, name: str, realization: Realization, dropout: float):
+def apply_downsampling_bottleneck(x, filters: int, name: str, realization: Realization, dropout: float,
+                                  flavour: Flavour = PAPER):
     """Downsampling bottleneck; returns (output (N,H/2,W/2,filters), switches of the main-branch pool).
 
     main: 2x2/2 max-pool with switches, zero channels appended up to ``filters``.
-    ext: 2x2/2 conv to filters/4, 3x3 conv, 1x1 conv to ``filters`` (BN + PReLU each), dropout.
+    ext: 2x2/2 conv to filters/4 (kwotsin: input channels/4), 3x3 conv, 1x1 conv to ``filters``
+    (BN + PReLU each), dropout.
     """
     pooled, switches = MaxPoolWithSwitches(realization, name=f"{name}_pool")(x)
     main = ZeroPadChannels(filters, name=f"{name}_pad")(pooled)
-    inner = filters // 4
-    ext = _conv_bn_act(x, inner, 2, f"{name}_conv1", realization, strides=2)
-    ext = _conv_bn_act(ext, inner, 3, f"{name}_conv2", realization)
-    ext = _conv_bn_act(ext, filters, 1, f"{name}_conv3", realization)
+    inner = (int(x.shape[-1]) if flavour.inner_from_input else filters) // 4
+    ext = _conv_bn_act(x, inner, 2, f"{name}_conv1", realization, strides=2, flavour=flavour)
+    ext = _conv_bn_act(ext, inner, 3, f"{name}_conv2", realization, flavour=flavour)
+    ext = _conv_bn_act(ext, filters, 1, f"{name}_conv3", realization, flavour=flavour)
     if dropout > 0:
         ext = keras.layers.SpatialDropout2D(dropout, name=f"{name}_dropout")(ext)
     out = keras.layers.Add(name=f"{name}_add")([main, ext])
     return PReLU(realization.prelu, name=f"{name}_out")(out), switches
 
 
-def apply_upsampling_bottleneck(x, switches, filters: int, name: str, realization: Realization, dropout: float):
+def apply_upsampling_bottleneck(x, switches, filters: int, name: str, realization: Realization, dropout: float,
+                                flavour: Flavour = PAPER):
     """Upsampling bottleneck (decoder, ReLU): output (N, 2h, 2w, filters).
 
     main: 1x1 conv to ``filters`` + BN, max-unpooled with the switches of the matching downsampling.
-    ext: 1x1 conv to in/4, 2x2/2 transposed conv, 1x1 conv to ``filters`` (BN + ReLU each), dropout.
+    ext: 1x1 conv to in/4, 2x2/2 transposed conv (kwotsin: 3x3/2 SAME), 1x1 conv to ``filters``
+    (BN + ReLU each), dropout (kwotsin: then one more ReLU).
     """
     inner = int(x.shape[-1]) // 4
-    main = _conv(x, filters, 1, f"{name}_main_conv")
-    main = _bn(main, f"{name}_main_bn")
+    main = _conv(x, filters, 1, f"{name}_main_conv", use_bias=flavour.conv_bias)
+    main = _bn(main, f"{name}_main_bn", scale=flavour.bn_scale)
     main = UnpoolWithSwitches(realization, name=f"{name}_unpool")(main, switches)
-    ext = _conv_bn_act(x, inner, 1, f"{name}_conv1", realization, decoder=True)
-    ext = TransposedConv2x2(inner, realization, use_bias=False, kernel_initializer="he_normal", name=f"{name}_conv2")(ext)
-    ext = _bn(ext, f"{name}_conv2_bn")
+    ext = _conv_bn_act(x, inner, 1, f"{name}_conv1", realization, decoder=True, flavour=flavour)
+    if flavour.upsample_kernel == 3:
+        ext = TransposedConv3x3(inner, realization, use_bias=False, kernel_initializer="glorot_uniform",
+                                name=f"{name}_conv2")(ext)
+    else:
+        ext = TransposedConv2x2(inner, realization, use_bias=False, kernel_initializer="he_normal",
+                                name=f"{name}_conv2")(ext)
+    ext = _bn(ext, f"{name}_conv2_bn", scale=flavour.bn_scale)
     ext = keras.layers.ReLU(name=f"{name}_conv2_act")(ext)
-    ext = _conv_bn_act(ext, filters, 1, f"{name}_conv3", realization, decoder=True)
+    ext = _conv_bn_act(ext, filters, 1, f"{name}_conv3", realization, decoder=True, flavour=flavour)
     if dropout > 0:
         ext = keras.layers.SpatialDropout2D(dropout, name=f"{name}_dropout")(ext)
+    if flavour.act_after_dropout:
+        ext = keras.layers.ReLU(name=f"{name}_dropout_act")(ext)
     out = keras.layers.Add(name=f"{name}_add")([main, ext])
     return keras.layers.ReLU(name=f"{name}_out")(out)
 
@@ -200,19 +226,24 @@ def build_enet(config: Optional[ENetConfig] = None, realization: Optional[Realiz
             keras.config.set_dtype_policy(previous)
     config = config or ENetConfig()
     realization = realization or Realization()
+    flavour = config.flavour_spec
     image = keras.Input(batch_shape=config.input_shape, dtype="float32", name=INPUT_NAME)
-    x = Scale(1.0 / 255.0, name="input_scale")(image)
-    x = apply_initial_block(x, realization)
+    x = ReverseChannels(name="input_bgr_to_rgb")(image) if flavour.input_rgb else image
+    x = Scale(1.0 / 255.0, name="input_scale")(x)
+    x = apply_initial_block(x, realization, flavour=flavour)
     for i in range(2, config.num_initial_blocks + 1):
         x = apply_extra_initial_block(x, realization, f"initial_block_{i}")
     initial = x
 
-    x, switches1 = apply_downsampling_bottleneck(x, 64, "bottleneck1_0_downsampling", realization, config.dropout_stage1)
+    x, switches1 = apply_downsampling_bottleneck(x, 64, "bottleneck1_0_downsampling", realization,
+                                                 config.dropout_stage1, flavour)
     for i in range(1, 5):
-        x = apply_bottleneck(x, 64, f"bottleneck1_{i}_regular", realization, dropout=config.dropout_stage1)
+        x = apply_bottleneck(x, 64, f"bottleneck1_{i}_regular", realization, dropout=config.dropout_stage1,
+                             flavour=flavour)
     stage1 = x
 
-    x, switches2 = apply_downsampling_bottleneck(x, 128, "bottleneck2_0_downsampling", realization, config.dropout_rest)
+    x, switches2 = apply_downsampling_bottleneck(x, 128, "bottleneck2_0_downsampling", realization,
+                                                 config.dropout_rest, flavour)
     for stage in range(2, 2 + config.stage_two_repeat):
         for i, (suffix, dilation, asymmetric) in enumerate(STAGE_TWO_SEQUENCE, start=1):
             x = apply_bottleneck(
@@ -223,20 +254,31 @@ def build_enet(config: Optional[ENetConfig] = None, realization: Optional[Realiz
                 dilation=dilation,
                 asymmetric=asymmetric,
                 dropout=config.dropout_rest,
+                flavour=flavour,
             )
 
     up = 2 + config.stage_two_repeat  # stage number of the first decoder stage (4 in the paper)
-    x = apply_upsampling_bottleneck(x, switches2, 64, f"bottleneck{up}_0_upsampling", realization, config.dropout_rest)
+    # kwotsin adds each skip right after the upsampling bottleneck, the paper's variant at the stage's end
+    early_skip = config.skip_connections and flavour.skip_after_upsampling
+    late_skip = config.skip_connections and not flavour.skip_after_upsampling
+    x = apply_upsampling_bottleneck(x, switches2, 64, f"bottleneck{up}_0_upsampling", realization,
+                                    config.dropout_rest, flavour)
+    if early_skip:
+        x = keras.layers.Add(name=f"bottleneck{up}_skip")([x, stage1])
     for i in range(1, 3):
-        x = apply_bottleneck(x, 64, f"bottleneck{up}_{i}_regular", realization, dropout=config.dropout_rest, decoder=True)
-    if config.skip_connections:
+        x = apply_bottleneck(x, 64, f"bottleneck{up}_{i}_regular", realization, dropout=config.dropout_rest,
+                             decoder=True, flavour=flavour)
+    if late_skip:
         x = keras.layers.Add(name=f"bottleneck{up}_skip")([x, stage1])
 
     x = apply_upsampling_bottleneck(
-        x, switches1, 16, f"bottleneck{up + 1}_0_upsampling", realization, config.dropout_rest
+        x, switches1, 16, f"bottleneck{up + 1}_0_upsampling", realization, config.dropout_rest, flavour
     )
-    x = apply_bottleneck(x, 16, f"bottleneck{up + 1}_1_regular", realization, dropout=config.dropout_rest, decoder=True)
-    if config.skip_connections:
+    if early_skip:
+        x = keras.layers.Add(name=f"bottleneck{up + 1}_skip")([x, initial])
+    x = apply_bottleneck(x, 16, f"bottleneck{up + 1}_1_regular", realization, dropout=config.dropout_rest,
+                         decoder=True, flavour=flavour)
+    if late_skip:
         x = keras.layers.Add(name=f"bottleneck{up + 1}_skip")([x, initial])
 
     logits = TransposedConv2x2(
@@ -249,86 +291,6 @@ def build_enet(config: Optional[ENetConfig] = None, realization: Optional[Realiz
 def count_parameters(model: keras.Model) -> int:
     """Number of trainable parameters (BN moving statistics excluded)."""
     return int(sum(int(np.prod(v.shape)) for v in model.trainable_weights))
-
-
-# --------------------------------------------------------------------------------------------
-# Weights: one .npz, keyed by stable variable path, loadable without pickle.
-# --------------------------------------------------------------------------------------------
-
-_CONFIG_KEY = "__enet_config__"
-_META_KEY = "__enet_meta__"
-
-
-def get_weights(model: keras.Model) -> Dict[str, np.ndarray]:
-    """All variables (trainable and BN statistics) by stable path, e.g. ``bottleneck1_1_regular_conv1/kernel``."""
-    return {v.path: np.asarray(v.numpy()) for v in model.weights}
-
-
-def set_weights(model: keras.Model, weights: Dict[str, np.ndarray], source: str = "weights") -> None:
-    """Assign ``weights`` to ``model``; every variable must be present with the right shape."""
-    variables = {v.path: v for v in model.weights}
-    missing = sorted(set(variables) - set(weights))
-    unexpected = sorted(set(weights) - set(variables))
-    if missing or unexpected:
-        raise ArtifactError(
-            f"{source} does not fit this ENet config: {len(missing)} missing (e.g. {missing[:3]}), "
-            f"{len(unexpected)} unexpected (e.g. {unexpected[:3]}); check num_classes, stage_two_repeat, "
-            "num_initial_blocks and skip_connections"
-        )
-    for path, var in variables.items():
-        value = weights[path]
-        if tuple(value.shape) != tuple(var.shape):
-            raise ArtifactError(f"{source}: {path} has shape {value.shape}, the model needs {tuple(var.shape)}")
-        var.assign(value.astype(np.float32))
-
-
-def save_weights(model: keras.Model, path, config: ENetConfig, meta: Optional[dict] = None) -> Path:
-    """Write ``model``'s weights and config to an ``.npz`` (atomically: temp file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = get_weights(model)
-    arrays[_CONFIG_KEY] = np.array(json.dumps(config.to_dict()))
-    arrays[_META_KEY] = np.array(json.dumps(meta or {}))
-    return atomic_savez(path, arrays)
-
-
-def read_weights(path) -> Tuple[Dict[str, np.ndarray], dict, dict]:
-    """Read an ``.npz`` written by :func:`save_weights`; returns (weights, config dict, meta dict)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ArtifactError(f"weights file {path} does not exist; pass --weights with an .npz from `enet-edge train`")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ArtifactError(f"cannot read weights {path}: {exc}; is it a complete .npz from `enet-edge train`?") from exc
-    try:
-        config = json.loads(str(arrays.pop(_CONFIG_KEY)))
-        meta = json.loads(str(arrays.pop(_META_KEY, np.array("{}"))))
-    except (KeyError, ValueError) as exc:
-        raise ArtifactError(f"{path} has no ENet config entry; it was not written by enet-edge") from exc
-    return arrays, config, meta
-
-
-def load_enet(
-    path, realization: Optional[Realization] = None, height: Optional[int] = None, width: Optional[int] = None,
-    batch: Optional[int] = None, dtype_policy: Optional[str] = None,
-) -> Tuple[keras.Model, ENetConfig, dict]:
-    """Build ENet from a weights file, optionally at another static input size (weights are size-free).
-
-    ``dtype_policy`` "float16": weights and activations in FP16 (the arithmetic of the NCS2).
-    """
-    weights, config_dict, meta = read_weights(path)
-    config = ENetConfig.from_dict(config_dict)
-    changes = {k: v for k, v in (("height", height), ("width", width), ("batch", batch)) if v is not None}
-    config = config.replace(**changes)
-    model = build_enet(config, realization, dtype_policy=dtype_policy)
-    set_weights(model, weights, source=str(path))
-    return model, config, meta
-
-
-def layer_names(model: keras.Model) -> List[str]:
-    return [layer.name for layer in model.layers]
 
 
 def randomize_statistics(model: keras.Model, seed: int = 0, calibrate: bool = True) -> None:

@@ -15,13 +15,10 @@ from typing import Optional, Tuple
 from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
 from enet_edge.errors import ArtifactError
 from enet_edge.fileio import sha256_file
+from enet_edge.runtime.backends import BACKENDS, KINDS, backend_for, kind_backend, model_types
+from enet_edge.runtime.backends import backend as _backend
 
 MANIFEST = "manifest.json"
-# artifact kind -> default backend; and the order a directory is searched for a backend
-KIND_BACKEND = {"openvino_ir": "openvino", "onnx": "onnxruntime", "tensorflow": "tensorflow", "weights": "keras"}
-BACKEND_KINDS = {"openvino": ("openvino_ir", "onnx"), "onnxruntime": ("onnx",), "tensorflow": ("tensorflow",),
-                 "keras": ("weights",)}
-SUFFIX_KIND = {".xml": "openvino_ir", ".onnx": "onnx", ".pb": "tensorflow", ".npz": "weights"}
 
 
 @dataclass(frozen=True)
@@ -80,13 +77,13 @@ def resolve_artifact(path, backend: Optional[str] = None, verify: bool = True) -
     ``manifest.json`` beside it, if any, supplies classes/palette and the hash to verify.
     """
     path = Path(path)
-    if backend is not None and backend not in BACKEND_KINDS:
-        raise ArtifactError(f"unknown backend {backend!r}; choose one of {', '.join(BACKEND_KINDS)}")
+    if backend is not None and backend not in BACKENDS:
+        raise ArtifactError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if path.is_dir() and not (path / MANIFEST).is_file():
         return _resolve_bare_directory(path, backend)
     if path.is_dir():
         manifest = read_manifest(path)
-        kinds = BACKEND_KINDS.get(backend, tuple(KIND_BACKEND)) if backend else tuple(KIND_BACKEND)
+        kinds = _backend(backend).kinds if backend else KINDS
         for kind in kinds:
             entry = manifest["artifacts"].get(kind)
             if entry is not None:
@@ -97,12 +94,11 @@ def resolve_artifact(path, backend: Optional[str] = None, verify: bool = True) -
         if verify:
             verify_artifact(path, entry)
         classes, palette = _describe(manifest)
-        return Artifact(path / entry["file"], backend or KIND_BACKEND[kind], kind, classes, palette, manifest, entry)
+        return Artifact(path / entry["file"], backend or kind_backend(kind).name, kind, classes, palette, manifest,
+                        entry)
     if not path.exists():
-        raise ArtifactError(f"model path {path} does not exist; give an export directory or an .xml/.onnx/.pb file")
-    kind = SUFFIX_KIND.get(path.suffix.lower())
-    if kind is None:
-        raise ArtifactError(f"{path}: unknown model type '{path.suffix}'; give an .xml, .onnx, .pb or .npz file")
+        raise ArtifactError(f"model path {path} does not exist; give an export directory or {model_types()}")
+    kind = backend_for(path).kind
     if not path.is_file():
         raise ArtifactError(f"model path {path} is not a regular file")
     manifest, entry = None, None
@@ -112,19 +108,19 @@ def resolve_artifact(path, backend: Optional[str] = None, verify: bool = True) -
         if entry is not None and verify:
             verify_artifact(path.parent, entry)
     classes, palette = _describe(manifest)
-    return Artifact(path, backend or KIND_BACKEND[kind], kind, classes, palette, manifest, entry)
+    return Artifact(path, backend or kind_backend(kind).name, kind, classes, palette, manifest, entry)
 
 
 def _resolve_bare_directory(path: Path, backend: Optional[str]) -> Artifact:
     """A directory without manifest.json: the one model file of the first kind the backend reads."""
-    kinds = BACKEND_KINDS[backend] if backend else tuple(KIND_BACKEND)
-    suffix_of = {kind: suffix for suffix, kind in SUFFIX_KIND.items()}
+    kinds = _backend(backend).kinds if backend else KINDS
+    suffix_of = {kind: kind_backend(kind).suffixes[0] for kind in kinds}
     for kind in kinds:
         files = sorted(path.glob(f"*{suffix_of[kind]}"))
         if len(files) > 1:
             raise ArtifactError(f"{path} has no {MANIFEST} and several {suffix_of[kind]} files "
                                 f"({', '.join(f.name for f in files)}); name the file")
         if files:
-            return Artifact(files[0], backend or KIND_BACKEND[kind], kind)
+            return Artifact(files[0], backend or kind_backend(kind).name, kind)
     wanted = ", ".join(suffix_of[k] for k in kinds)
     raise ArtifactError(f"{path} has no {MANIFEST} and no {wanted} model file; give an export directory or a model file")

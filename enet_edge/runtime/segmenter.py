@@ -22,6 +22,43 @@ from enet_edge.runtime.manifest import Artifact, resolve_artifact
 FRAME_DTYPES = ("uint8", "float32", "float16")  # model input dtypes a BGR 0..255 frame converts to
 
 
+def resize_to_model(frame: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(H0, W0, C) frame -> (height, width, C), bilinear (OpenCV INTER_LINEAR); returned as is when it
+    already has that size. The one resize between a frame and the model input: the runner, the INT8
+    calibration and the export's parity frames all feed what this returns."""
+    import cv2
+
+    if frame.shape[:2] != (height, width):
+        frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
+    return frame
+
+
+def resize_labels(class_map: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of a (H, W) uint8 class map to (height, width) ``size`` (labels are never
+    interpolated); returned as is when it already has that size."""
+    import cv2
+
+    if class_map.shape == tuple(size):
+        return class_map
+    return cv2.resize(class_map, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+
+
+def colorize(class_map: np.ndarray, palette_bgr: np.ndarray) -> np.ndarray:
+    """(H, W) class ids -> (H, W, 3) uint8 BGR colours of ``palette_bgr`` (K, 3); ids past K take the last."""
+    return palette_bgr[np.clip(class_map, 0, len(palette_bgr) - 1)]
+
+
+def overlay(frame: np.ndarray, class_map: np.ndarray, palette_bgr: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """Blend the colorized class map (resized to the frame, nearest) over ``frame``; alpha in [0, 1]
+    (1: the class colours alone)."""
+    import cv2
+
+    if not 0.0 <= alpha <= 1.0:
+        raise InputError(f"alpha={alpha} must be within 0..1")
+    mask = colorize(resize_labels(class_map, frame.shape[:2]), palette_bgr)
+    return cv2.addWeighted(mask, alpha, frame, 1.0 - alpha, 0.0)
+
+
 @dataclass(frozen=True)
 class Segmentation:
     """Result of one frame: class map at model size and at the frame's size, plus stage timings (ns).
@@ -74,29 +111,17 @@ class Segmenter:
 
     def preprocess(self, frame: np.ndarray) -> np.ndarray:
         """(H0, W0, 3) uint8 BGR -> the adapter's input tensor (1, H, W, 3), its dtype."""
-        import cv2
-
         if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             got = f"{frame.shape} {frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
             raise InputError(f"a frame must be (H, W, 3) uint8 BGR, got {got}")
-        h, w = self.model_size
-        if frame.shape[:2] != (h, w):
-            frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_LINEAR)
-        return frame[None].astype(self.adapter.input_spec.dtype, copy=False)
+        return resize_to_model(frame, *self.model_size)[None].astype(self.adapter.input_spec.dtype, copy=False)
 
     @staticmethod
     def class_map(logits: np.ndarray) -> np.ndarray:
         """(1, H, W, K) logits -> (H, W) uint8 class ids."""
         return np.argmax(logits[0], axis=-1).astype(np.uint8)
 
-    @staticmethod
-    def resize_labels(class_map: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-        """Nearest-neighbour resize of a (H, W) uint8 class map to (height, width) ``size``."""
-        import cv2
-
-        if class_map.shape == tuple(size):
-            return class_map
-        return cv2.resize(class_map, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+    resize_labels = staticmethod(resize_labels)
 
     def infer(self, frame: np.ndarray) -> Segmentation:
         t0 = time.perf_counter_ns()
@@ -113,17 +138,12 @@ class Segmenter:
         return cmap, self.resize_labels(cmap, tuple(frame_size))
 
     def colorize(self, class_map: np.ndarray) -> np.ndarray:
-        """(H, W) class ids -> (H, W, 3) uint8 BGR colours of the palette."""
-        return self.palette_bgr[np.clip(class_map, 0, len(self.palette_bgr) - 1)]
+        """(H, W) class ids -> (H, W, 3) uint8 BGR colours of the palette (:func:`colorize`)."""
+        return colorize(class_map, self.palette_bgr)
 
     def overlay(self, frame: np.ndarray, class_map: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-        """Blend the colorized class map (resized to the frame, nearest) over ``frame``; alpha in [0, 1]."""
-        import cv2
-
-        if not 0.0 <= alpha <= 1.0:
-            raise InputError(f"alpha={alpha} must be within 0..1")
-        mask = self.colorize(self.resize_labels(class_map, frame.shape[:2]))
-        return cv2.addWeighted(mask, alpha, frame, 1.0 - alpha, 0.0)
+        """Blend the colorized class map (resized to the frame, nearest) over ``frame`` (:func:`overlay`)."""
+        return overlay(frame, class_map, self.palette_bgr, alpha)
 
 
 class AsyncPipeline:

@@ -1,0 +1,266 @@
+"""Bench output: the JSON documents, the text report and comparison table, the per-layer counters."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from enet_edge.apps.bench.config import PER_LAYER_RUNS, SCHEMA, STAGES
+from enet_edge.apps.bench.results import BenchResult, Stats
+from enet_edge.errors import ConfigError
+from enet_edge.progress import format_ms
+from enet_edge.runtime.adapters import LayerCounter
+
+
+def result_document(result: BenchResult, machine: Dict[str, Any]) -> Dict[str, Any]:
+    """The JSON document of one result (schema ``enet-edge-bench/1``); times in milliseconds."""
+    e2e_stages = {stage: stats.ms() for stage, stats in result.e2e.stages.items()}
+    doc: Dict[str, Any] = {
+        "schema": SCHEMA,
+        "entry": result.entry.label,
+        "model": result.model,
+        "backend": result.backend,
+        "device": result.device,
+        "precision": result.precision,
+        "precision_requested": (result.precision_run.requested if result.precision_run else result.entry.precision)
+                               or "default",
+        "precision_note": result.precision_run.note if result.precision_run else "",
+        "model_precision": result.model_precision,
+        "mode": result.mode,
+        "niter": result.infer.latency.count,
+        "e2e_niter": result.e2e.latency.count,
+        "nireq": result.nireq,
+        "rounds": result.rounds,
+        "verify_ms": result.verify_ms,
+        "load_ms": result.load_ms,
+        "first_infer_ms": result.first_infer_ms,
+        "latency_ms": result.infer.latency.ms(),
+        "throughput_fps": _finite(result.infer.fps),
+        "e2e_latency_ms": result.e2e.latency.ms(),
+        "e2e_throughput_fps": _finite(result.e2e.fps),
+        "e2e_stages_ms": e2e_stages,
+        "notes": {
+            "latency_ms": "infer-only: pre-processed tensors back to back, output not fetched "
+                          "(async mode: start to completion of each request)",
+            "e2e_latency_ms": "read + preprocess + infer + postprocess (argmax class map at frame size) per frame",
+        },
+        "input": result.input,
+        "artifact": result.artifact,
+        "properties": result.properties,
+        "per_layer": None if result.per_layer is None else [
+            {"name": r.name, "node_type": r.node_type, "exec_type": r.exec_type, "status": r.status,
+             "real_time_ms": r.real_time_us / 1e3, "cpu_time_ms": r.cpu_time_us / 1e3} for r in result.per_layer],
+        "per_layer_by_type": None if result.per_layer is None else [
+            {"node_type": r.node_type, "exec_type": r.exec_type, "layers": r.layers,
+             "real_time_ms": r.real_time_us / 1e3} for r in per_layer_by_type(result.per_layer)],
+        "machine": machine,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    return doc
+
+
+def _finite(value: float) -> Optional[float]:
+    return None if value != value else value  # NaN -> null (JSON has no NaN)
+
+
+def _ratio(value: Optional[float], base: Optional[float]) -> Optional[float]:
+    if value is None or base is None or not base or value != value or base != base:
+        return None
+    return value / base
+
+
+def compare_document(results: Sequence[BenchResult], machine: Dict[str, Any]) -> Dict[str, Any]:
+    """``{"results": [document, ...], "ratios": [...]}`` in the order given; ratios are to the first entry."""
+    docs = [result_document(r, machine) for r in results]
+    base = docs[0]
+    ratios = []
+    for doc in docs:
+        ratios.append({
+            "entry": doc["entry"],
+            "latency_median": _ratio(doc["latency_ms"]["median"], base["latency_ms"]["median"]),
+            "throughput_fps": _ratio(doc["throughput_fps"], base["throughput_fps"]),
+            "e2e_latency_median": _ratio(doc["e2e_latency_ms"]["median"], base["e2e_latency_ms"]["median"]),
+            "e2e_throughput_fps": _ratio(doc["e2e_throughput_fps"], base["e2e_throughput_fps"]),
+        })
+    return {"schema": SCHEMA, "results": docs, "ratios": ratios, "baseline": base["entry"],
+            "interleaved_rounds": results[0].rounds, "machine": machine}
+
+
+def write_json(document: Dict[str, Any], path) -> Path:
+    """Write ``document`` as indented JSON to ``path`` (parents created)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
+    except OSError as exc:
+        raise ConfigError(f"cannot write --json {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def check_writable(path: Path) -> None:
+    """:class:`ConfigError` now, before a long run, where ``--json path`` could not be written after it."""
+    if path.is_dir():
+        raise ConfigError(f"--json {path} is a directory; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot write --json {path}: {exc.strerror or exc}") from exc
+    if not os.access(path.parent, os.W_OK):
+        raise ConfigError(f"cannot write --json {path}: {path.parent} is not writable")
+
+
+def _fps(value: Optional[float]) -> str:
+    return "-" if value is None or value != value else f"{value:.1f}"
+
+
+def _mode_text(result: BenchResult) -> str:
+    if result.mode == "latency":
+        return "latency (1 request, sync)"
+    if result.backend != "openvino":
+        return f"throughput (the {result.backend} backend has no async queue: 1 request, sync)"
+    return f"throughput ({result.nireq} request{'s' * (result.nireq != 1)} in flight, async)"
+
+
+def _stats_row(name: str, stats: Stats, fps: Optional[float] = None) -> str:
+    ms = stats.ms()
+    cells = [format_ms(ms[k]) for k in ("min", "mean", "median", "p90", "p99", "max")]
+    row = f"  {name:<16}{stats.count:>7}" + "".join(f"{c:>11}" for c in cells)
+    return row + (f"{_fps(fps):>9}" if fps is not None else "")
+
+
+def format_report(result: BenchResult, per_layer: int = 0) -> str:
+    """Human-readable report of one result; ``per_layer``: show the top N per-layer counters."""
+    props = result.properties
+    lines = [
+        f"model      {result.model}  ({result.artifact['kind']}"
+        + (f", target {result.artifact['target']}" if result.artifact.get("target") else "")
+        + (", sha256 verified" if result.artifact.get("verified") else "") + ")",
+        f"backend    {result.backend} on {result.device}, precision {precision_label(result)}"
+        + (f"; model file {result.model_precision}" if result.model_precision else ""),
+        f"mode       {_mode_text(result)}"
+        + (f", hint {props['PERFORMANCE_HINT']}" if props.get("PERFORMANCE_HINT") else "")
+        + (f", streams {props['NUM_STREAMS']}" if props.get("NUM_STREAMS") is not None else ""),
+        f"input      {result.input['source']}"
+        + (f" ({result.input['frames']} images from {result.input['directory']})" if result.input["directory"] else "")
+        + f"; tensor {result.input['tensor']['name']} {tuple(result.input['tensor']['shape'])} "
+          f"{result.input['tensor']['dtype']} {result.input['tensor']['layout']}",
+    ]
+    if result.artifact.get("trained") is False:
+        lines.append("           (untrained export: timings are valid, segmentations are not)")
+    lines += [
+        "",
+        f"  {'model load + compile':<30}{format_ms(result.load_ms):>12}",
+        f"  {'first inference':<30}{format_ms(result.first_infer_ms):>12}",
+        "",
+        f"  {'':<16}{'n':>7}" + "".join(f"{h:>11}" for h in ("min", "mean", "median", "p90", "p99", "max")) + f"{'FPS':>9}",
+        _stats_row("infer-only", result.infer.latency, result.infer.fps),
+        _stats_row("end-to-end", result.e2e.latency, result.e2e.fps),
+    ]
+    for stage in STAGES:
+        stats = result.e2e.stages.get(stage)
+        if stats is not None and stats.count:
+            lines.append(_stats_row(f"  {stage}", stats))
+    lines += [
+        "",
+        "  infer-only = pre-processed tensors back to back, output not fetched (what benchmark_app measures);",
+        "  end-to-end = read + preprocess + infer + postprocess (argmax class map resized to the frame), per frame.",
+    ]
+    if per_layer:
+        lines += [""] + format_per_layer(result, per_layer)
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class LayerTypeTotal:
+    """Per-layer counters summed by (op type, implementation): where the time goes, kernel by kernel."""
+
+    node_type: str
+    exec_type: str
+    layers: int
+    real_time_us: float
+
+
+def executed_layers(rows: Sequence[LayerCounter]) -> List[LayerCounter]:
+    """The rows that ran (OpenVINO lists fused-away and constant layers as NOT_RUN with no time)."""
+    return [r for r in rows if r.status != "NOT_RUN" or r.real_time_us > 0]
+
+
+def per_layer_by_type(rows: Sequence[LayerCounter]) -> List[LayerTypeTotal]:
+    """Executed rows summed by (node_type, exec_type), largest real time first (ties by type names)."""
+    totals: Dict[Tuple[str, str], List[float]] = {}
+    for row in executed_layers(rows):
+        acc = totals.setdefault((row.node_type, row.exec_type), [0, 0.0])
+        acc[0] += 1
+        acc[1] += row.real_time_us
+    out = [LayerTypeTotal(t, e, int(n), us) for (t, e), (n, us) in totals.items()]
+    return sorted(out, key=lambda r: (-r.real_time_us, r.node_type, r.exec_type))
+
+
+def format_per_layer(result: BenchResult, top: int) -> List[str]:
+    if result.per_layer is None:
+        return [f"  per-layer counters: not available for the {result.backend} backend (OpenVINO only)"]
+    rows = executed_layers(result.per_layer)
+    total = sum(r.real_time_us for r in rows) or 1.0
+    by_type = per_layer_by_type(rows)
+    summary = [f"  by op type and implementation ({len(by_type)} kinds):",
+               f"       {'type':<48}{'exec type':<26}{'layers':>7}{'real time':>15}{'share':>8}"]
+    for row in by_type[:top]:
+        summary.append(f"       {row.node_type[:47]:<48}{row.exec_type[:25]:<26}{row.layers:>7}"
+                       f"{format_ms(row.real_time_us / 1e3):>15}{100 * row.real_time_us / total:>7.1f}%")
+    lines = [f"  per-layer counters, top {min(top, len(rows))} of {len(rows)} executed layers by real time "
+             f"(mean of {PER_LAYER_RUNS} sync runs; sum {format_ms(total / 1e3)}):",
+             f"  {'#':>3}  {'layer':<48}{'type':<26}{'exec type':<22}{'real time':>11}{'share':>8}"]
+    for i, row in enumerate(rows[:top], 1):
+        name = row.name if len(row.name) <= 47 else "..." + row.name[-44:]
+        lines.append(f"  {i:>3}  {name:<48}{row.node_type[:25]:<26}{row.exec_type[:21]:<22}"
+                     f"{format_ms(row.real_time_us / 1e3):>11}{100 * row.real_time_us / total:>7.1f}%")
+    return lines + [""] + summary
+
+
+def format_compare(results: Sequence[BenchResult], per_layer: int = 0) -> str:
+    """One table for several results, with ratios to the first (x latency: lower is faster; x FPS: higher is)."""
+    base = results[0]
+    head = (f"{'#':>2}  {'entry':<34}{'backend':<12}{'device':<10}{'prec':<6}{'load':>10}{'first':>10}"
+            f"{'median':>11}{'p90':>11}{'FPS':>8}{'x lat':>7}{'x FPS':>7}"
+            f"{'e2e med':>11}{'e2e FPS':>9}{'x FPS':>7}")
+    lines = [f"{len(results)} entries, {_mode_text(base)}; infer-only n={base.infer.latency.count}, "
+             f"end-to-end n={base.e2e.latency.count} each, {base.rounds} interleaved round(s); ratios to entry 1",
+             "", head]
+    for i, r in enumerate(results, 1):
+        label = r.entry.label if len(r.entry.label) <= 33 else "..." + r.entry.label[-30:]
+        lat = r.infer.latency.ms()
+        e2e = r.e2e.latency.ms()
+        x_lat = _ratio(lat["median"], base.infer.latency.ms()["median"])
+        x_fps = _ratio(r.infer.fps, base.infer.fps)
+        x_e2e = _ratio(r.e2e.fps, base.e2e.fps)
+        lines.append(
+            f"{i:>2}  {label:<34}{r.backend:<12}{r.device[:9]:<10}{(r.precision or '?')[:5]:<6}"
+            f"{format_ms(r.load_ms):>10}{format_ms(r.first_infer_ms):>10}{format_ms(lat['median']):>11}"
+            f"{format_ms(lat['p90']):>11}{_fps(r.infer.fps):>8}{_x(x_lat):>7}{_x(x_fps):>7}"
+            f"{format_ms(e2e['median']):>11}{_fps(r.e2e.fps):>9}{_x(x_e2e):>7}")
+    lines += ["", "median/p90/FPS: infer-only (tensors back to back, output not fetched); "
+                  "e2e: read + preprocess + infer + postprocess per frame."]
+    notes = [f"[{i}] precision {precision_label(r)}" for i, r in enumerate(results, 1)
+             if r.precision_run is not None and r.precision_run.note]
+    if notes:
+        lines += ["precision: what ran, read back from the device:"] + [f"  {n}" for n in notes]
+    if per_layer:
+        for i, r in enumerate(results, 1):
+            lines += ["", f"[{i}] {r.entry.label}"] + format_per_layer(r, per_layer)
+    return "\n".join(lines)
+
+
+def precision_label(result: BenchResult) -> str:
+    """What ran and why, e.g. ``bf16 (asked f16, CPU runs bf16: this CPU has BF16 but no FP16 arithmetic)``."""
+    if result.precision_run is not None:
+        return result.precision_run.label
+    return result.precision or "?"
+
+
+def _x(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.2f}"
+

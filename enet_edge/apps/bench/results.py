@@ -1,0 +1,80 @@
+"""What the bench measured: duration statistics (:class:`Stats`), phases and per-entry results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+import numpy as np
+
+from enet_edge.apps.bench.config import BenchEntry
+from enet_edge.runtime.adapters import LayerCounter
+from enet_edge.runtime.precision import PrecisionRun
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Summary of duration samples, in nanoseconds. Percentiles interpolate linearly between the
+    closest ranks (numpy's default): for the samples 1..100, median = 50.5, p90 = 90.1, p99 = 99.01."""
+
+    count: int
+    min_ns: float
+    mean_ns: float
+    median_ns: float
+    p90_ns: float
+    p99_ns: float
+    max_ns: float
+
+    @classmethod
+    def from_ns(cls, samples: Sequence[int]) -> "Stats":
+        data = np.asarray(samples, dtype=np.float64)
+        if data.size == 0:
+            nan = float("nan")
+            return cls(0, nan, nan, nan, nan, nan, nan)
+        median, p90, p99 = (float(v) for v in np.percentile(data, [50.0, 90.0, 99.0]))
+        return cls(int(data.size), float(data.min()), float(data.mean()), median, p90, p99, float(data.max()))
+
+    def ms(self) -> Dict[str, Optional[float]]:
+        """{"min", "mean", "median", "p90", "p99", "max"} in milliseconds (None where there are no samples)."""
+        values = {"min": self.min_ns, "mean": self.mean_ns, "median": self.median_ns, "p90": self.p90_ns,
+                  "p99": self.p99_ns, "max": self.max_ns}
+        return {k: (None if self.count == 0 else round(v / 1e6, 6)) for k, v in values.items()}
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    """One timed phase (infer-only or end-to-end) of one model, all rounds together."""
+
+    latency: Stats
+    wall_ns: int  # summed wall time of the phase's chunks
+    stages: Dict[str, Stats] = field(default_factory=dict)  # end-to-end only: the STAGES present
+
+    @property
+    def fps(self) -> float:
+        return self.latency.count / (self.wall_ns / 1e9) if self.wall_ns > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Everything measured for one entry; :func:`result_document` turns it into the JSON document."""
+
+    entry: BenchEntry
+    model: str  # the model file that ran
+    backend: str
+    device: str
+    precision: str  # what runs (OpenVINO's INFERENCE_PRECISION_HINT read back), e.g. bf16, i8+f32
+    model_precision: Optional[str]  # what the file holds (manifest), e.g. FP16
+    mode: str
+    nireq: int
+    properties: Dict[str, Any]
+    input: Dict[str, Any]
+    artifact: Dict[str, Any]
+    verify_ms: float
+    load_ms: float
+    first_infer_ms: float
+    infer: PhaseResult
+    e2e: PhaseResult
+    rounds: int
+    per_layer: Optional[Tuple[LayerCounter, ...]] = None  # averaged counters, sorted by real time (all layers)
+    infer_samples_ns: Tuple[int, ...] = ()  # the infer-only latencies themselves, in the order measured
+    precision_run: Optional[PrecisionRun] = None  # what was asked and what ran, with its note

@@ -1,0 +1,77 @@
+"""``enet-edge demo`` and ``demo/camera_demo.py`` on the command line: argparse in, :class:`DemoConfig` out."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+from enet_edge.apps.demo.config import DemoConfig
+from enet_edge.apps.demo.loop import run_demo
+from enet_edge.errors import EnetEdgeError
+from enet_edge.runtime.backends import BACKENDS
+
+HELP = "live segmentation demo: camera/video/images -> overlay + legend + FPS/latency HUD"
+KEYS_HELP = "keys (window only): q/ESC quit, space pause, TAB overlay <-> mask only"
+
+
+def add_arguments(p) -> None:
+    """Add the demo's options to an argparse parser."""
+    p.add_argument("--source", default="0",
+                   help="camera index (0), video file, folder of images (natural order) or glob (quote it); default 0")
+    p.add_argument("--model", help="export directory, .xml/.onnx/.pb or .npz weights (default: build/ncs2 if present, "
+                                   "else build/cpu)")
+    p.add_argument("--backend", choices=BACKENDS,
+                   help="default: by artifact (an export directory runs its OpenVINO IR; .npz weights run with keras)")
+    p.add_argument("--device", help="OpenVINO device: CPU, MYRIAD, GPU, AUTO, ... (default: MYRIAD for an NCS "
+                                    "export when one is plugged in, else CPU)")
+    p.add_argument("--nireq", type=int, default=1,
+                   help="inference requests in flight (OpenVINO); 2+ overlaps inference of frame i+1 with "
+                        "rendering of frame i, frames stay in order")
+    p.add_argument("--alpha", type=float, default=0.5, help="opacity of the class colours over the frame (0..1)")
+    p.add_argument("--mask-only", action="store_true", help="start showing the class colours alone (TAB toggles)")
+    p.add_argument("--no-legend", action="store_true", help="no legend panel (output is then the frame's size)")
+    p.add_argument("--no-hud", action="store_true", help="no FPS/latency HUD")
+    p.add_argument("--no-show", action="store_true", help="no window (headless; use with --output and/or --limit)")
+    p.add_argument("--output", help="write rendered frames: video (.mp4/.avi), folder of PNGs (a directory or a "
+                                    "path ending in /), or one image (.png/.jpg: the last frame, a screenshot)")
+    p.add_argument("--output-fps", type=float, help="frame rate of an output video (default: the source's, else 15)")
+    p.add_argument("--limit", type=int, help="stop after N frames")
+    p.add_argument("--loop", action="store_true", help="restart a video or image sequence at its end")
+    p.add_argument("--json", dest="json_path", help="write the run summary (frames, FPS, per-stage ms) as JSON here")
+    p.add_argument("--precision", help="f32, f16 or bf16 asked of OpenVINO (default: the device's own; what ran "
+                                       "is read back and shown)")
+
+
+def config_from_args(args) -> DemoConfig:
+    return DemoConfig(
+        source=args.source, model=args.model, backend=args.backend, device=args.device, nireq=args.nireq,
+        alpha=args.alpha, mode="mask" if args.mask_only else "overlay", legend=not args.no_legend,
+        hud=not args.no_hud, show=not args.no_show, output=args.output, output_fps=args.output_fps,
+        limit=args.limit, loop=args.loop, json_path=args.json_path, precision=args.precision)
+
+
+def run_from_args(args) -> int:
+    summary = run_demo(config_from_args(args))
+    print(summary.format())
+    return 0
+
+
+def add_cli(sub) -> None:
+    """Register ``enet-edge demo`` on the CLI's subparsers."""
+    p = sub.add_parser("demo", help=HELP, description=f"{HELP}. {KEYS_HELP}.")
+    add_arguments(p)
+    p.set_defaults(func=run_from_args)
+
+
+def main(argv: Optional[List[str]] = None, prog: str = "camera_demo.py") -> int:
+    """Stand-alone entry point (``demo/camera_demo.py``): same options and errors as ``enet-edge demo``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=prog, description=f"{HELP}. {KEYS_HELP}.")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_from_args(args)
+    except EnetEdgeError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return exc.exit_code

@@ -1,0 +1,96 @@
+"""Per-stage latency statistics of a demo run and its summary (:class:`DemoSummary`)."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Any, Deque, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from enet_edge.apps.demo.config import STAGES
+
+
+class StageStats:
+    """Per-stage latencies (ns) of every frame, rolling means for the HUD, and a rolling FPS."""
+
+    def __init__(self, window: int = 30):
+        self.all: Dict[str, List[int]] = {s: [] for s in STAGES}
+        self._recent: Dict[str, Deque[int]] = {s: deque(maxlen=window) for s in STAGES}
+        self._emitted: Deque[int] = deque(maxlen=window + 1)
+
+    def add(self, stage: str, ns: int) -> None:
+        """Record one frame's ``stage`` latency; stages beyond :data:`STAGES` (e.g. ``wait``) are kept too."""
+        if stage not in self.all:
+            self.all[stage] = []
+            self._recent[stage] = deque(maxlen=self._recent[STAGES[0]].maxlen)
+        self.all[stage].append(int(ns))
+        self._recent[stage].append(int(ns))
+
+    def frame_out(self, t_ns: int) -> None:
+        self._emitted.append(int(t_ns))
+
+    def recent_ms(self, stage: str) -> Optional[float]:
+        values = self._recent[stage]
+        return sum(values) / len(values) / 1e6 if values else None
+
+    def fps(self) -> Optional[float]:
+        if len(self._emitted) < 2:
+            return None
+        span = self._emitted[-1] - self._emitted[0]
+        return (len(self._emitted) - 1) * 1e9 / span if span > 0 else None
+
+    def summary_ms(self) -> Dict[str, Dict[str, float]]:
+        """Per stage: mean, p50, p95 and max in milliseconds (stages with no samples left out).
+
+        ``wait`` (async only): time a frame waited for a free infer request before its inference."""
+        out = {}
+        for stage, values in self.all.items():
+            if values:
+                ms = np.asarray(values, np.float64) / 1e6
+                out[stage] = {"mean": round(float(ms.mean()), 3), "p50": round(float(np.percentile(ms, 50)), 3),
+                              "p95": round(float(np.percentile(ms, 95)), 3), "max": round(float(ms.max()), 3)}
+        return out
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What a run did: frame count, wall time, end-to-end FPS and per-stage latency statistics (ms)."""
+
+    frames: int
+    seconds: float
+    fps: float
+    stages_ms: Dict[str, Dict[str, float]]
+    source: str
+    model: str
+    backend: str
+    device: str
+    nireq: int
+    precision: str = ""  # what ran, with why where it is not what was asked (e.g. "bf16 (CPU's default)")
+    output: Optional[str] = None
+    output_size: Optional[Tuple[int, int]] = None  # (width, height) of the rendered frames
+    in_order: bool = True
+    stopped_by: str = "end"  # "end" of the source, "limit", "key", "window" or "interrupt"
+    warnings: Tuple[str, ...] = ()
+
+    def to_dict(self) -> Dict[str, Any]:
+        data = asdict(self)
+        data["output_size"] = list(self.output_size) if self.output_size else None
+        data["warnings"] = list(self.warnings)
+        return data
+
+    def format(self) -> str:
+        lines = [f"demo: {self.frames} frames in {self.seconds:.2f} s ({self.fps:.1f} FPS end to end), "
+                 f"{self.backend} on {self.device}, precision {self.precision or '?'}, nireq {self.nireq}; "
+                 f"stopped by {self.stopped_by}"]
+        lines.append(f"  {'stage':<11} {'mean':>8} {'p50':>8} {'p95':>8} {'max':>8}   (ms)")
+        for stage in list(STAGES) + sorted(set(self.stages_ms) - set(STAGES)):
+            s = self.stages_ms.get(stage)
+            if s:
+                lines.append(f"  {stage:<11} {s['mean']:8.2f} {s['p50']:8.2f} {s['p95']:8.2f} {s['max']:8.2f}")
+        if self.output:
+            w, h = self.output_size or (0, 0)
+            lines.append(f"  output: {self.output} ({w}x{h})")
+        lines.extend(f"  note: {w}" for w in self.warnings)
+        return "\n".join(lines)
+

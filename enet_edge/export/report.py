@@ -1,0 +1,177 @@
+"""What an export says about itself: ``manifest.json`` (for programs) and ``report.md`` (for people).
+
+The manifest records tool versions, the I/O spec, classes and palette, the sha256 of every artifact,
+op inventories, gate reports and parity results; :func:`render_report` renders it as Markdown.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import platform
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB, VOID_LABEL
+from enet_edge.export.targets import ARTIFACT_FILES, TargetSpec
+from enet_edge.fileio import sha256_file
+from enet_edge.model.config import REFERENCE_REALIZATION, ENetConfig
+
+MANIFEST_FORMAT = "enet-edge-manifest/1"
+
+
+def tool_versions() -> Dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for module in ("enet_edge", "numpy", "tensorflow", "keras", "tf2onnx", "onnx", "onnxruntime", "openvino", "cv2"):
+        try:
+            mod = __import__(module)
+            versions[module] = str(getattr(mod, "__version__", "?"))
+        except ImportError:
+            continue
+    try:
+        import openvino as ov
+
+        versions["openvino"] = ov.get_version()
+    except (ImportError, AttributeError):
+        pass
+    return versions
+
+
+def artifact_spec(kind: str, config: ENetConfig) -> dict:
+    """The I/O spec of one artifact kind: the IR takes the OpenCV frame as is, the others float32 pixels."""
+    dtype, note = ("uint8", "OpenCV frame as is") if kind == "openvino_ir" else ("float32", "BGR pixel values 0..255")
+    return {
+        "inputs": [{"name": "image", "shape": list(config.input_shape), "dtype": dtype, "layout": "NHWC",
+                    "color": "BGR", "range": [0, 255], "note": note}],
+        "outputs": [{"name": "logits", "shape": list(config.output_shape), "dtype": "float32", "layout": "NHWC",
+                     "note": "class map = argmax over the last axis"}],
+    }
+
+
+def _artifact_entry(kind: str, target: TargetSpec, config: ENetConfig, directory: Path, inventory: dict) -> dict:
+    path = directory / ARTIFACT_FILES[kind]
+    entry = {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size,
+             **artifact_spec(kind, config), "op_inventory": inventory}
+    if kind == "openvino_ir":
+        bin_path = path.with_suffix(".bin")
+        entry.update({"weights_file": bin_path.name, "weights_sha256": sha256_file(bin_path),
+                      "weights_bytes": bin_path.stat().st_size, "precision": target.precision,
+                      "device": target.device})
+    if kind == "onnx":
+        entry["opset"] = target.onnx_opset
+    return entry
+
+
+def build_manifest(target: TargetSpec, config: ENetConfig, weights_info: dict, directory: Path,
+                   inventories: Dict[str, dict], reports: dict, parity: Dict[str, dict], ran_on: Dict[str, dict],
+                   frame_names: List[str], quantization: Optional[dict] = None) -> dict:
+    """The manifest of the artifacts in ``directory`` (hashed there: call it on the finished files)."""
+    artifacts = {kind: _artifact_entry(kind, target, config, directory, inventories[kind]) for kind in target.artifacts}
+    checks = {kind: report.to_dict() for kind, report in reports.items()}
+    for entry in checks.values():
+        entry["path"] = Path(entry["path"]).name
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "target": target.name,
+        "description": target.description,
+        "mode": target.mode,
+        "supported": all(r.ok for r in reports.values()),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "weights": weights_info,
+        "model": config.to_dict(),
+        "realization": target.realization.to_dict(),
+        "classes": list(CAMVID_CLASSES),
+        "void_label": VOID_LABEL,
+        "palette_rgb": [list(c) for c in CAMVID_PALETTE_RGB],
+        "artifacts": artifacts,
+        "checks": checks,
+        "parity": {"reference": f"TensorFlow/Keras, realization {REFERENCE_REALIZATION.name}",
+                   "inputs": frame_names, "ran_on": ran_on, "results": parity,
+                   "thresholds": {k: dataclasses.asdict(v) for k, v in target.thresholds.items()}},
+        "tools": tool_versions(),
+    }
+    if quantization is not None:
+        manifest["quantization"] = quantization
+    return manifest
+
+
+def render_report(manifest: dict) -> str:
+    """A human-readable Markdown report of an export manifest."""
+    w = manifest["weights"]
+    lines = [f"# enet-edge export: {manifest['target']}", "", manifest["description"], ""]
+    if not w.get("trained"):
+        lines += ["> **UNTRAINED WEIGHTS.** This export uses random (seeded) weights: it proves the pipeline, "
+                  "it does not segment anything.", ""]
+    else:
+        miou = w.get("val_miou")
+        lines += [f"Weights: `{w.get('path')}`" + (f" (val mIoU {100 * miou:.1f}%)" if miou else ""), ""]
+    status = "compatible" if manifest["supported"] else "**NOT COMPATIBLE**"
+    lines += [f"Mode: {manifest['mode']}; target status: {status}.", "",
+              f"Model: {manifest['model']['height']}x{manifest['model']['width']}, "
+              f"{len(manifest['classes'])} classes; realization: "
+              + ", ".join(f"{k}={v}" for k, v in manifest["realization"].items()), "", "## Artifacts", "",
+              "| kind | file | bytes | sha256 |", "|---|---|---|---|"]
+    for kind, a in manifest["artifacts"].items():
+        lines.append(f"| {kind} | {a['file']} | {a['bytes']} | `{a['sha256'][:16]}…` |")
+        if "weights_file" in a:
+            lines.append(f"| {kind} weights | {a['weights_file']} | {a['weights_bytes']} | `{a['weights_sha256'][:16]}…` |")
+    lines += _checks_section(manifest["checks"])
+    lines += _parity_section(manifest)
+    lines += _quantization_section(manifest.get("quantization"))
+    ir = manifest["artifacts"].get("openvino_ir")
+    if ir:
+        lines += ["", "## OpenVINO IR op inventory", "", "| op-version | count |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in ir["op_inventory"].items()]
+    lines += ["", "## Tools", ""] + [f"- {k} {v}" for k, v in manifest["tools"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def _checks_section(checks: dict) -> List[str]:
+    lines = ["", "## Compatibility checks", ""]
+    for kind, c in checks.items():
+        verdict = "pass" if c["ok"] else f"**{len(c['violations'])} violation(s)**"
+        lines.append(f"- {kind} ({c['path']}) against `{c['ruleset']}`: {verdict}")
+    for kind, c in checks.items():
+        if c["violations"]:
+            groups: Dict[Tuple[str, str], int] = {}
+            for v in c["violations"]:
+                groups[(v["op_type"], v["why"])] = groups.get((v["op_type"], v["why"]), 0) + 1
+            lines += ["", f"### {kind} blockers, by kind", "", "| op type | nodes | why not allowed |", "|---|---|---|"]
+            lines += [f"| {op} | {n} | {why} |" for (op, why), n in sorted(groups.items(), key=lambda g: -g[1])]
+            lines += ["", f"### {kind} violations, every node", "", "| op type | node | why not allowed | rule |",
+                      "|---|---|---|---|"]
+            lines += [f"| {v['op_type']} | `{v['node']}` | {v['why']} | {v['rule']} |" for v in c["violations"]]
+    return lines
+
+
+def _parity_section(manifest: dict) -> List[str]:
+    p = manifest["parity"]
+    lines = ["", "## Parity against TensorFlow", "", f"Reference: {p['reference']}. Inputs: {', '.join(p['inputs'])}.", "",
+             "| artifact | ran on | max abs/max ref | mean abs/max ref | >2% off | L2 rel | argmax agreement |",
+             "|---|---|---|---|---|---|---|"]
+    for kind, r in p["results"].items():
+        ran = p["ran_on"][kind]
+        where = f"{ran['backend']} {ran['device']} {ran['inference_precision']}"
+        lines.append(f"| {kind} | {where} | {r['max_abs_rel']:.2e} | {r['mean_abs_rel']:.2e} | "
+                     f"{100 * r['share_off_2pct']:.3f}% | {r['l2_rel']:.2e} | {100 * r['argmax_agreement']:.3f}% |")
+    skipped = {kind: ran["skipped"] for kind, ran in p["ran_on"].items() if "skipped" in ran}
+    if skipped:
+        lines += [""] + [f"Not run: {kind}: {why}." for kind, why in skipped.items()]
+    if "openvino_ir" in p["ran_on"] and manifest["artifacts"]["openvino_ir"].get("precision") == "FP16":
+        lines += ["", "The FP16 IR's `openvino_ir` row asks OpenVINO for f32 arithmetic (read back), so it checks the "
+                      "FP16 weights; FP16 arithmetic is checked by `fp16_arithmetic` (emulated) and, on CPUs with "
+                      "FP16, by `openvino_ir_f16`. Parity never runs bf16 in place of f32 or f16."]
+    return lines
+
+
+def _quantization_section(q: Optional[dict]) -> List[str]:
+    if not q:
+        return []
+    return ["", "## INT8 quantization", "",
+            f"{q['method']} ({q['tool']}, preset {q['preset']}), calibrated on {q['calibration']['frames']} "
+            f"{q['calibration']['split']} frames; {q['fake_quantize_ops']} FakeQuantize ops"
+            + (f"; kept in float: `{'`, `'.join(q['ignored_patterns'])}`." if q.get("ignored_patterns") else "."),
+            "",
+            f"| IR | {q['eval']['split']} mIoU ({q['eval']['frames']} frames) |", "|---|---|",
+            f"| FP32 | {100 * q['fp32_miou']:.2f}% |", f"| INT8 | {100 * q['int8_miou']:.2f}% |", "",
+            f"Drop {q['miou_drop_points']:.2f} points (gate: at most {q['max_miou_drop_points']:.2f})."]

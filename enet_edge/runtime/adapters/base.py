@@ -1,0 +1,113 @@
+"""The interface every backend implements: :class:`InferenceAdapter`, with its tensor and counter records.
+
+Imports numpy alone. Tensors are NHWC; every adapter returns logits (1,H,W,K) float32 NHWC.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from enet_edge.errors import InputError
+from enet_edge.runtime.precision import PrecisionRun
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """Name, static shape, numpy dtype name and layout of a model input or output."""
+
+    name: str
+    shape: Tuple[int, ...]
+    dtype: str
+    layout: str = "NHWC"
+
+    @property
+    def height(self) -> int:
+        return int(self.shape[1])
+
+    @property
+    def width(self) -> int:
+        return int(self.shape[2])
+
+
+@dataclass(frozen=True)
+class LayerCounter:
+    """One row of OpenVINO's per-layer profiling counters (times in microseconds)."""
+
+    name: str
+    node_type: str
+    exec_type: str
+    status: str
+    real_time_us: float
+    cpu_time_us: float
+
+
+class InferenceAdapter(abc.ABC):
+    """One loaded model on one device. Subclasses set the attributes in ``__init__``."""
+
+    backend: str = ""
+    device: str = ""
+    precision: str = ""  # what actually runs: "f32", "f16", "bf16", "i8+f32" (a quantized IR, float parts in f32) ...
+    precision_run: Optional[PrecisionRun] = None  # what was asked and what ran (OpenVINO: read back)
+    path: str = ""
+    input_spec: TensorSpec
+    output_spec: TensorSpec
+    load_ms: float = 0.0  # read + compile, milliseconds
+    last_request_ns: int = 0  # start-to-completion time of the inference whose callback runs now
+
+    def check_input(self, tensor: np.ndarray) -> np.ndarray:
+        """Validate shape and dtype against :attr:`input_spec`; returns a C-contiguous array."""
+        spec = self.input_spec
+        if not isinstance(tensor, np.ndarray):
+            raise InputError(f"input must be a numpy array, got {type(tensor).__name__}")
+        if tuple(tensor.shape) != tuple(spec.shape):
+            raise InputError(f"input shape {tuple(tensor.shape)} does not match the model's {tuple(spec.shape)} "
+                             f"({spec.layout}); resize frames to {spec.width}x{spec.height}")
+        if tensor.dtype != np.dtype(spec.dtype):
+            raise InputError(f"input dtype {tensor.dtype} does not match the model's {spec.dtype}")
+        return np.ascontiguousarray(tensor)
+
+    @abc.abstractmethod
+    def infer(self, tensor: np.ndarray) -> np.ndarray:
+        """Synchronous inference: ``tensor`` per :attr:`input_spec` -> logits (1,H,W,K) float32."""
+
+    def infer_only(self, tensor: np.ndarray) -> None:
+        """Synchronous inference whose output is not fetched (benchmark timing). Default: :meth:`infer`."""
+        self.infer(tensor)
+
+    def start_async(self, tensor: np.ndarray, userdata: Any, callback: Callable[[Optional[np.ndarray], Any], None],
+                    fetch: bool = True) -> None:
+        """Start an inference; ``callback(logits, userdata)`` runs once it has ended (``logits`` is None
+        when ``fetch`` is False), on the caller's thread, in submission order: within a later
+        ``start_async``, ``wait_idle`` or ``wait_all``. Blocks while all :attr:`num_requests` are
+        busy. During the callback, :attr:`last_request_ns` is that inference's own duration.
+        Default: synchronous."""
+        start = time.perf_counter_ns()
+        logits = self.infer(tensor)
+        self.last_request_ns = time.perf_counter_ns() - start
+        callback(logits if fetch else None, userdata)
+
+    def wait_idle(self) -> None:
+        """Block until :meth:`start_async` can start without waiting for a busy request."""
+
+    def wait_all(self) -> None:
+        """Block until every started inference has called back."""
+
+    @property
+    def num_requests(self) -> int:
+        return 1
+
+    def per_layer_counters(self) -> List[LayerCounter]:
+        """Per-layer counters of the last inference (OpenVINO with PERF_COUNT only; else empty)."""
+        return []
+
+    def properties(self) -> Dict[str, Any]:
+        """Backend settings in effect (OpenVINO: read back from the compiled model), for reports."""
+        return {}
+
+    def close(self) -> None:
+        """Release the device (MYRIAD: two processes cannot share one stick)."""

@@ -1,0 +1,172 @@
+"""The inference backends in one table: what each reads, which artifact it runs, where, in which precision.
+
+Every other module asks this table (``open_adapter``, the manifest resolver, export parity, ``check``,
+bench, eval, demo) instead of writing its own suffix or kind map. The table imports nothing heavy:
+each row names its adapter class as a dotted path (``"module:Class"``) imported with :mod:`importlib`
+only when a model is opened, so reading it needs neither a framework nor TensorFlow.
+
+Artifact kinds are the keys of an export manifest's ``artifacts`` (and :attr:`Artifact.kind`): each
+backend owns one kind, with one file name in an export directory (``enet.xml``, ``enet.onnx``,
+``enet_frozen.pb``); the keras backend owns ``weights`` (trained ``.npz`` files, not part of an export).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+
+from enet_edge.errors import ArtifactError, DeviceError
+from enet_edge.runtime.precision import PRECISIONS, normalize_precision
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One row of :data:`TABLE`.
+
+    Attributes:
+        name: the backend's name (``--backend``, bench entries, reports).
+        suffixes: model file types it reads; the first is its own: :func:`backend_for` picks this
+            backend for it (``.onnx`` -> onnxruntime, though openvino reads it too).
+        kind: the artifact kind it runs (its own; ``weights`` for keras).
+        artifact_file: that kind's file name in an export directory; None: not an export artifact.
+        also_runs: other artifact kinds it runs, searched after its own in an export directory.
+        devices: device names it runs on; None: any (OpenVINO's names, checked against the machine).
+        precisions: the precisions one may ask for.
+        default_precision: what runs when none is asked; None: the device's default.
+        needs_tensorflow: opening a model imports TensorFlow.
+        factory: the adapter class, ``"module:Class"``; called as ``Class(path, device, **options)``.
+        reads: how messages name the files it reads.
+        sidecar: (suffix, companion suffix) that must lie beside the model file (.xml -> .bin).
+    """
+
+    name: str
+    suffixes: Tuple[str, ...]
+    kind: str
+    artifact_file: Optional[str]
+    factory: str
+    reads: str
+    also_runs: Tuple[str, ...] = ()
+    devices: Optional[Tuple[str, ...]] = ("CPU",)
+    precisions: Tuple[str, ...] = ("f32",)
+    default_precision: Optional[str] = "f32"
+    needs_tensorflow: bool = False
+    sidecar: Optional[Tuple[str, str]] = None
+    device_message: str = "the {name} backend runs on CPU only here, not {device}"
+    precision_message: str = "the {name} backend runs f32 only, not {precision}; use the OpenVINO IR for {precision}"
+
+    @property
+    def kinds(self) -> Tuple[str, ...]:
+        """Artifact kinds it runs, in the order an export directory is searched."""
+        return (self.kind,) + self.also_runs
+
+    def load(self):
+        """The adapter class (imports its module, never its framework: adapters import that when opened)."""
+        module, _, attr = self.factory.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def check_file(self, path) -> Path:
+        """Raise :class:`ArtifactError` unless this backend reads ``path`` (suffix, and sidecar file)."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in self.suffixes:
+            raise ArtifactError(f"the {self.name} backend reads {self.reads}, not {path.name}")
+        if self.sidecar and suffix == self.sidecar[0] and not path.with_suffix(self.sidecar[1]).is_file():
+            raise ArtifactError(f"{path.with_suffix(self.sidecar[1])} is missing next to {path.name}")
+        return path
+
+    def check_precision(self, precision: Optional[str]) -> Optional[str]:
+        """``precision`` normalized (None: :attr:`default_precision`); :class:`DeviceError` where it cannot run."""
+        asked = normalize_precision(precision)
+        if asked is not None and asked not in self.precisions:
+            raise DeviceError(self.precision_message.format(name=self.name, precision=asked))
+        return asked or self.default_precision
+
+    def check_device(self, device: str) -> str:
+        """``device`` as this backend names it; :class:`DeviceError` where it does not run there."""
+        if self.devices is None:
+            return device
+        if device.upper() not in self.devices:
+            raise DeviceError(self.device_message.format(name=self.name, device=device))
+        return device.upper()
+
+
+KERAS_BACKEND = "keras"
+"""Trained ``.npz`` weights built into the Keras model (needs TensorFlow)."""
+
+TABLE: Tuple[Backend, ...] = (
+    Backend("openvino", (".xml", ".onnx"), "openvino_ir", "enet.xml",
+            "enet_edge.runtime.adapters.openvino:OpenVINOAdapter", ".xml or .onnx", also_runs=("onnx",),
+            devices=None, precisions=PRECISIONS, default_precision=None, sidecar=(".xml", ".bin")),
+    Backend("onnxruntime", (".onnx",), "onnx", "enet.onnx",
+            "enet_edge.runtime.adapters.onnxruntime:OnnxRuntimeAdapter", ".onnx"),
+    Backend("tensorflow", (".pb",), "tensorflow", "enet_frozen.pb",
+            "enet_edge.runtime.adapters.tensorflow:TensorFlowAdapter", "a frozen .pb", needs_tensorflow=True),
+    Backend(KERAS_BACKEND, (".npz",), "weights", None,
+            "enet_edge.model.keras_adapter:KerasWeightsAdapter", "trained .npz weights",
+            devices=("CPU", "GPU"), precisions=("f32", "f16"), needs_tensorflow=True,
+            device_message="the {name} backend (.npz weights) runs on CPU or GPU, not {device}",
+            precision_message="the {name} backend computes in f32 or f16 (float16 policy), not {precision}"),
+)
+"""Every backend, in the order an export directory is searched (OpenVINO IR first)."""
+
+BACKENDS: Tuple[str, ...] = tuple(row.name for row in TABLE)
+KINDS: Tuple[str, ...] = tuple(row.kind for row in TABLE)
+"""Artifact kinds in the order an export directory is searched."""
+ARTIFACT_FILES: Dict[str, str] = {row.kind: row.artifact_file for row in TABLE if row.artifact_file}
+"""Export artifact kind -> its file name in an export directory."""
+
+_BY_NAME = {row.name: row for row in TABLE}
+_BY_KIND = {row.kind: row for row in TABLE}
+_BY_SUFFIX = {row.suffixes[0]: row for row in TABLE}
+
+
+def backend(name: str) -> Backend:
+    """The row of backend ``name``; :class:`DeviceError` naming the backends otherwise."""
+    row = _BY_NAME.get(name)
+    if row is None:
+        raise DeviceError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    return row
+
+
+def find_backend(path) -> Optional[Backend]:
+    """The backend that reads ``path`` by default (by suffix), or None."""
+    return _BY_SUFFIX.get(Path(path).suffix.lower())
+
+
+def model_types() -> str:
+    """``an .xml, .onnx, .pb or .npz file``: the model files messages ask for."""
+    suffixes = list(_BY_SUFFIX)
+    return f"an {', '.join(suffixes[:-1])} or {suffixes[-1]} file"
+
+
+def backend_for(path) -> Backend:
+    """The backend that reads ``path`` by default (by suffix); :class:`ArtifactError` listing the suffixes otherwise."""
+    row = find_backend(path)
+    if row is None:
+        path = Path(path)
+        raise ArtifactError(f"{path}: unknown model type '{path.suffix}'; give {model_types()}")
+    return row
+
+
+def kind_backend(kind: str) -> Backend:
+    """The backend that owns artifact kind ``kind`` (openvino_ir -> openvino, onnx -> onnxruntime ...)."""
+    row = _BY_KIND.get(kind)
+    if row is None:
+        raise ArtifactError(f"unknown artifact kind {kind!r}; one of {', '.join(KINDS)}")
+    return row
+
+
+def artifact_file(kind: str) -> str:
+    """The file name of export artifact kind ``kind`` in an export directory (``onnx`` -> ``enet.onnx``)."""
+    name = kind_backend(kind).artifact_file
+    if name is None:
+        raise ArtifactError(f"{kind} is not an export artifact; export artifacts: {', '.join(ARTIFACT_FILES)}")
+    return name
+
+
+def export_kind(path) -> Optional[str]:
+    """The export artifact kind of a model file, by its suffix; None for any other file."""
+    row = find_backend(path)
+    return row.kind if row is not None and row.artifact_file else None

@@ -1,0 +1,201 @@
+"""The backend table (enet_edge/runtime/backends.py): every row's factory, suffixes, artifact file and
+precisions agree with what open_adapter does, on tiny models built here (no export)."""
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from enet_edge.errors import ArtifactError, DeviceError
+from enet_edge.runtime import InferenceAdapter, open_adapter
+from enet_edge.runtime.backends import (
+    ARTIFACT_FILES,
+    BACKENDS,
+    KINDS,
+    TABLE,
+    artifact_file,
+    backend,
+    backend_for,
+    export_kind,
+    find_backend,
+    kind_backend,
+)
+from enet_edge.runtime.precision import PRECISIONS
+
+from conftest import REPO
+
+SIZE = (8, 16)  # (height, width) of the tiny models
+HAS_TF = importlib.util.find_spec("tensorflow") is not None
+
+
+def _tiny_ir(directory: Path) -> Path:
+    import openvino as ov
+    import openvino.opset8 as ops
+
+    image = ops.parameter([1, *SIZE, 3], ov.Type.u8, name="image")
+    x = ops.transpose(ops.convert(image, "f32"), ops.constant(np.array([0, 3, 1, 2], np.int64)))
+    w = ops.constant(np.random.default_rng(0).normal(size=(12, 3, 3, 3)).astype(np.float32))
+    y = ops.convolution(x, w, [1, 1], [1, 1], [1, 1], [1, 1])
+    logits = ops.transpose(y, ops.constant(np.array([0, 2, 3, 1], np.int64)))
+    logits.output(0).get_tensor().set_names({"logits"})
+    path = directory / "tiny.xml"
+    ov.save_model(ov.Model([logits], [image], "tiny"), str(path), compress_to_fp16=False)
+    return path
+
+
+def _tiny_onnx(directory: Path) -> Path:
+    import onnx
+    from onnx import TensorProto, helper
+
+    shape = [1, *SIZE, 3]
+    graph = helper.make_graph([helper.make_node("Identity", ["image"], ["logits"])], "g",
+                              [helper.make_tensor_value_info("image", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, shape)])
+    path = directory / "tiny.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), str(path))
+    return path
+
+
+def _tiny_pb(directory: Path) -> Path:
+    tf = pytest.importorskip("tensorflow")
+
+    graph = tf.Graph()
+    with graph.as_default():
+        image = tf.compat.v1.placeholder(tf.float32, [1, *SIZE, 3], name="image")
+        tf.identity(image * 2.0, name="logits")
+    path = directory / "tiny.pb"
+    path.write_bytes(graph.as_graph_def().SerializeToString())
+    return path
+
+
+def _weights(directory: Path) -> Path:
+    pytest.importorskip("tensorflow")
+    return REPO / "weights" / "enet_camvid.npz"  # built at a tiny size below (height/width options)
+
+
+MODELS = {"openvino": _tiny_ir, "onnxruntime": _tiny_onnx, "tensorflow": _tiny_pb, "keras": _weights}
+OPTIONS = {"keras": {"height": 16, "width": 24}}  # the weights' own size is 360x480
+
+
+def test_the_table_is_consistent():
+    assert BACKENDS == ("openvino", "onnxruntime", "tensorflow", "keras") and set(MODELS) == set(BACKENDS)
+    assert len(set(KINDS)) == len(KINDS) == len(TABLE)
+    assert len({row.suffixes[0] for row in TABLE}) == len(TABLE)
+    for row in TABLE:
+        for kind in row.kinds:  # a backend reads the files of every kind it runs
+            assert kind_backend(kind).suffixes[0] in row.suffixes
+    assert ARTIFACT_FILES == {"openvino_ir": "enet.xml", "onnx": "enet.onnx", "tensorflow": "enet_frozen.pb"}
+
+
+def test_export_targets_take_their_file_names_from_the_table():
+    from enet_edge.export.targets import ARTIFACT_FILES as TARGET_FILES
+    from enet_edge.export.targets import ARTIFACTS
+
+    assert list(TARGET_FILES) == list(ARTIFACTS) and all(TARGET_FILES[k] == artifact_file(k) for k in ARTIFACTS)
+
+
+@pytest.mark.parametrize("row", TABLE, ids=lambda row: row.name)
+def test_every_backend_row(row, tmp_path):
+    # the factory imports (never its framework: that is imported when a model is opened)
+    factory = row.load()
+    assert issubclass(factory, InferenceAdapter) and factory.backend == row.name
+    # suffixes round-trip
+    assert backend(row.name) is row and backend_for(Path("m" + row.suffixes[0].upper())) is row
+    for suffix in row.suffixes:
+        assert find_backend(Path("m" + suffix)).suffixes[0] == suffix
+        if row.sidecar and suffix == row.sidecar[0]:
+            with pytest.raises(ArtifactError, match=f"m{row.sidecar[1]} is missing next to m{suffix}"):
+                row.check_file(tmp_path / f"m{suffix}")
+        else:
+            assert row.check_file(tmp_path / f"m{suffix}") == tmp_path / f"m{suffix}"
+    # artifact files round-trip
+    assert kind_backend(row.kind) is row
+    if row.artifact_file is not None:
+        assert artifact_file(row.kind) == row.artifact_file and export_kind(Path(row.artifact_file)) == row.kind
+        assert backend_for(Path(row.artifact_file)) is row
+    else:
+        with pytest.raises(ArtifactError, match="not an export artifact"):
+            artifact_file(row.kind)
+        assert export_kind(Path("m" + row.suffixes[0])) is None
+    # precisions: open_adapter refuses what the row does not list, before loading anything; runs what it lists
+    if row.needs_tensorflow and not HAS_TF:
+        pytest.skip("TensorFlow is not installed")
+    model = MODELS[row.name](tmp_path)
+    options = OPTIONS.get(row.name, {})
+    for precision in PRECISIONS:
+        if precision in row.precisions:
+            continue
+        with pytest.raises(DeviceError, match=f"the {row.name} backend .*not {precision}"):
+            open_adapter(model, backend=row.name, precision=precision, **options)
+    asked = [None if p == row.default_precision else p for p in row.precisions]  # None: the default
+    for precision in asked + ([None] if row.default_precision is None else []):
+        adapter = open_adapter(model, backend=row.name, precision=precision, **options)
+        try:
+            assert adapter.backend == row.name and isinstance(adapter, factory)
+            assert adapter.precision_run.requested == (precision or row.default_precision)
+            logits = adapter.infer(np.zeros(adapter.input_spec.shape, adapter.input_spec.dtype))
+            assert logits.shape[:3] == adapter.input_spec.shape[:3] and logits.dtype == np.float32
+        finally:
+            adapter.close()
+    # devices: a device the row does not list is refused (OpenVINO: any name, checked against the machine)
+    with pytest.raises(DeviceError, match="CPU only|CPU or GPU|is not available"):
+        open_adapter(model, backend=row.name, device="MYRIAD", precision="f16" if "f16" in row.precisions else None,
+                     **options)
+    # another backend's own file type is refused by name
+    other = next(r for r in TABLE if r.suffixes[0] not in row.suffixes)
+    wrong = tmp_path / f"wrong{other.suffixes[0]}"
+    wrong.write_bytes(b"x")
+    with pytest.raises(ArtifactError, match=f"the {row.name} backend reads {row.reads}, not {wrong.name}"):
+        open_adapter(wrong, backend=row.name)
+
+
+def test_unknown_backend_and_suffix_are_clear_errors(tmp_path):
+    with pytest.raises(DeviceError, match="unknown backend 'tensorrt'; choose one of openvino, onnxruntime"):
+        backend("tensorrt")
+    with pytest.raises(ArtifactError, match=r"type '\.tflite'; give an \.xml, \.onnx, \.pb or \.npz file"):
+        backend_for(tmp_path / "m.tflite")
+    assert find_backend(tmp_path / "m.tflite") is None and export_kind(tmp_path / "m.tflite") is None
+    with pytest.raises(ArtifactError, match="unknown artifact kind"):
+        kind_backend("tflite")
+
+
+def test_an_ir_needs_its_bin(tmp_path):
+    xml = _tiny_ir(tmp_path)
+    xml.with_suffix(".bin").unlink()
+    with pytest.raises(ArtifactError, match="tiny.bin is missing next to tiny.xml"):
+        open_adapter(xml)
+
+
+def test_openvino_is_looked_up_through_the_package_attribute(tmp_path, monkeypatch):
+    """Tests simulate CPUs by replacing enet_edge.runtime.adapters.import_openvino; every OpenVINO use sees it."""
+    import enet_edge.runtime.adapters as adapters
+
+    def fake():
+        raise DeviceError("simulated: no OpenVINO")
+
+    xml = _tiny_ir(tmp_path)
+    monkeypatch.setattr(adapters, "import_openvino", fake)
+    with pytest.raises(DeviceError, match="simulated"):
+        open_adapter(xml)
+    with pytest.raises(DeviceError, match="simulated"):
+        adapters.openvino_devices()
+
+
+def test_the_table_imports_no_framework():
+    code = ("import sys; import enet_edge.runtime.backends as b; b.backend('keras'); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('openvino', 'onnxruntime', 'tensorflow', "
+            "'keras') or m.startswith('enet_edge.model')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+
+
+def test_keras_weights_adapter_stays_reachable_from_the_runtime():
+    import enet_edge.runtime as runtime
+
+    assert runtime.KerasWeightsAdapter is backend("keras").load()
+    with pytest.raises(AttributeError):
+        runtime.NoSuchAdapter  # noqa: B018

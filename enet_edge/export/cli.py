@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Optional
 
 
 def add_cli(sub) -> None:
@@ -44,6 +45,8 @@ def run_export(args) -> int:
 
 
 def summarize_export(manifest: dict, out_dir, seconds: float) -> str:
+    from enet_edge.export.report import complexity_text
+
     lines = [f"exported target {manifest['target']} to {out_dir}/ in {seconds:.1f} s"]
     if not manifest["weights"].get("trained"):
         lines.append("  !!! UNTRAINED: random seeded weights (no trained weights shipped); the model segments nothing !!!")
@@ -66,6 +69,7 @@ def summarize_export(manifest: dict, out_dir, seconds: float) -> str:
         lines.append(f"  check {kind:<12} {check['ruleset']:<24} {verdict}")
     if not manifest["supported"]:
         lines.append(f"  target {manifest['target']} CANNOT run this model: see {out_dir}/report.md")
+    lines.append("  " + complexity_text(manifest.get("complexity")))
     lines.append(f"  report: {out_dir}/report.md")
     return "\n".join(lines)
 
@@ -73,20 +77,54 @@ def summarize_export(manifest: dict, out_dir, seconds: float) -> str:
 def add_check_cli(sub) -> None:
     p = sub.add_parser("check", help="check a .pb/.onnx/.xml against a target's op table (all violations)")
     p.add_argument("path", help="a .pb, .onnx or .xml file, or an export directory")
-    p.add_argument("--target", default="ncs2")
+    p.add_argument("--target", help="a target name or .toml (default: the target named in the export's "
+                                    "manifest.json, for an export directory or a file beside one; else ncs2)")
     p.set_defaults(func=run_check)
+
+
+DEFAULT_CHECK_TARGET = "ncs2"
+
+
+def _check_target(args, manifest: Optional[dict], manifest_path: Path):
+    """(target, why): ``--target``, else the manifest's target, else :data:`DEFAULT_CHECK_TARGET`."""
+    from enet_edge.errors import ArtifactError, ConfigError
+    from enet_edge.export.targets import available_targets, load_target
+
+    if args.target is not None:
+        return load_target(args.target), "--target"
+    if manifest is None:
+        return load_target(DEFAULT_CHECK_TARGET), "no manifest.json: the default target"
+    name = manifest.get("target")
+    if not isinstance(name, str) or not name:
+        raise ArtifactError(f"{manifest_path} names no target; pass --target")
+    try:
+        return load_target(name), f"the target of {manifest_path}"
+    except ConfigError:
+        raise ConfigError(f"{manifest_path} names target {name!r}, which is not one of "
+                          f"{', '.join(available_targets())}; pass --target") from None
 
 
 def run_check(args) -> int:
     # TensorFlow-free: only a .pb (and the "realization" ruleset) needs it, and only when read
     from enet_edge.export.gates import check_graph, read_graph, ruleset_for, unreadable_here
-    from enet_edge.errors import ArtifactError, ConfigError
-    from enet_edge.export.targets import ARTIFACT_FILES, load_target
+    from enet_edge.errors import ArtifactError, CheckFailed, ConfigError
+    from enet_edge.export.targets import ARTIFACT_FILES
     from enet_edge.runtime.backends import export_kind
+    from enet_edge.runtime.manifest import MANIFEST, read_manifest, verify_artifact
 
-    target = load_target(args.target)
     path = Path(args.path)
+    if not path.exists():
+        raise ArtifactError(f"{path} does not exist; give a .pb, .onnx or .xml file or an export directory")
+    folder = path if path.is_dir() else path.parent
+    manifest = read_manifest(folder) if (folder / MANIFEST).is_file() else None
+    target, why = _check_target(args, manifest, folder / MANIFEST)
+    print(f"target {target.name} ({why})")
     paths = [path / ARTIFACT_FILES[k] for k in target.checks if (path / ARTIFACT_FILES[k]).is_file()] if path.is_dir() else [path]
+    if path.is_dir() and manifest is not None:  # what the manifest lists must be there, unchanged
+        for kind, entry in manifest["artifacts"].items():
+            if kind in target.checks and isinstance(entry, dict):
+                verify_artifact(folder, entry)
+                paths = paths if (folder / entry["file"]) in paths else paths + [folder / entry["file"]]
     if not paths:
         raise ConfigError(f"{path} holds none of {', '.join(ARTIFACT_FILES.values())}")
     if path.is_dir():  # an export directory: check what this install can read (a device install has no TensorFlow)
@@ -96,17 +134,28 @@ def run_check(args) -> int:
         paths = [p for p in paths if p not in skipped]
         if not paths:
             raise ArtifactError(f"this install can read none of the artifacts in {path}: {'; '.join(skipped.values())}")
-    failed = 0
+    elif manifest is not None:  # one file beside a manifest: its sha256, where the manifest lists it
+        entry = next((e for e in manifest["artifacts"].values() if isinstance(e, dict) and e.get("file") == path.name),
+                     None)
+        if entry is not None:
+            verify_artifact(folder, entry)
+    failed = []
     for p in paths:
         kind = export_kind(p)
         if kind is not None and kind not in target.checks:
             raise ConfigError(f"target {target.name} has no {kind} check; it checks {', '.join(target.checks)}")
         graph = read_graph(p)
+        if p.suffix.lower() == ".xml" and not p.with_suffix(".bin").is_file():
+            raise ArtifactError(f"{p.with_suffix('.bin')} is missing next to {p.name}: an OpenVINO IR is both "
+                                f"files; re-export")
         report = check_graph(graph, ruleset_for(kind, target.checks[kind], target))
         if report.ok:
             print(f"{p}: ok against {report.ruleset} ({sum(report.inventory.values())} nodes)")
         else:
-            failed += 1
+            failed.append(f"{p.name}: {len(report.violations)} against {report.ruleset}")
             print(f"{p}: {len(report.violations)} violation(s) against {report.ruleset}")
             print(report.table())
-    return 1 if failed else 0
+    if failed:
+        raise CheckFailed(f"target {target.name} does not accept {len(failed)} of {len(paths)} artifact(s) "
+                          f"({'; '.join(failed)} violation(s); the tables are above)")
+    return 0

@@ -78,6 +78,7 @@ class ExportContext:
     frame_names: List[str] = field(default_factory=list)  # parity inputs
     parity: Dict[str, dict] = field(default_factory=dict)  # row -> ParityResult.to_dict()
     ran_on: Dict[str, dict] = field(default_factory=dict)  # row -> what ran (or why it was skipped)
+    parameters: Optional[int] = None  # trainable parameters of the network (freeze)
     manifest: Optional[dict] = None  # write
 
     @property
@@ -223,6 +224,7 @@ def freeze_stage(ctx: ExportContext) -> None:
 
     model = enet.build_enet(ctx.config, ctx.target.realization)
     set_weights(model, ctx.weights, "weights")
+    ctx.parameters = enet.count_parameters(model)
     graph_def = freeze_model(model, ctx.config)
     dynamic = unknown_shapes(graph_def)
     if dynamic:
@@ -327,7 +329,7 @@ def parity_stage(ctx: ExportContext) -> None:
 def write_stage(ctx: ExportContext) -> None:
     """Write ``manifest.json`` and ``report.md`` beside the finished artifacts."""
     ctx.manifest = build_manifest(ctx.target, ctx.config, ctx.weights_info, ctx.tmp, ctx.inventories, ctx.reports,
-                                  ctx.parity, ctx.ran_on, ctx.frame_names, ctx.quantization)
+                                  ctx.parity, ctx.ran_on, ctx.frame_names, ctx.quantization, ctx.parameters)
     (ctx.tmp / "manifest.json").write_text(json.dumps(ctx.manifest, indent=2) + "\n")
     (ctx.tmp / "report.md").write_text(render_report(ctx.manifest))
 

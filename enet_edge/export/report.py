@@ -64,7 +64,8 @@ def _artifact_entry(kind: str, target: TargetSpec, config: ENetConfig, directory
 
 def build_manifest(target: TargetSpec, config: ENetConfig, weights_info: dict, directory: Path,
                    inventories: Dict[str, dict], reports: dict, parity: Dict[str, dict], ran_on: Dict[str, dict],
-                   frame_names: List[str], quantization: Optional[dict] = None) -> dict:
+                   frame_names: List[str], quantization: Optional[dict] = None,
+                   parameters: Optional[int] = None) -> dict:
     """The manifest of the artifacts in ``directory`` (hashed there: call it on the finished files)."""
     artifacts = {kind: _artifact_entry(kind, target, config, directory, inventories[kind]) for kind in target.artifacts}
     checks = {kind: report.to_dict() for kind, report in reports.items()}
@@ -92,7 +93,31 @@ def build_manifest(target: TargetSpec, config: ENetConfig, weights_info: dict, d
     }
     if quantization is not None:
         manifest["quantization"] = quantization
+    manifest["complexity"] = complexity_entry(directory, target, parameters)
     return manifest
+
+
+def complexity_entry(directory: Path, target: TargetSpec, parameters: Optional[int]) -> dict:
+    """Parameters of the network and the compute of the IR as realized for this target (GMAC per frame)."""
+    entry: dict = {"parameters": parameters}
+    if "openvino_ir" in target.artifacts:
+        from enet_edge.runtime.complexity import ir_complexity
+
+        entry.update(ir_complexity(directory / ARTIFACT_FILES["openvino_ir"]).to_dict())
+        entry["note"] = ("MACs of the IR's convolutions as realized for this target (elementwise ops, pooling "
+                         "and data movement not counted); FLOPs = 2 x MACs")
+    return entry
+
+
+def complexity_text(entry: Optional[dict]) -> str:
+    """``Complexity: 372,859 parameters; 1.354 GMAC (2.708 GFLOPs) per frame in the IR's convolutions.``"""
+    if not entry:
+        return "Complexity: not recorded."
+    text = f"Complexity: {entry['parameters']:,} parameters" if entry.get("parameters") else "Complexity:"
+    if entry.get("gmac") is not None:
+        text += (f"; {entry['gmac']:.3f} GMAC ({entry['gflops']:.3f} GFLOPs) per frame in the IR's "
+                 f"{entry['counted_layers']} convolutions")
+    return text + "."
 
 
 def render_report(manifest: dict) -> str:
@@ -109,7 +134,8 @@ def render_report(manifest: dict) -> str:
     lines += [f"Mode: {manifest['mode']}; target status: {status}.", "",
               f"Model: {manifest['model']['height']}x{manifest['model']['width']}, "
               f"{len(manifest['classes'])} classes; realization: "
-              + ", ".join(f"{k}={v}" for k, v in manifest["realization"].items()), "", "## Artifacts", "",
+              + ", ".join(f"{k}={v}" for k, v in manifest["realization"].items()), "",
+              complexity_text(manifest.get("complexity")), "", "## Artifacts", "",
               "| kind | file | bytes | sha256 |", "|---|---|---|---|"]
     for kind, a in manifest["artifacts"].items():
         lines.append(f"| {kind} | {a['file']} | {a['bytes']} | `{a['sha256'][:16]}…` |")

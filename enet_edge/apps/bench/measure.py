@@ -15,9 +15,10 @@ from enet_edge.apps.bench.config import (MAX_INFER_TENSORS, PER_LAYER_RUNS, RAND
                                          BenchEntry)
 from enet_edge.apps.bench.results import BenchResult, PhaseResult, Stats
 from enet_edge.apps.frames import IMAGE_SUFFIXES, image_files, read_image
-from enet_edge.errors import ConfigError, InputError
+from enet_edge.errors import ArtifactError, ConfigError, DeviceError, InputError
 from enet_edge.runtime import backends
 from enet_edge.runtime.adapters import InferenceAdapter, LayerCounter, open_adapter
+from enet_edge.runtime.complexity import Complexity, ir_complexity
 from enet_edge.runtime.manifest import Artifact, resolve_artifact
 from enet_edge.runtime.segmenter import AsyncPipeline, Segmenter
 
@@ -231,10 +232,21 @@ class _Session:
             load_ms=adapter.load_ms, first_infer_ms=self.first_infer_ms,
             infer=PhaseResult(Stats.from_ns(self.infer_ns), self.infer_wall),
             e2e=PhaseResult(Stats.from_ns(self.e2e_ns), self.e2e_wall, stages),
-            rounds=self.config.total_rounds, per_layer=self.per_layer, infer_samples_ns=tuple(self.infer_ns))
+            rounds=self.config.total_rounds, per_layer=self.per_layer, infer_samples_ns=tuple(self.infer_ns),
+            complexity=_complexity(artifact), parameters=(manifest.get("complexity") or {}).get("parameters"))
 
     def close(self) -> None:
         self.adapter.close()
+
+
+def _complexity(artifact: Artifact) -> Optional[Complexity]:
+    """MACs of an .xml/.onnx model (read by OpenVINO); None for other files or where it cannot be read."""
+    if artifact.path.suffix.lower() not in (".xml", ".onnx"):
+        return None
+    try:
+        return ir_complexity(artifact.path)
+    except (ArtifactError, DeviceError):
+        return None
 
 
 def _resolve(entry: BenchEntry) -> Tuple[Artifact, float]:

@@ -14,6 +14,7 @@ from enet_edge.apps.bench.results import BenchResult, Stats
 from enet_edge.errors import ConfigError
 from enet_edge.progress import format_ms
 from enet_edge.runtime.adapters import LayerCounter
+from enet_edge.runtime.complexity import share_table
 
 
 def result_document(result: BenchResult, machine: Dict[str, Any]) -> Dict[str, Any]:
@@ -51,9 +52,11 @@ def result_document(result: BenchResult, machine: Dict[str, Any]) -> Dict[str, A
         "input": result.input,
         "artifact": result.artifact,
         "properties": result.properties,
+        "complexity": complexity_document(result),
         "per_layer": None if result.per_layer is None else [
             {"name": r.name, "node_type": r.node_type, "exec_type": r.exec_type, "status": r.status,
-             "real_time_ms": r.real_time_us / 1e3, "cpu_time_ms": r.cpu_time_us / 1e3} for r in result.per_layer],
+             "real_time_ms": r.real_time_us / 1e3, "cpu_time_ms": r.cpu_time_us / 1e3,
+             "mflops": _layer_mflops(result, r.name)} for r in result.per_layer],
         "per_layer_by_type": None if result.per_layer is None else [
             {"node_type": r.node_type, "exec_type": r.exec_type, "layers": r.layers,
              "real_time_ms": r.real_time_us / 1e3} for r in per_layer_by_type(result.per_layer)],
@@ -149,6 +152,9 @@ def format_report(result: BenchResult, per_layer: int = 0) -> str:
         + f"; tensor {result.input['tensor']['name']} {tuple(result.input['tensor']['shape'])} "
           f"{result.input['tensor']['dtype']} {result.input['tensor']['layout']}",
     ]
+    compute = complexity_text(result)
+    if compute:
+        lines.append(f"compute    {compute}")
     if result.artifact.get("trained") is False:
         lines.append("           (untrained export: timings are valid, segmentations are not)")
     lines += [
@@ -200,11 +206,44 @@ def per_layer_by_type(rows: Sequence[LayerCounter]) -> List[LayerTypeTotal]:
     return sorted(out, key=lambda r: (-r.real_time_us, r.node_type, r.exec_type))
 
 
+def complexity_document(result: BenchResult) -> Optional[Dict[str, Any]]:
+    """Parameters, GMAC per frame and the compute rate at the infer-only median (None where unknown)."""
+    if result.complexity is None and result.parameters is None:
+        return None
+    doc: Dict[str, Any] = {"parameters": result.parameters}
+    if result.complexity is not None:
+        doc.update(result.complexity.to_dict())
+        median_ms = result.infer.latency.ms().get("median")
+        doc["gflops_per_s"] = round(2 * result.complexity.gmac / (median_ms / 1e3), 2) if median_ms else None
+    return doc
+
+
+def complexity_text(result: BenchResult) -> Optional[str]:
+    """``372,859 parameters; 1.354 GMAC (2.708 GFLOPs) per frame; 87.3 GFLOP/s at the median``."""
+    doc = complexity_document(result)
+    if doc is None:
+        return None
+    parts = [f"{doc['parameters']:,} parameters"] if doc.get("parameters") else []
+    if doc.get("gmac") is not None:
+        parts.append(f"{doc['gmac']:.3f} GMAC ({doc['gflops']:.3f} GFLOPs) per frame in {doc['counted_layers']} "
+                     "convolutions")
+        if doc.get("gflops_per_s"):
+            parts.append(f"{doc['gflops_per_s']:.1f} GFLOP/s at the median")
+    return "; ".join(parts)
+
+
+def _layer_mflops(result: BenchResult, name: str) -> Optional[float]:
+    cost = result.complexity.by_name().get(name) if result.complexity is not None else None
+    return round(cost.mflops, 3) if cost is not None else None
+
+
 def format_per_layer(result: BenchResult, top: int) -> List[str]:
     if result.per_layer is None:
         return [f"  per-layer counters: not available for the {result.backend} backend (OpenVINO only)"]
     rows = executed_layers(result.per_layer)
     total = sum(r.real_time_us for r in rows) or 1.0
+    costs = result.complexity.by_name() if result.complexity is not None else {}
+    shares = share_table(costs, [(r.name, r.real_time_us) for r in rows])
     by_type = per_layer_by_type(rows)
     summary = [f"  by op type and implementation ({len(by_type)} kinds):",
                f"       {'type':<48}{'exec type':<26}{'layers':>7}{'real time':>15}{'share':>8}"]
@@ -212,12 +251,18 @@ def format_per_layer(result: BenchResult, top: int) -> List[str]:
         summary.append(f"       {row.node_type[:47]:<48}{row.exec_type[:25]:<26}{row.layers:>7}"
                        f"{format_ms(row.real_time_us / 1e3):>15}{100 * row.real_time_us / total:>7.1f}%")
     lines = [f"  per-layer counters, top {min(top, len(rows))} of {len(rows)} executed layers by real time "
-             f"(mean of {PER_LAYER_RUNS} sync runs; sum {format_ms(total / 1e3)}):",
-             f"  {'#':>3}  {'layer':<48}{'type':<26}{'exec type':<22}{'real time':>11}{'share':>8}"]
+             f"(mean of {PER_LAYER_RUNS} sync runs; sum {format_ms(total / 1e3)}); MFLOPs and compute share of "
+             f"the convolutions (2 x MACs), as mvNCProfile reports them:",
+             f"  {'#':>3}  {'layer':<48}{'type':<26}{'exec type':<22}{'real time':>11}{'time':>8}"
+             f"{'MFLOPs':>9}{'compute':>9}"]
     for i, row in enumerate(rows[:top], 1):
         name = row.name if len(row.name) <= 47 else "..." + row.name[-44:]
+        cost = costs.get(row.name)
+        compute = shares[row.name][0]
         lines.append(f"  {i:>3}  {name:<48}{row.node_type[:25]:<26}{row.exec_type[:21]:<22}"
-                     f"{format_ms(row.real_time_us / 1e3):>11}{100 * row.real_time_us / total:>7.1f}%")
+                     f"{format_ms(row.real_time_us / 1e3):>11}{100 * row.real_time_us / total:>7.1f}%"
+                     f"{(f'{cost.mflops:.1f}' if cost else '-'):>9}"
+                     f"{(f'{100 * compute:.1f}%' if compute is not None else '-'):>9}")
     return lines + [""] + summary
 
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from enet_edge.apps.bench.config import BenchEntry
 from enet_edge.runtime.adapters import LayerCounter
+from enet_edge.runtime.complexity import Complexity
 from enet_edge.runtime.precision import PrecisionRun
 
 
@@ -78,3 +79,5 @@ class BenchResult:
     per_layer: Optional[Tuple[LayerCounter, ...]] = None  # averaged counters, sorted by real time (all layers)
     infer_samples_ns: Tuple[int, ...] = ()  # the infer-only latencies themselves, in the order measured
     precision_run: Optional[PrecisionRun] = None  # what was asked and what ran, with its note
+    complexity: Optional[Complexity] = None  # MACs per layer of the model file (.xml/.onnx read by OpenVINO)
+    parameters: Optional[int] = None  # trainable parameters of the network (from the export's manifest)

@@ -31,7 +31,11 @@ def resolve_data_dir(data_dir: Optional[os.PathLike] = None) -> Path:
     else:
         path = next((p for p in DEFAULT_CANDIDATES if p.is_dir()), DEFAULT_CANDIDATES[0])
     if not path.is_dir():
-        raise DataError(f"CamVid directory {path} does not exist; pass --data-dir or set {ENV_VAR}")
+        if data_dir is not None:
+            what = "is not a directory" if path.exists() else "does not exist"
+            raise DataError(f"CamVid directory {path} (--data-dir) {what}; give the CamVid root folder (with <split>/ and <split>annot/ folders)")
+        source = f"${ENV_VAR}" if os.environ.get(ENV_VAR) else "the default"
+        raise DataError(f"CamVid directory {path} ({source}) does not exist; pass --data-dir or set {ENV_VAR}")
     return path
 
 
@@ -109,9 +113,10 @@ def read_pair(image_path: Path, label_path: Path, num_classes: int = NUM_CLASSES
 
 
 def load_split(
-    data_dir: Path, split: str, limit: Optional[int] = None, files: Optional[Sequence[str]] = None
+    data_dir: Path, split: str, limit: Optional[int] = None, files: Optional[Sequence[str]] = None,
+    num_classes: int = NUM_CLASSES,
 ) -> Tuple[np.ndarray, np.ndarray, List[str]]:
-    """Decode a split into memory.
+    """Decode a split into memory (label ids checked to be < ``num_classes``, CamVid's 12 by default).
 
     Returns:
         images: (N, H, W, 3) uint8 BGR; labels: (N, H, W) uint8; names: file stems.
@@ -133,7 +138,7 @@ def load_split(
     images, labels = [], []
     shape = None
     for image_path, label_path in pairs:
-        image, label = read_pair(image_path, label_path)
+        image, label = read_pair(image_path, label_path, num_classes)
         if shape is None:
             shape = image.shape
         elif image.shape != shape:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB, VOID_LABEL
 from enet_edge.errors import ConfigError
@@ -180,6 +180,12 @@ def weights_classes(path) -> ClassSet:
     return from_meta(meta, config.get("num_classes"))
 
 
-def check_names(names: Sequence[str], num_classes: int, where: str) -> None:
-    if len(names) != num_classes:
-        raise ConfigError(f"{where}: {len(names)} class names for {num_classes} classes")
+def artifact_classes(artifact, num_classes: int) -> ClassSet:
+    """The class set of a resolved model (:class:`enet_edge.runtime.manifest.Artifact`): its manifest's,
+    a weights file's meta, else CamVid's (a bare model file says nothing; the segmenter then checks that
+    its logits have CamVid's 12 channels)."""
+    if artifact.manifest:
+        return from_meta(artifact.manifest, num_classes)
+    if Path(artifact.path).suffix == ".npz":
+        return weights_classes(artifact.path)
+    return CAMVID

@@ -22,6 +22,7 @@ from typing import Callable, List, Optional
 
 from enet_edge.errors import (EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE, EnetEdgeError,
                               Terminated)
+from enet_edge.progress import end_line
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -49,6 +50,7 @@ def print_error(prog: str, error) -> None:
     text = str(error).strip() or type(error).__name__
     first, *rest = text.splitlines()
     sys.stdout.flush()
+    end_line(sys.stderr)  # a progress bar interrupted mid-line
     if rest:
         print("\n".join(rest), file=sys.stderr)
         first = first.rstrip(": ") + " (details above)"
@@ -116,10 +118,29 @@ def run_command(prog: str, func: Callable[[], Optional[int]]) -> int:
         return EXIT_INTERNAL
 
 
+def empty_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> List[str]:
+    """The options (or positionals) of ``args.command`` given as an empty string: never meant, and read as
+    "not given" they would fall back silently (the shipped weights, the current directory, the default data)."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[args.command]
+    empty = []
+    for action in sub._actions:
+        value = getattr(args, action.dest, None)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, str) and not v.strip() for v in values):
+            flags = action.option_strings
+            empty.append(next((f for f in flags if f.startswith("--")), flags[0]) if flags else action.dest.upper())
+    return empty
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return run_command(f"enet-edge {args.command}", lambda: args.func(args))
+    prog = f"enet-edge {args.command}"
+    empty = empty_arguments(parser, args)
+    if empty:
+        print_error(prog, f"argument {empty[0]}: empty value; give a value or leave the option out")
+        return EXIT_USAGE
+    return run_command(prog, lambda: args.func(args))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from enet_edge.classes import CAMVID_CLASSES, VOID_LABEL
 from enet_edge.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from enet_edge.class_sets import ClassSet
     from enet_edge.progress import ProgressBar
     from enet_edge.runtime.segmenter import Segmenter
 
@@ -94,6 +95,36 @@ class ConfusionAccumulator:
         return scores(self.cm, self.misses, self.class_names)
 
 
+class _RemappedAccumulator(ConfusionAccumulator):
+    """An accumulator for a class set whose ignore label is not the last id: ids are remapped (the
+    ignore label last, the others keep their order) before counting, like CamVid's void."""
+
+    def __init__(self, lut: np.ndarray, **kwargs):
+        super().__init__(**kwargs)
+        self.lut = lut
+
+    def update(self, labels: np.ndarray, predictions: np.ndarray) -> None:
+        labels, predictions = np.asarray(labels), np.asarray(predictions)
+        remap = lambda a: np.where((a >= 0) & (a < len(self.lut)), self.lut[np.clip(a, 0, len(self.lut) - 1)], a)  # noqa: E731
+        super().update(remap(labels.astype(np.int64)), remap(predictions.astype(np.int64)))
+
+
+def accumulator_for(classes: Optional["ClassSet"] = None) -> ConfusionAccumulator:
+    """The metric's accumulator for a model's class set (default CamVid's): every class but the ignore
+    label is scored; pixels labelled ignore are skipped; predicting the ignore label is a miss (FN of
+    the pixel's class, FP of none). No ignore label: every class is scored."""
+    from enet_edge.class_sets import CAMVID
+
+    classes = classes or CAMVID
+    k, ignore = classes.num_classes, classes.ignore_label
+    if ignore is None:
+        return ConfusionAccumulator(num_classes=k, ignore=None, class_names=classes.names)
+    if ignore == k - 1:
+        return ConfusionAccumulator(num_classes=k - 1, ignore=ignore, class_names=classes.metric_names)
+    lut = np.array([i if i < ignore else (k - 1 if i == ignore else i - 1) for i in range(k)], np.int64)
+    return _RemappedAccumulator(lut, num_classes=k - 1, ignore=k - 1, class_names=classes.metric_names)
+
+
 # --------------------------------------------------------------------------------------------
 # Measuring a model: the loop `enet-edge eval`, the INT8 gate and the benchmark's mIoU column share
 # --------------------------------------------------------------------------------------------
@@ -113,13 +144,14 @@ Predict = Callable[[Any, Tuple[int, int]], Tuple[np.ndarray, int]]
 
 
 def evaluate_samples(samples: Iterable[Tuple[Any, np.ndarray]], predict: Predict,
-                     progress: Optional["ProgressBar"] = None) -> Evaluation:
-    """Accumulate the CamVid metric over (input, label) samples, at each label's resolution.
+                     progress: Optional["ProgressBar"] = None, classes: Optional["ClassSet"] = None) -> Evaluation:
+    """Accumulate the metric over (input, label) samples, at each label's resolution.
 
     ``predict`` turns an input (a frame, a pre-made tensor) into a class map at the label's size;
-    ``progress`` is redrawn after every sample with the running mIoU and inference time.
+    ``progress`` is redrawn after every sample with the running mIoU and inference time. ``classes``:
+    the model's class set (:func:`accumulator_for`; default CamVid's, void ignored).
     """
-    acc = ConfusionAccumulator(num_classes=VOID_LABEL, ignore=VOID_LABEL)
+    acc = accumulator_for(classes)
     sizes: List[Tuple[int, int]] = []
     infer_ns = 0
     count = 0
@@ -144,7 +176,10 @@ def evaluate_pairs(segmenter: "Segmenter", pairs: Sequence[Tuple[Path, Path]],
         result = segmenter.infer(image)
         return result.frame_class_map, result.timings_ns.get("infer", 0)
 
-    return evaluate_samples((camvid.read_pair(image, label) for image, label in pairs), predict, progress)
+    classes = getattr(segmenter, "class_set", None)
+    n = classes.num_classes if classes is not None else None
+    samples = (camvid.read_pair(image, label, *([n] if n else [])) for image, label in pairs)
+    return evaluate_samples(samples, predict, progress, classes)
 
 
 def segmenter_miou(segmenter: "Segmenter", pairs: Sequence[Tuple[Path, Path]]) -> float:

@@ -46,8 +46,23 @@ class ProgressBar:
         self.stream.write(f"\r{self.prefix} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{self.total} "
                           f"{elapsed:6.1f}s {extra}  ")
         self.stream.flush()
+        _OPEN_LINES.add(id(self.stream))
 
     def close(self) -> None:
         if self.enabled:
             self.stream.write("\n")
             self.stream.flush()
+            _OPEN_LINES.discard(id(self.stream))
+
+
+_OPEN_LINES: set = set()
+"""ids of the streams a progress bar left on an unfinished line (it was not closed: an error, Ctrl-C)."""
+
+
+def end_line(stream: Optional[TextIO] = None) -> None:
+    """End the line a progress bar left open on ``stream`` (stderr), so that what follows starts a line."""
+    stream = stream if stream is not None else sys.stderr
+    if id(stream) in _OPEN_LINES:
+        _OPEN_LINES.discard(id(stream))
+        stream.write("\n")
+        stream.flush()

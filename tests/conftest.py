@@ -32,6 +32,7 @@ def camvid_frames(camvid):
     return [cv2.imread(str(f)) for f in files]
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m "not slow" deselects
 def pytest_collection_modifyitems(config, items):
     """Every test on the real-pipeline exports (``small_exports``, directly or through another fixture) is slow:
     building them runs TensorFlow, tf2onnx, OpenVINO and NNCF for minutes. ``make test-fast`` skips them."""
@@ -45,7 +46,17 @@ def rng():
     return np.random.default_rng(1234)
 
 
-SMALL_SIZE = (64, 96)  # (height, width) of the small exports used by runtime/bench/demo/eval tests
+@pytest.fixture(scope="session")
+def enet_builds():
+    """ENet at 48x64 with seeded random weights, built and frozen once per realization for the whole session
+    (tests/helpers.py ENetBuilds; test_realizations, test_checks, test_pipeline and test_model share it)."""
+    from enet_edge.model.config import ENetConfig
+    from helpers import ENetBuilds
+
+    return ENetBuilds(ENetConfig(height=48, width=64))
+
+
+SMALL_SIZE = (64, 96)  # (height, width) of the real-pipeline small exports (slow tests; fast ones use tiny_models)
 
 
 SMALL_QUANTIZATION = dict(calibration_frames=6, eval_frames=6, max_miou_drop=100.0, accuracy_control=False)
@@ -68,7 +79,9 @@ def small_target(name):
 def small_exports(tmp_path_factory):
     """Export directories of every export-mode target at 64x96 (the shipped weights), by target name.
 
-    Built once per test session through the real pipeline (``enet_edge.export.export``), ~15 s each.
+    Built once per test session through the real pipeline (``enet_edge.export.export``), ~15 s each (minutes in
+    all), so every test using it is marked slow (``pytest_collection_modifyitems`` above). Tests that only need
+    some export directory use ``tiny_export_dir``/``tiny_ncs2_dir``/``tiny_tf_export_dir`` below.
     """
     from enet_edge.export.pipeline import ExportRequest, export
     from enet_edge.export.targets import available_targets

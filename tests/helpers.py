@@ -30,3 +30,40 @@ def graph_def_function(graph_def, inputs: Iterable[str] = (INPUT_NAME,), outputs
         return [t.numpy() for t in fn(*[tf.constant(a) for a in arrays])]
 
     return run
+
+
+class ENetBuilds:
+    """ENet at one size with one set of seeded random weights (BN statistics calibrated), built and frozen at most
+    once per realization: building and freezing ENet costs seconds whatever the input size, and several test
+    modules need the same graphs. Treat the models and graphs as read-only."""
+
+    def __init__(self, config, seed: int = 7):
+        from enet_edge.model import enet
+        from enet_edge.model.config import REFERENCE_REALIZATION
+        from enet_edge.model.weights import get_weights
+
+        self.config = config
+        self.reference = enet.build_enet(config, REFERENCE_REALIZATION)
+        enet.randomize_statistics(self.reference, seed)
+        self.weights = get_weights(self.reference)
+        self._models = {REFERENCE_REALIZATION: self.reference}
+        self._frozen = {}
+
+    def model(self, realization):
+        """The Keras model of ``realization`` with the shared weights."""
+        from enet_edge.model import enet
+        from enet_edge.model.weights import set_weights
+
+        if realization not in self._models:
+            model = enet.build_enet(self.config, realization)
+            set_weights(model, self.weights)
+            self._models[realization] = model
+        return self._models[realization]
+
+    def frozen(self, realization):
+        """The frozen GraphDef of :meth:`model` (``enet_edge.export.freeze.freeze_model``)."""
+        from enet_edge.export import freeze
+
+        if realization not in self._frozen:
+            self._frozen[realization] = freeze.freeze_model(self.model(realization), self.config)
+        return self._frozen[realization]

@@ -218,9 +218,10 @@ def random_variables(shapes, seed=0, gamma=None) -> Dict[str, np.ndarray]:
 
 
 def calibrated_variables(shapes, height, width, seed=0, num_classes=12, num_initial_blocks=1, stage_two_repeat=2,
-                         skip_connections=False, gamma=None, residual_gain=0.1) -> Dict[str, np.ndarray]:
+                         skip_connections=False, gamma=None, residual_gain=0.1, images=None) -> Dict[str, np.ndarray]:
     """:func:`random_variables` with every BN's moving statistics set from a pass over random images.
 
+    ``images``: (N, height, width, 3) RGB in [0, 1] to calibrate on (default: 2 uniform-noise images).
     ``residual_gain``: the last BN of every bottleneck's branch gets its variance divided by its square,
     so branches add ~``residual_gain`` x unit variance, as in a trained network. Without it a random
     ENet is chaotic (FP16 weights alone move its logits by ~8%, the paper flavour's too; the shipped
@@ -228,7 +229,8 @@ def calibrated_variables(shapes, height, width, seed=0, num_classes=12, num_init
     """
     values = random_variables(shapes, seed, gamma)
     net = KwotsinENet(values, num_classes, num_initial_blocks, stage_two_repeat, skip_connections)
-    images = np.random.default_rng(seed + 1).uniform(0, 1, (2, height, width, 3)).astype(np.float32)
+    if images is None:  # RGB in [0, 1]
+        images = np.random.default_rng(seed + 1).uniform(0, 1, (2, height, width, 3)).astype(np.float32)
     net(images, calibrate=True)
     for name in values:
         last = re.search(r"bottleneck\d+_\d+_batch_norm(\d)/moving_variance$", name)

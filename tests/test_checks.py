@@ -5,25 +5,14 @@ import pytest
 from onnx import TensorProto, helper
 
 from enet_edge.export import gates as checks
-from enet_edge.model.config import REFERENCE_REALIZATION, ENetConfig
+from enet_edge.model.config import REFERENCE_REALIZATION
 from enet_edge.errors import ArtifactError, CompatibilityError
 from enet_edge.export.pipeline import _ruleset_for
 from enet_edge.export.targets import load_target
 
-SMALL = ENetConfig(height=32, width=48)
-
-
-def _frozen(realization):
-    from enet_edge.export import freeze
-    from enet_edge.model import enet
-
-    m = enet.build_enet(SMALL, realization)
-    return checks.graph_from_graph_def(freeze.freeze_model(m, SMALL))
-
-
 @pytest.fixture(scope="module")
-def reference_graph():
-    return _frozen(REFERENCE_REALIZATION)
+def reference_graph(enet_builds):
+    return checks.graph_from_graph_def(enet_builds.frozen(REFERENCE_REALIZATION))  # shared with test_realizations
 
 
 def test_realization_gate_rejects_argmax_and_scatter(reference_graph):
@@ -37,8 +26,8 @@ def test_realization_gate_rejects_argmax_and_scatter(reference_graph):
     assert "Conv2DBackpropInput" in {op for op, _ in bad}  # ncs2 uses conv_interleave upsampling
 
 
-def test_ncsdk_gate_reports_every_blocker():
-    graph = _frozen(load_target("ncs1").realization)
+def test_ncsdk_gate_reports_every_blocker(enet_builds):
+    graph = checks.graph_from_graph_def(enet_builds.frozen(load_target("ncs1").realization))
     report = checks.check_graph(graph, checks.load_ruleset("ncsdk2_tensorflow"))
     reasons = {}
     for v in report.violations:

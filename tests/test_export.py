@@ -168,6 +168,7 @@ def test_export_cli_bad_target_is_one_line_error(capsys):
     assert "unknown target 'ncs3'" in err and "ncs2" in err and "\n" not in err
 
 
+@pytest.mark.slow  # a real export through TensorFlow (the ncsdk2 gate itself is tested fast in test_checks)
 def test_ncs1_is_reported_honestly(tmp_path):
     request = ExportRequest(target=load_target("ncs1"), out_dir=tmp_path / "ncs1", height=64, width=96)
     result = export(request, log=lambda m: None)

@@ -10,28 +10,34 @@ from helpers import layer_names
 SMALL = ENetConfig(height=64, width=96)
 
 
-def test_parameter_count_matches_enet():
-    m = enet.build_enet(ENetConfig(height=64, width=64))
+@pytest.fixture(scope="module")
+def small_model():
+    """ENet at SMALL, built once for the tests that only read it (building costs seconds at any size)."""
+    return enet.build_enet(SMALL)
+
+
+def test_parameter_count_matches_enet(small_model):
+    m = small_model  # the count does not depend on the input size
     # ENet has about 0.37 M parameters for 12 classes (paper: 0.37 M; PyTorch-ENet: 0.36 M)
     assert 350_000 <= enet.count_parameters(m) <= 380_000
 
 
-def test_layer_names_read_like_the_paper():
-    names = set(layer_names(enet.build_enet(SMALL)))
+def test_layer_names_read_like_the_paper(small_model):
+    names = set(layer_names(small_model))
     for expected in ["initial_block_1_conv", "bottleneck1_0_downsampling_pool", "bottleneck2_2_dilated2_conv2",
                      "bottleneck2_3_asymmetric5_conv2a", "bottleneck3_8_dilated16_conv2",
                      "bottleneck4_0_upsampling_unpool", "bottleneck5_1_regular_conv3", "fullconv", "logits"]:
         assert expected in names
 
 
-def test_dilations_are_built():
-    m = enet.build_enet(SMALL)
+def test_dilations_are_built(small_model):
+    m = small_model
     assert m.get_layer("bottleneck3_8_dilated16_conv2").dilation_rate == (16, 16)
     assert m.get_layer("bottleneck2_3_asymmetric5_conv2a").kernel_size == (5, 1)
 
 
-def test_output_shape_and_static_input():
-    m = enet.build_enet(SMALL)
+def test_output_shape_and_static_input(small_model):
+    m = small_model
     assert tuple(m.inputs[0].shape) == SMALL.input_shape
     assert tuple(m.outputs[0].shape) == SMALL.output_shape
 
@@ -63,18 +69,17 @@ def test_bad_realization_is_a_clear_error():
         Realization.from_dict({"prelu": "native", "bogus": 1})
 
 
-def test_dropout_only_in_training(rng):
-    m = enet.build_enet(SMALL)
+def test_dropout_only_in_training(small_model, rng):
+    m = small_model
     x = rng.uniform(0, 255, SMALL.input_shape).astype(np.float32)
     a, b = m(x, training=False).numpy(), m(x, training=False).numpy()
     assert np.array_equal(a, b)
     assert not np.array_equal(m(x, training=True).numpy(), m(x, training=True).numpy())
 
 
-def test_weights_round_trip_and_mismatch(tmp_path, rng):
-    m = enet.build_enet(SMALL)
-    enet.randomize_statistics(m, seed=3)
-    path = save_weights(m, tmp_path / "w.npz", SMALL, meta={"note": "test"})
+def test_weights_round_trip_and_mismatch(enet_builds, tmp_path, rng):
+    m = enet_builds.reference  # seeded random weights, BN statistics calibrated (48x64; built once per session)
+    path = save_weights(m, tmp_path / "w.npz", enet_builds.config, meta={"note": "test"})
     m2, cfg, meta = load_enet(path, height=32, width=32)
     assert cfg.height == 32 and meta == {"note": "test"}
     for v1, v2 in zip(m.weights, m2.weights):

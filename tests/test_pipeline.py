@@ -11,7 +11,7 @@ from enet_edge.export import pipeline
 from enet_edge.export.pipeline import ExportContext, ExportRequest, Stage, export, run_stages, stages_for
 from enet_edge.export.targets import load_target
 
-TINY = (32, 48)  # (height, width): the smallest size the examples below need (multiples of 8)
+TINY = (48, 64)  # (height, width): the size of the session's shared ENet builds (conftest enet_builds)
 
 
 def _names(target):
@@ -40,16 +40,12 @@ def test_run_stages_numbers_the_announced_stages_only(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory):
-    """Seeded random weights (BN statistics calibrated) in a weights file."""
-    from enet_edge.model import enet
-    from enet_edge.model.config import ENetConfig
+def tiny_weights(tmp_path_factory, enet_builds):
+    """Seeded random weights (BN statistics calibrated) in a weights file (the session's shared ENet build)."""
     from enet_edge.model.weights import save_weights
 
-    config = ENetConfig(height=TINY[0], width=TINY[1])
-    model = enet.build_enet(config)
-    enet.randomize_statistics(model, seed=5)
-    return save_weights(model, tmp_path_factory.mktemp("weights") / "tiny.npz", config)
+    assert (enet_builds.config.height, enet_builds.config.width) == TINY
+    return save_weights(enet_builds.reference, tmp_path_factory.mktemp("weights") / "tiny.npz", enet_builds.config)
 
 
 def _tiny_request(out_dir, weights):

@@ -16,8 +16,21 @@ REALIZATIONS = [
     for s in ("slice_concat", "depth_to_space")
     for u in ("transposed_conv", "conv_interleave")
 ] + [Realization(prelu="relu_only", switches="reference"), REFERENCE_REALIZATION]
-IDS = [r.name for r in REALIZATIONS]
 SMALL = ENetConfig(height=48, width=64)
+
+# `make test-fast` runs a covering subset (each ~5-10 s: building and freezing ENet does not shrink with the input):
+# every pair of (prelu, shuffle, upsample) values appears among the four argmax-free realizations below, which
+# include the ncs2, ncs1 and cpu targets' own; the others run with `make test`.
+PAIRWISE = {Realization(prelu="native", switches="argmax_free", shuffle="slice_concat", upsample="conv_interleave"),
+            Realization(prelu="relu_only", switches="argmax_free", shuffle="slice_concat", upsample="transposed_conv"),
+            Realization(prelu="native", switches="argmax_free", shuffle="depth_to_space", upsample="transposed_conv"),
+            Realization(prelu="relu_only", switches="argmax_free", shuffle="depth_to_space", upsample="conv_interleave")}
+assert PAIRWISE <= set(REALIZATIONS)
+
+
+def _params(fast):
+    """REALIZATIONS as parameters, those outside ``fast`` marked slow."""
+    return [pytest.param(r, id=r.name, marks=() if r in fast else pytest.mark.slow) for r in REALIZATIONS]
 
 
 def _weights(config, seed=7):
@@ -32,16 +45,11 @@ def _assert_parity(out, ref):
     assert np.abs(out - ref).max() <= 1e-5 * scale
 
 
-@pytest.fixture(scope="module")
-def small_reference():
-    return _weights(SMALL)
-
-
-@pytest.mark.parametrize("realization", REALIZATIONS, ids=IDS)
-def test_parity_on_random_inputs(realization, small_reference):
-    ref_model, weights = small_reference
-    m = enet.build_enet(SMALL, realization)
-    set_weights(m, weights)
+# reference switches under the other PReLU (REFERENCE_REALIZATION against itself adds nothing quick)
+@pytest.mark.parametrize("realization", _params(PAIRWISE | {Realization(prelu="relu_only", switches="reference")}))
+def test_parity_on_random_inputs(realization, enet_builds):
+    ref_model, m = enet_builds.reference, enet_builds.model(realization)
+    assert enet_builds.config == SMALL
     rng = np.random.default_rng(0)
     for x in (rng.uniform(0, 255, SMALL.input_shape), rng.integers(0, 4, SMALL.input_shape) * 85.0):
         x = x.astype(np.float32)
@@ -62,12 +70,10 @@ def test_parity_on_camvid_frames(camvid_frames):
         assert np.mean(out.argmax(-1) == ref.argmax(-1)) > 0.9999, realization.name
 
 
-@pytest.mark.parametrize("realization", REALIZATIONS, ids=IDS)
-def test_frozen_inventory_within_allowlist_and_static(realization, small_reference):
-    _, weights = small_reference
-    m = enet.build_enet(SMALL, realization)
-    set_weights(m, weights)
-    graph_def = freeze.freeze_model(m, SMALL)
+@pytest.mark.parametrize("realization", _params(PAIRWISE | {REFERENCE_REALIZATION}))
+def test_frozen_inventory_within_allowlist_and_static(realization, enet_builds):
+    m = enet_builds.model(realization)
+    graph_def = enet_builds.frozen(realization)  # freeze.freeze_model(m, SMALL)
     inventory = freeze.op_inventory(graph_def)
     allowed = freeze.realization_allowlist(realization)
     assert set(inventory) <= allowed, f"not allowed: {set(inventory) - allowed}"

@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS = REPO / "weights" / "enet_camvid.npz"
 CARD = REPO / "weights" / "enet_camvid.json"
@@ -27,6 +29,7 @@ def guard_miou(data_dir=None) -> float:
     return segmenter_miou(Segmenter(KerasWeightsAdapter(WEIGHTS)), spread_pairs(data_dir, "val", GUARD_FRAMES))
 
 
+@pytest.mark.slow  # full size: Keras ENet at 360x480 on GUARD_FRAMES frames
 def test_shipped_weights_reach_the_guarded_miou(camvid):
     card = json.loads(CARD.read_text())
     assert card["guard"]["frames"] == GUARD_FRAMES

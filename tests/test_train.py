@@ -62,6 +62,7 @@ def _rows(run_dir):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow  # a real training run: TensorFlow traces ENet's gradient (about a minute)
 def test_smoke_run_writes_the_run_directory(smoke_run):
     from enet_edge.model.weights import read_weights
 
@@ -84,6 +85,7 @@ def test_smoke_run_writes_the_run_directory(smoke_run):
         assert int(opt["v0"]) == 2  # Adam's iteration count: two steps
 
 
+@pytest.mark.slow  # a real training run: TensorFlow traces ENet's gradient (about a minute)
 def test_resume_picks_up_where_it_stopped(smoke_run, camvid):
     """Run again with the same directory: state, weights and optimizer are restored, nothing is redone."""
     before = (smoke_run / "best_weights.npz").read_bytes()
@@ -97,6 +99,7 @@ def test_resume_picks_up_where_it_stopped(smoke_run, camvid):
     assert (smoke_run / "best_weights.npz").read_bytes() == before
 
 
+@pytest.mark.slow  # a real training run: TensorFlow traces ENet's gradient (about a minute)
 def test_best_weights_evaluate_to_the_logged_miou(smoke_run, camvid, tmp_path):
     """``enet-edge eval`` on the best weights reproduces training's own validation number."""
     from enet_edge.apps.evaluate import EvalConfig, evaluate

@@ -90,7 +90,8 @@ def test_check_of_ir_onnx_and_export_dir_never_imports_tensorflow(tmp_path):
     assert rc == 0 and "enet_frozen.pb: not checked (reading a frozen GraphDef needs TensorFlow" in out
     assert "enet.xml: ok" in out and "enet.onnx: ok" in out
     rc, out, err = res[exp / "enet_frozen.pb"]  # asked for explicitly: a one-line error, no traceback
-    assert rc == 2 and out == "" and err.strip().count("\n") == 0 and "needs TensorFlow" in err
+    assert rc == 2 and out == "target ncs2 (--target)\n"  # the header `check` prints first, nothing more
+    assert err.strip().count("\n") == 0 and "needs TensorFlow" in err
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ it, in :class:`~enet_edge.model.keras_adapter.KerasWeightsAdapter`. The confusio
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 import sys
@@ -26,8 +27,11 @@ from typing import Any, Dict, Optional, Sequence, TextIO, Tuple
 import numpy as np
 
 from enet_edge import camvid
-from enet_edge.classes import CAMVID_CLASSES, NUM_CLASSES, VOID_LABEL
+from enet_edge.class_sets import from_meta
+from enet_edge.classes import CAMVID_CLASSES, VOID_LABEL
 from enet_edge.errors import ArtifactError, ConfigError
+from enet_edge.fileio import atomic_write_bytes, atomic_write_text, check_output_file
+from enet_edge.limits import check_size
 from enet_edge.metrics import evaluate_pairs, segmenter_miou  # noqa: F401  (segmenter_miou: part of this module's API)
 from enet_edge.progress import ProgressBar
 from enet_edge.runtime import BACKENDS, KERAS_BACKEND, Segmenter, open_adapter
@@ -38,7 +42,8 @@ from enet_edge.runtime.precision import PRECISIONS, normalize_precision, require
 EVAL_BACKENDS = BACKENDS
 DEFAULT_OUT_DIR = Path("build") / "eval"
 METRIC_CLASSES = CAMVID_CLASSES[:VOID_LABEL]
-"""The 11 classes the metric is computed over (void excluded)."""
+"""CamVid's 11 classes the metric is computed over (void excluded): the default where a model records
+no class set; a model's own classes (minus its ignore label) otherwise."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,7 @@ class EvalResult:
     model_info: Dict[str, Any] = field(default_factory=dict)
     json_path: Optional[str] = None
     confusion_png: Optional[str] = None
+    metric_classes: Tuple[str, ...] = METRIC_CLASSES  # the model's classes minus its ignore label
 
     def to_json(self) -> Dict[str, Any]:
         """A JSON-ready dict (NaN -> null): the headline metrics first, then details."""
@@ -168,7 +174,7 @@ class EvalResult:
             "pixel_accuracy": self.pixel_accuracy,
             "mean_class_accuracy": self.mean_class_accuracy,
             "per_class_accuracy": dict(self.per_class_accuracy),
-            "classes": list(METRIC_CLASSES),
+            "classes": list(self.metric_classes),
             "confusion_matrix": self.confusion.tolist(),
             "predicted_void": self.misses.tolist(),
             "backend": self.backend,
@@ -209,28 +215,32 @@ def model_name(path: Path) -> str:
 
 
 def open_segmenter(cfg: EvalConfig) -> Segmenter:
-    """A :class:`Segmenter` for ``cfg.model`` (weights through the keras backend), checked to be CamVid's."""
+    """A :class:`Segmenter` for ``cfg.model`` (weights through the keras backend) with the model's classes."""
     if find_backend(cfg.model) is backend(KERAS_BACKEND):
-        segmenter = Segmenter(open_adapter(cfg.model, KERAS_BACKEND, cfg.device, height=cfg.height, width=cfg.width,
-                                           precision=cfg.precision))
+        adapter = open_adapter(cfg.model, KERAS_BACKEND, cfg.device, height=cfg.height, width=cfg.width,
+                               precision=cfg.precision)
+        classes = from_meta(adapter.meta, int(adapter.output_spec.shape[-1]))
+        segmenter = Segmenter(adapter, classes.names, classes.palette_rgb, classes.ignore_label)
     else:
         segmenter = Segmenter.open(cfg.model, backend=cfg.backend, device=cfg.device, precision=cfg.precision)
     try:
         require_exact(segmenter.adapter.precision_run, f"eval of {cfg.model}")
-        check_camvid_model(segmenter)
+        check_model_classes(segmenter)
     except BaseException:
         segmenter.adapter.close()
         raise
     return segmenter
 
 
-def check_camvid_model(segmenter: Segmenter) -> None:
-    """Raise :class:`ArtifactError` unless the model predicts the 12 CamVid labels in CamVid's order."""
+def check_model_classes(segmenter: Segmenter) -> None:
+    """Raise :class:`ArtifactError` unless the model's logits have one channel per class of its class set
+    (the metric runs over the model's classes minus its ignore label, CamVid's by default)."""
     classes = tuple(segmenter.classes)
-    channels = int(segmenter.adapter.output_spec.shape[-1])
-    if classes != CAMVID_CLASSES or channels != NUM_CLASSES:
-        raise ArtifactError(f"{segmenter.adapter.path} predicts {channels} classes {list(classes)}; CamVid "
-                            f"evaluation needs the {NUM_CLASSES} labels {list(CAMVID_CLASSES)}")
+    out = segmenter.adapter.output_spec
+    channels = int(out.shape[-1]) if len(out.shape) == 4 else len(classes)  # a class-map output: the manifest's
+    if channels != len(classes):
+        raise ArtifactError(f"{segmenter.adapter.path} predicts {channels} channels but names {len(classes)} classes "
+                            f"{list(classes)}; its manifest or weights card does not describe it")
 
 
 def _model_info(cfg: EvalConfig, segmenter: Segmenter) -> Dict[str, Any]:
@@ -263,6 +273,11 @@ def evaluate(cfg: EvalConfig, segmenter: Optional[Segmenter] = None, stream: Opt
     The data directory and split are checked before the model is loaded. A segmenter opened here is
     closed at the end; one passed in is left open. ``stream`` takes the progress bar (default stderr).
     """
+    if cfg.json_path is not None:  # output paths before the work, not after it
+        check_output_file(cfg.json_path, "--json")
+    check_output_file(confusion_png_path(cfg), "--confusion")
+    if cfg.height is not None:
+        check_size(cfg.height, cfg.width, "evaluation")
     data_dir = camvid.resolve_data_dir(cfg.data_dir)
     pairs = camvid.list_split(data_dir, cfg.split)
     if cfg.limit is not None:
@@ -271,7 +286,7 @@ def evaluate(cfg: EvalConfig, segmenter: Optional[Segmenter] = None, stream: Opt
     if segmenter is None:
         segmenter = open_segmenter(cfg)
     else:
-        check_camvid_model(segmenter)
+        check_model_classes(segmenter)
     start = time.perf_counter()
     try:
         progress = ProgressBar(len(pairs), f"eval {cfg.split}", stream=stream, enabled=cfg.progress)
@@ -292,27 +307,30 @@ def evaluate(cfg: EvalConfig, segmenter: Optional[Segmenter] = None, stream: Opt
         model=str(cfg.model), split=cfg.split, n_images=len(pairs), miou=s["miou"],
         per_class_iou=dict(s["per_class_iou"]), pixel_accuracy=s["pixel_accuracy"],
         mean_class_accuracy=s["mean_class_accuracy"],
-        per_class_accuracy={n: float(v) for n, v in zip(METRIC_CLASSES, class_acc)},
+        per_class_accuracy={n: float(v) for n, v in zip(acc.class_names, class_acc)},
         confusion=acc.cm.copy(), misses=acc.misses.copy(), backend=backend, device=device, precision=precision,
         model_size=segmenter.model_size, label_sizes=tuple(sizes), data_dir=str(data_dir),
-        mean_infer_ms=infer_ms, seconds=seconds, model_info=info,
+        mean_infer_ms=infer_ms, seconds=seconds, model_info=info, metric_classes=tuple(acc.class_names),
     )
     png = confusion_png_path(cfg)
-    title = f"{model_name(cfg.model)} on {cfg.split} ({len(pairs)} images): mIoU {100 * result.miou:.1f}%"
-    written = plot_confusion(result.confusion, result.misses, png, title=title)
+    title = (f"{model_name(cfg.model)} on {cfg.split} ({len(pairs)} images), {result.backend} {result.device} "
+             f"{result.precision}: mIoU {100 * result.miou:.1f}%")
+    written = plot_confusion(result.confusion, result.misses, png, title=title, classes=result.metric_classes)
     result = dataclasses.replace(result, confusion_png=str(written) if written else None)
     if cfg.json_path is not None:
         result = dataclasses.replace(result, json_path=str(cfg.json_path))
-        write_json(result, cfg.json_path)
+        try:
+            write_json(result, cfg.json_path)
+        except BaseException:
+            if written:  # both reports or neither
+                Path(written).unlink(missing_ok=True)
+            raise
     return result
 
 
 def write_json(result: EvalResult, path: Path) -> Path:
     """Write ``result.to_json()`` to ``path`` (strict JSON: NaN as null); creates the folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n")
-    return path
+    return atomic_write_text(path, json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n", "--json")
 
 
 # --------------------------------------------------------------------------------------------
@@ -347,15 +365,15 @@ def plot_confusion(cm: np.ndarray, misses: Optional[np.ndarray], path: Path, tit
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    norm = row_normalize(cm, misses)
-    k = norm.shape[0]
+    percent = 100 * row_normalize(cm, misses)  # cells and colour bar in the same unit
+    k = percent.shape[0]
     fig, ax = plt.subplots(figsize=(9.5, 8))
-    image = ax.imshow(norm, cmap="Blues", vmin=0.0, vmax=1.0)
+    image = ax.imshow(percent, cmap="Blues", vmin=0.0, vmax=100.0)
     for r in range(k):
         for c in range(k + 1):
-            if norm[r, c] >= 0.005:
-                ax.text(c, r, f"{100 * norm[r, c]:.0f}", ha="center", va="center", fontsize=7,
-                        color="white" if norm[r, c] > 0.5 else "black")
+            if percent[r, c] >= 0.5:
+                ax.text(c, r, f"{percent[r, c]:.0f}", ha="center", va="center", fontsize=7,
+                        color="white" if percent[r, c] > 50 else "black")
     ax.set_xticks(range(k + 1))
     ax.set_xticklabels(list(classes) + ["(void)"], rotation=45, ha="right")
     ax.set_yticks(range(k))
@@ -363,13 +381,12 @@ def plot_confusion(cm: np.ndarray, misses: Optional[np.ndarray], path: Path, tit
     ax.set_xlabel("predicted")
     ax.set_ylabel("ground truth")
     ax.set_title(title or "confusion matrix (row-normalized, %)", fontsize=10)
-    fig.colorbar(image, ax=ax, fraction=0.04, label="fraction of ground-truth pixels")
+    fig.colorbar(image, ax=ax, fraction=0.04, label="% of the row's ground-truth pixels")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
-    return path
+    return atomic_write_bytes(path, buffer.getvalue(), "--confusion")
 
 
 def format_result(result: EvalResult) -> str:
@@ -386,10 +403,10 @@ def format_result(result: EvalResult) -> str:
     if result.model_info.get("kind") == "export" and not weights.get("trained", True):
         lines.append("  !!! UNTRAINED export (random weights): these numbers are meaningless !!!")
     lines.append(f"{'class':<12} {'IoU %':>7} {'acc %':>7}")
-    for name in METRIC_CLASSES:
+    for name in result.metric_classes:
         lines.append(f"{name:<12} {_pct(result.per_class_iou[name]):>7} {_pct(result.per_class_accuracy[name]):>7}")
     lines += [
-        f"{'mIoU (11 classes)':<24} {_pct(result.miou):>7}",
+        f"{f'mIoU ({len(result.metric_classes)} classes)':<24} {_pct(result.miou):>7}",
         f"{'global pixel accuracy':<24} {_pct(result.pixel_accuracy):>7}",
         f"{'mean class accuracy':<24} {_pct(result.mean_class_accuracy):>7}",
     ]

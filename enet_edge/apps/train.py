@@ -14,9 +14,9 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
+import io
 import json
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +24,13 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from enet_edge.classes import NUM_CLASSES, VOID_LABEL
+from enet_edge.class_sets import ClassSet, default_for, read_class_file
+from enet_edge.classes import NUM_CLASSES
 from enet_edge.model.config import ENetConfig, Realization
-from enet_edge.errors import ConfigError
-from enet_edge.fileio import atomic_savez, atomic_write_text
+from enet_edge.apps.run_dir import check_numbers, log_rows_up_to, percent, read_state, restore_optimizer
+from enet_edge.errors import EXIT_TERMINATED, ConfigError, Interrupted, Terminated
+from enet_edge.fileio import (atomic_savez, atomic_write_bytes, atomic_write_text, check_output_dir, make_dirs,
+                              remove_created, remove_stale)
 from enet_edge.progress import ProgressBar
 from enet_edge import camvid
 
@@ -58,24 +61,39 @@ class TrainConfig:
     stage_two_repeat: int = 2
     skip_connections: bool = False
     num_initial_blocks: int = 1
+    num_classes: Optional[int] = None  # None: the class file's count, else CamVid's 12
+    classes_file: Optional[str] = None  # names, palette, ignore label (enet_edge.class_sets); None: CamVid's
 
     def __post_init__(self) -> None:
+        self.class_set  # noqa: B018 - validates num_classes and the class file up front
         for name in ("epochs", "batch", "val_every", "crop_height", "crop_width"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("crop_height", "crop_width"):
             if getattr(self, name) % 8:
                 raise ConfigError(f"{name}={getattr(self, name)} must be a multiple of 8")
-        if self.learning_rate <= 0:
-            raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
+        check_numbers(self)  # learning_rate, weight_decay, seed, limits (apps/run_dir.py)
         if self.schedule not in ("cosine", "step"):
             raise ConfigError(f"schedule={self.schedule!r} must be cosine or step")
         if self.class_weighting not in ("enet", "mfb", "none"):
             raise ConfigError(f"class_weighting={self.class_weighting!r} must be enet, mfb or none")
 
+    @functools.cached_property
+    def class_set(self) -> ClassSet:
+        """The classes trained: the class file's, else CamVid's for 12 classes, else generic names (no ignore)."""
+        if self.num_classes is not None and (isinstance(self.num_classes, bool) or not 1 <= self.num_classes <= 256):
+            raise ConfigError(f"num_classes must be within 1..256 (uint8 label maps), got {self.num_classes}")
+        if self.classes_file is not None:
+            classes = read_class_file(self.classes_file)
+            if self.num_classes is not None and self.num_classes != classes.num_classes:
+                raise ConfigError(f"--num-classes {self.num_classes} but {self.classes_file} lists "
+                                  f"{classes.num_classes} classes")
+            return classes
+        return default_for(NUM_CLASSES if self.num_classes is None else self.num_classes)
+
     def model_config(self, height: int, width: int, batch: int) -> ENetConfig:
         return ENetConfig(
-            num_classes=NUM_CLASSES, height=height, width=width, batch=batch,
+            num_classes=self.class_set.num_classes, height=height, width=width, batch=batch,
             stage_two_repeat=self.stage_two_repeat, skip_connections=self.skip_connections,
             num_initial_blocks=self.num_initial_blocks,
         )
@@ -106,19 +124,23 @@ class TrainData:
 
 
 def class_weights_for(cfg: TrainConfig, labels: np.ndarray) -> np.ndarray:
-    """Loss weight per class: ENet's 1/ln(1.02 + p), median frequency balancing, or 1 (void always 0)."""
+    """Loss weight per class: ENet's 1/ln(1.02 + p), median frequency balancing, or 1 (the ignore label
+    of the class set, CamVid's void, always 0)."""
+    classes = cfg.class_set
+    n, ignore = classes.num_classes, classes.ignore_label
     if cfg.class_weighting == "enet":
-        return camvid.class_weights_enet(camvid.class_pixel_counts(labels))
+        return camvid.class_weights_enet(camvid.class_pixel_counts(labels, n), void=ignore)
     if cfg.class_weighting == "mfb":
-        return camvid.class_weights_mfb(labels)
-    return np.where(np.arange(NUM_CLASSES) == VOID_LABEL, 0.0, 1.0).astype(np.float32)
+        return camvid.class_weights_mfb(labels, n, void=ignore)
+    return np.where(np.arange(n) == (-1 if ignore is None else ignore), 0.0, 1.0).astype(np.float32)
 
 
 def load_data(cfg: TrainConfig, log=print) -> TrainData:
     """CamVid train and val (limited per ``cfg``); the crop must fit the frames."""
     data_dir = camvid.resolve_data_dir(cfg.data_dir)
-    images, labels, _ = camvid.load_split(data_dir, "train", limit=cfg.limit_train)
-    val_images, val_labels, _ = camvid.load_split(data_dir, "val", limit=cfg.limit_val)
+    n = cfg.class_set.num_classes
+    images, labels, _ = camvid.load_split(data_dir, "train", limit=cfg.limit_train, num_classes=n)
+    val_images, val_labels, _ = camvid.load_split(data_dir, "val", limit=cfg.limit_val, num_classes=n)
     height, width = images.shape[1:3]
     if cfg.crop_height > height or cfg.crop_width > width:
         raise ConfigError(f"crop {cfg.crop_height}x{cfg.crop_width} is larger than the frames ({height}x{width})")
@@ -230,14 +252,14 @@ def train_epoch(trainer: Trainer, data: TrainData, state: dict, epoch: int, lr: 
 
 def validate(trainer: Trainer, data: TrainData) -> Dict[str, object]:
     """Scores (mIoU, pixel accuracy, per-class IoU) of the current weights on the validation frames."""
-    from enet_edge.metrics import ConfusionAccumulator
+    from enet_edge.metrics import accumulator_for
     from enet_edge.model.weights import get_weights, set_weights
 
     import tensorflow as tf
 
     val_batch = trainer.val_batch
     set_weights(trainer.val_model, get_weights(trainer.model))
-    acc = ConfusionAccumulator()
+    acc = accumulator_for(trainer.cfg.class_set)
     for i in range(0, len(data.val_images), val_batch):
         pred = trainer.predict(tf.constant(data.val_images[i : i + val_batch].astype(np.float32))).numpy()
         acc.update(data.val_labels[i : i + val_batch], pred)
@@ -251,14 +273,20 @@ LOG_FIELDS = ["epoch", "steps", "lr", "train_loss", "val_miou", "val_pixel_accur
 META = {"trained_on": "CamVid train", "realization_trained": TRAIN_REALIZATION.name}
 
 
+def weights_meta(trainer: Trainer, **extra) -> dict:
+    """What a weights file of this run records: :data:`META`, the class set (names, palette, ignore label)."""
+    classes = trainer.cfg.class_set
+    trained_on = META["trained_on"] if trainer.cfg.classes_file is None else "train split of the run's data"
+    return {**META, "trained_on": trained_on, "classes": classes.to_dict(), **extra}
+
+
 def load_state(cfg: TrainConfig, run_dir: Path, log=print) -> Dict[str, object]:
     """A fresh state, or the one ``state.json`` records (resume); the config is always ``cfg``'s."""
     state = {"epoch": 0, "best_miou": -1.0, "best_epoch": None, "steps": 0, "config": dataclasses.asdict(cfg)}
     state_path = run_dir / "state.json"
     if state_path.exists():
-        previous = json.loads(state_path.read_text())
-        state.update({k: previous[k] for k in ("epoch", "best_miou", "best_epoch", "steps") if k in previous})
-        log(f"resuming {run_dir} at epoch {state['epoch']} (best val mIoU {state['best_miou']:.4f})")
+        state.update(read_state(state_path))
+        log(f"resuming {run_dir} at epoch {state['epoch']} (best val mIoU {percent(state['best_miou'])})")
     state["config"] = dataclasses.asdict(cfg)
     return state
 
@@ -270,23 +298,16 @@ def restore(trainer: Trainer, run_dir: Path, log=print) -> None:
     last_weights, last_opt = run_dir / "last_weights.npz", run_dir / "last_optimizer.npz"
     optimizer = trainer.optimizer
     if last_weights.exists():
-        weights, _, _ = read_weights(last_weights)
+        weights, _, _ = read_weights(last_weights, "the run directory's")
         set_weights(trainer.model, weights, str(last_weights))
+        if trainer.cfg.init_weights:
+            log(f"note: resuming {run_dir}: --init-weights {trainer.cfg.init_weights} applies to new runs only")
         if last_opt.exists():
-            with np.load(last_opt, allow_pickle=False) as opt:
-                if len(opt.files) != len(optimizer.variables):
-                    raise ConfigError(f"{last_opt} holds {len(opt.files)} optimizer variables, this model needs "
-                                      f"{len(optimizer.variables)}: the run directory belongs to another model config")
-                for i, var in enumerate(optimizer.variables):
-                    value = opt[f"v{i}"]
-                    if tuple(value.shape) != tuple(var.shape):
-                        raise ConfigError(f"{last_opt}: optimizer variable {i} has shape {value.shape}, "
-                                          f"the model needs {tuple(var.shape)}; use a new --run-dir")
-                    var.assign(value)
+            restore_optimizer(last_opt, optimizer.variables)
         else:
             log(f"{last_opt} is missing: resuming with fresh Adam moments (kept out of git: > 3 MB)")
     elif trainer.cfg.init_weights:
-        weights, _, _ = read_weights(trainer.cfg.init_weights)
+        weights, _, _ = read_weights(trainer.cfg.init_weights, "--init-weights")
         set_weights(trainer.model, weights, trainer.cfg.init_weights)
 
 
@@ -294,14 +315,14 @@ def save_best(trainer: Trainer, run_dir: Path, epoch: int, val: Dict[str, object
     from enet_edge.model.weights import save_weights
 
     save_weights(trainer.model, run_dir / "best_weights.npz", trainer.save_config,
-                 meta={**META, "epoch": epoch, "val_miou": float(val["miou"]), "per_class_iou": val["per_class_iou"]})
+                 meta=weights_meta(trainer, epoch=epoch, val_miou=float(val["miou"]), per_class_iou=val["per_class_iou"]))
 
 
 def save_last(trainer: Trainer, run_dir: Path, epoch: int) -> None:
     """The resume point: weights and Adam state after the last finished epoch."""
     from enet_edge.model.weights import save_weights
 
-    save_weights(trainer.model, run_dir / "last_weights.npz", trainer.save_config, meta={**META, "epoch": epoch})
+    save_weights(trainer.model, run_dir / "last_weights.npz", trainer.save_config, meta=weights_meta(trainer, epoch=epoch))
     atomic_savez(run_dir / "last_optimizer.npz", {f"v{i}": v.numpy() for i, v in enumerate(trainer.optimizer.variables)})
 
 
@@ -313,8 +334,7 @@ def prepare_log(log_path: Path, epoch: int) -> None:
         return
     # an interruption between appending a row and writing state.json leaves a row of an epoch
     # that will be trained again: drop rows past the resume point
-    with open(log_path, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if int(r["epoch"]) <= epoch]
+    rows = log_rows_up_to(log_path, epoch, LOG_FIELDS)
     with open(log_path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
         writer.writeheader()
@@ -331,14 +351,34 @@ def append_log(log_path: Path, row: dict) -> None:
 
 def train(cfg: TrainConfig, log=print) -> Dict[str, object]:
     """Train (or resume) per ``cfg``; returns the final state dict. Runs unchanged on CPU or GPU."""
-    run_dir = Path(cfg.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    from enet_edge.model.weights import read_weights
+
+    run_dir = check_output_dir(cfg.run_dir, "--run-dir")  # every input is checked before the run directory is made
     state = load_state(cfg, run_dir, log)
+    if (run_dir / "log.csv").exists():
+        log_rows_up_to(run_dir / "log.csv", state["epoch"], LOG_FIELDS)  # a damaged log fails now, not after the build
+    if cfg.init_weights and not (run_dir / "last_weights.npz").exists():
+        read_weights(cfg.init_weights, "--init-weights")
     data = load_data(cfg, log)
     trainer = Trainer(cfg, data, state["epoch"])
     restore(trainer, run_dir, log)
+    created = make_dirs(run_dir, "--run-dir")
+    for name in ("last_weights.npz", "last_optimizer.npz", "best_weights.npz", "state.json", "curve.png"):
+        remove_stale(run_dir, name, log)  # temp files of a killed run
     log_path = run_dir / "log.csv"
+    fresh_log = not log_path.exists()
     prepare_log(log_path, state["epoch"])
+    try:
+        return _train_loop(cfg, trainer, data, state, run_dir, log_path, log)
+    except BaseException:
+        if fresh_log and not (run_dir / "state.json").exists():  # no epoch finished: leave nothing behind
+            log_path.unlink(missing_ok=True)
+            remove_created(created)
+        raise
+
+
+def _train_loop(cfg: TrainConfig, trainer: Trainer, data: TrainData, state: dict, run_dir: Path, log_path: Path,
+                log) -> Dict[str, object]:
 
     while state["epoch"] < cfg.epochs:
         if _out_of_steps(cfg, state["steps"]):
@@ -354,21 +394,27 @@ def train(cfg: TrainConfig, log=print) -> Dict[str, object]:
         if state["epoch"] % cfg.val_every == 0 or finished:
             val = validate(trainer, data)
             row["val_miou"], row["val_pixel_accuracy"] = round(val["miou"], 5), round(val["pixel_accuracy"], 5)
-            log(f"epoch {state['epoch']}: loss {row['train_loss']:.4f}, val mIoU {val['miou']:.4f}")
+            log(f"epoch {state['epoch']}: loss {row['train_loss']:.4f}, val mIoU {percent(val['miou'])}")
             if val["miou"] > state["best_miou"]:
                 state["best_miou"], state["best_epoch"] = float(val["miou"]), state["epoch"]
                 save_best(trainer, run_dir, state["epoch"], val)
         save_last(trainer, run_dir, state["epoch"])
         append_log(log_path, row)
         atomic_write_text(run_dir / "state.json", json.dumps(state, indent=2))
-        plot_curve(log_path, run_dir / "curve.png")
+        plot_curve(log_path, run_dir / "curve.png", curve_title(run_dir, cfg))
         if _out_of_steps(cfg, state["steps"]):
             break
     return state
 
 
-def plot_curve(log_path: Path, png_path: Path) -> None:
-    """Training loss and validation mIoU against epoch, from ``log.csv``."""
+def curve_title(run_dir: Path, cfg: "TrainConfig") -> str:
+    """``enet_camvid_ft2: 360x480 crops, batch 8, lr 2e-04 (cosine), 100 epochs``."""
+    return (f"{Path(run_dir).name}: {cfg.crop_height}x{cfg.crop_width} crops, batch {cfg.batch}, "
+            f"lr {cfg.learning_rate:.0e} ({cfg.schedule}), {cfg.epochs} epochs")
+
+
+def plot_curve(log_path: Path, png_path: Path, title: str = "ENet on CamVid") -> None:
+    """Training loss and validation mIoU against epoch, from ``log.csv``; ``title`` names the run."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -389,12 +435,12 @@ def plot_curve(log_path: Path, png_path: Path) -> None:
         ax2 = ax.twinx()
         ax2.plot([v[0] for v in val], [100 * v[1] for v in val], "o-", color="tab:red", label="val mIoU")
         ax2.set_ylabel("val mIoU (%)", color="tab:red")
-    ax.set_title("ENet on CamVid")
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    tmp = png_path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
-    os.replace(tmp, png_path)
+    atomic_write_bytes(png_path, buffer.getvalue())
 
 
 def add_cli(sub) -> None:
@@ -416,6 +462,9 @@ def add_cli(sub) -> None:
     p.add_argument("--limit-val", type=int, help="use only the first N validation frames (smoke runs)")
     p.add_argument("--max-steps", type=int, help="stop after N optimizer steps in total (smoke runs)")
     p.add_argument("--init-weights", help="start a new run from these weights (.npz)")
+    p.add_argument("--num-classes", type=int, help="classes of your data set (default: the class file's, else 12)")
+    p.add_argument("--classes", help="class file: names, colours, ignore_label (JSON or TOML; docs/import.md); "
+                                     "default: CamVid's classes")
     p.set_defaults(func=run_train)
 
 
@@ -425,9 +474,17 @@ def run_train(args) -> int:
         crop_height=args.crop[0], crop_width=args.crop[1], learning_rate=args.lr, weight_decay=args.weight_decay,
         schedule=args.schedule, class_weighting=args.class_weighting, val_every=args.val_every, seed=args.seed,
         limit_train=args.limit_train, limit_val=args.limit_val, max_steps=args.max_steps,
-        init_weights=args.init_weights,
+        init_weights=args.init_weights, num_classes=args.num_classes, classes_file=args.classes,
     )
-    state = train(cfg)
-    print(f"done: epoch {state['epoch']}, best val mIoU {state['best_miou']:.4f} at epoch {state['best_epoch']}; "
+    try:
+        state = train(cfg)
+    except KeyboardInterrupt as exc:
+        kept = (f"{cfg.run_dir} holds the last finished epoch: run the same command to resume"
+                if (Path(cfg.run_dir) / "state.json").is_file() else "no epoch finished, nothing was kept")
+        error = Interrupted(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted (Ctrl-C)'}; {kept}")
+        if isinstance(exc, Terminated):
+            error.exit_code = EXIT_TERMINATED
+        raise error from None
+    print(f"done: epoch {state['epoch']}, best val mIoU {percent(state['best_miou'])} at epoch {state['best_epoch']}; "
           f"weights in {cfg.run_dir}/best_weights.npz")
     return 0

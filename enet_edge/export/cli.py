@@ -26,6 +26,9 @@ def add_export_cli(sub) -> None:
     p.add_argument("--out", help="output directory (default: build/<target>)")
     p.add_argument("--data-dir", help="CamVid root for the parity frames")
     p.add_argument("--seed", type=int, default=0, help="seed for random weights/parity inputs")
+    p.add_argument("--class-map", choices=("int32", "uint8", "none"),
+                   help="the IR ends in the arg-max and outputs (1,H,W) class ids of this type instead of the logits "
+                        "(default: the target's [output] class_map; none: logits)")
     p.set_defaults(func=run_export)
 
 
@@ -34,6 +37,8 @@ def run_export(args) -> int:
     from enet_edge.export.targets import load_target
 
     target = load_target(args.target)
+    if args.class_map:
+        target = target.with_class_map(None if args.class_map == "none" else args.class_map)
     request = ExportRequest(
         target=target, out_dir=Path(args.out or f"build/{target.name}"),
         weights=Path(args.weights) if args.weights else None, height=args.height, width=args.width,
@@ -51,11 +56,13 @@ def summarize_export(manifest: dict, out_dir, seconds: float) -> str:
     if not manifest["weights"].get("trained"):
         lines.append("  !!! UNTRAINED: random seeded weights (no trained weights shipped); the model segments nothing !!!")
     ran_on = manifest["parity"]["ran_on"]
+    if manifest["parity"].get("note"):
+        lines.append(f"  parity inputs: {manifest['parity']['note']}")
     for kind, art in manifest["artifacts"].items():
         parity = manifest["parity"]["results"][kind]
+        diff = "class map" if parity["max_abs_rel"] is None else f"max|diff|/max|ref| {parity['max_abs_rel']:.1e}"
         lines.append(f"  {art['file']:<16} {art['bytes'] / 1e6:6.2f} MB  argmax agreement "
-                     f"{100 * parity['argmax_agreement']:.3f}%  max|diff|/max|ref| {parity['max_abs_rel']:.1e}  "
-                     f"({ran_on[kind]['inference_precision']})")
+                     f"{100 * parity['argmax_agreement']:.3f}%  {diff}  ({ran_on[kind]['inference_precision']})")
     rows = (("fp16_arithmetic", "FP16 arithmetic", "emulated"), ("openvino_ir_f16", "enet.xml in f16", "OpenVINO"))
     for kind, title, how in rows:
         result = manifest["parity"]["results"].get(kind)
@@ -126,7 +133,8 @@ def run_check(args) -> int:
                 verify_artifact(folder, entry)
                 paths = paths if (folder / entry["file"]) in paths else paths + [folder / entry["file"]]
     if not paths:
-        raise ConfigError(f"{path} holds none of {', '.join(ARTIFACT_FILES.values())}")
+        raise ConfigError(f"{path} holds none of the artifacts target {target.name} checks "
+                          f"({', '.join(ARTIFACT_FILES[k] for k in target.checks)})")
     if path.is_dir():  # an export directory: check what this install can read (a device install has no TensorFlow)
         skipped = {p: why for p in paths if (why := unreadable_here(p))}
         for p, why in skipped.items():
@@ -152,10 +160,10 @@ def run_check(args) -> int:
         if report.ok:
             print(f"{p}: ok against {report.ruleset} ({sum(report.inventory.values())} nodes)")
         else:
-            failed.append(f"{p.name}: {len(report.violations)} against {report.ruleset}")
+            failed.append(f"{p.name}: {len(report.violations)} violation(s) of {report.ruleset}")
             print(f"{p}: {len(report.violations)} violation(s) against {report.ruleset}")
             print(report.table())
     if failed:
-        raise CheckFailed(f"target {target.name} does not accept {len(failed)} of {len(paths)} artifact(s) "
-                          f"({'; '.join(failed)} violation(s); the tables are above)")
+        raise CheckFailed(f"target {target.name} does not accept {len(failed)} of {len(paths)} artifact(s): "
+                          f"{'; '.join(failed)} (tables above)")
     return 0

@@ -8,10 +8,11 @@ The runner computes the class map (argmax over the last axis) on the host.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Dict, Optional
 
 from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
-from enet_edge.errors import ArtifactError, CompatibilityError
+from enet_edge.errors import ArtifactError, CompatibilityError, ConfigError
 from enet_edge.model.enet import INPUT_NAME, OUTPUT_NAME
 
 
@@ -54,12 +55,16 @@ def to_onnx(graph_def, path, opset: int = 13):
     return model
 
 
-def model_info(target: str, config: dict, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """Self-description stored in the IR's ``rt_info/model_info`` (model_api convention: strings)."""
+def model_info(target: str, config: dict, extra: Optional[Dict[str, str]] = None, classes=None) -> Dict[str, str]:
+    """Self-description stored in the IR's ``rt_info/model_info`` (model_api convention: strings).
+
+    ``classes``: the model's :class:`~enet_edge.class_sets.ClassSet` (default CamVid's)."""
+    names = classes.names if classes is not None else CAMVID_CLASSES
+    palette = classes.palette_rgb if classes is not None else CAMVID_PALETTE_RGB
     info = {
         "model_type": "Segmentation",
-        "labels": " ".join(CAMVID_CLASSES),
-        "palette_rgb": ";".join(",".join(str(c) for c in rgb) for rgb in CAMVID_PALETTE_RGB),
+        "labels": " ".join(name.replace(" ", "_") for name in names),
+        "palette_rgb": ";".join(",".join(str(c) for c in rgb) for rgb in palette),
         "input_layout": "NHWC",
         "color_space": "BGR",
         "input_dtype": "u8",
@@ -71,8 +76,12 @@ def model_info(target: str, config: dict, extra: Optional[Dict[str, str]] = None
     return info
 
 
-def to_openvino(onnx_path, xml_path, precision: str = "FP32", info: Optional[Dict[str, str]] = None):
+def to_openvino(onnx_path, xml_path, precision: str = "FP32", info: Optional[Dict[str, str]] = None,
+                class_map: Optional[str] = None):
     """Convert ONNX to an OpenVINO IR with uint8 BGR NHWC input; returns the ``openvino.Model``.
+
+    ``class_map`` (``int32`` or ``uint8``): the IR ends in the arg-max over the classes
+    (:func:`append_class_map`) and outputs ``class_map`` (1,H,W) class ids instead of the logits.
 
     Every Slice-8 (what OpenVINO's ONNX frontend makes of ONNX Slice) is rewritten into StridedSlice-1
     (:func:`slices_to_strided_slices`) for every target: the OpenVINO 2022.3 MYRIAD layer table names
@@ -91,10 +100,60 @@ def to_openvino(onnx_path, xml_path, precision: str = "FP32", info: Optional[Dic
     ppp.input().preprocess().convert_element_type(ov.Type.f32)
     ppp.output().tensor().set_element_type(ov.Type.f32)
     model = ppp.build()
+    if class_map:
+        model = append_class_map(model, class_map)
+        info = {**(info or {}), "output": f"class_map (1,H,W) {class_map} class ids (arg-max inside the model)"}
     for key, value in (info or {}).items():
         model.set_rt_info(value, ["model_info", key])
     ov.save_model(model, str(xml_path), compress_to_fp16=(precision == "FP16"))
     return model
+
+
+CLASS_MAP_DTYPES = {"int32": "i32", "uint8": "u8"}
+
+
+def append_class_map(model, dtype: str = "int32"):
+    """The model with its (1,H,W,K) logits replaced by ``class_map`` (1,H,W) class ids of ``dtype``.
+
+    The arg-max is TopK (opset3, k=1, mode max) over the class axis, whose index output has the
+    requested element type where it is int32 (no Convert); uint8 adds a Convert. opset10 has no ArgMax
+    op, and TopK is in the OpenVINO 2022.3 MYRIAD table (Convert from a computed tensor is not, so
+    an ncs2 class map is int32). Ties go to the lowest class id, as numpy's argmax.
+    """
+    import numpy as np
+    import openvino as ov
+    import openvino.opset1 as op1
+    import openvino.opset3 as op3
+
+    if dtype not in CLASS_MAP_DTYPES:
+        raise ConfigError(f"class map dtype {dtype!r} must be one of {', '.join(CLASS_MAP_DTYPES)}")
+    result = model.get_results()[0]
+    logits = result.input_value(0)  # the node output feeding the Result
+    axis = len(logits.get_partial_shape()) - 1
+    topk = op3.topk(logits, op1.constant(np.array(1, np.int64)), axis, "max", "index", "i32")
+    ids = op1.squeeze(topk.output(1), op1.constant(np.array([axis], np.int64)))
+    if dtype != "int32":
+        ids = op1.convert(ids, CLASS_MAP_DTYPES[dtype])
+    logits.get_tensor().set_names(set())  # the logits are internal now; the output is named class_map
+    result.input(0).replace_source_output(ids.output(0))
+    ids.set_friendly_name("class_map")
+    ids.output(0).get_tensor().set_names({"class_map"})
+    model.validate_nodes_and_infer_types()
+    result.output(0).get_tensor().set_names({"class_map"})  # the Result keeps the names it had
+    return model
+
+
+def append_class_map_to_ir(xml_path, dtype: str = "int32") -> None:
+    """Rewrite the IR at ``xml_path`` (and its .bin) so that it ends in the arg-max (:func:`append_class_map`)."""
+    import openvino as ov
+
+    xml_path = Path(xml_path)
+    model = append_class_map(ov.Core().read_model(str(xml_path)), dtype)
+    model.set_rt_info(f"class_map (1,H,W) {dtype} class ids (arg-max inside the model)", ["model_info", "output"])
+    tmp = xml_path.with_name(f".class_map_{xml_path.name}")
+    ov.save_model(model, str(tmp), compress_to_fp16=False)
+    tmp.replace(xml_path)
+    tmp.with_suffix(".bin").replace(xml_path.with_suffix(".bin"))
 
 
 _INT32_LIMIT = 2**31  # begin/end beyond +-2^31 are "to the end" sentinels (tf2onnx, ONNX INT64_MAX/MIN)

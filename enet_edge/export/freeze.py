@@ -65,10 +65,11 @@ def op_inventory(graph_def: GraphDef) -> Dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def realization_allowlist(realization: Realization) -> Set[str]:
-    """TF op types a frozen graph of ``realization`` may contain (from ``data/realization_ops.toml``)."""
+def realization_allowlist(realization: Realization, flavour: str = "paper") -> Set[str]:
+    """TF op types a frozen graph of ``realization`` (of architecture ``flavour``) may contain
+    (from ``data/realization_ops.toml``)."""
     table = load_table("realization_ops")
-    allowed = set(table["base"]["ops"])
+    allowed = set(table["base"]["ops"]) | set(table["flavour"][flavour]["ops"])
     allowed |= set(table["prelu"][realization.prelu]["ops"])
     allowed |= set(table["switches"][realization.switches]["ops"])
     allowed |= set(table["upsample"][realization.upsample]["ops"])

@@ -6,6 +6,9 @@ Metrics, all relative to ``max |ref|`` so they read the same for any logit scale
   share_off_2pct    share of elements with |out - ref| > 0.02 * max |ref|
   l2_rel            ||out - ref||_2 / ||ref||_2
   argmax_agreement  share of pixels whose class (argmax over the last axis) is the same
+
+A class-map artifact (class ids (N,H,W) instead of logits) is compared on the class map alone
+(:func:`compare_class_map`): its logit metrics are None, "not measured", and no threshold applies to them.
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ HIGHER_IS_BETTER = {"argmax_agreement"}
 
 @dataclass(frozen=True)
 class ParityResult:
-    max_abs_rel: float
-    mean_abs_rel: float
-    share_off_2pct: float
-    l2_rel: float
+    max_abs_rel: Optional[float]
+    mean_abs_rel: Optional[float]
+    share_off_2pct: Optional[float]
+    l2_rel: Optional[float]
     argmax_agreement: float
     n_elements: int
 
@@ -59,6 +62,8 @@ class ParityThresholds:
             if limit is None:
                 continue
             value = getattr(result, name)
+            if value is None:  # not measured (a class-map artifact has no logits)
+                continue
             ok = value >= limit if name in HIGHER_IS_BETTER else value <= limit
             if not ok:
                 bad[name] = f"{value:.3g} {'<' if name in HIGHER_IS_BETTER else '>'} {limit:.3g}"
@@ -81,3 +86,12 @@ def compare(out: np.ndarray, ref: np.ndarray) -> ParityResult:
         argmax_agreement=float(np.mean(out.argmax(-1) == ref.argmax(-1))),
         n_elements=int(ref.size),
     )
+
+
+def compare_class_map(ids: np.ndarray, ref: np.ndarray) -> ParityResult:
+    """Parity of class ids ``ids`` (N,H,W) against the class map of reference logits ``ref`` (N,H,W,K)."""
+    ids = np.asarray(ids)
+    if ids.shape != ref.shape[:-1]:
+        raise ConfigError(f"parity: class map shape {ids.shape} differs from the reference's {ref.shape[:-1]}")
+    agreement = float(np.mean(ids.astype(np.int64) == np.asarray(ref).argmax(-1)))
+    return ParityResult(None, None, None, None, agreement, int(ids.size))

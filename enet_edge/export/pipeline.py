@@ -20,9 +20,7 @@ Output directory (default ``build/<target>/``):
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,10 +29,12 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from enet_edge.model.config import REFERENCE_REALIZATION, ENetConfig
-from enet_edge.errors import ArtifactError, DataError, ParityError
+from enet_edge.errors import ArtifactError, ParityError
 from enet_edge.fileio import sha256_file  # noqa: F401 (part of this module's API)
 from enet_edge.runtime.precision import has_arithmetic
 from enet_edge.resources import DEFAULT_WEIGHTS  # noqa: F401 (the shipped weights; part of this module's API)
+from enet_edge.export.outdir import check_out_dir, clean_stale, replace_dir, staging_dir
+from enet_edge.export.preflight import check_data_dir, check_rulesets, parity_note, parity_pairs
 from enet_edge.export.report import build_manifest, render_report
 from enet_edge.export.targets import ARTIFACT_FILES, TargetSpec
 
@@ -50,6 +50,16 @@ class ExportRequest:
     width: Optional[int] = None
     data_dir: Optional[Path] = None
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        from enet_edge.errors import ConfigError
+
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed={self.seed!r} must be an integer in 0..{2**32 - 1}")
+        for name in ("height", "width"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ConfigError(f"{name}={value!r} must be an integer")
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,7 @@ class ExportContext:
     frame_names: List[str] = field(default_factory=list)  # parity inputs
     parity: Dict[str, dict] = field(default_factory=dict)  # row -> ParityResult.to_dict()
     ran_on: Dict[str, dict] = field(default_factory=dict)  # row -> what ran (or why it was skipped)
+    parity_note: str = ""  # where the parity frames came from when they are not CamVid's (parity)
     parameters: Optional[int] = None  # trainable parameters of the network (freeze)
     manifest: Optional[dict] = None  # write
 
@@ -88,6 +99,11 @@ class ExportContext:
     def path(self, kind: str) -> Path:
         """Where the artifact ``kind`` is written."""
         return self.tmp / ARTIFACT_FILES[kind]
+
+    @property
+    def weights_source(self) -> str:
+        """How errors name the weights: their file, or the seeded random weights."""
+        return self.weights_info.get("path") or f"the random weights (seed {self.weights_info.get('seed')})"
 
     def add_graph(self, kind: str, graph) -> None:
         self.graphs[kind] = graph
@@ -102,15 +118,15 @@ def _load_model_weights(request: ExportRequest, log: Callable[[str], None]):
     weights, else seeded random ones (with a warning)."""
     path = request.weights or (DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else None)
     if path is not None:
-        return _trained_weights(path)
+        return _trained_weights(path, request.weights is not None)
     log("WARNING: no trained weights ship yet; exporting RANDOM (seeded) weights: the model segments nothing")
     return _random_weights(request.seed)
 
 
-def _trained_weights(path):
+def _trained_weights(path, request_weights: bool = True):
     from enet_edge.model.weights import read_weights
 
-    weights, config_dict, meta = read_weights(path)
+    weights, config_dict, meta = read_weights(path, "--weights" if request_weights else "the shipped weights")
     info = {"path": str(path), "sha256": sha256_file(Path(path)), "trained": True, **meta}
     return weights, ENetConfig.from_dict(config_dict), info
 
@@ -129,18 +145,18 @@ def _random_weights(seed: int):
 
 def parity_inputs(target: TargetSpec, config: ENetConfig, data_dir: Optional[Path], seed: int
                   ) -> Tuple[List[np.ndarray], List[str]]:
-    """uint8 BGR (1,H,W,3) frames: CamVid val frames resized to the model size, then random ones."""
+    """uint8 BGR (1,H,W,3) frames: CamVid val frames resized to the model size, then random ones.
+
+    A ``data_dir`` that was asked for must be CamVid (:class:`DataError` otherwise); without one, the
+    default CamVid (``$ENET_EDGE_CAMVID``, ``../shared/camvid``) is used where it exists, else the
+    CamVid frames are replaced by random ones (:func:`parity_note` says so)."""
     import cv2
 
     from enet_edge import camvid
 
     frames, names = [], []
     if target.parity_frames:
-        try:
-            root = camvid.resolve_data_dir(data_dir)
-            pairs = camvid.list_split(root, "val")
-        except DataError:
-            pairs = []
+        pairs = parity_pairs(data_dir)
         step = max(1, len(pairs) // max(target.parity_frames, 1))
         for image_path, _ in pairs[::step][: target.parity_frames]:
             image = camvid.read_image_bgr(image_path)
@@ -200,12 +216,13 @@ FP16_ARITHMETIC = "fp16_arithmetic"
 (Keras float16 policy), standing in for the device's FP16 arithmetic where the CPU has none."""
 
 
-def _run_fp16_emulation(config: ENetConfig, target: TargetSpec, weights, frames: List[np.ndarray]):
+def _run_fp16_emulation(config: ENetConfig, target: TargetSpec, weights, frames: List[np.ndarray],
+                        source: str = "weights"):
     from enet_edge.model import enet
     from enet_edge.model.weights import set_weights
 
     model = enet.build_enet(config, target.realization, dtype_policy="float16")
-    set_weights(model, weights, "weights")
+    set_weights(model, weights, source)
     outputs = [np.asarray(model(f.astype(np.float32), training=False), np.float32) for f in frames]
     ran = {"backend": "tensorflow", "device": "CPU", "inference_precision": "f16 (Keras float16 policy)",
            "requested_precision": "f16"}
@@ -223,7 +240,7 @@ def freeze_stage(ctx: ExportContext) -> None:
     from enet_edge.export.gates import graph_from_graph_def
 
     model = enet.build_enet(ctx.config, ctx.target.realization)
-    set_weights(model, ctx.weights, "weights")
+    set_weights(model, ctx.weights, ctx.weights_source)
     ctx.parameters = enet.count_parameters(model)
     graph_def = freeze_model(model, ctx.config)
     dynamic = unknown_shapes(graph_def)
@@ -249,13 +266,16 @@ def openvino_ir_stage(ctx: ExportContext) -> None:
     from enet_edge.export.gates import read_graph
 
     target = ctx.target
-    info = model_info(target.name, ctx.config.to_dict(), {"enet_edge_trained": str(ctx.weights_info["trained"])})
+    from enet_edge.class_sets import from_meta
+
+    info = model_info(target.name, ctx.config.to_dict(), {"enet_edge_trained": str(ctx.weights_info["trained"])},
+                      classes=from_meta(ctx.weights_info, ctx.config.num_classes))
     if target.quantization is not None:
         ctx.fp32_ir = ctx.tmp / "fp32" / ARTIFACT_FILES["openvino_ir"]
         ctx.fp32_ir.parent.mkdir()
         to_openvino(ctx.path("onnx"), ctx.fp32_ir, "FP32", info)
         return  # the quantize stage writes enet.xml
-    to_openvino(ctx.path("onnx"), ctx.path("openvino_ir"), target.precision, info)
+    to_openvino(ctx.path("onnx"), ctx.path("openvino_ir"), target.precision, info, class_map=target.class_map)
     ctx.add_graph("openvino_ir", read_graph(ctx.path("openvino_ir")))
 
 
@@ -264,9 +284,16 @@ def quantize_stage(ctx: ExportContext) -> None:
     from enet_edge.export.gates import read_graph
     from enet_edge.export.quantize import quantize_ir
 
+    from enet_edge.class_sets import from_meta
+
     ctx.quantization = quantize_ir(ctx.fp32_ir, ctx.path("openvino_ir"), ctx.target.quantization,
-                                   ctx.request.data_dir, ctx.log)
+                                   ctx.request.data_dir, ctx.log,
+                                   classes=from_meta(ctx.weights_info, ctx.config.num_classes))
     shutil.rmtree(ctx.fp32_ir.parent)
+    if ctx.target.class_map:  # quantized (and gated) on the logits; the arg-max goes on last
+        from enet_edge.export.convert import append_class_map_to_ir
+
+        append_class_map_to_ir(ctx.path("openvino_ir"), ctx.target.class_map)
     ctx.add_graph("openvino_ir", read_graph(ctx.path("openvino_ir")))
 
 
@@ -287,7 +314,7 @@ def _parity_rows(ctx: ExportContext, frames: List[np.ndarray]) -> List[Tuple[str
     rows = [(kind, lambda kind=kind: _run_artifact(kind, ctx.tmp / ARTIFACT_FILES[kind], frames))
             for kind in target.artifacts]
     if target.precision == "FP16":
-        rows.append((FP16_ARITHMETIC, lambda: _run_fp16_emulation(ctx.config, target, ctx.weights, frames)))
+        rows.append((FP16_ARITHMETIC, lambda: _run_fp16_emulation(ctx.config, target, ctx.weights, frames, ctx.weights_source)))
         rows.append((OPENVINO_IR_F16, lambda: _run_artifact("openvino_ir", ctx.tmp / ARTIFACT_FILES["openvino_ir"],
                                                               frames, "f16")))
     return rows
@@ -297,12 +324,16 @@ def parity_stage(ctx: ExportContext) -> None:
     """Run every artifact on the parity inputs against the TensorFlow reference; fail past the thresholds."""
     from enet_edge.model import enet
     from enet_edge.model.weights import set_weights
-    from enet_edge.export.parity import compare
+    from enet_edge.export.parity import compare, compare_class_map
+    from enet_edge.runtime.segmenter import is_class_map
 
     target = ctx.target
     reference = enet.build_enet(ctx.config, REFERENCE_REALIZATION)
-    set_weights(reference, ctx.weights, "weights")
+    set_weights(reference, ctx.weights, ctx.weights_source)
     frames, ctx.frame_names = parity_inputs(target, ctx.config, ctx.request.data_dir, ctx.request.seed)
+    ctx.parity_note = parity_note(target, ctx.request.data_dir)
+    if ctx.parity_note:
+        ctx.log(f"note: {ctx.parity_note}")
     refs = [reference(f.astype(np.float32), training=False).numpy() for f in frames]
     failures = {}
     capabilities: Tuple[str, ...] = ()
@@ -314,7 +345,9 @@ def parity_stage(ctx: ExportContext) -> None:
             continue
         outputs, ctx.ran_on[kind], caps = run()
         capabilities = tuple(caps) or capabilities
-        result = compare(np.concatenate(outputs), np.concatenate(refs))
+        output = np.concatenate(outputs)
+        reference = np.concatenate(refs)
+        result = compare_class_map(output, reference) if is_class_map(output) else compare(output, reference)
         ctx.parity[kind] = result.to_dict()
         limits = target.thresholds.get(kind)
         if limits is not None:
@@ -330,6 +363,8 @@ def write_stage(ctx: ExportContext) -> None:
     """Write ``manifest.json`` and ``report.md`` beside the finished artifacts."""
     ctx.manifest = build_manifest(ctx.target, ctx.config, ctx.weights_info, ctx.tmp, ctx.inventories, ctx.reports,
                                   ctx.parity, ctx.ran_on, ctx.frame_names, ctx.quantization, ctx.parameters)
+    if ctx.parity_note:
+        ctx.manifest["parity"]["note"] = ctx.parity_note
     (ctx.tmp / "manifest.json").write_text(json.dumps(ctx.manifest, indent=2) + "\n")
     (ctx.tmp / "report.md").write_text(render_report(ctx.manifest))
 
@@ -381,36 +416,31 @@ def run_stages(ctx: ExportContext, stages: Sequence[Stage]) -> None:
 
 
 def export(request: ExportRequest, log: Callable[[str], None] = print) -> ExportResult:
-    """Run the whole pipeline for ``request.target``; see the module docstring."""
+    """Run the whole pipeline for ``request.target``; see the module docstring.
+
+    Everything that can be checked without building is checked first (output directory, size against
+    the memory, data directory, weights); the temp directories of killed exports to the same
+    destination are removed (and logged) before this one starts."""
+    from enet_edge.limits import check_size
+
     start = time.perf_counter()
     target = request.target
+    out_dir = check_out_dir(request.out_dir)
+    height = target.height if request.height is None else request.height
+    width = target.width if request.width is None else request.width
+    ENetConfig(height=height, width=width)  # the size rules (multiples of 8), before the memory estimate
+    check_size(height, width, "export")
+    check_data_dir(request.target, request.data_dir)
+    check_rulesets(target)
     weights, base_config, weights_info = _load_model_weights(request, log)
     config = target.model_config(base_config, request.height, request.width)
-    out_dir = Path(request.out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+    clean_stale(out_dir, log)
+    with staging_dir(out_dir, request.out_dir) as tmp:
         ctx = ExportContext(request, config, weights, weights_info, tmp, log)
         run_stages(ctx, stages_for(target))
-        _replace_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        replace_dir(tmp, out_dir)
     seconds = time.perf_counter() - start
-    return ExportResult(out_dir, ctx.manifest, seconds)
+    return ExportResult(Path(request.out_dir), ctx.manifest, seconds)
 
 
-def _replace_dir(new: Path, dest: Path) -> None:
-    """Move ``new`` to ``dest``; an existing ``dest`` is replaced only after ``new`` is complete."""
-    old = None
-    if dest.exists():
-        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-        os.replace(dest, old)
-    try:
-        os.replace(new, dest)
-    except OSError:
-        if old is not None:
-            os.replace(old, dest)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+_replace_dir = replace_dir  # the name earlier versions used

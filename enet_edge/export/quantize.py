@@ -9,6 +9,7 @@ than the allowed mIoU, ``nncf.quantize_with_accuracy_control`` keeps the most se
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from pathlib import Path
@@ -40,8 +41,11 @@ GATE_PRECISION = "f32"
 """Precision of the float layers while the mIoU gate measures the FP32 and INT8 IRs."""
 
 
-def ir_miou(xml_path: Path, pairs: Sequence[Tuple[Path, Path]]) -> float:
+def ir_miou(xml_path: Path, pairs: Sequence[Tuple[Path, Path]], classes=None) -> float:
     """Val mIoU (fraction, 11 classes, void ignored) of an IR on OpenVINO CPU through the runner.
+
+    ``classes``: the model's :class:`~enet_edge.class_sets.ClassSet` (None: CamVid's); the metric runs over
+    its classes minus its ignore label.
 
     Float layers run in f32, asked for and read back: on a BF16 CPU OpenVINO's default would be bf16.
     """
@@ -50,6 +54,8 @@ def ir_miou(xml_path: Path, pairs: Sequence[Tuple[Path, Path]]) -> float:
     from enet_edge.runtime.segmenter import Segmenter
 
     segmenter = Segmenter.open(xml_path, backend="openvino", device="CPU", precision=GATE_PRECISION)
+    if classes is not None:
+        segmenter = Segmenter(segmenter.adapter, classes.names, classes.palette_rgb, classes.ignore_label)
     try:
         require_exact(segmenter.adapter.precision_run, f"mIoU of {Path(xml_path).name}")
     except BaseException:
@@ -75,7 +81,7 @@ def _without_ignored_op_notes():
         logger.removeFilter(notes)
 
 
-def _miou_of_compiled(compiled, pairs_data: Sequence[Tuple[np.ndarray, np.ndarray]]) -> float:
+def _miou_of_compiled(compiled, pairs_data: Sequence[Tuple[np.ndarray, np.ndarray]], classes=None) -> float:
     """mIoU of an ``ov.CompiledModel`` on pre-read (frame tensor, label) pairs; NNCF's validation_fn."""
     from enet_edge.metrics import evaluate_samples
     from enet_edge.runtime.segmenter import Segmenter
@@ -86,12 +92,14 @@ def _miou_of_compiled(compiled, pairs_data: Sequence[Tuple[np.ndarray, np.ndarra
         logits = request.infer({0: tensor})[compiled.output(0)]
         return Segmenter.resize_labels(Segmenter.class_map(np.asarray(logits)), size), 0
 
-    return float(evaluate_samples(pairs_data, predict).accumulator.scores()["miou"])
+    return float(evaluate_samples(pairs_data, predict, classes=classes).accumulator.scores()["miou"])
 
 
 def quantize_ir(fp32_xml: Path, int8_xml: Path, spec: QuantizationSpec, data_dir: Optional[Path],
-                log: Callable[[str], None] = print) -> Dict[str, object]:
+                log: Callable[[str], None] = print, classes=None) -> Dict[str, object]:
     """Quantize ``fp32_xml`` to ``int8_xml``; returns the record that goes into the manifest.
+
+    ``classes``: the model's class set (None: CamVid's); the gate's mIoU runs over its classes.
 
     Raises:
         AccuracyError: INT8 loses more than ``spec.max_miou_drop`` points of mIoU on ``spec.eval_split``.
@@ -119,22 +127,28 @@ def quantize_ir(fp32_xml: Path, int8_xml: Path, spec: QuantizationSpec, data_dir
         quantized = nncf.quantize(model, nncf.Dataset(frames), fast_bias_correction=spec.fast_bias_correction,
                                   **common)
     ov.save_model(quantized, str(int8_xml), compress_to_fp16=False)
-    fp32_miou = ir_miou(fp32_xml, pairs)
-    int8_miou = ir_miou(int8_xml, pairs)
+    from enet_edge.class_sets import CAMVID
+
+    # CamVid's classes are ir_miou's default; another class set is passed on
+    measure = ir_miou if classes is None or classes == CAMVID else functools.partial(ir_miou, classes=classes)
+    fp32_miou = measure(fp32_xml, pairs)
+    int8_miou = measure(int8_xml, pairs)
     method = "nncf.quantize"
     drop = 100 * (fp32_miou - int8_miou)
     log(f"      {spec.eval_split} mIoU ({len(pairs)} frames): FP32 {100 * fp32_miou:.2f}%, INT8 "
         f"{100 * int8_miou:.2f}% (drop {drop:.2f} points, allowed {spec.max_miou_drop:.2f})")
     if drop > spec.max_miou_drop and spec.accuracy_control:
         log("      drop too large: nncf.quantize_with_accuracy_control")
+        n = classes.num_classes if classes is not None else camvid.NUM_CLASSES
         validation = [(model_frame(image, height, width), label)
-                      for image, label in (camvid.read_pair(i, lab) for i, lab in pairs)]
+                      for image, label in (camvid.read_pair(i, lab, n) for i, lab in pairs)]
         with _without_ignored_op_notes():
             quantized = nncf.quantize_with_accuracy_control(
-                model, nncf.Dataset(frames), nncf.Dataset(validation), validation_fn=_miou_of_compiled,
+                model, nncf.Dataset(frames), nncf.Dataset(validation),
+                validation_fn=functools.partial(_miou_of_compiled, classes=classes),
                 max_drop=spec.max_miou_drop / 100, drop_type=nncf.DropType.ABSOLUTE, **common)
         ov.save_model(quantized, str(int8_xml), compress_to_fp16=False)
-        int8_miou = ir_miou(int8_xml, pairs)
+        int8_miou = measure(int8_xml, pairs)
         method = "nncf.quantize_with_accuracy_control"
         drop = 100 * (fp32_miou - int8_miou)
         log(f"      with accuracy control: INT8 {100 * int8_miou:.2f}% (drop {drop:.2f} points)")

@@ -12,7 +12,7 @@ import platform
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB, VOID_LABEL
+from enet_edge.errors import ArtifactError
 from enet_edge.export.targets import ARTIFACT_FILES, TargetSpec
 from enet_edge.fileio import sha256_file
 from enet_edge.model.config import REFERENCE_REALIZATION, ENetConfig
@@ -37,21 +37,28 @@ def tool_versions() -> Dict[str, str]:
     return versions
 
 
-def artifact_spec(kind: str, config: ENetConfig) -> dict:
-    """The I/O spec of one artifact kind: the IR takes the OpenCV frame as is, the others float32 pixels."""
+def artifact_spec(kind: str, config: ENetConfig, class_map: Optional[str] = None) -> dict:
+    """The I/O spec of one artifact kind: the IR takes the OpenCV frame as is, the others float32 pixels.
+
+    ``class_map`` (int32/uint8): the IR outputs class ids (1,H,W) instead of the logits.
+    """
     dtype, note = ("uint8", "OpenCV frame as is") if kind == "openvino_ir" else ("float32", "BGR pixel values 0..255")
+    output = {"name": "logits", "shape": list(config.output_shape), "dtype": "float32", "layout": "NHWC",
+              "note": "class map = argmax over the last axis"}
+    if kind == "openvino_ir" and class_map:
+        output = {"name": "class_map", "shape": list(config.output_shape[:3]), "dtype": class_map, "layout": "NHW",
+                  "note": "class ids: the arg-max over the classes ran inside the model"}
     return {
         "inputs": [{"name": "image", "shape": list(config.input_shape), "dtype": dtype, "layout": "NHWC",
                     "color": "BGR", "range": [0, 255], "note": note}],
-        "outputs": [{"name": "logits", "shape": list(config.output_shape), "dtype": "float32", "layout": "NHWC",
-                     "note": "class map = argmax over the last axis"}],
+        "outputs": [output],
     }
 
 
 def _artifact_entry(kind: str, target: TargetSpec, config: ENetConfig, directory: Path, inventory: dict) -> dict:
     path = directory / ARTIFACT_FILES[kind]
     entry = {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size,
-             **artifact_spec(kind, config), "op_inventory": inventory}
+             **artifact_spec(kind, config, target.class_map), "op_inventory": inventory}
     if kind == "openvino_ir":
         bin_path = path.with_suffix(".bin")
         entry.update({"weights_file": bin_path.name, "weights_sha256": sha256_file(bin_path),
@@ -81,12 +88,14 @@ def build_manifest(target: TargetSpec, config: ENetConfig, weights_info: dict, d
         "weights": weights_info,
         "model": config.to_dict(),
         "realization": target.realization.to_dict(),
-        "classes": list(CAMVID_CLASSES),
-        "void_label": VOID_LABEL,
-        "palette_rgb": [list(c) for c in CAMVID_PALETTE_RGB],
+        **_class_entries(weights_info, config),
+        "preprocessing_in_graph": (["reverse channels (BGR frame -> RGB)"] if config.flavour_spec.input_rgb else [])
+        + ["scale by 1/255"],
         "artifacts": artifacts,
         "checks": checks,
-        "parity": {"reference": f"TensorFlow/Keras, realization {REFERENCE_REALIZATION.name}",
+        "parity": {"reference": f"TensorFlow/Keras, flavour {config.flavour}, realization {REFERENCE_REALIZATION.name}"
+                                + (" (kwotsin's ops: max_pool_with_argmax + scatter_nd unpooling, conv2d_transpose)"
+                                   if config.flavour == "kwotsin" else ""),
                    "inputs": frame_names, "ran_on": ran_on, "results": parity,
                    "thresholds": {k: dataclasses.asdict(v) for k, v in target.thresholds.items()}},
         "tools": tool_versions(),
@@ -95,6 +104,18 @@ def build_manifest(target: TargetSpec, config: ENetConfig, weights_info: dict, d
         manifest["quantization"] = quantization
     manifest["complexity"] = complexity_entry(directory, target, parameters)
     return manifest
+
+
+def _class_entries(weights_info: dict, config: ENetConfig) -> dict:
+    """The manifest's classes, palette and void (ignore) label: the weights' class set, CamVid's by default."""
+    from enet_edge.class_sets import from_meta
+
+    classes = from_meta(weights_info, config.num_classes)
+    if classes.num_classes != config.num_classes:
+        raise ArtifactError(f"the weights name {classes.num_classes} classes but the network has {config.num_classes} "
+                            "outputs; fix the class set in the weights' meta")
+    return {"classes": list(classes.names), "void_label": classes.ignore_label,
+            "palette_rgb": [list(c) for c in classes.palette_rgb]}
 
 
 def complexity_entry(directory: Path, target: TargetSpec, parameters: Optional[int]) -> dict:
@@ -107,6 +128,11 @@ def complexity_entry(directory: Path, target: TargetSpec, parameters: Optional[i
         entry["note"] = ("MACs of the IR's convolutions as realized for this target (elementwise ops, pooling "
                          "and data movement not counted); FLOPs = 2 x MACs")
     return entry
+
+
+def _metric(value, spec: str) -> str:
+    """A parity metric; "–" where it is not measured (a class-map artifact has no logits)."""
+    return "–" if value is None else format(value, spec)
 
 
 def complexity_text(entry: Optional[dict]) -> str:
@@ -135,6 +161,9 @@ def render_report(manifest: dict) -> str:
               f"Model: {manifest['model']['height']}x{manifest['model']['width']}, "
               f"{len(manifest['classes'])} classes; realization: "
               + ", ".join(f"{k}={v}" for k, v in manifest["realization"].items()), "",
+              f"Architecture: flavour {manifest['model'].get('flavour', 'paper')}; in the graph: "
+              + ", ".join(manifest.get("preprocessing_in_graph", ["scale by 1/255"]))
+              + f"; classes: {', '.join(manifest['classes'])}.", "",
               complexity_text(manifest.get("complexity")), "", "## Artifacts", "",
               "| kind | file | bytes | sha256 |", "|---|---|---|---|"]
     for kind, a in manifest["artifacts"].items():
@@ -178,8 +207,11 @@ def _parity_section(manifest: dict) -> List[str]:
     for kind, r in p["results"].items():
         ran = p["ran_on"][kind]
         where = f"{ran['backend']} {ran['device']} {ran['inference_precision']}"
-        lines.append(f"| {kind} | {where} | {r['max_abs_rel']:.2e} | {r['mean_abs_rel']:.2e} | "
-                     f"{100 * r['share_off_2pct']:.3f}% | {r['l2_rel']:.2e} | {100 * r['argmax_agreement']:.3f}% |")
+        lines.append(f"| {kind} | {where} | {_metric(r['max_abs_rel'], '.2e')} | {_metric(r['mean_abs_rel'], '.2e')} | "
+                     f"{_metric(r['share_off_2pct'], '.3%')} | {_metric(r['l2_rel'], '.2e')} | "
+                     f"{100 * r['argmax_agreement']:.3f}% |")
+    if p.get("note"):
+        lines += ["", f"**Parity inputs:** {p['note']}."]
     skipped = {kind: ran["skipped"] for kind, ran in p["ran_on"].items() if "skipped" in ran}
     if skipped:
         lines += [""] + [f"Not run: {kind}: {why}." for kind, why in skipped.items()]

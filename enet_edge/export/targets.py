@@ -10,6 +10,7 @@ Adding a target means adding a file; no code path. Schema::
     [input]    height = 360, width = 480
     [onnx]     opset = 13
     [openvino] precision = "FP16"    # FP32 | FP16 | INT8 (INT8 needs [quantization])
+    [output]   class_map = "int32"   # optional: the IR outputs (1,H,W) class ids (int32 | uint8), not logits
     [quantization]                   # QuantizationSpec fields: NNCF post-training quantization + mIoU gate
     [checks]   tensorflow = "realization" | ruleset, onnx = ruleset, openvino_ir = ruleset
     [parity]   frames = 3, random = 1
@@ -97,6 +98,7 @@ class TargetSpec:
     parity_random: int = 1
     thresholds: Dict[str, ParityThresholds] = field(default_factory=dict)
     quantization: Optional[QuantizationSpec] = None
+    class_map: Optional[str] = None  # "int32" | "uint8": the IR ends in the arg-max; None: it outputs logits
     source: str = ""
 
     def __post_init__(self) -> None:
@@ -118,9 +120,18 @@ class TargetSpec:
             if kind not in ARTIFACTS + PARITY_EXTRA:
                 raise ConfigError(f"target {self.name}: [parity.thresholds] key {kind!r} is not one of "
                                   f"{ARTIFACTS + PARITY_EXTRA}")
+        if self.class_map not in (None, "int32", "uint8"):
+            raise ConfigError(f"target {self.name}: [output] class_map={self.class_map!r} must be int32 or uint8")
+        if self.class_map and "openvino_ir" not in self.artifacts:
+            raise ConfigError(f"target {self.name}: [output] class_map shapes the OpenVINO IR; list the openvino_ir "
+                              f"artifact")
         ENetConfig(height=self.height, width=self.width)  # validates the size
         if self.parity_frames < 0 or self.parity_random < 0 or self.parity_frames + self.parity_random < 1:
             raise ConfigError(f"target {self.name}: parity needs at least one frame or random input")
+
+    def with_class_map(self, dtype: Optional[str]) -> "TargetSpec":
+        """This target with its IR ending in the arg-max (``int32``/``uint8`` class ids), or logits (None)."""
+        return dataclasses.replace(self, class_map=dtype)
 
     def with_quantization(self, ir_argmax_agreement: Optional[float] = None, **changes) -> "TargetSpec":
         """This INT8 target with ``changes`` to its :class:`QuantizationSpec` (e.g. ``calibration_frames=6``).
@@ -140,37 +151,90 @@ class TargetSpec:
     def model_config(self, base: Optional[ENetConfig] = None, height: Optional[int] = None,
                      width: Optional[int] = None) -> ENetConfig:
         base = base or ENetConfig()
-        return base.replace(height=height or self.height, width=width or self.width, batch=1)
+        return base.replace(height=self.height if height is None else height,
+                            width=self.width if width is None else width, batch=1)
+
+
+_TABLES = {"realization": dict, "input": dict, "onnx": dict, "openvino": dict, "checks": dict, "parity": dict,
+           "quantization": dict, "output": dict}
+_KEYS = {"": {"name", "description", "mode", "device", "artifacts", *_TABLES}, "input": {"height", "width"},
+         "onnx": {"opset"}, "openvino": {"precision"}, "output": {"class_map"}, "parity": {"frames", "random", "thresholds"},
+         "quantization": {f.name for f in dataclasses.fields(QuantizationSpec)}}
+
+
+def _typed(value, kind, where: str, source: str):
+    """``value`` when it is a ``kind`` (int: not a bool, not a float), else :class:`ConfigError` naming the key."""
+    ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        ok = True
+    if not ok:
+        names = {int: "an integer", str: "a string", dict: "a table", list: "a list", float: "a number"}
+        raise ConfigError(f"target file {source}: {where} = {value!r} must be {names.get(kind, kind.__name__)}")
+    return value
+
+
+def _check_keys(table: dict, source: str) -> None:
+    for section, allowed in _KEYS.items():
+        part = table if not section else table.get(section, {})
+        unknown = sorted(set(part) - allowed)
+        if unknown:
+            where = f"[{section}] " if section else ""
+            raise ConfigError(f"target file {source}: unknown {where}key(s) {', '.join(unknown)}; "
+                              f"known: {', '.join(sorted(allowed))}")
 
 
 def _from_table(table: dict, source: str) -> TargetSpec:
+    """A :class:`TargetSpec` from a parsed target file; :class:`ConfigError` naming the key for a missing key,
+    an unknown key or a value of the wrong type."""
+    for key, kind in _TABLES.items():
+        if key in table:
+            _typed(table[key], kind, f"[{key}]", source)
+    _check_keys(table, source)
+
+    def get(section: str, key: str, kind, default):
+        part = table.get(section, {}) if section else table
+        where = f"[{section}] {key}" if section else key
+        return _typed(part[key], kind, where, source) if key in part else default
+
     try:
-        name = table["name"]
-        realization = Realization.from_dict(table.get("realization", {}))
-        size = table.get("input", {})
+        name = _typed(table["name"], str, "name", source)
         parity = table.get("parity", {})
-        thresholds = {kind: ParityThresholds(**limits) for kind, limits in parity.get("thresholds", {}).items()}
+        thresholds = {}
+        for kind, limits in _typed(parity.get("thresholds", {}), dict, "[parity.thresholds]", source).items():
+            limits = _typed(limits, dict, f"[parity.thresholds.{kind}]", source)
+            for metric, value in limits.items():
+                _typed(value, float, f"[parity.thresholds.{kind}] {metric}", source)
+            thresholds[kind] = ParityThresholds(**limits)
+        artifacts = get("", "artifacts", list, list(ARTIFACTS))
+        for item in artifacts:
+            _typed(item, str, "artifacts entry", source)
+        checks = get("", "checks", dict, {})
+        for kind, ruleset in checks.items():
+            _typed(ruleset, str, f"[checks] {kind}", source)
         return TargetSpec(
             name=name,
-            description=table.get("description", ""),
-            realization=realization,
-            height=int(size.get("height", 360)),
-            width=int(size.get("width", 480)),
-            mode=table.get("mode", "export"),
-            device=table.get("device", "CPU"),
-            onnx_opset=int(table.get("onnx", {}).get("opset", 13)),
-            precision=table.get("openvino", {}).get("precision", "FP32"),
-            artifacts=tuple(table.get("artifacts", ARTIFACTS)),
-            checks=dict(table.get("checks", {})),
-            parity_frames=int(parity.get("frames", 3)),
-            parity_random=int(parity.get("random", 1)),
+            description=get("", "description", str, ""),
+            realization=Realization.from_dict(table.get("realization", {})),
+            height=get("input", "height", int, 360),
+            width=get("input", "width", int, 480),
+            mode=get("", "mode", str, "export"),
+            device=get("", "device", str, "CPU"),
+            onnx_opset=get("onnx", "opset", int, 13),
+            precision=get("openvino", "precision", str, "FP32"),
+            artifacts=tuple(artifacts),
+            checks=dict(checks),
+            parity_frames=get("parity", "frames", int, 3),
+            parity_random=get("parity", "random", int, 1),
             thresholds=thresholds,
             quantization=QuantizationSpec(**table["quantization"]) if "quantization" in table else None,
+            class_map=get("output", "class_map", str, None),
             source=source,
         )
     except KeyError as exc:
         raise ConfigError(f"target file {source} lacks {exc}") from exc
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:  # ConfigError is a ValueError too
+        if str(exc).startswith("target file "):
+            raise
         raise ConfigError(f"target file {source}: {exc}") from exc
 
 
@@ -187,6 +251,8 @@ def load_target(name_or_path: str, directory: Path = TARGET_DIR) -> TargetSpec:
         raise ConfigError(f"unknown target {name_or_path!r}; available: {', '.join(available_targets(directory))}")
     try:
         table = read_toml(path)
-    except ValueError as exc:
+    except ValueError as exc:  # tomllib.TOMLDecodeError, UnicodeDecodeError
         raise ConfigError(f"target file {path} is not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read target file {path}: {exc.strerror or exc}") from exc
     return _from_table(table, str(path))

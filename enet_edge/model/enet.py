@@ -6,6 +6,9 @@ of weights builds into any :class:`~enet_edge.model.config.Realization`.
 
 Input: ``image``, (N, H, W, 3) float32, NHWC, **BGR** (OpenCV order), raw pixel values 0..255.
 BGR is deliberate: a device feeds OpenCV frames straight in, with no channel swap in the graph.
+(Flavour ``kwotsin``, trained on RGB, reverses the channels in the graph: the input stays BGR.)
+Architecture flavours (``ENetConfig.flavour``, :class:`~enet_edge.model.config.Flavour`) switch the
+details where kwotsin/TensorFlow-ENet differs from the paper; the code path is the same.
 Output: ``logits``, (N, H, W, num_classes) float32, NHWC.
 
 Weights files (read, write, build a model from one): :mod:`enet_edge.model.weights`.

@@ -239,12 +239,12 @@ def convert(variables: Mapping[str, np.ndarray], skip_connections: bool = False,
             continue
         if _is_optimizer_state(name, variables):
             skipped.setdefault("optimizer state", []).append(name)
-        elif name.endswith("/gamma") and name.startswith(arch.scope + "/"):
-            skipped.setdefault("batch-norm gamma (slim.batch_norm scale=False: not used by kwotsin's network)",
-                               []).append(name)
         elif (m := dead.match(name)) and int(m.group(1)) < arch.num_initial_blocks:
             skipped.setdefault(f"initial blocks before the last ({arch.num_initial_blocks}): kwotsin applies each "
                                "to the input and keeps only the last", []).append(name)
+        elif name.endswith("/gamma") and name.startswith(arch.scope + "/"):
+            skipped.setdefault("batch-norm gamma (slim.batch_norm scale=False: not used by kwotsin's network)",
+                               []).append(name)
         else:
             unplaced.append(name)
     if unplaced:

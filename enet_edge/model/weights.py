@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Dict, Optional, Tuple
 
 import numpy as np
 
-from enet_edge.errors import ArtifactError
+from enet_edge.errors import ArtifactError, ConfigError
 from enet_edge.fileio import atomic_savez
 from enet_edge.model.config import ENetConfig, Realization
 
@@ -69,21 +69,44 @@ def write_weights(path, arrays: Dict[str, np.ndarray], config: ENetConfig, meta:
     return atomic_savez(Path(path), arrays)
 
 
-def read_weights(path) -> Tuple[Dict[str, np.ndarray], dict, dict]:
-    """Read an ``.npz`` written by :func:`save_weights`; returns (weights, config dict, meta dict)."""
+def read_weights(path, flag: str = "weights file") -> Tuple[Dict[str, np.ndarray], dict, dict]:
+    """Read an ``.npz`` written by :func:`save_weights`; returns (weights, config dict, meta dict).
+
+    Every problem is an :class:`ArtifactError` naming the file (and ``flag``, the option that gave it): missing,
+    not an npz (zip) file, truncated, holding pickled objects, or without a valid ENet config entry."""
     path = Path(path)
     if not path.is_file():
-        raise ArtifactError(f"weights file {path} does not exist; pass --weights with an .npz from `enet-edge train`")
+        what = "is a directory, not" if path.is_dir() else "does not exist; give"
+        raise ArtifactError(f"{flag} {path} {what} a weights .npz (from `enet-edge train`)")
+    if not zipfile.is_zipfile(path):
+        raise ArtifactError(f"cannot read weights: {flag} {path} is not an .npz file (not a zip archive: empty, truncated or another "
+                            f"format); give a weights .npz written by `enet-edge train`")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ArtifactError(f"cannot read weights {path}: {exc}; is it a complete .npz from `enet-edge train`?") from exc
+    except ValueError as exc:  # numpy refuses object arrays without allow_pickle
+        if "pickle" not in str(exc):
+            raise ArtifactError(f"cannot read weights: {flag} {path} is not a readable .npz ({exc}); give weights from `enet-edge train`") from exc
+        raise ArtifactError(f"cannot read weights: {flag} {path} holds pickled Python objects; enet-edge weights are plain arrays "
+                            f"(written by `enet-edge train`), and pickles are never loaded") from exc
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise ArtifactError(f"cannot read weights: {flag} {path} is a damaged .npz ({type(exc).__name__}: {exc}); is it a complete "
+                            f"file from `enet-edge train`?") from exc
     try:
         config = json.loads(str(arrays.pop(CONFIG_KEY)))
         meta = json.loads(str(arrays.pop(META_KEY, np.array("{}"))))
     except (KeyError, ValueError) as exc:
-        raise ArtifactError(f"{path} has no ENet config entry; it was not written by enet-edge") from exc
+        raise ArtifactError(f"{flag} {path} has no ENet config entry ({CONFIG_KEY}); it was not written by "
+                            f"enet-edge") from exc
+    if not isinstance(config, dict) or not isinstance(meta, dict):
+        raise ArtifactError(f"{flag} {path}: its {CONFIG_KEY}/{META_KEY} entries are not JSON objects")
+    try:
+        ENetConfig.from_dict(config)
+    except (ConfigError, TypeError) as exc:
+        raise ArtifactError(f"{flag} {path}: its ENet config is invalid ({exc})") from exc
+    bad = sorted(k for k, v in arrays.items() if not np.issubdtype(v.dtype, np.number))
+    if bad:
+        raise ArtifactError(f"{flag} {path}: {bad[:3]} are not numeric arrays; not enet-edge weights")
     return arrays, config, meta
 
 

@@ -44,7 +44,41 @@ def read_manifest(directory: Path) -> dict:
         raise ArtifactError(f"{path} is not readable JSON ({exc}); re-export") from exc
     if not isinstance(manifest, dict) or "artifacts" not in manifest:
         raise ArtifactError(f"{path} is not an enet-edge manifest (no 'artifacts')")
+    _check_manifest(manifest, path)
     return manifest
+
+
+def _check_manifest(manifest: dict, path: Path) -> None:
+    """:class:`ArtifactError` where the fields readers rely on have the wrong shape (a hand-edited or
+    damaged manifest is an error, not a traceback)."""
+    def bad(what: str) -> ArtifactError:
+        return ArtifactError(f"{path} is damaged: {what}; re-export")
+
+    artifacts = manifest["artifacts"]
+    if not isinstance(artifacts, dict):
+        raise bad("'artifacts' is not an object")
+    for kind, entry in artifacts.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) or not entry["file"]:
+            raise bad(f"artifact {kind!r} has no file name")
+        if Path(entry["file"]).name != entry["file"]:
+            raise bad(f"artifact {kind!r} names {entry['file']!r}, not a file in the export directory")
+        for key in ("weights_file",):
+            if key in entry and (not isinstance(entry[key], str) or Path(entry[key]).name != entry[key]):
+                raise bad(f"artifact {kind!r} has a bad {key}")
+    if "target" in manifest and not isinstance(manifest["target"], str):
+        raise bad("'target' is not a string")
+    classes = manifest.get("classes", CAMVID_CLASSES)
+    if not isinstance(classes, (list, tuple)) or not classes or not all(isinstance(c, str) for c in classes):
+        raise bad("'classes' is not a list of names")
+    palette = manifest.get("palette_rgb", CAMVID_PALETTE_RGB)
+    if (not isinstance(palette, (list, tuple)) or len(palette) < len(classes)
+            or not all(isinstance(rgb, (list, tuple)) and len(rgb) == 3
+                       and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in rgb)
+                       for rgb in palette)):
+        raise bad("'palette_rgb' is not one [r, g, b] (0..255) per class")
+    for key in ("weights", "model"):
+        if key in manifest and not isinstance(manifest[key], dict):
+            raise bad(f"{key!r} is not an object")
 
 
 def verify_artifact(directory: Path, entry: dict) -> None:

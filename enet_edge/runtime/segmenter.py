@@ -14,7 +14,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
+from enet_edge.class_sets import ClassSet, artifact_classes
+from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB, VOID_LABEL
 from enet_edge.errors import ArtifactError, InputError
 from enet_edge.runtime.adapters import InferenceAdapter, open_adapter
 from enet_edge.runtime.manifest import Artifact, resolve_artifact
@@ -31,6 +32,15 @@ def resize_to_model(frame: np.ndarray, height: int, width: int) -> np.ndarray:
     if frame.shape[:2] != (height, width):
         frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
     return frame
+
+
+CLASS_MAP_DTYPES = ("int32", "uint8")
+"""Element types of a class-map output (class ids, the arg-max inside the model)."""
+
+
+def is_class_map(output: np.ndarray) -> bool:
+    """True for a class-map output: (1, H, W) integer class ids rather than (1, H, W, K) float logits."""
+    return output.ndim == 3 and np.issubdtype(output.dtype, np.integer)
 
 
 def resize_labels(class_map: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
@@ -78,7 +88,8 @@ class Segmenter:
     """Pre-process, infer and post-process frames with any adapter."""
 
     def __init__(self, adapter: InferenceAdapter, classes: Sequence[str] = CAMVID_CLASSES,
-                 palette_rgb: Sequence[Sequence[int]] = CAMVID_PALETTE_RGB):
+                 palette_rgb: Sequence[Sequence[int]] = CAMVID_PALETTE_RGB, ignore_label: Optional[int] = -1):
+        """``ignore_label``: the label id the metric skips (-1: CamVid's void for CamVid's classes, else none)."""
         spec, out = adapter.input_spec, adapter.output_spec
         if len(spec.shape) != 4 or spec.shape[0] != 1 or spec.shape[3] != 3:
             raise ArtifactError(f"{adapter.path} takes {spec.name} {tuple(spec.shape)}; the segmenter needs a "
@@ -86,22 +97,45 @@ class Segmenter:
         if spec.dtype not in FRAME_DTYPES:
             raise ArtifactError(f"{adapter.path} takes {spec.name} as {spec.dtype}; the segmenter feeds "
                                 f"{' or '.join(FRAME_DTYPES)} BGR 0..255")
-        if len(out.shape) != 4 or out.shape[0] != 1 or out.shape[3] != len(classes):
-            raise ArtifactError(f"{adapter.path} returns {out.name} {tuple(out.shape)}; the segmenter needs "
-                                f"(1, H, W, {len(classes)}) NHWC logits, one channel per class")
+        class_ids = len(out.shape) == 3 and out.shape[0] == 1 and out.dtype in CLASS_MAP_DTYPES
+        if not class_ids and (len(out.shape) != 4 or out.shape[0] != 1 or out.shape[3] != len(classes)):
+            raise ArtifactError(f"{adapter.path} returns {out.name} {tuple(out.shape)} {out.dtype}; the segmenter "
+                                f"needs (1, H, W, {len(classes)}) NHWC logits, one channel per class, or a "
+                                f"(1, H, W) {' or '.join(CLASS_MAP_DTYPES)} class map")
         self.adapter = adapter
         self.classes = tuple(classes)
         palette = np.asarray(palette_rgb, np.uint8)
         if palette.shape != (len(self.classes), 3):
             raise InputError(f"palette has shape {palette.shape}, expected ({len(self.classes)}, 3)")
         self.palette_bgr = palette[:, ::-1].copy()
+        if ignore_label == -1:
+            ignore_label = VOID_LABEL if self.classes == tuple(CAMVID_CLASSES) else None
+        self.ignore_label = ignore_label
+
+    @property
+    def class_set(self) -> ClassSet:
+        """The model's classes, palette and ignore label (what eval scores over)."""
+        return ClassSet(self.classes, tuple(tuple(int(c) for c in rgb) for rgb in self.palette_bgr[:, ::-1]),
+                        self.ignore_label)
 
     @classmethod
     def open(cls, path, backend: Optional[str] = None, device: str = "CPU", **options) -> "Segmenter":
         """Open an export directory (manifest verified) or a single .xml/.onnx/.pb file."""
         artifact: Artifact = resolve_artifact(path, backend)
         adapter = open_adapter(artifact.path, backend=artifact.backend, device=device, **options)
-        return cls(adapter, artifact.classes, artifact.palette_rgb)
+        try:
+            return cls.for_artifact(adapter, artifact)
+        except BaseException:
+            adapter.close()
+            raise
+
+    @classmethod
+    def for_artifact(cls, adapter: InferenceAdapter, artifact: Artifact) -> "Segmenter":
+        """A segmenter of an opened ``adapter`` with the classes ``artifact`` records (its manifest's, a
+        weights file's meta, else CamVid's): names, palette and the ignore label eval leaves out."""
+        out = adapter.output_spec  # logits (1, H, W, K), or a class map (1, H, W): then the manifest's count
+        classes = artifact_classes(artifact, int(out.shape[-1]) if len(out.shape) == 4 else len(artifact.classes))
+        return cls(adapter, classes.names, classes.palette_rgb, classes.ignore_label)
 
     @property
     def model_size(self) -> Tuple[int, int]:
@@ -117,9 +151,12 @@ class Segmenter:
         return resize_to_model(frame, *self.model_size)[None].astype(self.adapter.input_spec.dtype, copy=False)
 
     @staticmethod
-    def class_map(logits: np.ndarray) -> np.ndarray:
-        """(1, H, W, K) logits -> (H, W) uint8 class ids."""
-        return np.argmax(logits[0], axis=-1).astype(np.uint8)
+    def class_map(output: np.ndarray) -> np.ndarray:
+        """A model output -> (H, W) uint8 class ids: (1, H, W, K) float logits (argmax over K), or
+        (1, H, W) integer class ids from a class-map export (the arg-max ran inside the model)."""
+        if is_class_map(output):
+            return output[0].astype(np.uint8, copy=False)
+        return np.argmax(output[0], axis=-1).astype(np.uint8)
 
     resize_labels = staticmethod(resize_labels)
 

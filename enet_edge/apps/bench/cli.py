@@ -11,7 +11,7 @@ from enet_edge.apps.bench.machine import machine_info
 from enet_edge.apps.bench.measure import run_bench
 from enet_edge.apps.bench.report import (check_writable, compare_document, format_compare, format_report,
                                          result_document, write_json)
-from enet_edge.errors import ConfigError
+from enet_edge.errors import ConfigError, Interrupted
 from enet_edge.runtime.adapters import BACKENDS
 
 
@@ -93,4 +93,7 @@ def run_cli(args) -> int:
     if args.json_path:
         document = compare_document(results, machine) if compare else result_document(results[0], machine)
         print(f"wrote {write_json(document, args.json_path)}")
+    if any(r.interrupted for r in results):
+        raise Interrupted("interrupted (Ctrl-C) during the timed runs; the statistics above"
+                          + (" and --json" if args.json_path else "") + " hold the iterations measured before it")
     return 0

@@ -23,6 +23,11 @@ PER_LAYER_RUNS = 10
 MAX_INFER_TENSORS = 8  # distinct pre-processed inputs cycled through in the infer-only phase
 RANDOM_FRAMES = 4
 STAGES = ("read", "preprocess", "wait", "infer", "collect", "postprocess")
+MAX_TIME_S = 86400.0  # --time: one day per model and phase
+MAX_NIREQ = 64
+MAX_NITER = 10_000_000  # --niter, --warmup: a sanity cap (days of a 30 ms model)
+NOISY_P90_OVER_MEDIAN = 1.5
+"""A phase whose p90 exceeds its median by more than this factor was measured on a busy machine."""
 
 ENTRY_SYNTAX = """\
 model / compare entry syntax:  PATH[:BACKEND[:DEVICE[:PRECISION]]]
@@ -144,15 +149,15 @@ class BenchConfig:
             raise ConfigError(f"mode {self.mode!r} must be one of {', '.join(MODES)}")
         if self.niter is not None and self.time_s is not None:
             raise ConfigError("give --niter or --time, not both")
-        if self.niter is not None and self.niter < 1:
-            raise ConfigError(f"niter={self.niter} must be >= 1")
-        if self.time_s is not None and not self.time_s > 0:
-            raise ConfigError(f"time={self.time_s} must be > 0 seconds")
-        if self.warmup < 0:
-            raise ConfigError(f"warmup={self.warmup} must be >= 0")
+        if self.niter is not None and not 1 <= self.niter <= MAX_NITER:
+            raise ConfigError(f"niter={self.niter} must be >= 1" + (f" and at most {MAX_NITER}" if self.niter > 1 else ""))
+        if self.time_s is not None and not 0 < self.time_s <= MAX_TIME_S:
+            raise ConfigError(f"time={self.time_s} must be > 0 and at most {MAX_TIME_S:g} seconds")
+        if not 0 <= self.warmup <= MAX_NITER:
+            raise ConfigError(f"warmup={self.warmup} must be within 0..{MAX_NITER}")
         if self.nireq is not None:
-            if self.nireq < 1:
-                raise ConfigError(f"nireq={self.nireq} must be >= 1")
+            if not 1 <= self.nireq <= MAX_NIREQ:
+                raise ConfigError(f"nireq={self.nireq} must be within 1..{MAX_NIREQ}")
             if self.mode == "latency" and self.nireq != 1:
                 raise ConfigError("--nireq applies to --mode throughput (latency mode runs 1 request synchronously)")
         if self.nstreams is not None:
@@ -168,6 +173,8 @@ class BenchConfig:
             raise ConfigError(f"per_layer={self.per_layer} must be >= 0")
         if self.rounds is not None and self.rounds < 1:
             raise ConfigError(f"rounds={self.rounds} must be >= 1")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed={self.seed} must be within 0..{2**32 - 1}")
 
     @property
     def total_niter(self) -> Optional[int]:

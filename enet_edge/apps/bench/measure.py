@@ -5,6 +5,7 @@ All samples are ``time.perf_counter_ns`` integers.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -98,7 +99,7 @@ class _Session:
         self.adapter: InferenceAdapter = open_adapter(artifact.path, backend=artifact.backend, device=entry.device,
                                                       **_adapter_options(entry, artifact.backend, config))
         try:
-            self.segmenter = Segmenter(self.adapter, artifact.classes, artifact.palette_rgb)
+            self.segmenter = Segmenter.for_artifact(self.adapter, artifact)
             self.source = source if source is not None else FrameSource(size=self.segmenter.model_size,
                                                                          seed=config.seed)
             self.tensors = [self.segmenter.preprocess(self.source.read(i))
@@ -273,6 +274,21 @@ def _split(total: int, parts: int) -> List[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
+def _timed_rounds(config: BenchConfig, sessions: List["_Session"], log: Callable[[str], None]) -> None:
+    rounds = config.total_rounds
+    counts = _split(config.total_niter, rounds) if config.total_niter is not None else [None] * rounds
+    seconds = None if config.time_s is None else config.time_s / rounds
+    for r, count in enumerate(counts):
+        if rounds > 1:
+            log(f"round {r + 1}/{rounds}")
+        for session in sessions:
+            session.run_infer(count, seconds)
+            session.run_e2e(count, seconds)
+    if config.per_layer:
+        for session in sessions:
+            session.collect_per_layer(PER_LAYER_RUNS)
+
+
 def run_bench(config: BenchConfig, log: Optional[Callable[[str], None]] = None) -> List[BenchResult]:
     """Load every entry, warm up, then run the timed phases in interleaved rounds.
 
@@ -287,19 +303,15 @@ def run_bench(config: BenchConfig, log: Optional[Callable[[str], None]] = None) 
             sessions.append(_Session(entry, config, source, artifact, verify_ms, log))
         for session in sessions:
             session.warm_up(config.warmup)
-        rounds = config.total_rounds
-        counts = _split(config.total_niter, rounds) if config.total_niter is not None else [None] * rounds
-        seconds = None if config.time_s is None else config.time_s / rounds
-        for r, count in enumerate(counts):
-            if rounds > 1:
-                log(f"round {r + 1}/{rounds}")
-            for session in sessions:
-                session.run_infer(count, seconds)
-                session.run_e2e(count, seconds)
-        if config.per_layer:
-            for session in sessions:
-                session.collect_per_layer(PER_LAYER_RUNS)
-        return [session.result() for session in sessions]
+        interrupted = False
+        try:
+            _timed_rounds(config, sessions, log)
+        except KeyboardInterrupt:  # Ctrl-C: what was measured is the result (flagged), if anything was
+            if not any(s.infer_ns or s.e2e_ns for s in sessions):
+                raise
+            interrupted = True
+            log("interrupted: reporting the iterations measured so far")
+        return [dataclasses.replace(session.result(), interrupted=interrupted) for session in sessions]
     finally:
         for session in sessions:
             session.close()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from enet_edge.apps.bench.config import PER_LAYER_RUNS, SCHEMA, STAGES
 from enet_edge.apps.bench.results import BenchResult, Stats
-from enet_edge.errors import ConfigError
+from enet_edge.fileio import atomic_write_text, check_output_file
 from enet_edge.progress import format_ms
 from enet_edge.runtime.adapters import LayerCounter
 from enet_edge.runtime.complexity import share_table
@@ -44,6 +43,9 @@ def result_document(result: BenchResult, machine: Dict[str, Any]) -> Dict[str, A
         "e2e_latency_ms": result.e2e.latency.ms(),
         "e2e_throughput_fps": _finite(result.e2e.fps),
         "e2e_stages_ms": e2e_stages,
+        "spread": result.spread(),
+        "warnings": list(result.warnings()),
+        "interrupted": result.interrupted,
         "notes": {
             "latency_ms": "infer-only: pre-processed tensors back to back, output not fetched "
                           "(async mode: start to completion of each request)",
@@ -94,26 +96,13 @@ def compare_document(results: Sequence[BenchResult], machine: Dict[str, Any]) ->
 
 
 def write_json(document: Dict[str, Any], path) -> Path:
-    """Write ``document`` as indented JSON to ``path`` (parents created)."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
-    except OSError as exc:
-        raise ConfigError(f"cannot write --json {path}: {exc.strerror or exc}") from exc
-    return path
+    """Write ``document`` as indented JSON to ``path`` (parents created; temp file, then rename)."""
+    return atomic_write_text(path, json.dumps(document, indent=2, allow_nan=False) + "\n", "--json")
 
 
 def check_writable(path: Path) -> None:
-    """:class:`ConfigError` now, before a long run, where ``--json path`` could not be written after it."""
-    if path.is_dir():
-        raise ConfigError(f"--json {path} is a directory; give a file name")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot write --json {path}: {exc.strerror or exc}") from exc
-    if not os.access(path.parent, os.W_OK):
-        raise ConfigError(f"cannot write --json {path}: {path.parent} is not writable")
+    """:class:`OutputError` now, before a long run, where ``--json path`` could not be written after it."""
+    check_output_file(path, "--json")
 
 
 def _fps(value: Optional[float]) -> str:
@@ -175,6 +164,12 @@ def format_report(result: BenchResult, per_layer: int = 0) -> str:
         "  infer-only = pre-processed tensors back to back, output not fetched (what benchmark_app measures);",
         "  end-to-end = read + preprocess + infer + postprocess (argmax class map resized to the frame), per frame.",
     ]
+    spread = result.spread()
+    lines.append("  spread: p90/median " + ", ".join(
+        f"{name} {'-' if value is None else f'{value:.2f}'}"
+        for name, value in (("infer-only", spread["infer_p90_over_median"]),
+                            ("end-to-end", spread["e2e_p90_over_median"]))))
+    lines += [f"  WARNING: {w}" for w in result.warnings()]
     if per_layer:
         lines += [""] + format_per_layer(result, per_layer)
     return "\n".join(lines)
@@ -293,6 +288,7 @@ def format_compare(results: Sequence[BenchResult], per_layer: int = 0) -> str:
              if r.precision_run is not None and r.precision_run.note]
     if notes:
         lines += ["precision: what ran, read back from the device:"] + [f"  {n}" for n in notes]
+    lines += [f"[{i}] WARNING: {w}" for i, r in enumerate(results, 1) for w in r.warnings()]
     if per_layer:
         for i, r in enumerate(results, 1):
             lines += ["", f"[{i}] {r.entry.label}"] + format_per_layer(r, per_layer)

@@ -79,5 +79,35 @@ class BenchResult:
     per_layer: Optional[Tuple[LayerCounter, ...]] = None  # averaged counters, sorted by real time (all layers)
     infer_samples_ns: Tuple[int, ...] = ()  # the infer-only latencies themselves, in the order measured
     precision_run: Optional[PrecisionRun] = None  # what was asked and what ran, with its note
+    interrupted: bool = False  # Ctrl-C stopped the timed phases: the samples measured before it
+
+    def spread(self) -> Dict[str, Optional[float]]:
+        """p90 / median of each phase (1.0: no spread; None: no samples): how far to trust the medians."""
+        def ratio(stats: Stats) -> Optional[float]:
+            if not stats.count or not stats.median_ns > 0:
+                return None
+            return round(stats.p90_ns / stats.median_ns, 3)
+
+        return {"infer_p90_over_median": ratio(self.infer.latency), "e2e_p90_over_median": ratio(self.e2e.latency)}
+
+    def warnings(self) -> Tuple[str, ...]:
+        """Why the numbers may not be trusted: a busy machine (spread, infer-only slower than end-to-end) or an
+        interrupted run."""
+        from enet_edge.apps.bench.config import NOISY_P90_OVER_MEDIAN
+
+        out = []
+        infer, e2e = self.infer.latency, self.e2e.latency
+        if (self.mode == "latency" and infer.count and e2e.count and infer.median_ns > e2e.median_ns):
+            out.append(f"infer-only median ({infer.median_ns / 1e6:.3f} ms) exceeds the end-to-end median "
+                       f"({e2e.median_ns / 1e6:.3f} ms), which includes it: the machine was busy; rerun on an idle "
+                       f"machine (or with more --niter / --time)")
+        for phase, value in (("infer-only", self.spread()["infer_p90_over_median"]),
+                             ("end-to-end", self.spread()["e2e_p90_over_median"])):
+            if value is not None and value > NOISY_P90_OVER_MEDIAN:
+                out.append(f"{phase} p90 is {value:.2f}x its median (over {NOISY_P90_OVER_MEDIAN}x): too noisy to "
+                           f"trust; rerun on an idle machine")
+        if self.interrupted:
+            out.append("interrupted (Ctrl-C): statistics of the iterations measured before it")
+        return tuple(out)
     complexity: Optional[Complexity] = None  # MACs per layer of the model file (.xml/.onnx read by OpenVINO)
     parameters: Optional[int] = None  # trainable parameters of the network (from the export's manifest)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from typing import List, Optional
 
 from enet_edge.apps.demo.config import DemoConfig
 from enet_edge.apps.demo.loop import run_demo
-from enet_edge.errors import EnetEdgeError
+from enet_edge.errors import EXIT_TERMINATED, Interrupted
 from enet_edge.runtime.backends import BACKENDS
 
 HELP = "live segmentation demo: camera/video/images -> overlay + legend + FPS/latency HUD"
@@ -53,6 +52,14 @@ def config_from_args(args) -> DemoConfig:
 def run_from_args(args) -> int:
     summary = run_demo(config_from_args(args))
     print(summary.format())
+    if summary.stopped_by in ("interrupt", "terminated"):  # finalized above; exits 130 (143) like every command
+        error = Interrupted(f"{'terminated (SIGTERM)' if summary.stopped_by == 'terminated' else 'interrupted (Ctrl-C)'}"
+                            f" after {summary.frames} frame(s); "
+                            + ("the output and summary were finalized" if args.output or args.json_path
+                               else "the summary above covers them"))
+        if summary.stopped_by == "terminated":
+            error.exit_code = EXIT_TERMINATED
+        raise error
     return 0
 
 
@@ -67,11 +74,9 @@ def main(argv: Optional[List[str]] = None, prog: str = "camera_demo.py") -> int:
     """Stand-alone entry point (``demo/camera_demo.py``): same options and errors as ``enet-edge demo``."""
     import argparse
 
+    from enet_edge.cli import run_command
+
     parser = argparse.ArgumentParser(prog=prog, description=f"{HELP}. {KEYS_HELP}.")
     add_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        return run_from_args(args)
-    except EnetEdgeError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return run_command(prog, lambda: run_from_args(args))

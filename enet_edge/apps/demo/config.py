@@ -19,6 +19,7 @@ DEFAULT_MODELS = ("build/ncs2", "build/cpu")
 """Export directories tried, in order, when no model is given (relative to the working directory,
 then to the repository root)."""
 DEFAULT_OUTPUT_FPS = 15.0
+MAX_OUTPUT_FPS = 1000.0
 """Output video frame rate when the source does not say (CamVid frames are 15 fps sequences)."""
 KEY_ESC, KEY_TAB, KEY_SPACE = 27, 9, 32
 WINDOW = "enet-edge demo"
@@ -74,8 +75,8 @@ class DemoConfig:
             raise ConfigError(f"mode={self.mode!r} is not one of {', '.join(MODES)}")
         if self.limit is not None and self.limit < 1:
             raise ConfigError(f"limit={self.limit} must be at least 1 frame")
-        if self.output_fps is not None and not self.output_fps > 0:
-            raise ConfigError(f"output_fps={self.output_fps} must be positive")
+        if self.output_fps is not None and not 0 < self.output_fps <= MAX_OUTPUT_FPS:
+            raise ConfigError(f"output_fps={self.output_fps} must be > 0 and at most {MAX_OUTPUT_FPS:g}")
         if self.output is not None:
             output_kind(self.output)  # raises ConfigError on an unsupported suffix
         if not self.show and self.loop and self.limit is None:

@@ -13,12 +13,13 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from enet_edge.apps.demo.config import DEFAULT_MODELS, DEFAULT_OUTPUT_FPS, STAGE_LABELS, STAGES, DemoConfig
+from enet_edge.apps.demo.config import DEFAULT_MODELS, DEFAULT_OUTPUT_FPS, STAGE_LABELS, STAGES, DemoConfig, output_kind
 from enet_edge.apps.demo.render import Renderer
 from enet_edge.apps.demo.sources import FrameSink, FrameSource, open_sink, open_source
 from enet_edge.apps.demo.stats import DemoSummary, StageStats
 from enet_edge.apps.demo.window import Display, ViewState, handle_key, quiet_cv2
-from enet_edge.errors import ArtifactError, DeviceError, InputError
+from enet_edge.errors import ArtifactError, DeviceError, InputError, Terminated
+from enet_edge.fileio import atomic_write_text, check_output_dir, check_output_file
 from enet_edge.progress import format_ms
 from enet_edge.resources import PACKAGE_DIR
 
@@ -76,7 +77,12 @@ def open_model(config: DemoConfig, log: Callable[[str], None]):
         nireq = 1
     adapter = open_adapter(artifact.path, backend=artifact.backend, device=device, precision=config.precision,
                            **options)
-    return Segmenter(adapter, artifact.classes, artifact.palette_rgb), artifact, device, nireq
+    try:
+        segmenter = Segmenter.for_artifact(adapter, artifact)  # the model's classes (CamVid's by default)
+    except BaseException:
+        adapter.close()
+        raise
+    return segmenter, artifact, device, nireq
 
 
 def _precision_label(segmenter) -> str:
@@ -119,8 +125,10 @@ def run_demo(config: DemoConfig, log: Optional[Callable[[str], None]] = None) ->
     quiet_cv2()
     if config.model is not None and not Path(config.model).exists():
         raise ArtifactError(f"model {config.model} does not exist; give an export directory or an .xml/.onnx/.pb file")
+    check_outputs(config)
     display = Display() if config.show else None
     source = sink = segmenter = None
+    finished = False
     try:
         source = open_source(config.source)
         segmenter, artifact, device, nireq = open_model(config, log)
@@ -131,19 +139,32 @@ def run_demo(config: DemoConfig, log: Optional[Callable[[str], None]] = None) ->
         fps_out = config.output_fps or source.fps or DEFAULT_OUTPUT_FPS
         sink = session.sink = open_sink(config.output, fps_out) if config.output else None
         summary = FrameLoop(session).run()
+        if sink is not None:
+            sink.close()  # finalized (also after Ctrl-C: the frames shown so far)
+        finished = True
         if config.json_path:
-            Path(config.json_path).parent.mkdir(parents=True, exist_ok=True)
-            Path(config.json_path).write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+            atomic_write_text(config.json_path, json.dumps(summary.to_dict(), indent=2) + "\n", "--json")
         return summary
     finally:
+        if sink is not None and not finished:
+            sink.abort()  # a failed run leaves no half-written output
         if segmenter is not None:
             segmenter.adapter.close()
         if source is not None:
             source.close()
-        if sink is not None:
-            sink.close()
         if display is not None:
             display.close()
+
+
+def check_outputs(config: DemoConfig) -> None:
+    """:class:`OutputError` now, before the model is opened, where ``--output`` or ``--json`` cannot be written."""
+    if config.output:
+        if output_kind(config.output) == "folder":
+            check_output_dir(config.output, "--output")
+        else:
+            check_output_file(config.output, "--output")
+    if config.json_path:
+        check_output_file(config.json_path, "--json")
 
 
 class FrameLoop:
@@ -267,8 +288,8 @@ class FrameLoop:
                 self.step(frame, capture_ns)
             if self.view.quit:
                 stopped_by = "window" if display is not None and display.closed() else "key"
-        except KeyboardInterrupt:
-            stopped_by = "interrupt"
+        except KeyboardInterrupt as exc:
+            stopped_by = "terminated" if isinstance(exc, Terminated) else "interrupt"
         if self.pipeline is not None:
             for ud, seg in self.pipeline.drain():
                 if stopped_by in ("end", "limit"):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import glob
+import os
 import re
 from pathlib import Path
 from typing import Optional, Sequence, Tuple
@@ -14,6 +15,7 @@ from enet_edge.apps.demo.config import VIDEO_SUFFIXES, output_kind
 from enet_edge.apps.demo.window import quiet_cv2
 from enet_edge.apps.frames import IMAGE_SUFFIXES, PathLike, image_files, is_image_name, read_image
 from enet_edge.errors import InputError
+from enet_edge.fileio import atomic_write_bytes, make_dirs, remove_created, temp_prefix
 
 
 class FrameSource:
@@ -125,7 +127,10 @@ def open_source(spec: str) -> FrameSource:
 
 
 class FrameSink:
-    """Where rendered frames (H, W, 3) uint8 BGR go besides the window."""
+    """Where rendered frames (H, W, 3) uint8 BGR go besides the window.
+
+    ``close()`` finalizes what was written (a run that ended, was stopped or interrupted); ``abort()``
+    removes it (a run that failed): an output is complete or absent, never half-written."""
 
     def __init__(self, path: str):
         self.path = path
@@ -138,24 +143,32 @@ class FrameSink:
     def close(self) -> None:
         """Flush and finalize."""
 
+    def abort(self) -> None:
+        """Remove what was written so far."""
+
 
 class VideoSink(FrameSink):
-    """A video file via ``cv2.VideoWriter`` (fourcc by suffix); every frame resized to the first's size."""
+    """A video file via ``cv2.VideoWriter`` (fourcc by suffix); every frame resized to the first's size.
+
+    Frames go to ``.<name>.tmp-<pid>-<n><suffix>`` beside the file, renamed to it by :meth:`close`."""
 
     def __init__(self, path: str, fps: float):
         super().__init__(path)
         self.fps = fps
         self._writer = None
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._created = make_dirs(Path(path).parent, "--output")
+        target = Path(path)
+        self._tmp = target.with_name(f"{temp_prefix(target.name)}0{target.suffix}")
 
     def write(self, image: np.ndarray) -> None:
         cv2 = quiet_cv2()
         if self._writer is None:
             self.size = (image.shape[1], image.shape[0])
             fourcc = VIDEO_SUFFIXES[Path(self.path).suffix.lower()]
-            self._writer = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*fourcc), self.fps, self.size)
+            self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*fourcc), self.fps, self.size)
             if not self._writer.isOpened():
                 self._writer = None
+                self.abort()
                 raise InputError(f"cannot write video {self.path} (OpenCV VideoWriter, fourcc {fourcc}, failed); "
                                  f"give a folder to write PNG frames instead")
         if (image.shape[1], image.shape[0]) != self.size:
@@ -167,24 +180,45 @@ class VideoSink(FrameSink):
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+            os.replace(self._tmp, self.path)
+        else:
+            remove_created(self._created)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+        Path(self._tmp).unlink(missing_ok=True)
+        remove_created(self._created)
 
 
 class FolderSink(FrameSink):
-    """One PNG per frame: ``frame_000000.png``, ``frame_000001.png``, ..."""
+    """One PNG per frame: ``frame_000000.png``, ``frame_000001.png``, ... (each written whole: temp, rename)."""
 
     def __init__(self, path: str):
         super().__init__(path)
-        try:
-            Path(path).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"cannot create output folder {path}: {exc.strerror}") from exc
+        self._created = make_dirs(path, "--output")
+        self._written = []
 
     def write(self, image: np.ndarray) -> None:
         target = Path(self.path) / f"frame_{self.frames:06d}.png"
-        if not quiet_cv2().imwrite(str(target), image):
-            raise InputError(f"cannot write {target}")
+        ok, data = quiet_cv2().imencode(".png", image)
+        if not ok:
+            raise InputError(f"cannot encode frame {self.frames} as PNG")
+        atomic_write_bytes(target, data.tobytes(), "--output")
+        self._written.append(target)
         self.size = (image.shape[1], image.shape[0])
         self.frames += 1
+
+    def close(self) -> None:
+        if not self._written:
+            remove_created(self._created)
+
+    def abort(self) -> None:
+        for target in self._written:
+            target.unlink(missing_ok=True)
+        self._written = []
+        remove_created(self._created)
 
 
 class ImageSink(FrameSink):
@@ -193,7 +227,6 @@ class ImageSink(FrameSink):
     def __init__(self, path: str):
         super().__init__(path)
         self._last: Optional[np.ndarray] = None
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
 
     def write(self, image: np.ndarray) -> None:
         self._last = image
@@ -202,9 +235,14 @@ class ImageSink(FrameSink):
 
     def close(self) -> None:
         if self._last is not None:
-            if not quiet_cv2().imwrite(self.path, self._last):
-                raise InputError(f"cannot write {self.path}")
+            ok, data = quiet_cv2().imencode(Path(self.path).suffix.lower(), self._last)
+            if not ok:
+                raise InputError(f"cannot encode the last frame as {self.path}")
+            atomic_write_bytes(self.path, data.tobytes(), "--output")
             self._last = None
+
+    def abort(self) -> None:
+        self._last = None
 
 
 def open_sink(path: str, fps: float) -> FrameSink:

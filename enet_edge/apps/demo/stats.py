@@ -70,7 +70,7 @@ class DemoSummary:
     output: Optional[str] = None
     output_size: Optional[Tuple[int, int]] = None  # (width, height) of the rendered frames
     in_order: bool = True
-    stopped_by: str = "end"  # "end" of the source, "limit", "key", "window" or "interrupt"
+    stopped_by: str = "end"  # "end" of the source, "limit", "key", "window", "interrupt" (Ctrl-C) or "terminated"
     warnings: Tuple[str, ...] = ()
 
     def to_dict(self) -> Dict[str, Any]:

@@ -36,6 +36,14 @@ def _check_choice(name: str, value: str, choices: Tuple[str, ...]) -> None:
         raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}")
 
 
+
+def _from_dict(cls, data: Dict[str, Any], what: str, hint: str = ""):
+    """``cls(**data)`` for a frozen config dataclass; :class:`ConfigError` naming keys it does not have."""
+    unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ConfigError(f"unknown {what} {sorted(unknown)}{hint}")
+    return cls(**data)
+
 @dataclass(frozen=True)
 class Realization:
     """Which graph realization of the same weights to build.
@@ -65,10 +73,7 @@ class Realization:
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "Realization":
-        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ConfigError(f"unknown realization keys {sorted(unknown)}; use prelu, switches, shuffle, upsample")
-        return cls(**data)
+        return _from_dict(cls, data, "realization keys", "; use prelu, switches, shuffle, upsample")
 
 
 REFERENCE_REALIZATION = Realization(prelu="native", switches="reference", shuffle="slice_concat", upsample="transposed_conv")
@@ -198,7 +203,4 @@ class ENetConfig:
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "ENetConfig":
-        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ConfigError(f"unknown model config keys {sorted(unknown)}")
-        return cls(**data)
+        return _from_dict(cls, data, "model config keys")

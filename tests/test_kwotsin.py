@@ -31,7 +31,7 @@ NCS2_LIKE = Realization(prelu="relu_only", switches="argmax_free", shuffle="slic
 @pytest.fixture(scope="module")
 def published():
     if not (kr.KWOTSIN_INDEX.parent / "model.ckpt-13800.index").is_file():
-        pytest.skip(f"kwotsin's checkpoint index is not at {kr.KWOTSIN_INDEX}")
+        pytest.fail(f"kwotsin's checkpoint index is not at {kr.KWOTSIN_INDEX}: put shared/ beside the checkout")
     return kr.published_shapes()
 
 

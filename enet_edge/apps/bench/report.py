@@ -19,6 +19,7 @@ from enet_edge.runtime.complexity import share_table
 def result_document(result: BenchResult, machine: Dict[str, Any]) -> Dict[str, Any]:
     """The JSON document of one result (schema ``enet-edge-bench/1``); times in milliseconds."""
     e2e_stages = {stage: stats.ms() for stage, stats in result.e2e.stages.items()}
+    costs = result.complexity.by_name() if result.complexity is not None else {}  # MACs per layer name, once
     doc: Dict[str, Any] = {
         "schema": SCHEMA,
         "entry": result.entry.label,
@@ -58,7 +59,7 @@ def result_document(result: BenchResult, machine: Dict[str, Any]) -> Dict[str, A
         "per_layer": None if result.per_layer is None else [
             {"name": r.name, "node_type": r.node_type, "exec_type": r.exec_type, "status": r.status,
              "real_time_ms": r.real_time_us / 1e3, "cpu_time_ms": r.cpu_time_us / 1e3,
-             "mflops": _layer_mflops(result, r.name)} for r in result.per_layer],
+             "mflops": _mflops(costs.get(r.name))} for r in result.per_layer],
         "per_layer_by_type": None if result.per_layer is None else [
             {"node_type": r.node_type, "exec_type": r.exec_type, "layers": r.layers,
              "real_time_ms": r.real_time_us / 1e3} for r in per_layer_by_type(result.per_layer)],
@@ -227,8 +228,7 @@ def complexity_text(result: BenchResult) -> Optional[str]:
     return "; ".join(parts)
 
 
-def _layer_mflops(result: BenchResult, name: str) -> Optional[float]:
-    cost = result.complexity.by_name().get(name) if result.complexity is not None else None
+def _mflops(cost) -> Optional[float]:
     return round(cost.mflops, 3) if cost is not None else None
 
 

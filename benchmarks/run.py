@@ -57,6 +57,14 @@ class Variant:
     file: Optional[str] = None  # the artifact file in the export directory; None: the directory (its IR)
     precision: Optional[str] = None  # OpenVINO INFERENCE_PRECISION_HINT
     needs: Optional[str] = None  # an OpenVINO CPU OPTIMIZATION_CAPABILITIES entry this variant requires
+    class_map: Optional[str] = None  # the IR ends in the arg-max and outputs class ids of this dtype
+
+    @property
+    def export_name(self) -> Optional[str]:
+        """The directory under ``build/bench/<H>x<W>/`` holding this variant's export."""
+        if self.target is None:
+            return None
+        return f"{self.target}-classmap-{self.class_map}" if self.class_map else self.target
 
 
 VARIANTS: Tuple[Variant, ...] = (
@@ -69,6 +77,10 @@ VARIANTS: Tuple[Variant, ...] = (
     Variant("ov-ncs2-fp16ir", "OpenVINO, ncs2 FP16 IR emulated on CPU (FP16 weights, f32 math)", "ncs2", "openvino",
             precision="f32"),
     Variant("ov-int8", "OpenVINO INT8 (cpu-int8)", "cpu-int8", "openvino"),
+    Variant("ov-fp32-cm", "OpenVINO FP32 (cpu), class-map output: arg-max in the IR", "cpu", "openvino",
+            precision="f32", class_map="int32"),
+    Variant("ov-int8-cm", "OpenVINO INT8 (cpu-int8), class-map output: arg-max in the IR", "cpu-int8", "openvino",
+            class_map="int32"),
 )
 VARIANT_NAMES = tuple(v.name for v in VARIANTS)
 BASELINE = "tf-graph"
@@ -87,6 +99,8 @@ class Goal:
 
 
 GOALS = (
+    Goal("cpu-int8 latency <= 0.5x the OpenVINO FP32 cpu IR", "ov-int8", "ov-fp32", 0.5),
+    Goal("cpu-int8 faster than OpenVINO BF16 (CPUs with BF16 only)", "ov-int8", "ov-bf16", 1.0),
     Goal("cpu-int8 latency <= 0.15x the TensorFlow graph", "ov-int8", "tf-graph", 0.15),
     Goal("cpu-int8 latency <= 0.5x ONNX Runtime FP32", "ov-int8", "ort-fp32", 0.5),
     Goal("cpu-int8 loses <= 1 mIoU point against OpenVINO FP32", "ov-int8", "ov-fp32", 1.0, "miou_drop"),
@@ -149,33 +163,39 @@ the model was trained and gated at, so the mIoU gate applies at the first size o
 other sizes measure."""
 
 
-def bench_target(target: str, gated: bool):
-    """The export target ``target``; INT8 targets get :data:`SCALING_INT8` when not ``gated``."""
+def bench_target(target: str, gated: bool, class_map: Optional[str] = None):
+    """The export target ``target`` (with ``class_map``); INT8 targets get :data:`SCALING_INT8` when not ``gated``."""
     from enet_edge.export.targets import load_target
 
-    spec = load_target(target)
+    spec = load_target(target).with_class_map(class_map)
     if gated or spec.quantization is None:
         return spec
     return spec.with_quantization(ir_argmax_agreement=0.5, **SCALING_INT8)
 
 
-def ensure_export(target: str, size: Tuple[int, int], config: SuiteConfig, log: Callable[[str], None],
+def ensure_export(variant: Variant, size: Tuple[int, int], config: SuiteConfig, log: Callable[[str], None],
                   gated: bool = True) -> Path:
-    """``build/bench/<H>x<W>/<target>``, exported now unless it holds an export of the same weights and size."""
+    """``build/bench/<H>x<W>/<export name>``, exported now unless it holds an export of the same weights, size,
+    realization and output."""
     from enet_edge.export.pipeline import ExportRequest, export
     from enet_edge.fileio import sha256_file
 
     weights = weights_path(config)
+    target = variant.export_name
     out = Path(config.build_dir) / f"{size[0]}x{size[1]}" / target
     manifest_path = out / "manifest.json"
+    spec = bench_target(variant.target, gated, variant.class_map)
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text())
+        outputs = manifest.get("artifacts", {}).get("openvino_ir", {}).get("outputs") or [{}]
         same = (manifest.get("weights", {}).get("sha256") == sha256_file(weights)
-                and (manifest["model"]["height"], manifest["model"]["width"]) == tuple(size))
+                and (manifest["model"]["height"], manifest["model"]["width"]) == tuple(size)
+                and manifest.get("realization") == spec.realization.to_dict()
+                and (outputs[0].get("name") == "class_map") == bool(variant.class_map))
         if same:
             return out
     log(f"exporting {target} at {size[0]}x{size[1]} to {out}")
-    request = ExportRequest(target=bench_target(target, gated), out_dir=out, weights=weights, height=size[0], width=size[1],
+    request = ExportRequest(target=spec, out_dir=out, weights=weights, height=size[0], width=size[1],
                             data_dir=config.data_dir)
     export(request, log=lambda m: log("  " + m))
     return out
@@ -194,13 +214,13 @@ def cpu_capabilities() -> Tuple[str, ...]:
     return tuple(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
 
 
-def entry_for(variant: Variant, size: Tuple[int, int], export_dirs: Dict[str, Path], config: SuiteConfig
+def entry_for(variant: Variant, size: Tuple[int, int], export_dirs: Dict[str, Optional[Path]], config: SuiteConfig
               ) -> bench.BenchEntry:
     if variant.target is None:
         path = weights_path(config)
         options = (("height", size[0]), ("width", size[1]))
     else:
-        path = export_dirs[variant.target] / variant.file if variant.file else export_dirs[variant.target]
+        path = export_dirs[variant.export_name] / variant.file if variant.file else export_dirs[variant.export_name]
         options = ()
     return bench.BenchEntry(str(path), variant.backend, "CPU", variant.precision, label=variant.name, options=options)
 
@@ -236,16 +256,20 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
     runs: List[Dict[str, Any]] = []
     miou: Dict[str, Optional[float]] = {}
     for index, size in enumerate(config.sizes):
-        export_dirs: Dict[str, Path] = {}
-        for target in sorted({v.target for v in variants if v.target and v.name not in skipped}):
+        export_dirs: Dict[str, Optional[Path]] = {}
+        for variant in variants:
+            name = variant.export_name
+            if name is None or name in export_dirs or variant.name in skipped:
+                continue
             try:
-                export_dirs[target] = ensure_export(target, size, config, log, gated=index == 0)
+                export_dirs[name] = ensure_export(variant, size, config, log, gated=index == 0)
             except EnetEdgeError as exc:
+                export_dirs[name] = None
                 for v in variants:
-                    if v.target == target:
+                    if v.export_name == name:
                         skipped.setdefault(f"{v.name}@{size[0]}x{size[1]}", f"export failed: {exc}")
         entries = [entry_for(v, size, export_dirs, config) for v in variants
-                   if v.name not in skipped and (v.target is None or v.target in export_dirs)]
+                   if v.name not in skipped and (v.target is None or export_dirs.get(v.export_name))]
         if index == 0 and config.miou_frames >= 0:
             pairs = camvid.spread_pairs(config.data_dir, "val", config.miou_frames)
             log(f"mIoU on {len(pairs)} CamVid val frames at {size[0]}x{size[1]}")
@@ -282,6 +306,8 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
         "seconds": round(time.perf_counter() - started, 1),
     }
     document["goals"] = evaluate_goals(document)
+    document["class_map"] = class_map_savings(document)
+    document["recommendation"] = recommend(document)
     return document
 
 
@@ -318,6 +344,81 @@ def evaluate_goals(document: Dict[str, Any]) -> List[Dict[str, Any]]:
     return out
 
 
+CLASS_MAP_PAIRS = (("ov-fp32", "ov-fp32-cm"), ("ov-int8", "ov-int8-cm"))
+"""(logits variant, the same export with the arg-max in the IR)."""
+
+RECOMMEND_MAX_MIOU_DROP = 1.0
+"""A variant is recommended only within this many mIoU points of the most accurate variant measured."""
+
+
+def class_map_savings(document: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Per size and :data:`CLASS_MAP_PAIRS` pair (latency mode): what moving the arg-max into the IR saves end to end.
+
+    ``post_ms``: the host post-processing stage (arg-max of the logits and resize, or only the resize of the ids).
+    """
+    out = []
+    for run in document["runs"]:
+        if run["mode"] != "latency":
+            continue
+        for logits, class_map in CLASS_MAP_PAIRS:
+            a, b = _result(document, logits, run["size"], "latency"), _result(document, class_map, run["size"], "latency")
+            if not a or not b or a["e2e_latency_ms"]["median"] is None or b["e2e_latency_ms"]["median"] is None:
+                continue
+            post = [(d.get("e2e_stages_ms") or {}).get("post", {}).get("median") for d in (a, b)]
+            out.append({"size": run["size"], "logits": logits, "class_map": class_map,
+                        "e2e_ms": [a["e2e_latency_ms"]["median"], b["e2e_latency_ms"]["median"]],
+                        "infer_ms": [a["latency_ms"]["median"], b["latency_ms"]["median"]],
+                        "post_ms": post,
+                        "saved_ms": a["e2e_latency_ms"]["median"] - b["e2e_latency_ms"]["median"]})
+    return out
+
+
+def recommend(document: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The variant to use on this machine: the lowest end-to-end median (first size, latency mode) among the
+    variants whose mIoU is within :data:`RECOMMEND_MAX_MIOU_DROP` points of the best measured; None if none."""
+    if not document["runs"] or not document["miou"]:
+        return None
+    size = document["runs"][0]["size"]
+    best = max(document["miou"].values())
+    candidates = []
+    for name, miou in document["miou"].items():
+        doc = _result(document, name, size, "latency")
+        if doc and doc["e2e_latency_ms"]["median"] and 100 * (best - miou) <= RECOMMEND_MAX_MIOU_DROP:
+            candidates.append((doc["e2e_latency_ms"]["median"], name, doc, miou))
+    if not candidates:
+        return None
+    candidates.sort(key=lambda c: c[0])
+    e2e, name, doc, miou = candidates[0]
+    variant = next(v for v in VARIANTS if v.name == name)
+    command = None
+    if variant.target:
+        command = f"enet-edge export --target {variant.target}" + (f" --class-map {variant.class_map}"
+                                                                    if variant.class_map else "")
+    rec = {"variant": name, "title": variant.title, "size": size, "e2e_median_ms": e2e,
+           "latency_median_ms": doc["latency_ms"]["median"], "miou": miou, "precision": doc["precision"],
+           "export": command,
+           "rule": f"lowest end-to-end median among variants within {RECOMMEND_MAX_MIOU_DROP:g} mIoU point(s) of the "
+                   "most accurate, first size, 1 synchronous request"}
+    if len(candidates) > 1:
+        rec["runner_up"] = {"variant": candidates[1][1], "e2e_median_ms": candidates[1][0]}
+    return rec
+
+
+def recommendation_text(rec: Optional[Dict[str, Any]]) -> str:
+    """``On this CPU use `ov-int8-cm` ...`` (one markdown paragraph), or why there is no recommendation."""
+    if rec is None:
+        return "No recommendation: no variant has both a latency and an mIoU measured."
+    text = (f"**On this CPU use `{rec['variant']}`** ({rec['title']}; {rec['precision']}): "
+            f"{format_ms(rec['e2e_median_ms'])} end-to-end median at {rec['size'][0]}x{rec['size'][1]} "
+            f"({format_ms(rec['latency_median_ms'])} infer-only), {100 * rec['miou']:.2f}% mIoU")
+    if rec.get("runner_up"):
+        text += f"; next: `{rec['runner_up']['variant']}` at {format_ms(rec['runner_up']['e2e_median_ms'])}"
+    text += "."
+    if rec.get("export"):
+        text += f" Get it with `{rec['export']}`."
+    return text + f" (Rule: {rec['rule']}.)"
+
+
 def render_markdown(document: Dict[str, Any]) -> str:
     """The tables (per size and mode, ratios to the TensorFlow graph), the goals and the machine."""
     m = document["machine"]
@@ -338,8 +439,9 @@ def render_markdown(document: Dict[str, Any]) -> str:
         lines += [f"**{size[0]}x{size[1]}, {mode}** "
                   + ("(1 synchronous request)" if mode == "latency" else
                      "(OpenVINO: async requests, THROUGHPUT hint; TensorFlow/ONNX Runtime: synchronous)"), "",
-                  "| variant | runs | median | p90 | FPS | x TF latency | x TF FPS | end-to-end median | mIoU |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+                  "| variant | runs | median | p90 | FPS | x TF latency | x TF FPS | end-to-end median | mIoU "
+                  "| params | GMAC |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for doc in run["results"]:
             lat, e2e = doc["latency_ms"], doc["e2e_latency_ms"]
             ratio = (lat["median"] / base["latency_ms"]["median"]) if base else None
@@ -350,8 +452,20 @@ def render_markdown(document: Dict[str, Any]) -> str:
                 f"{format_ms(lat['median'], '–')} | {format_ms(lat['p90'], '–')} | "
                 f"{doc['throughput_fps'] or 0:.1f} | "
                 f"{'–' if ratio is None else f'{ratio:.2f}x'} | {'–' if fps_ratio is None else f'{fps_ratio:.2f}x'} | "
-                f"{format_ms(e2e['median'], '–')} | {'–' if miou is None else f'{100 * miou:.2f}%'} |")
+                f"{format_ms(e2e['median'], '–')} | {'–' if miou is None else f'{100 * miou:.2f}%'} | "
+                f"{_complexity_cells(doc)} |")
         lines.append("")
+    if document.get("class_map"):
+        lines += ["Class-map output (latency mode): the arg-max inside the IR against the host's arg-max of the logits.",
+                  "", "| size | logits -> class map | end-to-end median | host post-processing | infer-only | saved |",
+                  "|---|---|---|---|---|---|"]
+        for c in document["class_map"]:
+            lines.append(f"| {c['size'][0]}x{c['size'][1]} | `{c['logits']}` -> `{c['class_map']}` | "
+                         + " | ".join(f"{format_ms(x, '–')} -> {format_ms(y, '–')}" for x, y in
+                                      (c["e2e_ms"], c["post_ms"], c["infer_ms"]))
+                         + f" | {format_ms(c['saved_ms'])} |")
+        lines.append("")
+    lines += [recommendation_text(document.get("recommendation")), ""]
     if document["skipped"]:
         lines += ["Not measured:", ""] + [f"- `{k}`: {v}" for k, v in document["skipped"].items()] + [""]
     lines += ["Goals (first size, latency mode):", "", "| goal | measured | met |", "|---|---|---|"]
@@ -361,6 +475,14 @@ def render_markdown(document: Dict[str, Any]) -> str:
         met = "not measured" if g["met"] is None else ("yes" if g["met"] else "**NO**")
         lines.append(f"| {g['goal']} | {value} | {met} |")
     return "\n".join(lines) + "\n"
+
+
+def _complexity_cells(doc: Dict[str, Any]) -> str:
+    """``372,859 | 1.355``: parameters and GMAC per frame (from the artifact), or dashes."""
+    c = doc.get("complexity") or {}
+    params = f"{c['parameters']:,}" if c.get("parameters") else "–"
+    gmac = f"{c['gmac']:.3f}" if c.get("gmac") is not None else "–"
+    return f"{params} | {gmac}"
 
 
 def render_plot(document: Dict[str, Any], path: Path) -> Path:

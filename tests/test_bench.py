@@ -260,7 +260,14 @@ def test_compare_with_tensorflow_frozen_graph(tiny_tf_export_dir):
     doc = compare_document(results, {})
     assert [r["backend"] for r in doc["results"]] == ["openvino", "tensorflow"]
     assert doc["results"][1]["per_layer"] is None
-    assert "not available for the tensorflow backend" in bench.format_compare(results, per_layer=5)
+    text = bench.format_compare(results, per_layer=5)
+    assert "not available for the tensorflow backend" in text
+    # the fastest entry end to end is named, in the text and the JSON
+    medians = [r["e2e_latency_ms"]["median"] for r in doc["results"]]
+    best = medians.index(min(medians))
+    assert doc["fastest"]["entry"] == doc["results"][best]["entry"]
+    assert f"On this CPU use [{best + 1}] {doc['results'][best]['entry']}" in text
+    assert doc["fastest"]["text"] in text
 
 
 def test_result_document_is_strict_json(cpu_dir):

@@ -54,6 +54,27 @@ def test_argmax_free_equals_reference_exactly(kind, shape, shuffle, rng):
     np.testing.assert_array_equal(switches.reshape(n, h, w, 4, c).sum(axis=3), 1.0)
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("kind", ["random", "integer_ties", "pixels", "all_equal", "negative", "zeros_and_negative_zero"])
+def test_full_resolution_switches_equal_reference_exactly(kind, shape, rng):
+    x, y = _inputs(kind, shape, rng)
+    ref_pooled, ref_unpooled = _reference(x, y)
+    pooled, switches = layers.full_resolution_switches(tf.constant(x))
+    unpooled = (layers.upsample_nearest2(tf.constant(y)) * switches).numpy()
+    assert np.array_equal(pooled.numpy(), ref_pooled)
+    assert np.array_equal(unpooled, ref_unpooled)
+    assert switches.shape == x.shape
+    # the same one-hot masks as the argmax_free realization, at full resolution
+    _, blocks = layers.max_pool_with_switches(tf.constant(x), "depth_to_space")
+    assert np.array_equal(tf.nn.space_to_depth(switches, 2).numpy(), blocks.numpy())
+
+
+def test_upsample_nearest2_repeats_each_value_over_its_window():
+    t = np.arange(6, dtype=np.float32).reshape(1, 2, 3, 1)
+    np.testing.assert_array_equal(layers.upsample_nearest2(tf.constant(t)).numpy()[0, :, :, 0],
+                                  np.repeat(np.repeat(t[0, :, :, 0], 2, axis=0), 2, axis=1))
+
+
 def test_tie_resolves_to_first_maximum_in_row_major_order():
     # window [[0, 1], [1, 1]]: TensorFlow's argmax is flat index 1, i.e. position (0, 1)
     x = np.array([0, 1, 1, 1], np.float32).reshape(1, 2, 2, 1)
@@ -63,6 +84,8 @@ def test_tie_resolves_to_first_maximum_in_row_major_order():
     assert switches.numpy().ravel().tolist() == [0.0, 1.0, 0.0, 0.0]
     up = layers.unpool_with_switches(tf.constant([[[[5.0]]]]), switches).numpy()
     assert up.reshape(2, 2).tolist() == [[0.0, 5.0], [0.0, 0.0]]
+    _, full = layers.full_resolution_switches(tf.constant(x))
+    assert full.numpy().reshape(2, 2).tolist() == [[0.0, 1.0], [0.0, 0.0]]
 
 
 def test_switch_layout_is_documented_block_order():

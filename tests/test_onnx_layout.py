@@ -57,14 +57,43 @@ def test_transposes_around_switches_cancel_and_results_are_identical():
     assert next(a.i for a in concat.attribute if a.name == "axis") == 1
 
 
-def test_mixed_permutations_and_non_scalar_constants_are_left_alone():
-    bias = numpy_helper.from_array(np.arange(3, dtype=np.float32).reshape(1, 1, 1, 3), "bias")
+def test_lower_rank_constants_are_left_alone():
+    bias = numpy_helper.from_array(np.arange(3, dtype=np.float32), "bias")
     nodes = [
         helper.make_node("Transpose", ["a"], ["a_t"], perm=NCHW_TO_NHWC),
-        helper.make_node("Add", ["a_t", "bias"], ["out"]),  # a per-channel constant: layout-dependent
+        helper.make_node("Add", ["a_t", "bias"], ["out"]),  # broadcasts from the right: layout-dependent
     ]
     model = _model(nodes, [("a", [1, 3, 4, 5])], [1, 4, 5, 3], [bias])
     assert sink_transposes(model) is model
+
+
+def test_mixed_permutations_are_left_alone():
+    nodes = [
+        helper.make_node("Transpose", ["a"], ["a_t"], perm=NCHW_TO_NHWC),
+        helper.make_node("Transpose", ["b"], ["b_t"], perm=[0, 3, 2, 1]),
+        helper.make_node("Add", ["a_t", "b_t"], ["out"]),
+    ]
+    model = _model(nodes, [("a", [1, 3, 4, 5]), ("b", [1, 3, 5, 4])], [1, 4, 5, 3])
+    assert sink_transposes(model) is model
+
+
+def test_full_rank_constants_are_stored_permuted():
+    """A (1,H,W,1) NHWC constant (the full-resolution switches' window limits) moves with the Transposes."""
+    limit = numpy_helper.from_array(np.arange(20, dtype=np.float32).reshape(1, 4, 5, 1), "limit")
+    one = numpy_helper.from_array(np.array(1.0, np.float32), "one")
+    zero = numpy_helper.from_array(np.array(0.0, np.float32), "zero")
+    nodes = [
+        helper.make_node("Transpose", ["a"], ["a_t"], perm=NCHW_TO_NHWC),
+        helper.make_node("Less", ["a_t", "limit"], ["less"]),
+        helper.make_node("Where", ["less", "one", "zero"], ["mask"]),
+        helper.make_node("Transpose", ["mask"], ["out"], perm=NHWC_TO_NCHW),
+    ]
+    model = _model(nodes, [("a", [1, 3, 4, 5])], [1, 3, 4, 5], [limit, one, zero])
+    sunk = sink_transposes(model)
+    assert count_transposes(sunk) == 0
+    assert [tuple(t.dims) for t in sunk.graph.initializer if t.name.startswith("limit")] == [(1, 1, 4, 5)]
+    a = np.random.default_rng(2).integers(0, 20, (1, 3, 4, 5)).astype(np.float32)
+    np.testing.assert_array_equal(_run(sunk, {"a": a}), _run(model, {"a": a}))
 
 
 def test_graph_output_keeps_its_name_and_layout():

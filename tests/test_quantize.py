@@ -129,3 +129,25 @@ def test_nncf_ignored_scope_notes_are_dropped_only_inside_quantization():
         assert logger.filters
     assert not [f for f in logger.filters if isinstance(f, quantize._IgnoredOpNotes)]
     assert quantize._IgnoredOpNotes().filter(logging.LogRecord("nncf", logging.INFO, __file__, 1, "Statistics", None, None))
+
+
+def test_converter_named_followers_of_ignored_nodes_are_ignored_too():
+    """tf2onnx names the switches' nearest upsampling ``Resize__N``: outside the scope patterns, yet it must stay
+    float (a quantized copy of the pooled maximum no longer equals the element it came from)."""
+    import openvino as ov
+    import openvino.opset10 as ops
+
+    x = ops.parameter([1, 4, 8, 8], np.float32, name="x")
+    pooled = ops.max_pool(x, [2, 2], [1, 1], [0, 0], [0, 0], [2, 2], name="net/b1_pool/MaxPool2d").output(0)
+
+    def up(t, name):
+        return ops.interpolate(t, np.array([8, 8], np.int64), np.array([2.0, 2.0], np.float32), "nearest", "sizes",
+                               axes=np.array([2, 3], np.int64), coordinate_transformation_mode="asymmetric",
+                               nearest_mode="floor", name=name)
+
+    equal = ops.equal(x, up(pooled, "Resize__15"), name="net/b1_pool/Equal")
+    conv = ops.convolution(pooled, np.ones((4, 4, 1, 1), np.float32), [1, 1], [0, 0], [0, 0], [1, 1], name="Conv__7")
+    branch = up(conv, "Resize__16")  # fed by a quantizable conv: NNCF may quantize it
+    model = ov.Model([ops.result(equal), ops.result(branch)], [x])
+    assert quantize.ignored_node_names(model, [r".*_pool/.*"]) == ["Resize__15"]
+    assert quantize.ignored_node_names(model, []) == []

@@ -15,16 +15,20 @@ REALIZATIONS = [
     for p in ("native", "relu_only")
     for s in ("slice_concat", "depth_to_space")
     for u in ("transposed_conv", "conv_interleave")
+] + [
+    Realization(prelu="native", switches="full_resolution", shuffle="depth_to_space", upsample="transposed_conv"),
+    Realization(prelu="relu_only", switches="full_resolution", shuffle="slice_concat", upsample="conv_interleave"),
 ] + [Realization(prelu="relu_only", switches="reference"), REFERENCE_REALIZATION]
 SMALL = ENetConfig(height=48, width=64)
 
 # `make test-fast` runs a covering subset (each ~5-10 s: building and freezing ENet does not shrink with the input):
-# every pair of (prelu, shuffle, upsample) values appears among the four argmax-free realizations below, which
-# include the ncs2, ncs1 and cpu targets' own; the others run with `make test`.
+# every pair of (prelu, shuffle, upsample) values appears among the four argmax_free realizations below; with the
+# full_resolution one they include the ncs2, ncs1, cpu and cpu-int8 targets' own; the others run with `make test`.
 PAIRWISE = {Realization(prelu="native", switches="argmax_free", shuffle="slice_concat", upsample="conv_interleave"),
             Realization(prelu="relu_only", switches="argmax_free", shuffle="slice_concat", upsample="transposed_conv"),
             Realization(prelu="native", switches="argmax_free", shuffle="depth_to_space", upsample="transposed_conv"),
-            Realization(prelu="relu_only", switches="argmax_free", shuffle="depth_to_space", upsample="conv_interleave")}
+            Realization(prelu="relu_only", switches="argmax_free", shuffle="depth_to_space", upsample="conv_interleave"),
+            Realization(prelu="native", switches="full_resolution", shuffle="depth_to_space", upsample="transposed_conv")}
 assert PAIRWISE <= set(REALIZATIONS)
 
 

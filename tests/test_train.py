@@ -26,6 +26,7 @@ SMOKE_ARGS = ["--epochs", "1", "--batch", "1", "--crop", "64", "96", "--val-ever
     ({"learning_rate": 0.0}, "learning_rate"),
     ({"schedule": "linear"}, "schedule"),
     ({"class_weighting": "inverse"}, "class_weighting"),
+    ({"select_window": 0}, "select_window"),
 ])
 def test_train_config_validation(kwargs, match):
     with pytest.raises(ConfigError, match=match):
@@ -62,6 +63,37 @@ def _rows(run_dir):
         return list(csv.DictReader(f))
 
 
+def test_selection_follows_the_smoothed_curve_not_one_peak():
+    from enet_edge.apps.run_dir import smoothed_score, val_history
+
+    rows = [{"epoch": "1", "val_miou": ""}, {"epoch": "2", "val_miou": "0.60"}, {"epoch": "4", "val_miou": "0.66"},
+            {"epoch": "6", "val_miou": "0.61"}, {"epoch": "8", "val_miou": "0.63"}, {"epoch": "10", "val_miou": "0.64"},
+            {"epoch": "12", "val_miou": "0.645"}]
+    history = val_history(rows)
+    assert history[0] == (2, 0.60) and len(history) == 6
+    scores = {e: smoothed_score(history, 3, e) for e, _ in history}
+    assert scores[2] == pytest.approx(0.60) and scores[4] == pytest.approx(0.63)  # fewer than 3 so far: their mean
+    assert max(scores, key=scores.get) == 12  # the lone 0.66 spike at epoch 4 does not win
+    assert max(history, key=lambda h: h[1])[0] == 4
+    assert smoothed_score(history, 1) == pytest.approx(0.645) and smoothed_score([], 3) is None
+
+
+def test_curve_shows_the_selection_curve(tmp_path):
+    from enet_edge.apps.run_dir import plot_curve
+    from enet_edge.apps.train import LOG_FIELDS
+
+    log = tmp_path / "log.csv"
+    with open(log, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+        writer.writeheader()
+        for epoch in range(1, 7):
+            writer.writerow({"epoch": epoch, "steps": epoch * 10, "lr": 1e-4, "train_loss": 1.0 / epoch,
+                             "val_miou": 0.5 + 0.01 * epoch if epoch % 2 == 0 else "", "val_pixel_accuracy": "",
+                             "epoch_seconds": 1, "images_per_second": 1})
+    plot_curve(log, tmp_path / "curve.png", "run: test", select_window=3)
+    assert (tmp_path / "curve.png").stat().st_size > 5000
+
+
 @pytest.mark.slow  # a real training run: TensorFlow traces ENet's gradient (about a minute)
 def test_smoke_run_writes_the_run_directory(smoke_run):
     from enet_edge.model.weights import read_weights
@@ -80,6 +112,8 @@ def test_smoke_run_writes_the_run_directory(smoke_run):
     # saved for inference at full frame size, batch 1, whatever the training crop was
     assert (config["height"], config["width"], config["batch"]) == (360, 480, 1)
     assert meta["epoch"] == 1 and meta["val_miou"] == pytest.approx(state["best_miou"])
+    assert meta["val_miou_smoothed"] == pytest.approx(state["best_score"])  # one validation: its own mean
+    assert meta["selection"] == "mean of the last 3 validations"
     assert all(np.isfinite(v).all() for v in weights.values())
     with np.load(smoke_run / "last_optimizer.npz") as opt:
         assert int(opt["v0"]) == 2  # Adam's iteration count: two steps

@@ -5,15 +5,18 @@ numeric checks of :class:`~enet_edge.apps.train.TrainConfig` (numpy only; no Ten
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import zipfile
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from enet_edge.errors import ArtifactError, ConfigError
+from enet_edge.fileio import atomic_write_bytes
 
 START_OVER = "delete it (with last_weights.npz and last_optimizer.npz) to restart from the last best weights, or give a new --run-dir"
 
@@ -43,7 +46,8 @@ def read_state(path: Path) -> Dict[str, Any]:
         raise ArtifactError(f"{path} is damaged ({exc}); {START_OVER}") from exc
     if not isinstance(previous, dict):
         raise ArtifactError(f"{path} is not a JSON object; {START_OVER}")
-    kinds = {"epoch": int, "steps": int, "best_miou": (int, float), "best_epoch": (int, type(None))}
+    kinds = {"epoch": int, "steps": int, "best_miou": (int, float), "best_epoch": (int, type(None)),
+             "best_score": (int, float)}
     state = {}
     for key, kind in kinds.items():
         if key not in previous:
@@ -96,3 +100,57 @@ def log_rows_up_to(log_path: Path, epoch: int, fields) -> list:
     except (OSError, ValueError, TypeError, csv.Error, UnicodeDecodeError) as exc:
         raise ArtifactError(f"{log_path} is damaged ({exc}); delete it (the log then restarts at this epoch) "
                             f"or give a new --run-dir") from exc
+
+
+def val_history(rows) -> List[Tuple[int, float]]:
+    """``(epoch, val mIoU)`` of the ``log.csv`` rows (:func:`log_rows_up_to`) that have a validation."""
+    return [(int(r["epoch"]), float(r["val_miou"])) for r in rows if r.get("val_miou")]
+
+
+def smoothed_score(history: Sequence[Tuple[int, float]], window: int, epoch: Optional[int] = None) -> Optional[float]:
+    """Mean val mIoU of the last ``window`` validations up to ``epoch`` (default: the last one); None if none.
+
+    A run keeps the weights where this trailing mean peaks, not where one noisy validation does: on CamVid's
+    101 val frames, consecutive validations of a converged run differ by a point or more.
+    """
+    values = [miou for e, miou in history if epoch is None or e <= epoch]
+    if not values:
+        return None
+    recent = values[-window:]
+    return sum(recent) / len(recent)
+
+
+def plot_curve(log_path: Path, png_path: Path, title: str = "ENet on CamVid", select_window: int = 3) -> None:
+    """Training loss, validation mIoU and its trailing mean over ``select_window`` validations (what
+    selects ``best_weights.npz``) against epoch, from ``log.csv``; ``title`` names the run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(log_path) as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    epochs = [int(r["epoch"]) for r in rows]
+    loss = [float(r["train_loss"]) for r in rows]
+    val = [(int(r["epoch"]), float(r["val_miou"])) for r in rows if r["val_miou"]]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(epochs, loss, color="tab:blue", label="train loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("weighted cross-entropy", color="tab:blue")
+    if val:
+        ax2 = ax.twinx()
+        ax2.plot([v[0] for v in val], [100 * v[1] for v in val], "o-", color="tab:red", alpha=0.5, label="val mIoU")
+        if select_window > 1:
+            smooth = [100 * smoothed_score(val, select_window, e) for e, _ in val]
+            ax2.plot([v[0] for v in val], smooth, "-", color="darkred", lw=2,
+                     label=f"mean of last {select_window} (selects the weights)")
+        ax2.legend(loc="lower right", fontsize=8)
+        ax2.set_ylabel("val mIoU (%)", color="tab:red")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(png_path, buffer.getvalue())

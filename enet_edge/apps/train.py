@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
-import io
 import json
 import math
 import time
@@ -27,9 +26,10 @@ import numpy as np
 from enet_edge.class_sets import ClassSet, default_for, read_class_file
 from enet_edge.classes import NUM_CLASSES
 from enet_edge.model.config import ENetConfig, Realization
-from enet_edge.apps.run_dir import check_numbers, log_rows_up_to, percent, read_state, restore_optimizer
+from enet_edge.apps.run_dir import (check_numbers, log_rows_up_to, percent, plot_curve, read_state,
+                                    restore_optimizer, smoothed_score, val_history)
 from enet_edge.errors import EXIT_TERMINATED, ConfigError, Interrupted, Terminated
-from enet_edge.fileio import (atomic_savez, atomic_write_bytes, atomic_write_text, check_output_dir, make_dirs,
+from enet_edge.fileio import (atomic_savez, atomic_write_text, check_output_dir, make_dirs,
                               remove_created, remove_stale)
 from enet_edge.progress import ProgressBar
 from enet_edge import camvid
@@ -53,6 +53,7 @@ class TrainConfig:
     step_epochs: int = 100  # step schedule: x0.1 every step_epochs
     class_weighting: str = "enet"  # enet | mfb | none
     val_every: int = 5
+    select_window: int = 3  # best_weights: where the mean of the last N validations peaks (1: the single best one)
     seed: int = 0
     limit_train: Optional[int] = None  # smoke runs: use only the first N training frames
     limit_val: Optional[int] = None
@@ -66,7 +67,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.class_set  # noqa: B018 - validates num_classes and the class file up front
-        for name in ("epochs", "batch", "val_every", "crop_height", "crop_width"):
+        for name in ("epochs", "batch", "val_every", "select_window", "crop_height", "crop_width"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("crop_height", "crop_width"):
@@ -282,7 +283,8 @@ def weights_meta(trainer: Trainer, **extra) -> dict:
 
 def load_state(cfg: TrainConfig, run_dir: Path, log=print) -> Dict[str, object]:
     """A fresh state, or the one ``state.json`` records (resume); the config is always ``cfg``'s."""
-    state = {"epoch": 0, "best_miou": -1.0, "best_epoch": None, "steps": 0, "config": dataclasses.asdict(cfg)}
+    state = {"epoch": 0, "best_miou": -1.0, "best_epoch": None, "best_score": -1.0, "steps": 0,
+             "config": dataclasses.asdict(cfg)}
     state_path = run_dir / "state.json"
     if state_path.exists():
         state.update(read_state(state_path))
@@ -311,11 +313,13 @@ def restore(trainer: Trainer, run_dir: Path, log=print) -> None:
         set_weights(trainer.model, weights, trainer.cfg.init_weights)
 
 
-def save_best(trainer: Trainer, run_dir: Path, epoch: int, val: Dict[str, object]) -> None:
+def save_best(trainer: Trainer, run_dir: Path, epoch: int, val: Dict[str, object], score: float) -> None:
     from enet_edge.model.weights import save_weights
 
     save_weights(trainer.model, run_dir / "best_weights.npz", trainer.save_config,
-                 meta=weights_meta(trainer, epoch=epoch, val_miou=float(val["miou"]), per_class_iou=val["per_class_iou"]))
+                 meta=weights_meta(trainer, epoch=epoch, val_miou=float(val["miou"]), per_class_iou=val["per_class_iou"],
+                                   val_miou_smoothed=score, selection=f"mean of the last {trainer.cfg.select_window} "
+                                                                     "validations"))
 
 
 def save_last(trainer: Trainer, run_dir: Path, epoch: int) -> None:
@@ -380,6 +384,9 @@ def train(cfg: TrainConfig, log=print) -> Dict[str, object]:
 def _train_loop(cfg: TrainConfig, trainer: Trainer, data: TrainData, state: dict, run_dir: Path, log_path: Path,
                 log) -> Dict[str, object]:
 
+    history = val_history(log_rows_up_to(log_path, state["epoch"], LOG_FIELDS))
+    if state["best_score"] < 0 and state["best_epoch"] is not None:  # a run from before smoothed selection
+        state["best_score"] = smoothed_score(history, cfg.select_window, state["best_epoch"]) or state["best_miou"]
     while state["epoch"] < cfg.epochs:
         if _out_of_steps(cfg, state["steps"]):
             break
@@ -394,14 +401,17 @@ def _train_loop(cfg: TrainConfig, trainer: Trainer, data: TrainData, state: dict
         if state["epoch"] % cfg.val_every == 0 or finished:
             val = validate(trainer, data)
             row["val_miou"], row["val_pixel_accuracy"] = round(val["miou"], 5), round(val["pixel_accuracy"], 5)
-            log(f"epoch {state['epoch']}: loss {row['train_loss']:.4f}, val mIoU {percent(val['miou'])}")
-            if val["miou"] > state["best_miou"]:
-                state["best_miou"], state["best_epoch"] = float(val["miou"]), state["epoch"]
-                save_best(trainer, run_dir, state["epoch"], val)
+            history.append((state["epoch"], float(val["miou"])))
+            score = smoothed_score(history, cfg.select_window)
+            log(f"epoch {state['epoch']}: loss {row['train_loss']:.4f}, val mIoU {percent(val['miou'])} "
+                f"(mean of the last {min(cfg.select_window, len(history))}: {percent(score)})")
+            if score > state["best_score"]:
+                state["best_score"], state["best_miou"], state["best_epoch"] = score, float(val["miou"]), state["epoch"]
+                save_best(trainer, run_dir, state["epoch"], val, score)
         save_last(trainer, run_dir, state["epoch"])
         append_log(log_path, row)
         atomic_write_text(run_dir / "state.json", json.dumps(state, indent=2))
-        plot_curve(log_path, run_dir / "curve.png", curve_title(run_dir, cfg))
+        plot_curve(log_path, run_dir / "curve.png", curve_title(run_dir, cfg), cfg.select_window)
         if _out_of_steps(cfg, state["steps"]):
             break
     return state
@@ -411,36 +421,6 @@ def curve_title(run_dir: Path, cfg: "TrainConfig") -> str:
     """``enet_camvid_ft2: 360x480 crops, batch 8, lr 2e-04 (cosine), 100 epochs``."""
     return (f"{Path(run_dir).name}: {cfg.crop_height}x{cfg.crop_width} crops, batch {cfg.batch}, "
             f"lr {cfg.learning_rate:.0e} ({cfg.schedule}), {cfg.epochs} epochs")
-
-
-def plot_curve(log_path: Path, png_path: Path, title: str = "ENet on CamVid") -> None:
-    """Training loss and validation mIoU against epoch, from ``log.csv``; ``title`` names the run."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with open(log_path) as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return
-    epochs = [int(r["epoch"]) for r in rows]
-    loss = [float(r["train_loss"]) for r in rows]
-    val = [(int(r["epoch"]), float(r["val_miou"])) for r in rows if r["val_miou"]]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(epochs, loss, color="tab:blue", label="train loss")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("weighted cross-entropy", color="tab:blue")
-    if val:
-        ax2 = ax.twinx()
-        ax2.plot([v[0] for v in val], [100 * v[1] for v in val], "o-", color="tab:red", label="val mIoU")
-        ax2.set_ylabel("val mIoU (%)", color="tab:red")
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(png_path, buffer.getvalue())
 
 
 def add_cli(sub) -> None:
@@ -457,6 +437,8 @@ def add_cli(sub) -> None:
     p.add_argument("--schedule", choices=("cosine", "step"), default="cosine")
     p.add_argument("--class-weighting", choices=("enet", "mfb", "none"), default="enet")
     p.add_argument("--val-every", type=int, default=5)
+    p.add_argument("--select-window", type=int, default=3,
+                   help="best_weights.npz: the epoch where the mean of the last N val mIoUs peaks (1: the top one)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit-train", type=int, help="use only the first N training frames (smoke runs)")
     p.add_argument("--limit-val", type=int, help="use only the first N validation frames (smoke runs)")
@@ -472,7 +454,8 @@ def run_train(args) -> int:
     cfg = TrainConfig(
         run_dir=args.run_dir, data_dir=args.data_dir, epochs=args.epochs, batch=args.batch,
         crop_height=args.crop[0], crop_width=args.crop[1], learning_rate=args.lr, weight_decay=args.weight_decay,
-        schedule=args.schedule, class_weighting=args.class_weighting, val_every=args.val_every, seed=args.seed,
+        schedule=args.schedule, class_weighting=args.class_weighting, val_every=args.val_every,
+        select_window=args.select_window, seed=args.seed,
         limit_train=args.limit_train, limit_val=args.limit_val, max_steps=args.max_steps,
         init_weights=args.init_weights, num_classes=args.num_classes, classes_file=args.classes,
     )
@@ -485,6 +468,7 @@ def run_train(args) -> int:
         if isinstance(exc, Terminated):
             error.exit_code = EXIT_TERMINATED
         raise error from None
-    print(f"done: epoch {state['epoch']}, best val mIoU {percent(state['best_miou'])} at epoch {state['best_epoch']}; "
-          f"weights in {cfg.run_dir}/best_weights.npz")
+    print(f"done: epoch {state['epoch']}; kept epoch {state['best_epoch']} (val mIoU {percent(state['best_miou'])}, "
+          f"mean of the last {cfg.select_window} validations {percent(state['best_score'])}) in "
+          f"{cfg.run_dir}/best_weights.npz")
     return 0

@@ -121,7 +121,6 @@ def append_class_map(model, dtype: str = "int32"):
     an ncs2 class map is int32). Ties go to the lowest class id, as numpy's argmax.
     """
     import numpy as np
-    import openvino as ov
     import openvino.opset1 as op1
     import openvino.opset3 as op3
 

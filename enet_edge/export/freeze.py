@@ -73,7 +73,7 @@ def realization_allowlist(realization: Realization, flavour: str = "paper") -> S
     allowed |= set(table["prelu"][realization.prelu]["ops"])
     allowed |= set(table["switches"][realization.switches]["ops"])
     allowed |= set(table["upsample"][realization.upsample]["ops"])
-    if realization.switches == "argmax_free" or realization.upsample == "conv_interleave":
+    if realization.switches == "argmax_free" or realization.upsample == "conv_interleave":  # what splits phases
         allowed |= set(table["shuffle"][realization.shuffle]["ops"])
     return allowed
 
@@ -82,8 +82,7 @@ def realization_forbidden(realization: Realization) -> Set[str]:
     """TF op types a realization promises never to contain."""
     table = load_table("realization_ops")
     forbidden: Set[str] = set()
-    if realization.switches == "argmax_free":
-        forbidden |= set(table["forbidden"]["argmax_free"]["ops"])
+    forbidden |= set(table["forbidden"].get(realization.switches, {}).get("ops", ()))
     if realization.prelu == "relu_only":
         forbidden |= set(table["forbidden"]["relu_only"]["ops"])
     return forbidden

@@ -7,7 +7,8 @@ Its optimizer stops at multi-input element-wise ops (``Equal``, ``Where``, ``Mul
 memory pass on the device (measured on the OpenVINO CPU plugin: 13 Transposes, ~8 ms of 47 ms).
 
 :func:`sink_transposes` moves a Transpose below an element-wise op when every non-constant input carries
-the same permutation (constants must have one element), and below a Concat (whose axis it remaps), then
+the same permutation (a constant input must have one element, or the op's rank: it is then stored permuted),
+and below a Concat (whose axis it remaps), then
 fuses Transpose pairs and drops those that compose to the identity. The rewrite only moves data
 movement: every value computed is bit-identical. The result is used only when it has fewer Transposes.
 """
@@ -49,11 +50,13 @@ class _Graph:
         self.graph = graph
         self.helper = onnx.helper
         self.constants: Dict[str, int] = {i.name: _size(i.dims) for i in graph.initializer}
+        self.tensors: Dict[str, object] = {i.name: i for i in graph.initializer}
         for node in graph.node:
             if node.op_type == "Constant":
                 for attr in node.attribute:
                     if attr.name == "value":
                         self.constants[node.output[0]] = _size(attr.t.dims)
+                        self.tensors[node.output[0]] = attr.t
         self.outputs = {o.name for o in graph.output}
         self.counter = 0
 
@@ -66,6 +69,19 @@ class _Graph:
             for name in node.input:
                 users.setdefault(name, []).append(node)
         return users
+
+    def permuted_constant(self, name: str, perm: Sequence[int]) -> str:
+        """A new initializer holding constant ``name`` (of rank ``len(perm)``) transposed by the inverse of
+        ``perm``, so that ``op(Transpose(a, perm), c) == Transpose(op(a, new), perm)``."""
+        from onnx import numpy_helper
+
+        tensor = self.tensors[name]
+        value = numpy_helper.to_array(tensor).transpose(_inverse(perm))
+        new = numpy_helper.from_array(value.copy(), self.fresh(name))
+        self.graph.initializer.append(new)
+        self.tensors[new.name] = new
+        self.constants[new.name] = _size(new.dims)
+        return new.name
 
     def fresh(self, base: str) -> str:
         self.counter += 1
@@ -113,7 +129,7 @@ def _sink_one(g: _Graph) -> bool:
         if node.op_type not in ELEMENTWISE and node.op_type != "Concat":
             continue
         perm: Optional[Tuple[int, ...]] = None
-        inner: List[str] = []
+        inner: List[Optional[str]] = []
         ok = True
         for name in node.input:
             src = producers.get(name)
@@ -127,11 +143,16 @@ def _sink_one(g: _Graph) -> bool:
                 inner.append(src.input[0])
             elif node.op_type != "Concat" and g.constants.get(name) == 1:
                 inner.append(name)  # a one-element constant broadcasts the same in any layout
+            elif node.op_type != "Concat" and name in g.tensors:
+                inner.append(None)  # a full-rank constant: permuted once the permutation is known
             else:
                 ok = False
                 break
         if not ok or perm is None:
             continue
+        if any(name is None and len(g.tensors[node.input[i]].dims) != len(perm) for i, name in enumerate(inner)):
+            continue  # a lower-rank constant broadcasts from the right: its axes do not follow the permutation
+        inner = [g.permuted_constant(node.input[i], perm) if name is None else name for i, name in enumerate(inner)]
         attrs = list(node.attribute)
         if node.op_type == "Concat":
             axis = next(a.i for a in attrs if a.name == "axis")
@@ -159,6 +180,9 @@ def _drop_dead(g: _Graph) -> None:
     kept.reverse()
     del g.graph.node[:]
     g.graph.node.extend(kept)
+    unused = [t for t in g.graph.initializer if t.name not in needed]  # constants replaced by permuted copies
+    for tensor in unused:
+        g.graph.initializer.remove(tensor)
 
 
 def sink_transposes(model, max_rewrites: int = 10000):

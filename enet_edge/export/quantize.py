@@ -81,6 +81,39 @@ def _without_ignored_op_notes():
         logger.removeFilter(notes)
 
 
+COPY_OPS = frozenset({"Interpolate", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Concat", "StridedSlice",
+                      "Split", "VariadicSplit", "SpaceToDepth", "DepthToSpace", "Tile"})
+"""OpenVINO op types whose outputs only copy or move input values."""
+
+
+def ignored_node_names(model, patterns: Sequence[str]) -> List[str]:
+    """Names of the nodes of ``model`` (an ``ov.Model``) outside ``patterns`` that NNCF must leave in float too.
+
+    ``patterns`` (``re.fullmatch`` on friendly names) name the switch logic's scope. A data-movement op
+    (:data:`COPY_OPS`) whose every non-constant input comes from an ignored node is ignored as well: tf2onnx
+    names the nearest upsampling inside the full-resolution switches ``Resize__15``, outside the scope, and a
+    quantized copy of the pooled maximum would no longer equal the element it came from.
+    """
+    import re
+
+    compiled = [re.compile(p) for p in patterns]
+    ignored: List[str] = []
+    names = set()
+    for op in model.get_ordered_ops():
+        name = op.get_friendly_name()
+        if op.get_type_name() in ("Constant", "Parameter", "Result"):
+            continue
+        if any(p.fullmatch(name) for p in compiled):
+            names.add(name)
+            continue
+        sources = [i.get_source_output().get_node() for i in op.inputs()]
+        sources = [n for n in sources if n.get_type_name() != "Constant"]
+        if op.get_type_name() in COPY_OPS and sources and all(n.get_friendly_name() in names for n in sources):
+            names.add(name)
+            ignored.append(name)
+    return ignored
+
+
 def _miou_of_compiled(compiled, pairs_data: Sequence[Tuple[np.ndarray, np.ndarray]], classes=None) -> float:
     """mIoU of an ``ov.CompiledModel`` on pre-read (frame tensor, label) pairs; NNCF's validation_fn."""
     from enet_edge.metrics import evaluate_samples
@@ -121,8 +154,9 @@ def quantize_ir(fp32_xml: Path, int8_xml: Path, spec: QuantizationSpec, data_dir
         f"(preset {spec.preset})")
     preset = nncf.QuantizationPreset.PERFORMANCE if spec.preset == "performance" else nncf.QuantizationPreset.MIXED
     common = dict(preset=preset, subset_size=len(frames))
+    followers = ignored_node_names(model, spec.ignored_patterns) if spec.ignored_patterns else []
     if spec.ignored_patterns:
-        common["ignored_scope"] = nncf.IgnoredScope(patterns=list(spec.ignored_patterns))
+        common["ignored_scope"] = nncf.IgnoredScope(patterns=list(spec.ignored_patterns), names=followers)
     with _without_ignored_op_notes():
         quantized = nncf.quantize(model, nncf.Dataset(frames), fast_bias_correction=spec.fast_bias_correction,
                                   **common)
@@ -158,6 +192,7 @@ def quantize_ir(fp32_xml: Path, int8_xml: Path, spec: QuantizationSpec, data_dir
         "preset": spec.preset,
         "calibration": {"split": spec.calibration_split, "frames": len(frames)},
         "ignored_patterns": list(spec.ignored_patterns),
+        "ignored_nodes": followers,
         "eval": {"split": spec.eval_split, "frames": len(pairs), "float_precision": GATE_PRECISION},
         "fp32_miou": fp32_miou,
         "int8_miou": int8_miou,

@@ -15,12 +15,15 @@ PRELU_REALIZATIONS = ("native", "relu_only")
 """``native``: ``relu(x) - alpha*relu(neg(x))``, the form converters fuse into one PReLU op.
 ``relu_only``: ``relu(x) - alpha*relu(x * -1)``: Relu, Mul and Sub with constants only."""
 
-SWITCH_REALIZATIONS = ("reference", "argmax_free")
+SWITCH_REALIZATIONS = ("reference", "argmax_free", "full_resolution")
 """``reference``: ``tf.nn.max_pool_with_argmax`` + ``tf.scatter_nd`` (as in the seed).
-``argmax_free``: MaxPool, Equal and Select; no ArgMax, scatter, gather, Cast or Where."""
+``argmax_free``: MaxPool, Equal and Select; no ArgMax, scatter, gather, Cast or Where.
+``full_resolution``: argmax-free too, the switches a (N,H,W,C) mask: Equal with the nearest-upsampled maximum,
+a depthwise conv codes which positions tie, Less keeps the first; no slices or Concat (which OpenVINO's CPU
+plugin runs with reference kernels in channels-last layouts). The shuffle setting does not apply to it."""
 
 SHUFFLE_REALIZATIONS = ("slice_concat", "depth_to_space")
-"""How ``argmax_free`` splits a tensor into its four 2x2 phases and interleaves them back:
+"""How the argmax-free switches split a tensor into its four 2x2 phases and interleaves them back:
 ``slice_concat`` with StridedSlice, Concat and Reshape (ops every target has);
 ``depth_to_space`` with SpaceToDepth/DepthToSpace (one op each, fast on CPU, absent on MYRIAD)."""
 

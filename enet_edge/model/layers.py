@@ -8,7 +8,8 @@ All tensors are NHWC float32 with static shapes. The two public functions that m
 
 Their ``argmax_free`` realization uses only MaxPool, StridedSlice (or SpaceToDepth), Equal, Select,
 Mul, Sub, Concat and Reshape (or DepthToSpace): no ArgMax, MaxPoolWithArgmax, ScatterNd, Gather,
-Cast or Where. It is exactly equal to the ``reference`` realization (``tf.nn.max_pool_with_argmax``
+Cast or Where. The ``full_resolution`` realization keeps the switches as a (N, H, W, C) mask and needs no
+slices or concats at all: MaxPool, ResizeNearestNeighbor, Equal, Select, a depthwise convolution and Less. It is exactly equal to the ``reference`` realization (``tf.nn.max_pool_with_argmax``
 + ``tf.scatter_nd``), ties included: TensorFlow resolves a tie to the first maximum in row-major
 window order, i.e. positions (0,0), (0,1), (1,0), (1,1), and so do we.
 """
@@ -58,6 +59,42 @@ def interleave_phases(packed: tf.Tensor, shuffle: str = "slice_concat") -> tf.Te
     bottom = tf.reshape(packed[..., 2 * c :], (n, h, 2 * w, c))
     # [top row | bottom row] of a row reshaped to two rows interleaves along height.
     return tf.reshape(tf.concat([top, bottom], axis=2), (n, 2 * h, 2 * w, c))
+
+
+# full_resolution: position k of a 2x2 window (row-major) is worth WINDOW_BITS[k]; the window's code (a depthwise
+# stride-2 convolution of the is-maximum mask) has the bits of every position that holds the maximum, so a position
+# holds the *first* maximum exactly when it holds one and the code is below twice its own bit.
+WINDOW_BITS = np.array([[8.0, 4.0], [2.0, 1.0]], np.float32)
+
+
+def upsample_nearest2(t: tf.Tensor) -> tf.Tensor:
+    """(N, h, w, C) -> (N, 2h, 2w, C), every value repeated over its 2x2 window (ResizeNearestNeighbor)."""
+    n, h, w, c = (int(d) for d in t.shape)
+    return tf.raw_ops.ResizeNearestNeighbor(images=t, size=tf.constant([2 * h, 2 * w], tf.int32),
+                                            align_corners=False, half_pixel_centers=False)
+
+
+def full_resolution_switches(x: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+    """2x2/2 max-pooling with the switches as a full-resolution mask (no slices, concats or ArgMax).
+
+    Args:
+        x: (N, H, W, C) float32, NHWC, static shape, H and W even.
+
+    Returns:
+        pooled: (N, H/2, W/2, C) float32, equal to ``tf.nn.max_pool2d(x, 2, 2, "VALID")``.
+        switches: (N, H, W, C) float32, 1 at the first maximum (row-major) of each window and channel, else 0;
+            ``tf.nn.space_to_depth(switches, 2)`` equals the one-hot blocks of :func:`max_pool_with_switches`.
+    """
+    n, h, w, c = _static_shape(x)
+    pooled = tf.nn.max_pool2d(x, ksize=2, strides=2, padding="VALID")
+    one = tf.constant(1.0, x.dtype)
+    zero = tf.constant(0.0, x.dtype)
+    is_max = tf.where(tf.equal(x, upsample_nearest2(pooled)), one, zero)
+    bits = tf.constant(np.tile(WINDOW_BITS[:, :, None, None], (1, 1, c, 1)), x.dtype)
+    code = tf.nn.depthwise_conv2d(is_max, bits, strides=[1, 2, 2, 1], padding="VALID")  # sums of distinct powers of 2: exact
+    limit = tf.constant(np.tile(2 * WINDOW_BITS, (h // 2, w // 2))[None, :, :, None], x.dtype)
+    first = tf.where(tf.less(upsample_nearest2(code), limit), one, zero)
+    return pooled, is_max * first
 
 
 def max_pool_with_switches(
@@ -188,6 +225,8 @@ class MaxPoolWithSwitches(keras.layers.Layer):
         if self.realization.switches == "reference":
             pooled, argmax = max_pool_with_argmax_reference(x)
             return [pooled, argmax]
+        if self.realization.switches == "full_resolution":
+            return list(full_resolution_switches(x))
         return list(max_pool_with_switches(x, self.realization.shuffle))
 
     def compute_output_spec(self, x):
@@ -195,6 +234,8 @@ class MaxPoolWithSwitches(keras.layers.Layer):
         pooled = keras.KerasTensor((n, h // 2, w // 2, c), dtype=x.dtype)
         if self.realization.switches == "reference":
             return [pooled, keras.KerasTensor((n, h // 2, w // 2, c), dtype="int64")]
+        if self.realization.switches == "full_resolution":
+            return [pooled, keras.KerasTensor((n, h, w, c), dtype=x.dtype)]
         return [pooled, keras.KerasTensor((n, h // 2, w // 2, 4 * c), dtype=x.dtype)]
 
 
@@ -208,6 +249,8 @@ class UnpoolWithSwitches(keras.layers.Layer):
     def call(self, y, switches):
         if self.realization.switches == "reference":
             return unpool_reference(y, switches)
+        if self.realization.switches == "full_resolution":
+            return upsample_nearest2(y) * switches
         return unpool_with_switches(y, switches, self.realization.shuffle)
 
     def compute_output_spec(self, y, switches):

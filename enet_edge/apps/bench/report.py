@@ -79,6 +79,31 @@ def _ratio(value: Optional[float], base: Optional[float]) -> Optional[float]:
     return value / base
 
 
+def fastest(results: Sequence[BenchResult]) -> Optional[int]:
+    """Index of the result with the lowest end-to-end median (what an application sees per frame); None if
+    none has one. Ties go to the earlier entry."""
+    medians = [(r.e2e.latency.ms().get("median"), i) for i, r in enumerate(results)]
+    medians = [(m, i) for m, i in medians if m is not None and m == m]
+    return min(medians)[1] if medians else None
+
+
+def fastest_text(results: Sequence[BenchResult]) -> Optional[str]:
+    """``On this CPU use [2] build/cpu-int8 (openvino, i8+f32): ...``; None with fewer than two measured entries."""
+    index = fastest(results)
+    if index is None or len(results) < 2:
+        return None
+    best = results[index]
+    others = sorted((r.e2e.latency.ms()["median"], i) for i, r in enumerate(results)
+                    if i != index and r.e2e.latency.ms().get("median") is not None)
+    where = best.device if len({r.device for r in results}) == 1 else "machine"
+    text = (f"On this {where} use [{index + 1}] {best.entry.label} ({best.backend}, {precision_label(best)}): "
+            f"the lowest end-to-end median, {format_ms(best.e2e.latency.ms()['median'])}")
+    if others:
+        ms, i = others[0]
+        text += f", {ms / best.e2e.latency.ms()['median']:.2f}x faster than the next, [{i + 1}] {results[i].entry.label}"
+    return text + ". Speed only: `enet-edge eval` measures what each costs in mIoU."
+
+
 def compare_document(results: Sequence[BenchResult], machine: Dict[str, Any]) -> Dict[str, Any]:
     """``{"results": [document, ...], "ratios": [...]}`` in the order given; ratios are to the first entry."""
     docs = [result_document(r, machine) for r in results]
@@ -92,7 +117,10 @@ def compare_document(results: Sequence[BenchResult], machine: Dict[str, Any]) ->
             "e2e_latency_median": _ratio(doc["e2e_latency_ms"]["median"], base["e2e_latency_ms"]["median"]),
             "e2e_throughput_fps": _ratio(doc["e2e_throughput_fps"], base["e2e_throughput_fps"]),
         })
+    index = fastest(results)
     return {"schema": SCHEMA, "results": docs, "ratios": ratios, "baseline": base["entry"],
+            "fastest": None if index is None else {"entry": docs[index]["entry"], "by": "e2e_latency_ms.median",
+                                                   "text": fastest_text(results)},
             "interleaved_rounds": results[0].rounds, "machine": machine}
 
 
@@ -284,6 +312,9 @@ def format_compare(results: Sequence[BenchResult], per_layer: int = 0) -> str:
             f"{format_ms(e2e['median']):>11}{_fps(r.e2e.fps):>9}{_x(x_e2e):>7}")
     lines += ["", "median/p90/FPS: infer-only (tensors back to back, output not fetched); "
                   "e2e: read + preprocess + infer + postprocess per frame."]
+    pick = fastest_text(results)
+    if pick:
+        lines += [pick]
     notes = [f"[{i}] precision {precision_label(r)}" for i, r in enumerate(results, 1)
              if r.precision_run is not None and r.precision_run.note]
     if notes:

@@ -388,3 +388,25 @@ def test_trained_weights_bench_through_the_keras_backend():
     assert parse_entry("weights/enet_camvid.npz:keras:CPU:f16").precision == "f16"  # Keras float16 policy
     with pytest.raises(ConfigError, match="runs f32 or f16 only"):
         parse_entry("weights/enet_camvid.npz:keras:CPU:bf16")
+
+
+def test_int8_export_runs_no_reference_kernels_and_floats_only_in_the_switch_logic(small_exports):
+    """The cpu-int8 IR on this CPU: what runs on OpenVINO's reference kernels, and what stays float.
+
+    Allowed: float in the max-pool switch logic (the pooled maximum must equal the element it came from) and
+    at its edges (the f32 -> u8 quantization of its input's other consumers, the unpooling multiply by the
+    float mask); one reference kernel, the initial block's 13 + 3 channel u8 Concat (no jit channels-last u8
+    concat at a 13-channel offset; measured alternatives were no faster).
+    """
+    import re
+
+    entry = parse_entry(f"{small_exports['cpu-int8']}:openvino:CPU:f32")
+    result = run_bench(BenchConfig(entries=(entry,), niter=2, warmup=1, per_layer=5))[0]
+    audit = bench.report.kernel_audit(result)
+    assert [(i["node_type"], i["name"]) for i in audit["reference"]] == [
+        ("Concat", "enet_1/initial_block_1_concat_1/concat")]
+    switch_logic = re.compile(r".*(_pool_1/|_unpool_1/|fq_input_0$)|Resize__\d+$")
+    assert audit["float_in_int8"], "the switch logic runs in float"
+    assert all(switch_logic.match(i["name"]) for i in audit["float_in_int8"]), audit["float_in_int8"]
+    lines = bench.report.kernel_audit_lines(result)
+    assert lines[0].startswith("  reference kernels (ref_*): 1 layer(s)") and "float layers" in lines[1]

@@ -56,6 +56,7 @@ def result_document(result: BenchResult, machine: Dict[str, Any]) -> Dict[str, A
         "artifact": result.artifact,
         "properties": result.properties,
         "complexity": complexity_document(result),
+        "kernel_audit": kernel_audit(result),
         "per_layer": None if result.per_layer is None else [
             {"name": r.name, "node_type": r.node_type, "exec_type": r.exec_type, "status": r.status,
              "real_time_ms": r.real_time_us / 1e3, "cpu_time_ms": r.cpu_time_us / 1e3,
@@ -260,6 +261,45 @@ def _mflops(cost) -> Optional[float]:
     return round(cost.mflops, 3) if cost is not None else None
 
 
+NOT_COMPUTE = frozenset({"Reorder", "Input", "Output", "Parameter", "Result", "Const"})
+"""Executed node types that move or hold data; their precision says nothing about the model's arithmetic."""
+
+
+def kernel_audit(result: BenchResult) -> Optional[Dict[str, Any]]:
+    """Layers on reference kernels (exec type ``ref*``: OpenVINO's fallback C++ loops) and, in an INT8 model,
+    layers computing in float, each ``{name, node_type, exec_type, real_time_ms}``; None without counters."""
+    if result.per_layer is None:
+        return None
+    rows = executed_layers(result.per_layer)
+
+    def item(r: LayerCounter) -> Dict[str, Any]:
+        return {"name": r.name, "node_type": r.node_type, "exec_type": r.exec_type, "real_time_ms": r.real_time_us / 1e3}
+
+    floats = [item(r) for r in rows if result.model_precision == "INT8" and r.node_type not in NOT_COMPUTE
+              and r.exec_type.rsplit("_", 1)[-1].lower() in ("f32", "bf16", "f16")]
+    return {"reference": [item(r) for r in rows if r.exec_type.startswith("ref")],
+            "float_in_int8": floats if result.model_precision == "INT8" else None,
+            "total_ms": sum(r.real_time_us for r in rows) / 1e3}
+
+
+def kernel_audit_lines(result: BenchResult, show: int = 6) -> List[str]:
+    """Two summary lines of :func:`kernel_audit` (none without per-layer counters)."""
+    audit = kernel_audit(result)
+    if audit is None:
+        return []
+    total = audit["total_ms"] or 1.0
+    lines = []
+    for key, what in (("reference", "reference kernels (ref_*)"), ("float_in_int8", "float layers in this INT8 model")):
+        items = audit[key]
+        if items is None:
+            continue
+        ms = sum(i["real_time_ms"] for i in items)
+        names = ", ".join(f"{i['name']} ({i['exec_type']})" for i in items[:show]) + (" ..." if len(items) > show else "")
+        lines.append(f"  {what}: {len(items)} layer(s), {format_ms(ms)} ({100 * ms / total:.1f}% of the time)"
+                     + (f": {names}" if items else ""))
+    return lines
+
+
 def format_per_layer(result: BenchResult, top: int) -> List[str]:
     if result.per_layer is None:
         return [f"  per-layer counters: not available for the {result.backend} backend (OpenVINO only)"]
@@ -286,7 +326,7 @@ def format_per_layer(result: BenchResult, top: int) -> List[str]:
                      f"{format_ms(row.real_time_us / 1e3):>11}{100 * row.real_time_us / total:>7.1f}%"
                      f"{(f'{cost.mflops:.1f}' if cost else '-'):>9}"
                      f"{(f'{100 * compute:.1f}%' if compute is not None else '-'):>9}")
-    return lines + [""] + summary
+    return lines + [""] + summary + kernel_audit_lines(result)
 
 
 def format_compare(results: Sequence[BenchResult], per_layer: int = 0) -> str:

@@ -124,6 +124,7 @@ class SuiteConfig:
     weights: Optional[Path] = None
     data_dir: Optional[Path] = None
     readme: Optional[Path] = REPO / "benchmarks" / "results" / "README.md"
+    render: Optional[Path] = None  # re-render this saved document instead of measuring
 
     def __post_init__(self) -> None:
         if not self.sizes:
@@ -354,7 +355,7 @@ RECOMMEND_MAX_MIOU_DROP = 1.0
 def class_map_savings(document: Dict[str, Any]) -> List[Dict[str, Any]]:
     """Per size and :data:`CLASS_MAP_PAIRS` pair (latency mode): what moving the arg-max into the IR saves end to end.
 
-    ``post_ms``: the host post-processing stage (arg-max of the logits and resize, or only the resize of the ids).
+    ``post_ms``: the host post-processing stage (``postprocess``) (arg-max of the logits and resize, or only the resize of the ids).
     """
     out = []
     for run in document["runs"]:
@@ -364,7 +365,7 @@ def class_map_savings(document: Dict[str, Any]) -> List[Dict[str, Any]]:
             a, b = _result(document, logits, run["size"], "latency"), _result(document, class_map, run["size"], "latency")
             if not a or not b or a["e2e_latency_ms"]["median"] is None or b["e2e_latency_ms"]["median"] is None:
                 continue
-            post = [(d.get("e2e_stages_ms") or {}).get("post", {}).get("median") for d in (a, b)]
+            post = [(d.get("e2e_stages_ms") or {}).get("postprocess", {}).get("median") for d in (a, b)]
             out.append({"size": run["size"], "logits": logits, "class_map": class_map,
                         "e2e_ms": [a["e2e_latency_ms"]["median"], b["e2e_latency_ms"]["median"]],
                         "infer_ms": [a["latency_ms"]["median"], b["latency_ms"]["median"]],
@@ -631,18 +632,37 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> SuiteConfig:
     p.add_argument("--weights", type=Path)
     p.add_argument("--data-dir", type=Path)
     p.add_argument("--no-readme", action="store_true", help="do not update benchmarks/results/README.md")
+    p.add_argument("--render", type=Path, metavar="JSON",
+                   help="measure nothing: re-derive tables, goals and plot from a saved results JSON")
     a = p.parse_args(argv)
     time_s = a.time if a.time is not None else (None if a.niter is not None else 6.0)
     return SuiteConfig(sizes=tuple(a.sizes), modes=tuple(a.modes), variants=tuple(a.variants), time_s=time_s,
                        niter=a.niter, warmup=a.warmup, miou_frames=a.miou_frames, build_dir=a.build_dir,
                        out_dir=a.out_dir, weights=a.weights, data_dir=a.data_dir,
-                       readme=None if a.no_readme else SuiteConfig.readme)
+                       readme=None if a.no_readme else SuiteConfig.readme, render=a.render)
+
+
+def rerender(path: Path) -> Dict[str, Any]:
+    """A saved suite document with its derived parts (goals, class-map savings, recommendation) recomputed."""
+    try:
+        document = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--render {path}: not a readable results JSON ({exc})") from exc
+    if not isinstance(document, dict) or document.get("schema") != SCHEMA:
+        raise ConfigError(f"--render {path}: not a {SCHEMA} document")
+    document["goals"] = evaluate_goals(document)
+    document["class_map"] = class_map_savings(document)
+    document["recommendation"] = recommend(document)
+    return document
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         config = parse_args(argv)
-        document = run_suite(config, log=lambda m: print(m, file=sys.stderr, flush=True))
+        if config.render is not None:
+            document = rerender(config.render)
+        else:
+            document = run_suite(config, log=lambda m: print(m, file=sys.stderr, flush=True))
         paths = write_outputs(document, config)
     except EnetEdgeError as exc:
         print(f"benchmarks/run.py: error: {exc}", file=sys.stderr)

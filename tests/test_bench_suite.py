@@ -81,7 +81,7 @@ def test_documents_tables_plot_and_readme(small_suite):
 def _doc(variant, median, e2e=None, post=None):
     return {"variant": variant, "latency_ms": {"median": median}, "precision": "f32",
             "e2e_latency_ms": {"median": e2e if e2e is not None else median + 5},
-            "e2e_stages_ms": {"post": {"median": post}}}
+            "e2e_stages_ms": {"postprocess": {"median": post}}}
 
 
 def test_goals_are_computed_from_the_latency_table():

@@ -138,3 +138,22 @@ def test_readme_without_markers_is_left_alone(tmp_path):
     readme.write_text("no markers\n")
     assert not suite.update_readme(readme, "table", "plot.png")
     assert readme.read_text() == "no markers\n"
+
+
+def test_render_rederives_documents_from_a_saved_run(small_suite, tmp_path, capsys):
+    _, paths, _, _ = small_suite
+    out = tmp_path / "again"
+    assert suite.main(["--render", str(paths["json"]), "--out-dir", str(out), "--no-readme"]) == 0
+    again = json.loads((out / paths["json"].name).read_text())
+    saved = json.loads(paths["json"].read_text())
+    assert again["runs"] == saved["runs"] and again["recommendation"] == saved["recommendation"]
+    assert (out / paths["png"].name).stat().st_size > 10_000 and "On this CPU use" in capsys.readouterr().out
+
+
+def test_render_refuses_what_is_not_a_results_document(tmp_path, capsys):
+    bad = tmp_path / "x.json"
+    bad.write_text('{"schema": "something-else"}')
+    assert suite.main(["--render", str(bad), "--no-readme", "--out-dir", str(tmp_path)]) == 2
+    assert suite.main(["--render", str(tmp_path / "missing.json"), "--no-readme"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("benchmarks/run.py: error: --render") for line in err)

@@ -56,10 +56,15 @@ def test_int8_target_records_its_quantization(small_exports):
     def fed_by_fake_quantize(op):
         return any(i.get_source_output().get_node().get_type_name() == "FakeQuantize" for i in op.inputs())
 
-    equals = [op for op in ops if op.get_type_name() == "Equal"]
+    # full-resolution switches, one set per downsampling pool: Equal, the window code's depthwise conv, Less,
+    # and the nearest upsamplings tf2onnx named outside the scope (found by graph: q["ignored_nodes"])
+    by_type = {t: [op for op in ops if op.get_type_name() == t] for t in ("Equal", "Less", "GroupConvolution")}
     pools = [op for op in ops if op.get_type_name() == "MaxPool" and "downsampling" in op.get_friendly_name()]
-    assert len(equals) == 6 and len(pools) == 2
-    assert not [op.get_friendly_name() for op in equals + pools if fed_by_fake_quantize(op)]
+    upsamplings = [op for op in ops if op.get_friendly_name() in q["ignored_nodes"]]
+    assert [len(by_type[t]) for t in ("Equal", "Less", "GroupConvolution")] == [2, 2, 2] and len(pools) == 2
+    assert len(upsamplings) == 4 and {op.get_type_name() for op in upsamplings} == {"Interpolate"}
+    switch_logic = [op for group in by_type.values() for op in group] + pools + upsamplings
+    assert not [op.get_friendly_name() for op in switch_logic if fed_by_fake_quantize(op)]
     assert [op for op in ops if op.get_type_name() == "Convolution" and fed_by_fake_quantize(op)]
     assert q["miou_drop_points"] == pytest.approx(100 * (q["fp32_miou"] - q["int8_miou"]))
     assert "## INT8 quantization" in (small_exports["cpu-int8"] / "report.md").read_text()

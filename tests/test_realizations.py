@@ -115,3 +115,13 @@ def test_graph_def_io_errors(tmp_path):
         parse_graph_def(bad)
     with pytest.raises(ArtifactError, match="does not exist"):
         parse_graph_def(tmp_path / "none.pb")
+
+
+def test_realization_ruleset_follows_the_models_flavour():
+    """kwotsin's BGR->RGB slices are allowed for a kwotsin model only (the cpu realization itself has none)."""
+    from enet_edge.export.gates import ruleset_for
+    from enet_edge.export.targets import load_target
+
+    cpu = load_target("cpu")
+    assert "StridedSlice" not in ruleset_for("tensorflow", "realization", cpu)["ops"]
+    assert "StridedSlice" in ruleset_for("tensorflow", "realization", cpu, "kwotsin")["ops"]

@@ -156,7 +156,8 @@ def run_check(args) -> int:
         if p.suffix.lower() == ".xml" and not p.with_suffix(".bin").is_file():
             raise ArtifactError(f"{p.with_suffix('.bin')} is missing next to {p.name}: an OpenVINO IR is both "
                                 f"files; re-export")
-        report = check_graph(graph, ruleset_for(kind, target.checks[kind], target))
+        flavour = ((manifest or {}).get("model") or {}).get("flavour", "paper")
+        report = check_graph(graph, ruleset_for(kind, target.checks[kind], target, flavour))
         if report.ok:
             print(f"{p}: ok against {report.ruleset} ({sum(report.inventory.values())} nodes)")
         else:

@@ -293,11 +293,12 @@ def load_ruleset(name: str) -> Dict[str, Any]:
     return table
 
 
-def ruleset_for(kind: str, name: str, target) -> Dict[str, Any]:
+def ruleset_for(kind: str, name: str, target, flavour: str = "paper") -> Dict[str, Any]:
     """The ruleset a target's ``[checks]`` names for artifact ``kind``.
 
-    ``"realization"`` (frozen GraphDefs) is the declared TF op set of the target's realization; it
-    comes from :mod:`enet_edge.export.freeze`, so it needs TensorFlow. Every other name is a ruleset file.
+    ``"realization"`` (frozen GraphDefs) is the declared TF op set of the target's realization for a
+    model of architecture ``flavour``; it comes from :mod:`enet_edge.export.freeze`, so it needs
+    TensorFlow. Every other name is a ruleset file.
     """
     if name != "realization":
         return load_ruleset(name)
@@ -310,7 +311,7 @@ def ruleset_for(kind: str, name: str, target) -> Dict[str, Any]:
                             "TensorFlow: pip install 'enet-edge[export]'") from exc
     return {"name": f"realization:{target.name}", "format": "tensorflow", "static_shapes": False,
             "unlisted_reason": f"not in the declared op set of realization {target.realization.name}",
-            "ops": {op: {} for op in sorted(realization_allowlist(target.realization))}}
+            "ops": {op: {} for op in sorted(realization_allowlist(target.realization, flavour))}}
 
 
 def _opset_number(version: str) -> Optional[int]:

@@ -171,10 +171,10 @@ def parity_inputs(target: TargetSpec, config: ENetConfig, data_dir: Optional[Pat
     return frames, names
 
 
-def _ruleset_for(kind: str, name: str, target: TargetSpec) -> dict:
+def _ruleset_for(kind: str, name: str, target: TargetSpec, flavour: str) -> dict:
     from enet_edge.export.gates import ruleset_for  # it lives there: `enet-edge check` must not import this module
 
-    return ruleset_for(kind, name, target)
+    return ruleset_for(kind, name, target, flavour)
 
 
 # -- running one artifact for parity ----------------------------------------------------------------
@@ -302,7 +302,7 @@ def gates_stage(ctx: ExportContext) -> None:
     from enet_edge.export.gates import check_graph, raise_on_violations
 
     target = ctx.target
-    ctx.reports = {kind: check_graph(ctx.graphs[kind], _ruleset_for(kind, name, target))
+    ctx.reports = {kind: check_graph(ctx.graphs[kind], _ruleset_for(kind, name, target, ctx.config.flavour))
                    for kind, name in target.checks.items() if kind in ctx.graphs}
     if target.mode == "export":
         raise_on_violations(list(ctx.reports.values()), target.name)

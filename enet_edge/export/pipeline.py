@@ -171,7 +171,7 @@ def parity_inputs(target: TargetSpec, config: ENetConfig, data_dir: Optional[Pat
     return frames, names
 
 
-def _ruleset_for(kind: str, name: str, target: TargetSpec, flavour: str) -> dict:
+def _ruleset_for(kind: str, name: str, target: TargetSpec, flavour: str = "paper") -> dict:
     from enet_edge.export.gates import ruleset_for  # it lives there: `enet-edge check` must not import this module
 
     return ruleset_for(kind, name, target, flavour)

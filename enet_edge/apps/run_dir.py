@@ -146,7 +146,8 @@ def plot_curve(log_path: Path, png_path: Path, title: str = "ENet on CamVid", se
             smooth = [100 * smoothed_score(val, select_window, e) for e, _ in val]
             ax2.plot([v[0] for v in val], smooth, "-", color="darkred", lw=2,
                      label=f"mean of last {select_window} (selects the weights)")
-        ax2.legend(loc="lower right", fontsize=8)
+        lines = ax.get_lines() + ax2.get_lines()  # one legend for both axes
+        ax2.legend(lines, [line.get_label() for line in lines], loc="lower right", fontsize=8)
         ax2.set_ylabel("val mIoU (%)", color="tab:red")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()

@@ -355,14 +355,15 @@ RECOMMEND_MAX_MIOU_DROP = 1.0
 def class_map_savings(document: Dict[str, Any]) -> List[Dict[str, Any]]:
     """Per size and :data:`CLASS_MAP_PAIRS` pair (latency mode): what moving the arg-max into the IR saves end to end.
 
-    ``post_ms``: the host post-processing stage (``postprocess``) (arg-max of the logits and resize, or only the resize of the ids).
+    ``post_ms``: the host's ``postprocess`` stage (arg-max of the logits and resize, or only the resize of the ids).
     """
     out = []
     for run in document["runs"]:
         if run["mode"] != "latency":
             continue
+        by_variant = {doc["variant"]: doc for doc in run["results"]}
         for logits, class_map in CLASS_MAP_PAIRS:
-            a, b = _result(document, logits, run["size"], "latency"), _result(document, class_map, run["size"], "latency")
+            a, b = by_variant.get(logits), by_variant.get(class_map)
             if not a or not b or a["e2e_latency_ms"]["median"] is None or b["e2e_latency_ms"]["median"] is None:
                 continue
             post = [(d.get("e2e_stages_ms") or {}).get("postprocess", {}).get("median") for d in (a, b)]

@@ -80,28 +80,32 @@ def _ratio(value: Optional[float], base: Optional[float]) -> Optional[float]:
     return value / base
 
 
+def _by_e2e_median(results: Sequence[BenchResult]) -> List[Tuple[float, int]]:
+    """``(end-to-end median ms, index)`` of the results that have one, fastest first (ties: earlier entry)."""
+    medians = [(r.e2e.latency.ms().get("median"), i) for i, r in enumerate(results)]
+    return sorted((m, i) for m, i in medians if m is not None and m == m)
+
+
 def fastest(results: Sequence[BenchResult]) -> Optional[int]:
     """Index of the result with the lowest end-to-end median (what an application sees per frame); None if
     none has one. Ties go to the earlier entry."""
-    medians = [(r.e2e.latency.ms().get("median"), i) for i, r in enumerate(results)]
-    medians = [(m, i) for m, i in medians if m is not None and m == m]
-    return min(medians)[1] if medians else None
+    ranked = _by_e2e_median(results)
+    return ranked[0][1] if ranked else None
 
 
 def fastest_text(results: Sequence[BenchResult]) -> Optional[str]:
-    """``On this CPU use [2] build/cpu-int8 (openvino, i8+f32): ...``; None with fewer than two measured entries."""
-    index = fastest(results)
-    if index is None or len(results) < 2:
+    """``On this CPU use [2] build/cpu-int8 (openvino, i8+f32): ...``; None with fewer than two entries."""
+    ranked = _by_e2e_median(results)
+    if not ranked or len(results) < 2:
         return None
+    best_ms, index = ranked[0]
     best = results[index]
-    others = sorted((r.e2e.latency.ms()["median"], i) for i, r in enumerate(results)
-                    if i != index and r.e2e.latency.ms().get("median") is not None)
     where = best.device if len({r.device for r in results}) == 1 else "machine"
     text = (f"On this {where} use [{index + 1}] {best.entry.label} ({best.backend}, {precision_label(best)}): "
-            f"the lowest end-to-end median, {format_ms(best.e2e.latency.ms()['median'])}")
-    if others:
-        ms, i = others[0]
-        text += f", {ms / best.e2e.latency.ms()['median']:.2f}x faster than the next, [{i + 1}] {results[i].entry.label}"
+            f"the lowest end-to-end median, {format_ms(best_ms)}")
+    if len(ranked) > 1:
+        ms, i = ranked[1]
+        text += f", {ms / best_ms:.2f}x faster than the next, [{i + 1}] {results[i].entry.label}"
     return text + ". Speed only: `enet-edge eval` measures what each costs in mIoU."
 
 

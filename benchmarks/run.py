@@ -4,7 +4,8 @@
 Variants (one table row each; see :data:`VARIANTS`): TensorFlow (the Keras model from the trained weights
 and the frozen graph), ONNX Runtime FP32, OpenVINO FP32 / BF16 / FP16 (the last two only where the CPU
 computes in them), the ncs2 FP16 IR run on the CPU (FP16 weights, f32 arithmetic: the price of
-Movidius-safety next to the cpu realization), and OpenVINO INT8 (``cpu-int8``).
+Movidius-safety next to the cpu realization), OpenVINO INT8 (``cpu-int8``), and the class-map exports
+(the arg-max inside the IR) of FP32, BF16 and INT8.
 
 For every input size, the artifacts are exported (or reused when they were exported from the same
 weights) under ``build/bench/<H>x<W>/<target>/``; then, per mode (latency: 1 synchronous request;
@@ -81,6 +82,8 @@ VARIANTS: Tuple[Variant, ...] = (
             precision="f32", class_map="int32"),
     Variant("ov-int8-cm", "OpenVINO INT8 (cpu-int8), class-map output: arg-max in the IR", "cpu-int8", "openvino",
             class_map="int32"),
+    Variant("ov-bf16-cm", "OpenVINO BF16 (cpu), class-map output: arg-max in the IR", "cpu", "openvino",
+            precision="bf16", needs="BF16", class_map="int32"),
 )
 VARIANT_NAMES = tuple(v.name for v in VARIANTS)
 BASELINE = "tf-graph"
@@ -210,9 +213,10 @@ def cpu_flags_of_note() -> List[str]:
 
 
 def cpu_capabilities() -> Tuple[str, ...]:
-    import openvino as ov
+    """OpenVINO's CPU OPTIMIZATION_CAPABILITIES (through the runtime's OpenVINO import, which tests simulate)."""
+    from enet_edge.runtime.adapters import openvino_capabilities
 
-    return tuple(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+    return openvino_capabilities("CPU")
 
 
 def entry_for(variant: Variant, size: Tuple[int, int], export_dirs: Dict[str, Optional[Path]], config: SuiteConfig
@@ -345,7 +349,7 @@ def evaluate_goals(document: Dict[str, Any]) -> List[Dict[str, Any]]:
     return out
 
 
-CLASS_MAP_PAIRS = (("ov-fp32", "ov-fp32-cm"), ("ov-int8", "ov-int8-cm"))
+CLASS_MAP_PAIRS = (("ov-fp32", "ov-fp32-cm"), ("ov-int8", "ov-int8-cm"), ("ov-bf16", "ov-bf16-cm"))
 """(logits variant, the same export with the arg-max in the IR)."""
 
 RECOMMEND_MAX_MIOU_DROP = 1.0
@@ -392,13 +396,15 @@ def recommend(document: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     candidates.sort(key=lambda c: c[0])
     e2e, name, doc, miou = candidates[0]
     variant = next(v for v in VARIANTS if v.name == name)
-    command = None
+    command = run = None
     if variant.target:
         command = f"enet-edge export --target {variant.target}" + (f" --class-map {variant.class_map}"
                                                                     if variant.class_map else "")
+        if variant.precision:  # asked explicitly: the CPU's default may differ (bf16 on BF16 CPUs)
+            run = f"--precision {variant.precision}"
     rec = {"variant": name, "title": variant.title, "size": size, "e2e_median_ms": e2e,
            "latency_median_ms": doc["latency_ms"]["median"], "miou": miou, "precision": doc["precision"],
-           "export": command,
+           "export": command, "run_flags": run,
            "rule": f"lowest end-to-end median among variants within {RECOMMEND_MAX_MIOU_DROP:g} mIoU point(s) of the "
                    "most accurate, first size, 1 synchronous request"}
     if len(candidates) > 1:
@@ -417,7 +423,8 @@ def recommendation_text(rec: Optional[Dict[str, Any]]) -> str:
         text += f"; next: `{rec['runner_up']['variant']}` at {format_ms(rec['runner_up']['e2e_median_ms'])}"
     text += "."
     if rec.get("export"):
-        text += f" Get it with `{rec['export']}`."
+        text += f" Get it with `{rec['export']}`"
+        text += (f" and run it with `{rec['run_flags']}` (bench, eval, demo)." if rec.get("run_flags") else ".")
     return text + f" (Rule: {rec['rule']}.)"
 
 

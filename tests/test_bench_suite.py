@@ -121,6 +121,52 @@ def test_recommendation_is_the_fastest_end_to_end_within_a_point_of_the_best_mio
     assert suite.recommend({"runs": [], "miou": {}}) is None
 
 
+def test_recommendation_names_the_precision_to_ask_for():
+    """On a BF16 CPU a bf16 variant can win; it runs as measured only when asked (f32 ones too: bf16 is the default)."""
+    document = {"runs": [{"size": [8, 8], "mode": "latency",
+                          "results": [_doc("ov-int8-cm", 21.0, 23.0, 1.0), _doc("ov-bf16-cm", 18.0, 20.0, 1.0)]}],
+                "miou": {"ov-int8-cm": 0.632, "ov-bf16-cm": 0.633}}
+    rec = suite.recommend(document)
+    assert rec["variant"] == "ov-bf16-cm" and rec["run_flags"] == "--precision bf16"
+    assert rec["export"] == "enet-edge export --target cpu --class-map int32"
+    assert "and run it with `--precision bf16`" in suite.recommendation_text(rec)
+    document["miou"]["ov-bf16-cm"] = 0.61
+    rec = suite.recommend(document)
+    assert rec["variant"] == "ov-int8-cm" and rec["run_flags"] is None  # INT8: the float layers run the default
+    assert "run it with" not in suite.recommendation_text(rec)
+
+
+@pytest.mark.parametrize("kind, measured, skipped", [
+    ("avx512_bf16", {"ov-bf16", "ov-bf16-cm"}, {"ov-fp16"}),
+    ("amx_fp16", {"ov-bf16", "ov-bf16-cm", "ov-fp16"}, set()),
+])
+def test_suite_on_simulated_cpu_kinds(small_suite, monkeypatch, tmp_path, kind, measured, skipped):
+    """`make bench` on CPUs this machine is not: the variants a CPU kind computes are measured and labelled with
+    what ran, the others are skipped with a reason, and the bf16 goal gets a value where BF16 exists."""
+    from simulated_cpu import simulate
+
+    _, paths, _, _ = small_suite
+    cpu = simulate(monkeypatch, kind)
+    build = paths["json"].parent.parent / "build"  # the small suite's exports
+    names = ("ov-fp32", "ov-bf16", "ov-bf16-cm", "ov-fp16", "ov-int8")
+    config = suite.SuiteConfig(sizes=(SMALL_SIZE,), modes=("latency",), variants=names, time_s=None, niter=2,
+                               warmup=1, miou_frames=1, build_dir=build, out_dir=tmp_path / "results", readme=None)
+    logs = []
+    document = suite.run_suite(config, log=logs.append)
+    assert not any(line.startswith("exporting") for line in logs)  # every export already there
+    ran = {doc["variant"]: doc["precision"] for doc in document["runs"][0]["results"]}
+    assert set(ran) == {"ov-fp32", "ov-int8"} | measured and set(document["skipped"]) == skipped
+    assert all("FP16" in document["skipped"][name] for name in skipped)
+    assert ran["ov-fp32"] == "f32" and ran["ov-bf16"] == ran["ov-bf16-cm"] == "bf16"
+    assert ran["ov-int8"] == "i8+bf16"  # the INT8 model's float layers: the CPU's default
+    if "ov-fp16" in ran:
+        assert ran["ov-fp16"] == "f16"
+    assert document["openvino_cpu_capabilities"] == list(cpu.capabilities)
+    bf16_goal = next(g for g in document["goals"] if "BF16" in g["goal"])
+    assert bf16_goal["value"] > 0 and bf16_goal["met"] in (True, False)
+    assert {c["class_map"] for c in document["class_map"]} == {"ov-bf16-cm"}
+
+
 def test_config_and_cli_errors(capsys):
     with pytest.raises(ConfigError, match="multiples of 8"):
         suite.SuiteConfig(sizes=((60, 80),))

@@ -24,6 +24,7 @@ from enet_edge.runtime.adapters.openvino import (
     VIRTUAL_DEVICES,
     OpenVINOAdapter,
     import_openvino,
+    openvino_capabilities,
     openvino_devices,
     openvino_version,
     ov_message,
@@ -34,7 +35,7 @@ from enet_edge.runtime.backends import BACKENDS, KERAS_BACKEND, backend, backend
 __all__ = [
     "BACKENDS", "KERAS_BACKEND", "MYRIAD_HELP", "VIRTUAL_DEVICES", "InferenceAdapter", "LayerCounter",
     "OnnxRuntimeAdapter", "OpenVINOAdapter", "TensorFlowAdapter", "TensorSpec", "import_openvino", "open_adapter",
-    "openvino_devices", "openvino_version", "ov_message",
+    "openvino_capabilities", "openvino_devices", "openvino_version", "ov_message",
 ]
 
 

@@ -53,6 +53,15 @@ def openvino_devices() -> List[str]:
     return list(_import_openvino().Core().available_devices)
 
 
+def openvino_capabilities(device: str = "CPU") -> Tuple[str, ...]:
+    """``device``'s OPTIMIZATION_CAPABILITIES as OpenVINO reports them, e.g. ``("FP32", "BF16", "INT8", ...)``.
+
+    What decides which precisions a CPU computes in (BF16 on Zen 4 / Sapphire Rapids, FP16 with AMX-FP16);
+    () where the device reports none. Raises :class:`DeviceError` when OpenVINO is not installed.
+    """
+    return OpenVINOAdapter._capabilities(_import_openvino().Core(), device)
+
+
 VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI", "BATCH")
 MYRIAD_HELP = ("; the Neural Compute Stick 2 (MYRIAD) needs OpenVINO 2022.3 LTS, the last release with the MYRIAD "
                "plugin (this is OpenVINO {version}): on Python 3.8-3.10, pip install 'enet-edge[ncs2]', plug in the "

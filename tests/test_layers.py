@@ -146,3 +146,62 @@ def test_transposed_conv_as_conv_interleave_matches_conv2d_transpose(shuffle, bi
     got = other(x).numpy()
     assert got.shape == (2, 6, 10, 4)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_padded_conv_is_the_conv_followed_by_zero_channels(bias, rng):
+    x = rng.standard_normal((2, 6, 8, 3)).astype(np.float32)
+    plain = tf.keras.layers.Conv2D(5, 3, strides=2, padding="same", use_bias=bias, name="c")
+    padded = layers.PaddedConv2D(5, 3, 8, strides=2, padding="same", use_bias=bias, name="c")
+    expected = plain(x).numpy()
+    padded.build(x.shape)
+    assert [tuple(v.shape) for v in padded.weights] == [tuple(v.shape) for v in plain.weights]  # same weights file
+    for src, dst in zip(plain.weights, padded.weights):
+        dst.assign(src.numpy() + (0.5 if "bias" in src.path else 0.0))
+        src.assign(dst.numpy())
+    expected = plain(x).numpy()
+    got = padded(x).numpy()
+    assert got.shape == (2, 3, 4, 8) and padded.compute_output_shape(x.shape) == (2, 3, 4, 8)
+    np.testing.assert_array_equal(got[..., :5], expected)
+    np.testing.assert_array_equal(got[..., 5:], 0.0)
+    with pytest.raises(ConfigError, match="total=4 must be >= filters=5"):
+        layers.PaddedConv2D(5, 3, 4)
+
+
+def test_place_channels_puts_the_input_at_its_offset_and_zeros_elsewhere(rng):
+    x = rng.standard_normal((2, 3, 4, 3)).astype(np.float32)
+    # exact for every normal float (subnormals flush to zero in TensorFlow's and OpenVINO's kernels alike)
+    x[0, 0, 0] = [np.float32(-0.0), np.float32(1e-30), np.float32(-3e38)]
+    out = layers.PlaceChannels(13, 16)(x).numpy()
+    assert out.shape == (2, 3, 4, 16)
+    np.testing.assert_array_equal(out[..., 13:], x)
+    np.testing.assert_array_equal(out[..., :13], 0.0)
+    with pytest.raises(ConfigError, match="do not fit in 15"):
+        layers.PlaceChannels(13, 15)(x)
+
+
+@pytest.mark.parametrize("kind", ["pixels", "random"])
+def test_initial_block_sum_equals_the_concat(kind, rng):
+    """The initial block's ``sum`` realization computes the concat's numbers exactly (every added term is 0)."""
+    import keras
+
+    from enet_edge.model.config import Realization
+    from enet_edge.model.enet import apply_initial_block
+
+    def block(initial):
+        x = keras.Input(batch_shape=(2, 8, 12, 3))
+        return keras.Model(x, apply_initial_block(x, Realization(initial=initial)))
+
+    concat, summed = block("concat"), block("sum")
+    assert sorted(v.path for v in concat.weights) == sorted(v.path for v in summed.weights)
+    for v in concat.weights:  # non-trivial BN statistics and PReLU slopes, shared by name
+        v.assign(rng.standard_normal(v.shape).astype(np.float32) * (0.1 if "variance" not in v.path else 0.0) + (
+            1.0 if "variance" in v.path else 0.0))
+    weights = {v.path: v.numpy() for v in concat.weights}
+    for v in summed.weights:
+        v.assign(weights[v.path])
+    x = (rng.integers(0, 256, (2, 8, 12, 3)) if kind == "pixels" else rng.standard_normal((2, 8, 12, 3))) / 255.0
+    x = x.astype(np.float32)
+    a, b = concat(x, training=False).numpy(), summed(x, training=False).numpy()
+    assert a.shape == b.shape == (2, 4, 6, 16)
+    np.testing.assert_array_equal(b, a)

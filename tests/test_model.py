@@ -62,7 +62,21 @@ def test_bad_config_is_a_clear_error(kwargs, match):
         ENetConfig(**kwargs)
 
 
+@pytest.mark.parametrize("flavour, layer", [("paper", "initial_block_1_sum"), ("kwotsin", "initial_block_1_concat")])
+def test_initial_block_sum_applies_where_bn_follows_the_join(flavour, layer):
+    """kwotsin normalizes the conv branch alone, so its initial block stays a concat under ``initial="sum"``;
+    either way the weights are the same variables (the parameter count does not change)."""
+    cfg = SMALL.replace(flavour=flavour)
+    summed, concat = enet.build_enet(cfg, Realization(initial="sum")), enet.build_enet(cfg, Realization())
+    names = {lyr.name for lyr in summed.layers}
+    assert layer in names and not {"initial_block_1_sum", "initial_block_1_concat"} - {layer} & names
+    assert sorted(v.path for v in summed.weights) == sorted(v.path for v in concat.weights)
+    assert enet.count_parameters(summed) == enet.count_parameters(concat)
+
+
 def test_bad_realization_is_a_clear_error():
+    with pytest.raises(ConfigError, match="initial"):
+        Realization(initial="pad")
     with pytest.raises(ConfigError, match="switches"):
         Realization(switches="ones")
     with pytest.raises(ConfigError, match="unknown realization keys"):

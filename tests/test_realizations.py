@@ -10,6 +10,8 @@ from enet_edge.model.weights import get_weights, set_weights
 from enet_edge.runtime.graph_def import parse_graph_def
 from helpers import graph_def_function
 
+CPU_REALIZATION = Realization(prelu="native", switches="full_resolution", shuffle="depth_to_space",
+                              upsample="transposed_conv", initial="sum")  # the cpu and cpu-int8 targets'
 REALIZATIONS = [
     Realization(prelu=p, switches="argmax_free", shuffle=s, upsample=u)
     for p in ("native", "relu_only")
@@ -18,17 +20,19 @@ REALIZATIONS = [
 ] + [
     Realization(prelu="native", switches="full_resolution", shuffle="depth_to_space", upsample="transposed_conv"),
     Realization(prelu="relu_only", switches="full_resolution", shuffle="slice_concat", upsample="conv_interleave"),
+    CPU_REALIZATION,
 ] + [Realization(prelu="relu_only", switches="reference"), REFERENCE_REALIZATION]
 SMALL = ENetConfig(height=48, width=64)
 
 # `make test-fast` runs a covering subset (each ~5-10 s: building and freezing ENet does not shrink with the input):
 # every pair of (prelu, shuffle, upsample) values appears among the four argmax_free realizations below; with the
-# full_resolution one they include the ncs2, ncs1, cpu and cpu-int8 targets' own; the others run with `make test`.
+# full_resolution one (initial block as a sum) they include the ncs2, ncs1, cpu and cpu-int8 targets' own; the
+# others run with `make test`.
 PAIRWISE = {Realization(prelu="native", switches="argmax_free", shuffle="slice_concat", upsample="conv_interleave"),
             Realization(prelu="relu_only", switches="argmax_free", shuffle="slice_concat", upsample="transposed_conv"),
             Realization(prelu="native", switches="argmax_free", shuffle="depth_to_space", upsample="transposed_conv"),
             Realization(prelu="relu_only", switches="argmax_free", shuffle="depth_to_space", upsample="conv_interleave"),
-            Realization(prelu="native", switches="full_resolution", shuffle="depth_to_space", upsample="transposed_conv")}
+            CPU_REALIZATION}
 assert PAIRWISE <= set(REALIZATIONS)
 
 
@@ -94,6 +98,15 @@ def test_frozen_inventory_within_allowlist_and_static(realization, enet_builds):
 
     result = compare(out, m(x, training=False).numpy())
     assert result.mean_abs_rel < 1e-5 and result.argmax_agreement > 0.999, result
+
+
+def test_targets_realizations_are_tested_here():
+    from enet_edge.export.targets import load_target
+
+    for name in ("ncs2", "ncs1", "cpu", "cpu-int8"):
+        assert load_target(name).realization in PAIRWISE, name
+    assert CPU_REALIZATION.name.endswith("_initial-sum")
+    assert Realization().name == "prelu-native_switches-argmax_free_shuffle-slice_concat_upsample-transposed_conv"
 
 
 def test_argmax_free_forbids_what_the_issue_forbids():

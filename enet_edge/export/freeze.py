@@ -73,6 +73,7 @@ def realization_allowlist(realization: Realization, flavour: str = "paper") -> S
     allowed |= set(table["prelu"][realization.prelu]["ops"])
     allowed |= set(table["switches"][realization.switches]["ops"])
     allowed |= set(table["upsample"][realization.upsample]["ops"])
+    allowed |= set(table["initial"][realization.initial]["ops"])
     if realization.switches == "argmax_free" or realization.upsample == "conv_interleave":  # what splits phases
         allowed |= set(table["shuffle"][realization.shuffle]["ops"])
     return allowed

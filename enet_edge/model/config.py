@@ -33,6 +33,13 @@ UPSAMPLE_REALIZATIONS = ("transposed_conv", "conv_interleave")
 ``conv_interleave`` as a 1x1 Conv2D to 4*C channels interleaved like the unpooling phases
 (the same arithmetic: a 2x2/2 transposed conv has no overlapping windows)."""
 
+INITIAL_REALIZATIONS = ("concat", "sum")
+"""How the initial block joins its 13 conv channels and 3 pooled input channels: ``concat`` with one Concat;
+``sum`` as the sum of the conv run with 3 extra all-zero filters and the pooled channels placed at 13..15 by a
+1x1 conv with a constant 0/1 kernel (the same numbers: every added term is an exact zero). OpenVINO's CPU plugin
+has no jit kernel for a u8 Concat at a 13-channel offset and reorders around the f32 one; the Add fuses into the
+convolution. Flavours with BN + PReLU on the conv branch only (kwotsin) keep the concat."""
+
 
 def _check_choice(name: str, value: str, choices: Tuple[str, ...]) -> None:
     if value not in choices:
@@ -59,24 +66,28 @@ class Realization:
     switches: str = "argmax_free"
     shuffle: str = "slice_concat"
     upsample: str = "transposed_conv"
+    initial: str = "concat"
 
     def __post_init__(self) -> None:
         _check_choice("prelu", self.prelu, PRELU_REALIZATIONS)
         _check_choice("switches", self.switches, SWITCH_REALIZATIONS)
         _check_choice("shuffle", self.shuffle, SHUFFLE_REALIZATIONS)
         _check_choice("upsample", self.upsample, UPSAMPLE_REALIZATIONS)
+        _check_choice("initial", self.initial, INITIAL_REALIZATIONS)
 
     @property
     def name(self) -> str:
-        """Short stable name, e.g. ``prelu-native_switches-argmax_free_shuffle-slice_concat_upsample-...``."""
-        return f"prelu-{self.prelu}_switches-{self.switches}_shuffle-{self.shuffle}_upsample-{self.upsample}"
+        """Short stable name, e.g. ``prelu-native_switches-argmax_free_shuffle-slice_concat_upsample-...``
+        (``_initial-sum`` at the end only for that choice, so the names of earlier realizations stay)."""
+        name = f"prelu-{self.prelu}_switches-{self.switches}_shuffle-{self.shuffle}_upsample-{self.upsample}"
+        return name if self.initial == "concat" else f"{name}_initial-{self.initial}"
 
     def to_dict(self) -> Dict[str, str]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "Realization":
-        return _from_dict(cls, data, "realization keys", "; use prelu, switches, shuffle, upsample")
+        return _from_dict(cls, data, "realization keys", "; use prelu, switches, shuffle, upsample, initial")
 
 
 REFERENCE_REALIZATION = Realization(prelu="native", switches="reference", shuffle="slice_concat", upsample="transposed_conv")

@@ -22,7 +22,8 @@ import keras
 import numpy as np
 
 from enet_edge.model.config import FLAVOURS, ENetConfig, Flavour, Realization
-from enet_edge.model.layers import MaxPoolWithSwitches, PReLU, Scale, TransposedConv2x2, UnpoolWithSwitches, ZeroPadChannels
+from enet_edge.model.layers import (MaxPoolWithSwitches, PaddedConv2D, PlaceChannels, PReLU, Scale, TransposedConv2x2,
+                                    UnpoolWithSwitches, ZeroPadChannels)
 from enet_edge.model.transposed import ReverseChannels, TransposedConv3x3
 
 INPUT_NAME = "image"
@@ -87,11 +88,23 @@ def _conv_bn_act(x, filters, kernel, name, realization, decoder=False, strides=1
 def apply_initial_block(x, realization: Realization, name="initial_block_1", flavour: Flavour = PAPER):
     """3x3/2 conv with 13 filters concatenated with a 2x2/2 max-pool of the input -> 16 channels, 1/2 size.
 
+    ``realization.initial`` ``sum``: the same channels as conv (13 filters + 3 zero ones) + the pooled channels
+    placed at 13..15 (:class:`PaddedConv2D`, :class:`PlaceChannels`), no Concat.
+
     Paper: BN + PReLU after the concat. kwotsin: BN + PReLU on the conv branch only (``_conv_bn``,
     ``_conv_act``); the pooled input channels pass through unnormalized.
     """
-    conv = _conv(x, 13, 3, f"{name}_conv", strides=2, use_bias=flavour.conv_bias)
     pool = keras.layers.MaxPooling2D(2, 2, name=f"{name}_pool")(x)
+    if realization.initial == "sum" and flavour.initial_bn_on_concat:
+        # the same 16 channels as the concat: conv filters 13..15 are zeros, the pooled channels land there
+        channels = 13 + int(x.shape[-1])
+        conv = PaddedConv2D(13, 3, channels, strides=2, padding="same", use_bias=flavour.conv_bias,
+                            kernel_initializer="he_normal", name=f"{name}_conv")(x)
+        placed = PlaceChannels(13, channels, name=f"{name}_pool_placed")(pool)
+        x = keras.layers.Add(name=f"{name}_sum")([conv, placed])
+        x = _bn(x, f"{name}_bn")
+        return PReLU(realization.prelu, name=f"{name}_act")(x)
+    conv = _conv(x, 13, 3, f"{name}_conv", strides=2, use_bias=flavour.conv_bias)
     if not flavour.initial_bn_on_concat:
         conv = _bn(conv, f"{name}_conv_bn", scale=flavour.bn_scale)
         conv = PReLU(realization.prelu, name=f"{name}_conv_act")(conv)

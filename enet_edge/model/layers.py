@@ -311,6 +311,54 @@ class TransposedConv2x2(keras.layers.Conv2DTranspose):
         return out
 
 
+class PaddedConv2D(keras.layers.Conv2D):
+    """A Conv2D whose output has ``total`` channels: its ``filters`` first, then exact zeros.
+
+    The stored kernel (and bias) keep ``filters`` filters, so weights load as for a plain Conv2D of that name;
+    the graph convolves with the kernel padded by all-zero filters (a constant once frozen). No dilation.
+    """
+
+    def __init__(self, filters: int, kernel_size, total: int, **kwargs):
+        if total < filters:
+            raise ConfigError(f"PaddedConv2D: total={total} must be >= filters={filters}")
+        super().__init__(filters, kernel_size, **kwargs)
+        self.total = int(total)
+
+    def call(self, inputs):
+        extra = self.total - self.filters
+        kernel = tf.pad(self.kernel, ((0, 0), (0, 0), (0, 0), (0, extra)))
+        out = tf.nn.conv2d(inputs, kernel, strides=self.strides, padding=self.padding.upper())
+        if self.use_bias:
+            out = tf.nn.bias_add(out, tf.pad(self.bias, ((0, extra),)))
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return tuple(super().compute_output_shape(input_shape)[:-1]) + (self.total,)
+
+
+class PlaceChannels(keras.layers.Layer):
+    """(N,H,W,C) -> (N,H,W,``total``): the input's channels at ``offset``..``offset``+C-1, exact zeros elsewhere.
+
+    A 1x1 convolution with a constant 0/1 kernel (no Pad or Concat): the CPU plugin fuses it, and the Add
+    that joins it with another convolution, into jit kernels. No weights.
+    """
+
+    def __init__(self, offset: int, total: int, **kwargs):
+        super().__init__(**kwargs)
+        self.offset, self.total = int(offset), int(total)
+
+    def call(self, x):
+        c = int(x.shape[-1])
+        if self.offset < 0 or self.offset + c > self.total:
+            raise ConfigError(f"PlaceChannels: {c} channels at offset {self.offset} do not fit in {self.total}")
+        kernel = np.zeros((1, 1, c, self.total), np.float32)
+        kernel[0, 0, np.arange(c), self.offset + np.arange(c)] = 1.0
+        return tf.nn.conv2d(x, tf.constant(kernel, x.dtype), strides=1, padding="VALID")
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.total,)
+
+
 class Scale(keras.layers.Layer):
     """Multiply by a constant (input scaling of raw 0..255 pixels)."""
 

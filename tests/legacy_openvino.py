@@ -1,39 +1,79 @@
-"""A throwaway venv with an old OpenVINO (2023.0.2: the oldest on Python 3.11, same IR reader
-generation as 2022.3, the last MYRIAD release) to prove exported IRs load there.
+"""The NCS2 user's runtime stack in a throwaway venv: OpenVINO 2022.3 (the last release with the MYRIAD
+plugin, whose IR reader and op versions the stick's plugin shares) on a Python 3.8-3.10, installed from
+``requirements-ncs2.txt`` exactly as docs/ncs2.md tells users to.
 
-The venv lives in build/legacy-openvino-<version>/ (git-ignored) and is reused while it works.
-``run_legacy(script, *args)`` runs a Python script inside it and returns its stdout.
+OpenVINO 2022.3 has no wheels for Python >= 3.11, so the venv is made from another interpreter: the newest
+of python3.10 / python3.9 / python3.8 under pyenv (``$PYENV_ROOT/versions/3.X.*``) or on PATH. The venv lives
+in build/ncs2-runtime-py3.X/ (git-ignored) and is reused while it works.
+``run_legacy(script, *args)`` runs a Python script inside it (the repository on PYTHONPATH) and returns its
+stdout.
 """
 
 import os
+import re
+import shutil
 import subprocess
-import venv
 from pathlib import Path
+from typing import Optional
 
 REPO = Path(__file__).resolve().parents[1]
-LEGACY_VERSION = "2023.0.2"
-# numpy 2 breaks OpenVINO 2023.0's compiled bindings; 1.26 is the last 1.x for Python 3.11
-LEGACY_REQUIREMENTS = [f"openvino=={LEGACY_VERSION}", "numpy==1.26.4", "opencv-python-headless==4.8.1.78"]
+REQUIREMENTS = REPO / "requirements-ncs2.txt"
+LEGACY_SERIES = "2022.3"
+PYTHONS = ("3.10", "3.9", "3.8")
+
+
+def _runs(python: Path) -> bool:
+    """True when ``python`` starts (a pyenv shim of a version that is not selected exits 127)."""
+    try:
+        return subprocess.run([str(python), "-c", "pass"], capture_output=True, timeout=60).returncode == 0
+    except OSError:
+        return False
+
+
+def find_python(versions=PYTHONS) -> Optional[Path]:
+    """The first working interpreter of ``versions`` (newest first): pyenv's installs, then PATH; None if none."""
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    for version in versions:
+        installed = sorted(root.glob(f"{version}.*/bin/python{version}"),
+                           key=lambda p: [int(n) for n in re.findall(r"\d+", p.parts[-3])], reverse=True)
+        on_path = shutil.which(f"python{version}")
+        for candidate in installed + ([Path(on_path)] if on_path else []):
+            if _runs(candidate):
+                return candidate
+    return None
 
 
 def legacy_python() -> Path:
-    """Python of the legacy venv, created on first use (needs PyPI)."""
-    root = REPO / "build" / f"legacy-openvino-{LEGACY_VERSION}"
+    """Python of the NCS2-runtime venv, created on first use (needs PyPI)."""
+    base = find_python()
+    if base is None:
+        raise AssertionError("the NCS2 runtime checks need a Python 3.8-3.10 (OpenVINO 2022.3 has no wheels for newer "
+                             "ones): put python3.10 on PATH or install it with pyenv")
+    version = subprocess.run([str(base), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    root = REPO / "build" / f"ncs2-runtime-py{version}"
     python = root / "bin" / "python"
     stamp = root / ".ok"
-    if stamp.is_file() and python.is_file():
+    if stamp.is_file() and python.is_file() and stamp.read_text() == REQUIREMENTS.read_text():
         return python
-    venv.EnvBuilder(with_pip=True, clear=True).create(root)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", *LEGACY_REQUIREMENTS], check=True)
+    shutil.rmtree(root, ignore_errors=True)
+    subprocess.run([str(base), "-m", "venv", str(root)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", str(REQUIREMENTS)],
+                   check=True)
     check = subprocess.run([str(python), "-c", "import openvino.runtime as ov; print(ov.get_version())"],
                            check=True, capture_output=True, text=True)
-    assert LEGACY_VERSION in check.stdout, check.stdout
-    stamp.write_text(check.stdout)
+    assert check.stdout.startswith(LEGACY_SERIES), check.stdout
+    stamp.write_text(REQUIREMENTS.read_text())
     return python
 
 
+def legacy_version() -> str:
+    """The OpenVINO build string of the venv, e.g. ``2022.3.2-9279-...``."""
+    return run_legacy("import openvino.runtime as ov; print(ov.get_version())").strip()
+
+
 def run_legacy(code: str, *args: str, env=None, timeout: int = 600) -> str:
-    """Run ``code`` (a Python source string) in the legacy venv with ``args``; return stdout.
+    """Run ``code`` (a Python source string) in the NCS2-runtime venv with ``args``; return stdout.
 
     The enet_edge package is put on PYTHONPATH so the runner itself can be tested there.
     """

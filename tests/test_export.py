@@ -18,7 +18,7 @@ from enet_edge.export.parity import ParityResult
 from enet_edge.export.targets import available_targets, load_target
 from conftest import small_target
 from tiny_models import tiny_cpu_only_ir
-from legacy_openvino import run_legacy
+from legacy_openvino import LEGACY_SERIES, legacy_version, run_legacy
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -218,23 +218,46 @@ def _legacy_vs_current(xml, frames, tmp_path):
 
 
 @pytest.mark.slow
-def test_small_ncs2_ir_runs_in_openvino_2023_0(small_exports, camvid, tmp_path):
+def test_small_ncs2_ir_runs_in_openvino_2022_3(small_exports, camvid, tmp_path):
     files = sorted((camvid / "val").glob("*.png"))[:2]
     frames = np.stack([cv2.resize(cv2.imread(str(f)), (96, 64)) for f in files])
     legacy, current = _legacy_vs_current(small_exports["ncs2"] / "enet.xml", frames, tmp_path)
     assert np.mean(legacy == current) >= 0.999
 
 
+LEGACY_RUNNER = """
+import json, sys, numpy as np, cv2
+for name in ("tensorflow", "keras", "onnx", "tf2onnx"):
+    sys.modules[name] = None  # the device has none of them
+from enet_edge.cli import main
+from enet_edge.runtime import Segmenter
+out, frames = sys.argv[1], sys.argv[2:]
+assert main(["check", out, "--target", "ncs2"]) == 0
+assert main(["bench", out, "-n", "3", "--warmup", "1", "-q"]) == 0
+segmenter = Segmenter.open(out)
+maps = [segmenter.infer(cv2.imread(f)).class_map for f in frames]
+np.save(out + "/legacy_runner.npy", np.stack(maps))
+print(json.dumps({"python": "%d.%d" % sys.version_info[:2], "numpy": np.__version__}))
+"""
+
+
 @pytest.mark.slow
-def test_full_size_make_export_loads_in_openvino_2023_0(camvid, tmp_path):
-    """`enet-edge export` (what `make export` runs) at 360x480, then the IR in OpenVINO 2023.0.2."""
+def test_full_size_make_export_runs_in_the_ncs2_runtime_stack(camvid, tmp_path):
+    """`enet-edge export` (what `make export` runs) at 360x480, then, in the NCS2 user's stack (OpenVINO 2022.3 on
+    Python 3.8-3.10 from requirements-ncs2.txt, no TensorFlow): the IR through OpenVINO's own API, and enet-edge's
+    check, bench and runner; class maps equal to the current OpenVINO's."""
     out = tmp_path / "ncs2"
     done = subprocess.run([sys.executable, "-m", "enet_edge.cli", "export", "--target", "ncs2", "--out", str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "exported target ncs2" in done.stdout
+    assert legacy_version().startswith(LEGACY_SERIES)
     files = sorted((camvid / "val").glob("*.png"))[:2]
     frames = np.stack([cv2.imread(str(f)) for f in files])
     legacy, current = _legacy_vs_current(out / "enet.xml", frames, tmp_path)
     assert legacy.shape == (2, 360, 480)
     assert np.mean(legacy == current) >= 0.999
+    stack = json.loads(run_legacy(LEGACY_RUNNER, str(out), *map(str, files)).strip().splitlines()[-1])
+    assert stack["python"] in ("3.8", "3.9", "3.10") and stack["numpy"].startswith("1.")
+    runner = np.load(out / "legacy_runner.npy")
+    assert runner.shape == (2, 360, 480) and np.mean(runner == current) >= 0.999

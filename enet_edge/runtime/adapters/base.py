@@ -47,6 +47,27 @@ class LayerCounter:
     cpu_time_us: float
 
 
+def c_strided(array: np.ndarray) -> np.ndarray:
+    """``array`` as a C-contiguous array whose strides are the C-order ones, in every dimension.
+
+    NumPy calls ``frame[None]`` C-contiguous although its new axis has stride 0 (a size-1 axis may have any
+    stride). OpenVINO 2022.3, the NCS2 release, refuses such a tensor when it wraps the memory
+    (``Tensor(..., shared_memory=True)``: "Stride in 0-th dimension is not valid"); newer releases accept it.
+    Zero-copy when the data is already contiguous and writeable (current OpenVINO wraps writeable memory only).
+    """
+    array = np.ascontiguousarray(array)
+    if not array.flags.writeable:
+        array = array.copy()
+    strides, step = [], array.itemsize
+    for size in reversed(array.shape):
+        strides.append(step)
+        step *= size
+    strides = tuple(reversed(strides))
+    if array.strides == strides:
+        return array
+    return np.lib.stride_tricks.as_strided(array, shape=array.shape, strides=strides)
+
+
 class InferenceAdapter(abc.ABC):
     """One loaded model on one device. Subclasses set the attributes in ``__init__``."""
 
@@ -61,7 +82,7 @@ class InferenceAdapter(abc.ABC):
     last_request_ns: int = 0  # start-to-completion time of the inference whose callback runs now
 
     def check_input(self, tensor: np.ndarray) -> np.ndarray:
-        """Validate shape and dtype against :attr:`input_spec`; returns a C-contiguous array."""
+        """Validate shape and dtype against :attr:`input_spec`; returns a C-contiguous array with C strides."""
         spec = self.input_spec
         if not isinstance(tensor, np.ndarray):
             raise InputError(f"input must be a numpy array, got {type(tensor).__name__}")
@@ -70,7 +91,7 @@ class InferenceAdapter(abc.ABC):
                              f"({spec.layout}); resize frames to {spec.width}x{spec.height}")
         if tensor.dtype != np.dtype(spec.dtype):
             raise InputError(f"input dtype {tensor.dtype} does not match the model's {spec.dtype}")
-        return np.ascontiguousarray(tensor)
+        return c_strided(tensor)
 
     @abc.abstractmethod
     def infer(self, tensor: np.ndarray) -> np.ndarray:

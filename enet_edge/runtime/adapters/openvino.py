@@ -79,6 +79,15 @@ def ov_message(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+def _newer_opset_hint(exc: BaseException) -> str:
+    """Where an IR uses an opset this OpenVINO predates (a cpu export read by OpenVINO 2022.3, say): what to do."""
+    found = re.search(r"unsupported opset: (opset\d+)", str(exc))
+    if not found:
+        return ""
+    return (f" (this OpenVINO, {openvino_version().split('-')[0]}, predates {found.group(1)}: run the IR with a newer "
+            f"OpenVINO, or use an ncs2 export, whose IR keeps to opset10 and runs on OpenVINO 2022.3 on CPU and MYRIAD)")
+
+
 def _ov_spec(port, path) -> TensorSpec:
     names = port.get_names()
     name = sorted(names)[0] if names else port.get_any_name()
@@ -127,7 +136,7 @@ class OpenVINOAdapter(InferenceAdapter):
         try:
             model = core.read_model(str(path))
         except RuntimeError as exc:
-            raise ArtifactError(f"OpenVINO cannot read {path}: {ov_message(exc)}") from exc
+            raise ArtifactError(f"OpenVINO cannot read {path}: {ov_message(exc)}{_newer_opset_hint(exc)}") from exc
         try:
             self._compiled = core.compile_model(model, device, config)
         except RuntimeError as exc:

@@ -143,6 +143,28 @@ def test_inputs_get_c_strides_in_every_dimension():
     assert c_strided(frozen).flags.writeable  # current OpenVINO wraps writeable memory only
 
 
+class _Core:
+    def __init__(self, plugin: bool):
+        self.plugin = plugin
+
+    def get_versions(self, device):
+        if not self.plugin:
+            raise RuntimeError(f'Device with "{device}" name is not registered in the OpenVINO Runtime')
+        return {device: "2022.3"}
+
+
+@pytest.mark.parametrize("version, plugin, says", [
+    ("2026.4.1", False, "needs OpenVINO 2022.3 LTS, the last release with the MYRIAD plugin (this is OpenVINO 2026.4.1)"),
+    ("2022.3.2", False, "this OpenVINO 2022.3.2 has no MYRIAD plugin: PyPI's openvino wheels never included it"),
+    ("2022.3.2", True, "has the MYRIAD plugin but finds no stick: plug the Neural Compute Stick 2 in"),
+])
+def test_myriad_help_says_what_is_missing(version, plugin, says):
+    from enet_edge.runtime.adapters.openvino import myriad_help
+
+    text = myriad_help(_Core(plugin), version)
+    assert says in text and "docs/ncs2.md" in text
+
+
 def test_an_ir_newer_than_the_runtime_gets_a_hint():
     """What OpenVINO 2022.3 says of an opset11 IR (tests/test_runtime.py runs the real one), and the hint added."""
     from enet_edge.runtime.adapters.openvino import _newer_opset_hint, openvino_version
@@ -379,14 +401,17 @@ print(json.dumps({"version": ov.get_version(), "precision": seg.adapter.precisio
 """
 
 
-LEGACY_OPEN_CPU = """
-import sys
-from enet_edge.errors import ArtifactError
+LEGACY_REFUSALS = """
+import json, sys
+from enet_edge.errors import ArtifactError, DeviceError
 from enet_edge.runtime import Segmenter
-try:
-    Segmenter.open(sys.argv[1])
-except ArtifactError as exc:
-    print(exc)
+said = []
+for model, device in ((sys.argv[1], "CPU"), (sys.argv[2], "MYRIAD")):
+    try:
+        Segmenter.open(model, device=device)
+    except (ArtifactError, DeviceError) as exc:
+        said.append(str(exc))
+print(json.dumps(said))
 """
 
 
@@ -409,5 +434,7 @@ def test_segmenter_and_bench_on_openvino_2022_3(small_exports, tmp_path, rng):
     legacy_cmap = np.load(tmp_path / "frame.npy.cmap.npy")
     assert legacy_cmap.shape == frame.shape[:2]
     assert (legacy_cmap == expected).mean() > 0.99  # same FP16 IR, the older runtime: same segmentation
-    refused = run_legacy(LEGACY_OPEN_CPU, str(small_exports["cpu"])).strip()
-    assert "unsupported opset: opset11" in refused and "use an ncs2 export" in refused and "\n" not in refused
+    cpu_ir, myriad = json.loads(run_legacy(LEGACY_REFUSALS, str(small_exports["cpu"]), str(small_exports["ncs2"])))
+    assert "unsupported opset: opset11" in cpu_ir and "use an ncs2 export" in cpu_ir and "\n" not in cpu_ir
+    # PyPI's 2022.3 wheels have no MYRIAD plugin: the message says where the plugin comes from
+    assert "has no MYRIAD plugin" in myriad and "OpenVINO 2022.3 archive" in myriad

@@ -64,8 +64,28 @@ def openvino_capabilities(device: str = "CPU") -> Tuple[str, ...]:
 
 VIRTUAL_DEVICES = ("AUTO", "HETERO", "MULTI", "BATCH")
 MYRIAD_HELP = ("; the Neural Compute Stick 2 (MYRIAD) needs OpenVINO 2022.3 LTS, the last release with the MYRIAD "
-               "plugin (this is OpenVINO {version}): on Python 3.8-3.10, pip install 'enet-edge[ncs2]', plug in the "
-               "stick and install its udev rules (README: 'Running on a Neural Compute Stick 2')")
+               "plugin (this is OpenVINO {version}): on Python 3.8-3.10, the OpenVINO 2022.3 archive (PyPI's openvino "
+               "wheels never included the MYRIAD plugin) with its setupvars.sh sourced, the stick plugged in and its udev "
+               "rules installed (docs/ncs2.md)")
+MYRIAD_NO_PLUGIN = ("; this OpenVINO {version} has no MYRIAD plugin: PyPI's openvino wheels never included it (its licence "
+                    "differs). Install the OpenVINO 2022.3 archive and source its setupvars.sh, so that its Python API "
+                    "(with the plugin) is the one imported (docs/ncs2.md)")
+MYRIAD_NO_STICK = ("; OpenVINO {version} has the MYRIAD plugin but finds no stick: plug the Neural Compute Stick 2 in "
+                   "and install its udev rules (docs/ncs2.md)")
+
+
+def myriad_help(core, version: str) -> str:
+    """Why MYRIAD is not among ``core``'s devices: OpenVINO >= 2023.0 (no plugin at all), a 2022.3 without the
+    plugin (the PyPI wheels), or a plugin that finds no stick."""
+    if not version.startswith(("2022.", "2021.")):
+        return MYRIAD_HELP.format(version=version)
+    try:
+        core.get_versions("MYRIAD")  # loads the plugin: raises where it is not registered or not loadable
+    except (RuntimeError, TypeError, AttributeError):
+        return MYRIAD_NO_PLUGIN.format(version=version)
+    return MYRIAD_NO_STICK.format(version=version)
+
+
 _OV_TYPES = {"u8": "uint8", "f32": "float32", "f16": "float16", "i32": "int32", "i64": "int64", "boolean": "bool"}
 # OpenVINO prefixes its messages with source locations ("Exception from src/...:84:", "Check '...' failed at ...:")
 _OV_NOISE = re.compile(r"^(Exception from \S+:\d+:?|Check '.*' failed at \S+:\d+:?|Loading input model|Converting input model)$")
@@ -176,7 +196,7 @@ class OpenVINOAdapter(InferenceAdapter):
                 continue
             if not any(a == name or (a.split(".")[0] == base and "." not in name) for a in available):
                 raise DeviceError(f"device {name} is not available; available_devices: {', '.join(available) or 'none'}"
-                                  + (MYRIAD_HELP.format(version=openvino_version().split("-")[0]) if base == "MYRIAD" else ""))
+                                  + (myriad_help(core, openvino_version().split("-")[0]) if base == "MYRIAD" else ""))
 
     @staticmethod
     def _capabilities(core, device: str) -> Tuple[str, ...]:

@@ -70,7 +70,8 @@ def test_documents_tables_plot_and_readme(small_suite):
     md = paths["md"].read_text()
     assert "| `tf-graph`" in md and "1.00x" in md and "Goals" in md
     assert "| params | GMAC |" in md and "Class-map output" in md and "On this CPU use `" in md
-    assert {c["class_map"] for c in saved["class_map"]} == {"ov-fp32-cm", "ov-int8-cm"}
+    bf16 = set() if "ov-bf16-cm" in saved["skipped"] else {"ov-bf16-cm"}  # measured on CPUs with BF16 only
+    assert {c["class_map"] for c in saved["class_map"]} == {"ov-fp32-cm", "ov-int8-cm"} | bf16
     assert saved["recommendation"]["variant"] in saved["miou"]
     assert paths["png"].stat().st_size > 10_000
     text = readme.read_text()

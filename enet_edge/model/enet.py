@@ -95,21 +95,21 @@ def apply_initial_block(x, realization: Realization, name="initial_block_1", fla
     ``_conv_act``); the pooled input channels pass through unnormalized.
     """
     pool = keras.layers.MaxPooling2D(2, 2, name=f"{name}_pool")(x)
-    if realization.initial == "sum" and flavour.initial_bn_on_concat:
+    if not flavour.initial_bn_on_concat:
+        conv = _conv(x, 13, 3, f"{name}_conv", strides=2, use_bias=flavour.conv_bias)
+        conv = _bn(conv, f"{name}_conv_bn", scale=flavour.bn_scale)
+        conv = PReLU(realization.prelu, name=f"{name}_conv_act")(conv)
+        return keras.layers.Concatenate(name=f"{name}_concat")([conv, pool])
+    if realization.initial == "sum":
         # the same 16 channels as the concat: conv filters 13..15 are zeros, the pooled channels land there
         channels = 13 + int(x.shape[-1])
         conv = PaddedConv2D(13, 3, channels, strides=2, padding="same", use_bias=flavour.conv_bias,
                             kernel_initializer="he_normal", name=f"{name}_conv")(x)
         placed = PlaceChannels(13, channels, name=f"{name}_pool_placed")(pool)
         x = keras.layers.Add(name=f"{name}_sum")([conv, placed])
-        x = _bn(x, f"{name}_bn")
-        return PReLU(realization.prelu, name=f"{name}_act")(x)
-    conv = _conv(x, 13, 3, f"{name}_conv", strides=2, use_bias=flavour.conv_bias)
-    if not flavour.initial_bn_on_concat:
-        conv = _bn(conv, f"{name}_conv_bn", scale=flavour.bn_scale)
-        conv = PReLU(realization.prelu, name=f"{name}_conv_act")(conv)
-        return keras.layers.Concatenate(name=f"{name}_concat")([conv, pool])
-    x = keras.layers.Concatenate(name=f"{name}_concat")([conv, pool])
+    else:
+        conv = _conv(x, 13, 3, f"{name}_conv", strides=2, use_bias=flavour.conv_bias)
+        x = keras.layers.Concatenate(name=f"{name}_concat")([conv, pool])
     x = _bn(x, f"{name}_bn")
     return PReLU(realization.prelu, name=f"{name}_act")(x)
 

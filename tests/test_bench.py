@@ -153,7 +153,8 @@ def _check_stats(block):
 
 def test_bench_cli_latency_json_schema(cpu_dir, tmp_path, capsys):
     out = tmp_path / "sub" / "one.json"
-    assert main(["bench", str(cpu_dir), "-n", "6", "--warmup", "1", "-q", "--per-layer", "4", "--json", str(out)]) == 0
+    assert main(["bench", str(cpu_dir), "-n", "6", "--warmup", "1", "-q", "--per-layer", "4", "--precision", "f32",
+                 "--json", str(out)]) == 0
     text = capsys.readouterr().out
     for needle in ("model load + compile", "first inference", "infer-only", "end-to-end", "preprocess",
                    "postprocess", "per-layer counters, top 4", "machine:", "p90", "p99", "FPS"):

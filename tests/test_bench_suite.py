@@ -58,7 +58,7 @@ def test_every_variant_is_measured_or_skipped_with_a_reason(small_suite):
             assert doc["niter"] == 3 and len(doc["samples_ms"]) == 3
             assert doc["latency_ms"]["median"] > 0 and doc["throughput_fps"] > 0
     int8 = suite._result(document, "ov-int8", SMALL_SIZE, "latency")
-    assert int8["precision"].startswith("i8+") and int8["model_precision"] == "INT8"  # float layers: the CPU's default
+    assert int8["precision"] == "i8+f32" and int8["model_precision"] == "INT8"  # float layers: what the IR asks for
     assert set(document["miou"]) == measured and all(0 <= v <= 1 for v in document["miou"].values())
 
 
@@ -159,7 +159,7 @@ def test_suite_on_simulated_cpu_kinds(small_suite, monkeypatch, tmp_path, kind, 
     assert set(ran) == {"ov-fp32", "ov-int8"} | measured and set(document["skipped"]) == skipped
     assert all("FP16" in document["skipped"][name] for name in skipped)
     assert ran["ov-fp32"] == "f32" and ran["ov-bf16"] == ran["ov-bf16-cm"] == "bf16"
-    assert ran["ov-int8"] == "i8+bf16"  # the INT8 model's float layers: the CPU's default
+    assert ran["ov-int8"] == "i8+f32"  # the INT8 IR asks for exact float layers, whatever the CPU's default
     if "ov-fp16" in ran:
         assert ran["ov-fp16"] == "f16"
     assert document["openvino_cpu_capabilities"] == list(cpu.capabilities)

@@ -70,6 +70,12 @@ def test_int8_target_records_its_quantization(small_exports):
     assert "## INT8 quantization" in (small_exports["cpu-int8"] / "report.md").read_text()
     assert manifest["parity"]["ran_on"]["openvino_ir"]["inference_precision"] == "i8+f32"  # float layers asked f32
     assert q["eval"]["float_precision"] == "f32"
+    # the IR asks for f32 float parts itself (a BF16 CPU's default, bf16, would tie near-equal pooling values)
+    from enet_edge.runtime.adapters.openvino import declared_precision
+
+    assert declared_precision(ov.Core().read_model(str(small_exports["cpu-int8"] / "enet.xml"))) == "f32"
+    assert manifest["artifacts"]["openvino_ir"]["inference_precision"] == "f32"
+    assert declared_precision(ov.Core().read_model(str(small_exports["cpu"] / "enet.xml"))) is None
 
 
 def test_manifest_describes_and_hashes_every_artifact(small_exports):
@@ -187,7 +193,7 @@ LEGACY_CLASS_MAP = """
 import sys, numpy as np
 from openvino.runtime import Core
 core = Core()
-compiled = core.compile_model(core.read_model(sys.argv[1]), "CPU")
+compiled = core.compile_model(core.read_model(sys.argv[1]), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
 request = compiled.create_infer_request()
 frames = np.load(sys.argv[2])
 maps = []
@@ -202,7 +208,7 @@ print("ok")
 def _current_class_maps(xml, frames):
     import openvino as ov
 
-    compiled = ov.Core().compile_model(str(xml), "CPU")
+    compiled = ov.Core().compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})  # bf16 on BF16 CPUs
     request = compiled.create_infer_request()
     maps = []
     for frame in frames:
@@ -234,7 +240,7 @@ from enet_edge.runtime import Segmenter
 out, frames = sys.argv[1], sys.argv[2:]
 assert main(["check", out, "--target", "ncs2"]) == 0
 assert main(["bench", out, "-n", "3", "--warmup", "1", "-q"]) == 0
-segmenter = Segmenter.open(out)
+segmenter = Segmenter.open(out, precision="f32")
 maps = [segmenter.infer(cv2.imread(f)).class_map for f in frames]
 np.save(out + "/legacy_runner.npy", np.stack(maps))
 print(json.dumps({"python": "%d.%d" % sys.version_info[:2], "numpy": np.__version__}))

@@ -23,8 +23,10 @@ from enet_edge.runtime.precision import (
 from simulated_cpu import CPU_KINDS, simulate
 
 
-def tiny_ir(tmp_path, classes=12, size=(8, 16)):
-    """A few-op IR shaped like an export: u8 (1,H,W,3) NHWC in, f32 (1,H,W,K) NHWC logits out."""
+def tiny_ir(tmp_path, classes=12, size=(8, 16), declares=None):
+    """A few-op IR shaped like an export: u8 (1,H,W,3) NHWC in, f32 (1,H,W,K) NHWC logits out.
+
+    ``declares``: the inference precision its rt_info asks for (as INT8 exports do), or None."""
     import openvino as ov
     import openvino.opset8 as ops
 
@@ -36,6 +38,8 @@ def tiny_ir(tmp_path, classes=12, size=(8, 16)):
     logits = ops.transpose(y, ops.constant(np.array([0, 2, 3, 1], np.int64)))
     logits.output(0).get_tensor().set_names({"logits"})
     model = ov.Model([logits], [image], "tiny")
+    if declares is not None:
+        model.set_rt_info(declares, ["model_info", "inference_precision"])
     path = tmp_path / "tiny.xml"
     ov.save_model(model, str(path), compress_to_fp16=False)
     return path
@@ -107,6 +111,39 @@ def test_openvino_adapter_reads_back_what_runs(tmp_path, monkeypatch, kind, aske
         assert out.shape == (1, 8, 16, 12)
     finally:
         adapter.close()
+
+
+@pytest.mark.parametrize("kind", sorted(EXPECTED))
+@pytest.mark.parametrize("asked", [None, "bf16"])
+def test_an_ir_that_asks_for_f32_gets_it_unless_the_caller_asks(tmp_path, monkeypatch, kind, asked):
+    """INT8 exports declare f32 for their float parts: every CPU kind then runs f32 by default, and a caller
+    who asks for something else gets that."""
+    simulate(monkeypatch, kind)
+    adapter = open_adapter(tiny_ir(tmp_path, declares="f32"), precision=asked)
+    try:
+        run = adapter.precision_run
+        if asked is None:
+            assert (run.requested, run.ran, run.by_model) == ("f32", "f32", True)
+            assert run.label == "f32 (the model asks for f32)" and run.to_dict()["asked_by"] == "model"
+            assert adapter.config["INFERENCE_PRECISION_HINT"] == "f32"
+        else:
+            assert (run.requested, run.ran, run.by_model) == ("bf16", EXPECTED[kind]["bf16"], False)
+            assert run.to_dict()["asked_by"] == "caller"
+    finally:
+        adapter.close()
+
+
+def test_an_ir_that_declares_no_known_precision_is_refused(tmp_path):
+    from enet_edge.errors import ArtifactError
+
+    with pytest.raises(ArtifactError, match="inference_precision = 'int4' is not a precision.*re-export"):
+        open_adapter(tiny_ir(tmp_path, declares="int4"))
+
+
+def test_declared_precision_labels():
+    run = PrecisionRun("f32", "f32", quantized=True, by_model=True)
+    assert (run.name, run.label, run.substituted) == ("i8+f32", "i8+f32 (the model asks for f32)", False)
+    assert PrecisionRun(None, "bf16").to_dict()["asked_by"] == "nobody"
 
 
 def test_config_hint_counts_as_asked(tmp_path, monkeypatch):
@@ -239,3 +276,18 @@ def test_demo_shows_what_ran(monkeypatch, tiny_export_dir, camvid, tmp_path):
     summary = run_demo(config, log=lambda m: None)
     assert summary.precision.startswith("bf16 (asked f16")
     assert "precision bf16 (asked f16" in summary.format()
+
+
+def test_target_inference_precision_option():
+    """cpu-int8 asks for f32 float parts; the value is checked where the target is loaded."""
+    import dataclasses
+
+    from enet_edge.export.targets import load_target
+
+    assert load_target("cpu-int8").inference_precision == "f32"
+    assert load_target("cpu").inference_precision is None and load_target("ncs2").inference_precision is None
+    with pytest.raises(ConfigError, match="inference_precision='FP32' must be one of f32, f16, bf16"):
+        dataclasses.replace(load_target("cpu"), inference_precision="FP32")
+    with pytest.raises(ConfigError, match="MYRIAD computes in f16 only"):
+        dataclasses.replace(load_target("ncs2"), inference_precision="f32")
+    assert dataclasses.replace(load_target("ncs2"), inference_precision="f16").inference_precision == "f16"

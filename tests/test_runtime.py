@@ -199,7 +199,7 @@ def test_non_openvino_backends_are_cpu_only(cpu_dir):
 
 
 def test_adapter_specs_and_input_checks(cpu_dir, rng):
-    ir = open_adapter(cpu_dir / "enet.xml")
+    ir = open_adapter(cpu_dir / "enet.xml", precision="f32")  # the default is bf16 on BF16 CPUs
     assert ir.input_spec.shape == (1, H, W, 3) and ir.input_spec.dtype == "uint8"
     assert ir.output_spec.shape == (1, H, W, 12) and ir.output_spec.dtype == "float32"
     assert ir.precision == "f32" and ir.load_ms > 0
@@ -387,7 +387,7 @@ from enet_edge.apps.bench import BenchConfig, parse_entry, result_document, run_
 
 model, frame_file = sys.argv[1:3]
 frame = np.load(frame_file)
-seg = Segmenter.open(model, nireq=2)
+seg = Segmenter.open(model, nireq=2, precision="f32")  # what `expected` ran: f32 on every CPU kind
 sync = seg.infer(frame)
 pipe = AsyncPipeline(seg)
 out = pipe.submit(frame, 0) + pipe.submit(frame, 1) + pipe.drain()
@@ -423,7 +423,7 @@ def test_segmenter_and_bench_on_openvino_2022_3(small_exports, tmp_path, rng):
 
     frame = _frame(rng, 120, 150)
     np.save(tmp_path / "frame.npy", frame)
-    expected = Segmenter.open(small_exports["ncs2"]).infer(frame).frame_class_map
+    expected = Segmenter.open(small_exports["ncs2"], precision="f32").infer(frame).frame_class_map
     stdout = run_legacy(LEGACY_SCRIPT, str(small_exports["ncs2"]), str(tmp_path / "frame.npy"))
     result = json.loads(stdout.strip().splitlines()[-1])
     assert result["version"].startswith(LEGACY_SERIES)

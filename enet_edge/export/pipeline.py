@@ -270,6 +270,8 @@ def openvino_ir_stage(ctx: ExportContext) -> None:
 
     info = model_info(target.name, ctx.config.to_dict(), {"enet_edge_trained": str(ctx.weights_info["trained"])},
                       classes=from_meta(ctx.weights_info, ctx.config.num_classes))
+    if target.inference_precision:  # what the runtime asks for when its caller asks for none (OpenVINOAdapter)
+        info["inference_precision"] = target.inference_precision
     if target.quantization is not None:
         ctx.fp32_ir = ctx.tmp / "fp32" / ARTIFACT_FILES["openvino_ir"]
         ctx.fp32_ir.parent.mkdir()

@@ -64,6 +64,8 @@ def _artifact_entry(kind: str, target: TargetSpec, config: ENetConfig, directory
         entry.update({"weights_file": bin_path.name, "weights_sha256": sha256_file(bin_path),
                       "weights_bytes": bin_path.stat().st_size, "precision": target.precision,
                       "device": target.device})
+        if target.inference_precision:
+            entry["inference_precision"] = target.inference_precision
     if kind == "onnx":
         entry["opset"] = target.onnx_opset
     return entry

@@ -10,6 +10,7 @@ Adding a target means adding a file; no code path. Schema::
     [input]    height = 360, width = 480
     [onnx]     opset = 13
     [openvino] precision = "FP16"    # FP32 | FP16 | INT8 (INT8 needs [quantization])
+               inference_precision = "f32"   # optional: the float arithmetic the IR asks for (rt_info), see TargetSpec
     [output]   class_map = "int32"   # optional: the IR outputs (1,H,W) class ids (int32 | uint8), not logits
     [quantization]                   # QuantizationSpec fields: NNCF post-training quantization + mIoU gate
     [checks]   tensorflow = "realization" | ruleset, onnx = ruleset, openvino_ir = ruleset
@@ -30,6 +31,7 @@ from enet_edge.errors import ConfigError
 from enet_edge.export.parity import ParityThresholds
 from enet_edge.resources import TARGET_DIR, read_toml  # TARGET_DIR: export/ in the repository, package data when installed
 from enet_edge.runtime.backends import artifact_file
+from enet_edge.runtime.precision import PRECISIONS
 
 ARTIFACTS = ("tensorflow", "onnx", "openvino_ir")
 """Artifact kinds in pipeline order: frozen GraphDef, ONNX, OpenVINO IR."""
@@ -99,6 +101,9 @@ class TargetSpec:
     thresholds: Dict[str, ParityThresholds] = field(default_factory=dict)
     quantization: Optional[QuantizationSpec] = None
     class_map: Optional[str] = None  # "int32" | "uint8": the IR ends in the arg-max; None: it outputs logits
+    # The float arithmetic the IR asks its runtime for when the caller asks for none (f32 | f16 | bf16; None: the
+    # device's default), stored in the IR's rt_info/model_info/inference_precision and the manifest.
+    inference_precision: Optional[str] = None
     source: str = ""
 
     def __post_init__(self) -> None:
@@ -120,6 +125,17 @@ class TargetSpec:
             if kind not in ARTIFACTS + PARITY_EXTRA:
                 raise ConfigError(f"target {self.name}: [parity.thresholds] key {kind!r} is not one of "
                                   f"{ARTIFACTS + PARITY_EXTRA}")
+        if self.inference_precision is not None:
+            asked = self.inference_precision
+            if asked not in PRECISIONS:
+                raise ConfigError(f"target {self.name}: [openvino] inference_precision={self.inference_precision!r} "
+                                  f"must be one of {', '.join(PRECISIONS)}")
+            if "openvino_ir" not in self.artifacts:
+                raise ConfigError(f"target {self.name}: [openvino] inference_precision is stored in the OpenVINO IR; "
+                                  f"list the openvino_ir artifact")
+            if self.device == "MYRIAD" and asked != "f16":
+                raise ConfigError(f"target {self.name}: MYRIAD computes in f16 only; inference_precision="
+                                  f"{asked!r} cannot run there")
         if self.class_map not in (None, "int32", "uint8"):
             raise ConfigError(f"target {self.name}: [output] class_map={self.class_map!r} must be int32 or uint8")
         if self.class_map and "openvino_ir" not in self.artifacts:
@@ -158,7 +174,7 @@ class TargetSpec:
 _TABLES = {"realization": dict, "input": dict, "onnx": dict, "openvino": dict, "checks": dict, "parity": dict,
            "quantization": dict, "output": dict}
 _KEYS = {"": {"name", "description", "mode", "device", "artifacts", *_TABLES}, "input": {"height", "width"},
-         "onnx": {"opset"}, "openvino": {"precision"}, "output": {"class_map"}, "parity": {"frames", "random", "thresholds"},
+         "onnx": {"opset"}, "openvino": {"precision", "inference_precision"}, "output": {"class_map"}, "parity": {"frames", "random", "thresholds"},
          "quantization": {f.name for f in dataclasses.fields(QuantizationSpec)}}
 
 
@@ -228,6 +244,7 @@ def _from_table(table: dict, source: str) -> TargetSpec:
             thresholds=thresholds,
             quantization=QuantizationSpec(**table["quantization"]) if "quantization" in table else None,
             class_map=get("output", "class_map", str, None),
+            inference_precision=get("openvino", "inference_precision", str, None),
             source=source,
         )
     except KeyError as exc:

@@ -33,6 +33,11 @@ _ALIASES = {"f32": "f32", "fp32": "f32", "float32": "f32", "f16": "f16", "fp16":
 CAPABILITY = {"f32": "FP32", "f16": "FP16", "bf16": "BF16"}
 
 
+MODEL_PRECISION_KEY: Tuple[str, str] = ("model_info", "inference_precision")
+"""Where an IR states the float precision it needs (its ``rt_info``): enet-edge's INT8 exports ask for f32, since
+their float parts (the max-pool switches) must be exact. Runtimes ask for it when their caller asks for none."""
+
+
 def normalize_precision(value: Optional[str]) -> Optional[str]:
     """``FP16``/``fp16``/``f16`` -> ``f16`` (likewise f32, bf16); None or "" -> None (the device's default)."""
     if not value:
@@ -69,12 +74,15 @@ class PrecisionRun:
     ``requested``: f32/f16/bf16, or None for the device's default. ``ran``: the compiled model's
     ``INFERENCE_PRECISION_HINT`` read back ("" where the device does not report it). ``quantized``:
     the model holds INT8 (FakeQuantize) layers, which run in INT8 while the rest runs in ``ran``.
+    ``by_model``: nobody asked; ``requested`` is what the model itself asks for (its rt_info, see
+    :data:`MODEL_PRECISION_KEY`).
     """
 
     requested: Optional[str]
     ran: str
     quantized: bool = False
     device: str = "CPU"
+    by_model: bool = False
 
     @property
     def substituted(self) -> bool:
@@ -92,6 +100,8 @@ class PrecisionRun:
         """Why ``ran`` is what it is, in words; "" when it is exactly what was asked."""
         if self.substituted:
             return f"asked {self.requested}, {self.device} runs {self.ran}: {self._why()}"
+        if self.by_model:
+            return f"the model asks for {self.requested}"
         if self.requested is None and self.ran:
             return f"{self.device}'s default"
         return ""
@@ -109,7 +119,9 @@ class PrecisionRun:
         return "the device chose it"
 
     def to_dict(self) -> Dict[str, object]:
-        return {"requested": self.requested or "default", "ran": self.ran, "quantized": self.quantized,
+        return {"requested": self.requested or "default",
+                "asked_by": "model" if self.by_model else ("caller" if self.requested else "nobody"),
+                "ran": self.ran, "quantized": self.quantized,
                 "name": self.name, "substituted": self.substituted, "note": self.note}
 
 

@@ -16,10 +16,10 @@ from typing import Any, Deque, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from enet_edge.errors import ArtifactError, DeviceError
+from enet_edge.errors import ArtifactError, ConfigError, DeviceError
 from enet_edge.runtime.adapters.base import InferenceAdapter, LayerCounter, TensorSpec
 from enet_edge.runtime.backends import backend as _backend
-from enet_edge.runtime.precision import PrecisionRun, openvino_config, type_name
+from enet_edge.runtime.precision import MODEL_PRECISION_KEY, PrecisionRun, normalize_precision, openvino_config, type_name
 
 
 def import_openvino():
@@ -108,6 +108,27 @@ def _newer_opset_hint(exc: BaseException) -> str:
             f"OpenVINO, or use an ncs2 export, whose IR keeps to opset10 and runs on OpenVINO 2022.3 on CPU and MYRIAD)")
 
 
+def declared_precision(model, path="the model") -> Optional[str]:
+    """The float precision ``model`` (an ``openvino.Model``) asks for in its rt_info
+    (:data:`~enet_edge.runtime.precision.MODEL_PRECISION_KEY`: f32, f16 or bf16); None where it asks for none.
+
+    Raises :class:`ArtifactError` where the rt_info names no known precision.
+    """
+    key = list(MODEL_PRECISION_KEY)
+    try:
+        if not model.has_rt_info(key):
+            return None
+        value = model.get_rt_info(key)
+    except (RuntimeError, TypeError, AttributeError):  # an OpenVINO without these calls: nothing declared
+        return None
+    text = value.astype(str) if hasattr(value, "astype") else str(value)
+    try:
+        return normalize_precision(text)
+    except ConfigError as exc:
+        raise ArtifactError(f"{path}: rt_info {'/'.join(key)} = {text!r} is not a precision ({exc}); "
+                            f"re-export") from exc
+
+
 def _ov_spec(port, path) -> TensorSpec:
     names = port.get_names()
     name = sorted(names)[0] if names else port.get_any_name()
@@ -151,12 +172,18 @@ class OpenVINOAdapter(InferenceAdapter):
             config["PERF_COUNT"] = "YES"
         if hint and "PERFORMANCE_HINT" in self._supported_properties(core, device):
             config["PERFORMANCE_HINT"] = hint.upper()
-        self.config = dict(config)
         start = time.perf_counter_ns()
         try:
             model = core.read_model(str(path))
         except RuntimeError as exc:
             raise ArtifactError(f"OpenVINO cannot read {path}: {ov_message(exc)}{_newer_opset_hint(exc)}") from exc
+        by_model = False
+        if requested is None and device.split(".")[0] != "MYRIAD":
+            declared = declared_precision(model, path)
+            if declared and "INFERENCE_PRECISION_HINT" in self._supported_properties(core, device):
+                requested, by_model = declared, True
+                config.update(openvino_config(declared))
+        self.config = dict(config)
         try:
             self._compiled = core.compile_model(model, device, config)
         except RuntimeError as exc:
@@ -172,7 +199,7 @@ class OpenVINOAdapter(InferenceAdapter):
         elif device.split(".")[0] == "MYRIAD":
             ran = "f16"  # MYRIAD computes in FP16 whatever the IR holds
         quantized = any(op.get_type_name() == "FakeQuantize" for op in model.get_ops())
-        self.precision_run = PrecisionRun(requested, ran or "", quantized, device)
+        self.precision_run = PrecisionRun(requested, ran or "", quantized, device, by_model)
         self.precision = self.precision_run.name
         self._request = self._compiled.create_infer_request()
         self._free: Optional[Deque] = None  # idle async requests (created on first use)

@@ -12,6 +12,7 @@ import pytest
 from enet_edge.errors import ConfigError, DeviceError
 from enet_edge.runtime import open_adapter
 from enet_edge.runtime.precision import (
+    MODEL_PRECISION_KEY,
     PrecisionRun,
     has_arithmetic,
     normalize_precision,
@@ -39,7 +40,7 @@ def tiny_ir(tmp_path, classes=12, size=(8, 16), declares=None):
     logits.output(0).get_tensor().set_names({"logits"})
     model = ov.Model([logits], [image], "tiny")
     if declares is not None:
-        model.set_rt_info(declares, ["model_info", "inference_precision"])
+        model.set_rt_info(declares, list(MODEL_PRECISION_KEY))
     path = tmp_path / "tiny.xml"
     ov.save_model(model, str(path), compress_to_fp16=False)
     return path

@@ -31,7 +31,7 @@ import numpy as np
 from enet_edge.model.config import REFERENCE_REALIZATION, ENetConfig
 from enet_edge.errors import ArtifactError, ParityError
 from enet_edge.fileio import sha256_file  # noqa: F401 (part of this module's API)
-from enet_edge.runtime.precision import has_arithmetic
+from enet_edge.runtime.precision import MODEL_PRECISION_KEY, has_arithmetic
 from enet_edge.resources import DEFAULT_WEIGHTS  # noqa: F401 (the shipped weights; part of this module's API)
 from enet_edge.export.outdir import check_out_dir, clean_stale, replace_dir, staging_dir
 from enet_edge.export.preflight import check_data_dir, check_rulesets, parity_note, parity_pairs
@@ -271,7 +271,7 @@ def openvino_ir_stage(ctx: ExportContext) -> None:
     info = model_info(target.name, ctx.config.to_dict(), {"enet_edge_trained": str(ctx.weights_info["trained"])},
                       classes=from_meta(ctx.weights_info, ctx.config.num_classes))
     if target.inference_precision:  # what the runtime asks for when its caller asks for none (OpenVINOAdapter)
-        info["inference_precision"] = target.inference_precision
+        info[MODEL_PRECISION_KEY[1]] = target.inference_precision  # to_openvino stores info under "model_info"
     if target.quantization is not None:
         ctx.fp32_ir = ctx.tmp / "fp32" / ARTIFACT_FILES["openvino_ir"]
         ctx.fp32_ir.parent.mkdir()

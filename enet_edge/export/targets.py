@@ -126,16 +126,15 @@ class TargetSpec:
                 raise ConfigError(f"target {self.name}: [parity.thresholds] key {kind!r} is not one of "
                                   f"{ARTIFACTS + PARITY_EXTRA}")
         if self.inference_precision is not None:
-            asked = self.inference_precision
-            if asked not in PRECISIONS:
+            if self.inference_precision not in PRECISIONS:
                 raise ConfigError(f"target {self.name}: [openvino] inference_precision={self.inference_precision!r} "
                                   f"must be one of {', '.join(PRECISIONS)}")
             if "openvino_ir" not in self.artifacts:
                 raise ConfigError(f"target {self.name}: [openvino] inference_precision is stored in the OpenVINO IR; "
                                   f"list the openvino_ir artifact")
-            if self.device == "MYRIAD" and asked != "f16":
+            if self.device == "MYRIAD" and self.inference_precision != "f16":
                 raise ConfigError(f"target {self.name}: MYRIAD computes in f16 only; inference_precision="
-                                  f"{asked!r} cannot run there")
+                                  f"{self.inference_precision!r} cannot run there")
         if self.class_map not in (None, "int32", "uint8"):
             raise ConfigError(f"target {self.name}: [output] class_map={self.class_map!r} must be int32 or uint8")
         if self.class_map and "openvino_ir" not in self.artifacts:

@@ -10,7 +10,8 @@ The policy of the commands built on this module:
 
 * export parity and ``eval`` measure exact numbers: they ask for a precision (f32 unless told) and
   refuse to measure when the device runs something else (:func:`require_exact`);
-* ``bench`` and ``demo`` run the device's default unless asked, and label what ran
+* ``bench`` and ``demo`` run what the model asks for (:data:`MODEL_PRECISION_KEY`), else the device's
+  default, unless asked, and label what ran
   (:attr:`PrecisionRun.label`), saying so when it differs from what was asked.
 
 This module imports nothing beyond the standard library.

@@ -160,7 +160,8 @@ class OpenVINOAdapter(InferenceAdapter):
         path = Path(path)
         config = {str(k): str(v) for k, v in (config or {}).items()}
         requested = _backend(self.backend).check_precision(precision or config.pop("INFERENCE_PRECISION_HINT", None))
-        if requested and device.split(".")[0] == "MYRIAD":
+        myriad = device.split(".")[0] == "MYRIAD"
+        if requested and myriad:
             if requested != "f16":
                 raise DeviceError(f"MYRIAD computes in FP16 only; it cannot run {requested} (ask for f16 or none)")
         else:
@@ -178,7 +179,7 @@ class OpenVINOAdapter(InferenceAdapter):
         except RuntimeError as exc:
             raise ArtifactError(f"OpenVINO cannot read {path}: {ov_message(exc)}{_newer_opset_hint(exc)}") from exc
         by_model = False
-        if requested is None and device.split(".")[0] != "MYRIAD":
+        if requested is None and not myriad:
             declared = declared_precision(model, path)
             if declared and "INFERENCE_PRECISION_HINT" in self._supported_properties(core, device):
                 requested, by_model = declared, True
@@ -196,7 +197,7 @@ class OpenVINOAdapter(InferenceAdapter):
         ran = self._property("INFERENCE_PRECISION_HINT")
         if ran is not None:
             ran = type_name(ran)
-        elif device.split(".")[0] == "MYRIAD":
+        elif myriad:
             ran = "f16"  # MYRIAD computes in FP16 whatever the IR holds
         quantized = any(op.get_type_name() == "FakeQuantize" for op in model.get_ops())
         self.precision_run = PrecisionRun(requested, ran or "", quantized, device, by_model)

@@ -16,8 +16,9 @@ CARD = REPO / "weights" / "enet_camvid.json"
 GUARD_FRAMES = 12  # evenly spaced CamVid val frames: ~3 s through Keras on 2 cores
 HISTORY = ("runs/enet_camvid: 300 epochs from scratch on 192x256 crops (best val mIoU 62.19% at epoch 260); "
            "runs/enet_camvid_ft: 16 epochs of full 360x480 frames from it (lr 1e-4, cosine; best 62.52% at epoch 10); "
-           "runs/enet_camvid_ft2: full 360x480 frames from that (lr 2e-4, cosine over 100 epochs; in progress, "
-           "best at its epoch 8); 'epoch' counts the epochs of that last run")
+           "runs/enet_camvid_ft2: 100 epochs of full 360x480 frames from that (lr 2e-4, cosine over 100 epochs, "
+           "validated every 2 epochs; kept the epoch whose mean of the last 3 validations was highest: epoch 72, "
+           "66.02% smoothed, 66.41% at that validation); selected on CamVid val; 'epoch' counts the epochs of that last run")
 
 
 def guard_miou(data_dir=None) -> float:

@@ -177,10 +177,22 @@ def bench_target(target: str, gated: bool, class_map: Optional[str] = None):
     return spec.with_quantization(ir_argmax_agreement=0.5, **SCALING_INT8)
 
 
+def quantization_matches(manifest: Dict[str, Any], spec) -> bool:
+    """Whether an export's manifest was quantized as ``spec`` (a ``TargetSpec``) says: the same NNCF preset,
+    bias correction, ignored scope and calibration (an FP32 spec matches a manifest without quantization)."""
+    wanted, done = spec.quantization, manifest.get("quantization")
+    if wanted is None or done is None:
+        return wanted is None and done is None
+    return (done.get("preset") == wanted.preset
+            and done.get("fast_bias_correction") == wanted.fast_bias_correction
+            and tuple(done.get("ignored_patterns", ())) == wanted.ignored_patterns
+            and done.get("calibration") == {"split": wanted.calibration_split, "frames": wanted.calibration_frames})
+
+
 def ensure_export(variant: Variant, size: Tuple[int, int], config: SuiteConfig, log: Callable[[str], None],
                   gated: bool = True) -> Path:
     """``build/bench/<H>x<W>/<export name>``, exported now unless it holds an export of the same weights, size,
-    realization and output."""
+    realization, quantization and output."""
     from enet_edge.export.pipeline import ExportRequest, export
     from enet_edge.fileio import sha256_file
 
@@ -195,6 +207,7 @@ def ensure_export(variant: Variant, size: Tuple[int, int], config: SuiteConfig, 
         same = (manifest.get("weights", {}).get("sha256") == sha256_file(weights)
                 and (manifest["model"]["height"], manifest["model"]["width"]) == tuple(size)
                 and manifest.get("realization") == spec.realization.to_dict()
+                and quantization_matches(manifest, spec)
                 and (outputs[0].get("name") == "class_map") == bool(variant.class_map))
         if same:
             return out

@@ -17,6 +17,13 @@ spec.loader.exec_module(suite)
 SIZE = f"{SMALL_SIZE[0]}x{SMALL_SIZE[1]}"
 
 
+def _small_bench_target(target, gated, class_map=None):
+    """``bench_target`` as the small exports were made (test-size quantization), so the suite reuses them."""
+    from conftest import small_target
+
+    return small_target(target).with_class_map(class_map)
+
+
 @pytest.fixture(scope="module")
 def small_suite(small_exports, camvid, tmp_path_factory):
     """The suite at 64x96 over the session's small exports (no re-export: same weights and size)."""
@@ -38,7 +45,9 @@ def small_suite(small_exports, camvid, tmp_path_factory):
     config = suite.SuiteConfig(sizes=(SMALL_SIZE,), time_s=None, niter=3, warmup=1, miou_frames=2,
                                build_dir=root / "build", out_dir=root / "results", data_dir=camvid, readme=readme)
     logs = []
-    document = suite.run_suite(config, log=logs.append)
+    with pytest.MonkeyPatch.context() as patch:  # the suite's targets as the small exports were quantized
+        patch.setattr(suite, "bench_target", _small_bench_target)
+        document = suite.run_suite(config, log=logs.append)
     paths = suite.write_outputs(document, config)
     return document, paths, readme, logs
 
@@ -148,6 +157,7 @@ def test_suite_on_simulated_cpu_kinds(small_suite, monkeypatch, tmp_path, kind, 
 
     _, paths, _, _ = small_suite
     cpu = simulate(monkeypatch, kind)
+    monkeypatch.setattr(suite, "bench_target", _small_bench_target)
     build = paths["json"].parent.parent / "build"  # the small suite's exports
     names = ("ov-fp32", "ov-bf16", "ov-bf16-cm", "ov-fp16", "ov-int8")
     config = suite.SuiteConfig(sizes=(SMALL_SIZE,), modes=("latency",), variants=names, time_s=None, niter=2,
@@ -204,3 +214,22 @@ def test_render_refuses_what_is_not_a_results_document(tmp_path, capsys):
     assert suite.main(["--render", str(tmp_path / "missing.json"), "--no-readme"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("benchmarks/run.py: error: --render") for line in err)
+
+
+def test_an_export_quantized_otherwise_is_not_reused():
+    """A changed [quantization] (here the preset) re-exports: the bench measures what the target says."""
+    from enet_edge.export.targets import load_target
+
+    spec = load_target("cpu-int8")
+    q = spec.quantization
+    manifest = {"quantization": {"preset": q.preset, "fast_bias_correction": q.fast_bias_correction,
+                                 "ignored_patterns": list(q.ignored_patterns),
+                                 "calibration": {"split": q.calibration_split, "frames": q.calibration_frames}}}
+    assert suite.quantization_matches(manifest, spec)
+    other = "mixed" if q.preset == "performance" else "performance"
+    assert not suite.quantization_matches({"quantization": {**manifest["quantization"], "preset": other}}, spec)
+    assert not suite.quantization_matches({"quantization": {**manifest["quantization"],
+                                                          "fast_bias_correction": not q.fast_bias_correction}}, spec)
+    assert not suite.quantization_matches({}, spec)  # an FP32 export where INT8 is wanted
+    assert suite.quantization_matches({}, load_target("cpu")) and not suite.quantization_matches(manifest,
+                                                                                             load_target("cpu"))

@@ -79,6 +79,7 @@ def test_gate_passes_and_records(tiny_export_dir, camvid, tmp_path, monkeypatch)
     assert (tmp_path / "int8.bin").is_file()
     ops = ov.Core().read_model(str(tmp_path / "int8.xml")).get_ops()
     assert record["fake_quantize_ops"] == sum(op.get_type_name() == "FakeQuantize" for op in ops) >= 1
+    assert record["activation_zero_points"] == 0  # SPEC's default preset: symmetric activations
     (conv,) = [op for op in ops if op.get_type_name() == "Convolution"]
     upstream, node = [], conv  # the convolution's activation path back to the input
     while node.get_type_name() != "Parameter":
@@ -151,3 +152,32 @@ def test_converter_named_followers_of_ignored_nodes_are_ignored_too():
     model = ov.Model([ops.result(equal), ops.result(branch)], [x])
     assert quantize.ignored_node_names(model, [r".*_pool/.*"]) == ["Resize__15"]
     assert quantize.ignored_node_names(model, []) == []
+
+
+def _fake_quantize_model(low, high, levels=256, weights=False):
+    """x (1,4,8,8) f32 -> FakeQuantize(x or a constant, low, high, low, high) -> Convolution; an ``ov.Model``."""
+    import openvino as ov
+    from openvino import opset10 as ops
+
+    x = ops.parameter([1, 4, 8, 8], np.float32, name="x")
+    data = ops.constant(np.ones((4, 4, 1, 1), np.float32)) if weights else x
+    bounds = [ops.constant(np.float32(v)) for v in (low, high, low, high)]
+    fq = ops.fake_quantize(data, bounds[0], bounds[1], bounds[2], bounds[3], levels, name="fq")
+    conv = ops.convolution(x, fq, [1, 1], [0, 0], [0, 0], [1, 1]) if weights else \
+        ops.convolution(fq, ops.constant(np.ones((4, 4, 1, 1), np.float32)), [1, 1], [0, 0], [0, 0], [1, 1])
+    return ov.Model([conv], [x])
+
+
+@pytest.mark.parametrize("low, high, levels, expected", [
+    (0.0, 2.0, 256, []),                    # unsigned, from 0: no zero point
+    (-2.0 * 128 / 127, 2.0, 256, []),       # NNCF's symmetric signed grid
+    (-1.0 * 8 / 7, 1.0, 16, []),            # symmetric at another level count
+    (-0.1, 2.0, 256, ["fq"]),               # asymmetric (the "mixed" preset on a PReLU output)
+    (-2.0, 2.0, 256, ["fq"]),               # symmetric range but an odd grid: zero falls between levels
+])
+def test_activation_zero_points(low, high, levels, expected):
+    assert quantize.activation_zero_points(_fake_quantize_model(low, high, levels)) == expected
+
+
+def test_activation_zero_points_skips_weights():
+    assert quantize.activation_zero_points(_fake_quantize_model(-0.1, 2.0, weights=True)) == []

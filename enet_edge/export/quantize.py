@@ -114,6 +114,34 @@ def ignored_node_names(model, patterns: Sequence[str]) -> List[str]:
     return ignored
 
 
+def activation_zero_points(model) -> List[str]:
+    """Names of the activation FakeQuantize ops of ``model`` (an ``ov.Model``) whose grid has a zero point.
+
+    An activation FakeQuantize (its data input is not a constant) maps to unsigned levels without a zero
+    point when its input range starts at 0, and to signed levels without one when it is symmetric
+    (``input_low = -input_high * (levels/2) / (levels/2 - 1)``, NNCF's symmetric quantizer); any other range
+    needs a zero point. On CPUs with AMX, OpenVINO's CPU plugin gives a convolution whose input has a zero point
+    legacy post-ops, which have no brgemm kernel for a fused PReLU: such convolutions run the older, slower
+    ``jit_avx512_amx`` kernels.
+    """
+    names = []
+    for op in model.get_ordered_ops():
+        if op.get_type_name() != "FakeQuantize":
+            continue
+        if op.input(0).get_source_output().get_node().get_type_name() in ("Constant", "Convert"):
+            continue  # weights (a constant, or NNCF's compressed weights decompressed by a Convert)
+        low, high = (op.input(i).get_source_output().get_node() for i in (1, 2))
+        if low.get_type_name() != "Constant" or high.get_type_name() != "Constant":
+            names.append(op.get_friendly_name())
+            continue
+        low, high = (np.asarray(n.get_data(), np.float64) for n in (low, high))
+        half = op.get_attributes()["levels"] // 2
+        symmetric = np.allclose(-low, high * half / (half - 1), rtol=1e-4, atol=0.0)
+        if not (np.all(low == 0) or symmetric):
+            names.append(op.get_friendly_name())
+    return names
+
+
 def _miou_of_compiled(compiled, pairs_data: Sequence[Tuple[np.ndarray, np.ndarray]], classes=None) -> float:
     """mIoU of an ``ov.CompiledModel`` on pre-read (frame tensor, label) pairs; NNCF's validation_fn."""
     from enet_edge.metrics import evaluate_samples
@@ -186,10 +214,12 @@ def quantize_ir(fp32_xml: Path, int8_xml: Path, spec: QuantizationSpec, data_dir
         method = "nncf.quantize_with_accuracy_control"
         drop = 100 * (fp32_miou - int8_miou)
         log(f"      with accuracy control: INT8 {100 * int8_miou:.2f}% (drop {drop:.2f} points)")
+    int8_model = core.read_model(str(int8_xml))
     record = {
         "tool": f"nncf {nncf.__version__}",
         "method": method,
         "preset": spec.preset,
+        "fast_bias_correction": spec.fast_bias_correction,
         "calibration": {"split": spec.calibration_split, "frames": len(frames)},
         "ignored_patterns": list(spec.ignored_patterns),
         "ignored_nodes": followers,
@@ -198,12 +228,12 @@ def quantize_ir(fp32_xml: Path, int8_xml: Path, spec: QuantizationSpec, data_dir
         "int8_miou": int8_miou,
         "miou_drop_points": drop,
         "max_miou_drop_points": spec.max_miou_drop,
-        "fake_quantize_ops": sum(1 for op in core.read_model(str(int8_xml)).get_ops()
-                                 if op.get_type_name() == "FakeQuantize"),
+        "fake_quantize_ops": sum(1 for op in int8_model.get_ops() if op.get_type_name() == "FakeQuantize"),
+        "activation_zero_points": len(activation_zero_points(int8_model)),
         "seconds": round(time.perf_counter() - start, 1),
     }
     if drop > spec.max_miou_drop:
         raise AccuracyError(f"INT8 loses {drop:.2f} mIoU points on {spec.eval_split} (FP32 {100 * fp32_miou:.2f}%, "
                             f"INT8 {100 * int8_miou:.2f}%), more than the allowed {spec.max_miou_drop:.2f}; raise "
-                            f"[quantization] calibration_frames, use preset = \"mixed\", or relax max_miou_drop")
+                            f"[quantization] calibration_frames, use preset = \"mixed\" (zero points: slower on AMX CPUs), or relax max_miou_drop")
     return record

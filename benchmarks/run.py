@@ -8,10 +8,11 @@ Movidius-safety next to the cpu realization), OpenVINO INT8 (``cpu-int8``), and 
 (the arg-max inside the IR) of FP32, BF16 and INT8.
 
 For every input size, the artifacts are exported (or reused when they were exported from the same
-weights, realization, quantization settings and output) under ``build/bench/<H>x<W>/<target>/``; then, per mode (latency: 1 synchronous request;
-throughput: asynchronous requests, OpenVINO THROUGHPUT hint), all variants are measured in interleaved
-rounds by :func:`enet_edge.apps.bench.run_bench`, so that machine drift hits every variant alike. The
-mIoU column is measured on CamVid val through the same runner at the first size.
+weights, realization, quantization settings and output) under ``build/bench/<H>x<W>/<target>/``; then, per
+mode (latency: 1 synchronous request; throughput: asynchronous requests, OpenVINO THROUGHPUT hint), all
+variants are measured in interleaved rounds by :func:`enet_edge.apps.bench.run_bench`, so that machine
+drift hits every variant alike. The mIoU column is measured on CamVid val through the same runner at the
+first size.
 
 Writes ``benchmarks/results/<date>-<cpu>.json`` (everything), ``.md`` (tables with ratios to the
 TensorFlow graph) and ``.png`` (latency distributions, latency vs mIoU, scaling with input size), and

@@ -235,5 +235,6 @@ def quantize_ir(fp32_xml: Path, int8_xml: Path, spec: QuantizationSpec, data_dir
     if drop > spec.max_miou_drop:
         raise AccuracyError(f"INT8 loses {drop:.2f} mIoU points on {spec.eval_split} (FP32 {100 * fp32_miou:.2f}%, "
                             f"INT8 {100 * int8_miou:.2f}%), more than the allowed {spec.max_miou_drop:.2f}; raise "
-                            f"[quantization] calibration_frames, use preset = \"mixed\" (zero points: slower on AMX CPUs), or relax max_miou_drop")
+                            f"[quantization] calibration_frames, use preset = \"mixed\" (zero points: slower on AMX "
+                            f"CPUs), or relax max_miou_drop")
     return record

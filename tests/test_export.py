@@ -257,7 +257,17 @@ def test_full_size_make_export_runs_in_the_ncs2_runtime_stack(camvid, tmp_path):
     done = subprocess.run([sys.executable, "-m", "enet_edge.cli", "export", "--target", "ncs2", "--out", str(out)],
                           cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "exported target ncs2" in done.stdout
+    assert "exported target ncs2" in done.stdout and "MYRIAD X compiler  compiled:" in done.stdout
+    # the stick's own compiler built what the stick gets: PReLU as one op, then on the NCE where it sits between convs
+    compiled = json.loads((out / "manifest.json").read_text())["myriad_compiler"]
+    assert compiled["verdict"] == "compiled" and compiled["compiler"].startswith("OpenVINO 2021.4.2")
+    assert compiled["stages"]["SHAVE"] <= 150 and compiled["stages"]["NCE"] >= 137, compiled["stages"]
+    assert compiled["io_precisions"] == {"input-precision": "u8", "output-precision": "f32"}
+    assert "## MYRIAD X compiler" in (out / "report.md").read_text()
+    import onnx
+
+    assert not {"Neg", "Sub"} & {n.op_type for n in onnx.load(str(out / "enet.onnx")).graph.node
+                                 if "_act" in n.name or "_out" in n.name}  # no decomposed PReLU
     assert legacy_version().startswith(LEGACY_SERIES)
     files = sorted((camvid / "val").glob("*.png"))[:2]
     frames = np.stack([cv2.imread(str(f)) for f in files])
@@ -268,3 +278,21 @@ def test_full_size_make_export_runs_in_the_ncs2_runtime_stack(camvid, tmp_path):
     assert stack["python"] in ("3.8", "3.9", "3.10") and stack["numpy"].startswith("1.")
     runner = np.load(out / "legacy_runner.npy")
     assert runner.shape == (2, 360, 480) and np.mean(runner == current) >= 0.999
+
+
+@pytest.mark.slow
+def test_fp16_overflow_is_named_before_fp16_parity(tmp_path):
+    """Weights whose logits leave FP16's range stop the ncs2 export with one line naming the layer, not NaN parity."""
+    from enet_edge.model.weights import read_weights, write_weights
+    from enet_edge.model.config import ENetConfig
+    from enet_edge.resources import DEFAULT_WEIGHTS
+
+    weights, config, meta = read_weights(DEFAULT_WEIGHTS)
+    weights = {k: (v * 1e5 if k.startswith("fullconv/") else v) for k, v in weights.items()}
+    loud = write_weights(tmp_path / "loud.npz", weights, ENetConfig.from_dict(config), meta)
+    request = ExportRequest(target=load_target("ncs2"), out_dir=tmp_path / "ncs2", weights=loud, height=64, width=96)
+    with pytest.raises(ParityError) as caught:
+        export(request, log=lambda m: None)
+    message = str(caught.value)
+    assert "\n" not in message and "'fullconv'" in message and "65504" in message
+    assert not (tmp_path / "ncs2").exists()

@@ -74,6 +74,10 @@ def summarize_export(manifest: dict, out_dir, seconds: float) -> str:
     for kind, check in manifest["checks"].items():
         verdict = "ok" if check["ok"] else f"{len(check['violations'])} VIOLATIONS"
         lines.append(f"  check {kind:<12} {check['ruleset']:<24} {verdict}")
+    if manifest.get("myriad_compiler"):
+        from enet_edge.export.myriadx import summary_line
+
+        lines.append(f"  MYRIAD X compiler  {summary_line(manifest['myriad_compiler'])}")
     if not manifest["supported"]:
         lines.append(f"  target {manifest['target']} CANNOT run this model: see {out_dir}/report.md")
     lines.append("  " + complexity_text(manifest.get("complexity")))
@@ -86,10 +90,29 @@ def add_check_cli(sub) -> None:
     p.add_argument("path", help="a .pb, .onnx or .xml file, or an export directory")
     p.add_argument("--target", help="a target name or .toml (default: the target named in the export's "
                                     "manifest.json, for an export directory or a file beside one; else ncs2)")
+    p.add_argument("--compile", choices=("auto", "yes", "no"), default="auto",
+                   help="also compile each .onnx/.xml with the MYRIAD X compiler (OpenVINO 2021.4.2, no stick needed; "
+                        "auto: where the target has a [myriad_compiler] table)")
     p.set_defaults(func=run_check)
 
 
 DEFAULT_CHECK_TARGET = "ncs2"
+
+
+def _compile_check(paths, options) -> list:
+    """Compile every .onnx/.xml of ``paths`` with the MYRIAD X compiler; print its verdict; the refusals."""
+    from enet_edge.export.myriadx import compile_model, summary_line
+
+    refused = []
+    for p in paths:
+        if p.suffix.lower() not in (".onnx", ".xml"):
+            continue
+        record = compile_model(p, options, log=lambda m: print(m, file=sys.stderr))
+        print(f"{p}: MYRIAD X compiler {summary_line(record)}")
+        if record["verdict"] == "refused":
+            refused.append(f"{p.name}: the MYRIAD X compiler refused it"
+                           + (f" at layer {record['layer']!r}" if record.get("layer") else ""))
+    return refused
 
 
 def _check_target(args, manifest: Optional[dict], manifest_path: Path):
@@ -164,6 +187,9 @@ def run_check(args) -> int:
             failed.append(f"{p.name}: {len(report.violations)} violation(s) of {report.ruleset}")
             print(f"{p}: {len(report.violations)} violation(s) against {report.ruleset}")
             print(report.table())
+    compile_options = {"auto": target.myriad_compiler, "yes": target.myriad_compiler or {}, "no": None}[args.compile]
+    if compile_options is not None:  # an export directory: its ONNX stands for its IR v11 (docs/ncs2.md)
+        failed += _compile_check([p for p in paths if not path.is_dir() or p.suffix == ".onnx"], compile_options)
     if failed:
         raise CheckFailed(f"target {target.name} does not accept {len(failed)} of {len(paths)} artifact(s): "
                           f"{'; '.join(failed)} (tables above)")

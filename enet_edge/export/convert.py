@@ -25,12 +25,13 @@ def _select_as_where(ctx, node, name, args):
     node.type = "Where"
 
 
-def to_onnx(graph_def, path, opset: int = 13):
+def to_onnx(graph_def, path, opset: int = 13, rewrites=(), log=None):
     """Convert a frozen ENet GraphDef to ONNX at ``path``; returns the ``onnx.ModelProto``.
 
     The model passes ``onnx.checker`` (full check, with shape inference). The layout Transposes that
     tf2onnx leaves around the argmax-free switches are sunk and cancelled
-    (:func:`enet_edge.export.onnx_layout.sink_transposes`; bit-identical results).
+    (:func:`enet_edge.export.onnx_layout.sink_transposes`; bit-identical results); then the target's
+    ``rewrites`` (:data:`enet_edge.export.onnx_rewrites.REWRITES` names) run in order.
     """
     import onnx
     import tf2onnx
@@ -47,6 +48,10 @@ def to_onnx(graph_def, path, opset: int = 13):
     )
     model.producer_name = "enet-edge"
     model = sink_transposes(model)
+    if rewrites:
+        from enet_edge.export.onnx_rewrites import apply_rewrites
+
+        apply_rewrites(model, rewrites, log)
     try:
         onnx.checker.check_model(model, full_check=True)
     except onnx.checker.ValidationError as exc:

@@ -88,6 +88,8 @@ class ExportContext:
     frame_names: List[str] = field(default_factory=list)  # parity inputs
     parity: Dict[str, dict] = field(default_factory=dict)  # row -> ParityResult.to_dict()
     ran_on: Dict[str, dict] = field(default_factory=dict)  # row -> what ran (or why it was skipped)
+    myriad_compiler: Optional[dict] = None  # the MYRIAD X compiler's record (myriad_compile)
+    fp16_range: Optional[dict] = None  # largest activations against FP16's range (parity, FP16 targets)
     parity_note: str = ""  # where the parity frames came from when they are not CamVid's (parity)
     parameters: Optional[int] = None  # trainable parameters of the network (freeze)
     manifest: Optional[dict] = None  # write
@@ -256,7 +258,7 @@ def onnx_stage(ctx: ExportContext) -> None:
     from enet_edge.export.convert import to_onnx
     from enet_edge.export.gates import read_graph
 
-    to_onnx(ctx.graph_def, ctx.path("onnx"), ctx.target.onnx_opset)
+    to_onnx(ctx.graph_def, ctx.path("onnx"), ctx.target.onnx_opset, ctx.target.onnx_rewrites, ctx.log)
     ctx.add_graph("onnx", read_graph(ctx.path("onnx")))
 
 
@@ -310,6 +312,19 @@ def gates_stage(ctx: ExportContext) -> None:
         raise_on_violations(list(ctx.reports.values()), target.name)
 
 
+def myriad_compile_stage(ctx: ExportContext) -> None:
+    """Compile the ONNX with the stick's own compiler (OpenVINO 2021.4.2's MYRIAD X graph transformer, no stick
+    needed), with the deployed IR's I/O precisions; a model it refuses fails the export naming the layer."""
+    from enet_edge.export.myriadx import compile_model, raise_if_refused, summary_line
+
+    target = ctx.target
+    output = target.class_map or "f32"  # what enet.xml's Result holds (its PrePostProcessor set f32 logits)
+    ctx.myriad_compiler = compile_model(ctx.path("onnx"), target.myriad_compiler, ctx.log,
+                                        input_precision="u8", output_precision=output)
+    ctx.log(f"  MYRIAD X compiler: {summary_line(ctx.myriad_compiler)}")
+    raise_if_refused(ctx.myriad_compiler, target.name)
+
+
 def _parity_rows(ctx: ExportContext, frames: List[np.ndarray]) -> List[Tuple[str, Callable[[], tuple]]]:
     """(row name, run) for every artifact, plus the FP16 arithmetic rows of FP16 targets."""
     target = ctx.target
@@ -320,6 +335,19 @@ def _parity_rows(ctx: ExportContext, frames: List[np.ndarray]) -> List[Tuple[str
         rows.append((OPENVINO_IR_F16, lambda: _run_artifact("openvino_ir", ctx.tmp / ARTIFACT_FILES["openvino_ir"],
                                                               frames, "f16")))
     return rows
+
+
+def _fp16_range_audit(ctx: ExportContext, frames: List[np.ndarray]) -> None:
+    """Before FP16 parity: every layer's largest |activation| at f32 on the parity frames; the export stops naming
+    the first layer beyond FP16's range (65504), where FP16 parity would only report NaN."""
+    from enet_edge.model import enet
+    from enet_edge.model.weights import set_weights
+    from enet_edge.export.fp16_range import activation_ranges, fp16_range_record, raise_on_overflow
+
+    model = enet.build_enet(ctx.config, ctx.target.realization)
+    set_weights(model, ctx.weights, ctx.weights_source)
+    ctx.fp16_range = fp16_range_record(activation_ranges(model, frames))
+    raise_on_overflow(ctx.fp16_range, ctx.target.name)
 
 
 def parity_stage(ctx: ExportContext) -> None:
@@ -337,6 +365,8 @@ def parity_stage(ctx: ExportContext) -> None:
     if ctx.parity_note:
         ctx.log(f"note: {ctx.parity_note}")
     refs = [reference(f.astype(np.float32), training=False).numpy() for f in frames]
+    if target.precision == "FP16":
+        _fp16_range_audit(ctx, frames)
     failures = {}
     capabilities: Tuple[str, ...] = ()
     for kind, run in _parity_rows(ctx, frames):
@@ -367,6 +397,10 @@ def write_stage(ctx: ExportContext) -> None:
                                   ctx.parity, ctx.ran_on, ctx.frame_names, ctx.quantization, ctx.parameters)
     if ctx.parity_note:
         ctx.manifest["parity"]["note"] = ctx.parity_note
+    if ctx.myriad_compiler is not None:
+        ctx.manifest["myriad_compiler"] = ctx.myriad_compiler
+    if ctx.fp16_range is not None:
+        ctx.manifest["parity"]["fp16_range"] = ctx.fp16_range
     (ctx.tmp / "manifest.json").write_text(json.dumps(ctx.manifest, indent=2) + "\n")
     (ctx.tmp / "report.md").write_text(render_report(ctx.manifest))
 
@@ -393,6 +427,8 @@ STAGES: Tuple[Stage, ...] = (
           describe=lambda c: "INT8 post-training quantization (NNCF), gated on mIoU"),
     Stage("gates", gates_stage,
           describe=lambda c: "compatibility gates: " + ", ".join(f"{k}={v}" for k, v in c.target.checks.items())),
+    Stage("myriad_compile", myriad_compile_stage, applies=lambda t: t.myriad_compiler is not None,
+          describe=lambda c: "compile with the MYRIAD X compiler (OpenVINO 2021.4.2, VPU_MYRIAD_2480, no stick)"),
     Stage("parity", parity_stage, describe=lambda c: "parity against the TensorFlow reference realization"),
     Stage("write", write_stage),
 )

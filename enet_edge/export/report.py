@@ -173,6 +173,7 @@ def render_report(manifest: dict) -> str:
         if "weights_file" in a:
             lines.append(f"| {kind} weights | {a['weights_file']} | {a['weights_bytes']} | `{a['weights_sha256'][:16]}…` |")
     lines += _checks_section(manifest["checks"])
+    lines += myriad_compiler_section(manifest.get("myriad_compiler"))
     lines += _parity_section(manifest)
     lines += _quantization_section(manifest.get("quantization"))
     ir = manifest["artifacts"].get("openvino_ir")
@@ -201,6 +202,36 @@ def _checks_section(checks: dict) -> List[str]:
     return lines
 
 
+def myriad_compiler_section(record: Optional[dict]) -> List[str]:
+    """report.md's account of the MYRIAD X compile: verdict, stages by category, SHAVE types, traffic, memory."""
+    if not record:
+        return []
+    from enet_edge.export.myriadx import summary_line
+
+    lines = ["", "## MYRIAD X compiler (the stick's own)", "",
+             f"{record.get('compiler', 'OpenVINO 2021.4.2 MYRIAD plugin')}, platform VPU_MYRIAD_2480, on "
+             f"`{record.get('model')}`" + (f", options {record['options']}" if record.get("options") else "")
+             + (f", I/O {record['io_precisions']}" if record.get("io_precisions") else "") + ".", "",
+             f"Verdict: **{summary_line(record)}**"]
+    if record.get("verdict") != "compiled":
+        return lines
+    s, t, m = record["stages"], record["traffic_mib"], record.get("memory_bytes", {})
+    lines += ["", "Executed stages run one after another out of the stick's DDR: `MyriadXHwOp` on the NCE, `Copy` "
+                  "on DMA, the rest on SHAVEs; injected stages run in an NCE stage's shadow, special ones are buffer "
+                  "views that never run. Traffic: bytes each stage reads (non-constant inputs) and writes, per frame.",
+              "", "| stages | executed | NCE | SHAVE | DMA | injected | special |", "|---|---|---|---|---|---|---|",
+              f"| count | {s['executed']} | {s['NCE']} | {s['SHAVE']} | {s['DMA']} | {s['injected']} | {s['special']} |",
+              f"| traffic MiB/frame | {t['NCE'] + t['SHAVE'] + t['DMA']:.1f} | {t['NCE']:.1f} | {t['SHAVE']:.1f} | "
+              f"{t['DMA']:.1f} | {t['injected']:.1f} | – |",
+              "", f"Non-NCE traffic (SHAVE + DMA + injected): **{t['non_nce']:.1f} MiB per frame**. Memory: "
+              + ", ".join(f"{k} {v / 1024 / 1024:.2f} MiB" for k, v in m.items()) + ".",
+              "", "| SHAVE stage type | stages |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in record.get("shave_types", {}).items()]
+    lines += ["", "| non-NCE stages by type | MiB/frame |", "|---|---|"]
+    lines += [f"| {k} | {v:.2f} |" for k, v in record.get("traffic_by_type_mib", {}).items()]
+    return lines
+
+
 def _parity_section(manifest: dict) -> List[str]:
     p = manifest["parity"]
     lines = ["", "## Parity against TensorFlow", "", f"Reference: {p['reference']}. Inputs: {', '.join(p['inputs'])}.", "",
@@ -214,6 +245,10 @@ def _parity_section(manifest: dict) -> List[str]:
                      f"{100 * r['argmax_agreement']:.3f}% |")
     if p.get("note"):
         lines += ["", f"**Parity inputs:** {p['note']}."]
+    if p.get("fp16_range"):
+        from enet_edge.export.fp16_range import near_limit_text
+
+        lines += ["", near_limit_text(p["fp16_range"])]
     skipped = {kind: ran["skipped"] for kind, ran in p["ran_on"].items() if "skipped" in ran}
     if skipped:
         lines += [""] + [f"Not run: {kind}: {why}." for kind, why in skipped.items()]

@@ -9,10 +9,13 @@ Adding a target means adding a file; no code path. Schema::
     [realization]                    # enet_edge.model.config.Realization fields
     [input]    height = 360, width = 480
     [onnx]     opset = 13
+               rewrites = ["prelu", "prelu_split"]   # optional: enet_edge.export.onnx_rewrites.REWRITES, in order
     [openvino] precision = "FP16"    # FP32 | FP16 | INT8 (INT8 needs [quantization])
                inference_precision = "f32"   # optional: the float arithmetic the IR asks for (rt_info), see TargetSpec
     [output]   class_map = "int32"   # optional: the IR outputs (1,H,W) class ids (int32 | uint8), not logits
     [quantization]                   # QuantizationSpec fields: NNCF post-training quantization + mIoU gate
+    [myriad_compiler]                # optional: compile the ONNX with the MYRIAD X compiler (OpenVINO 2021.4.2)
+               options = { MYRIAD_HW_DILATION = "YES" }   # plugin config keys for that compile (default none)
     [checks]   tensorflow = "realization" | ruleset, onnx = ruleset, openvino_ir = ruleset
     [parity]   frames = 3, random = 1
     [parity.thresholds.<artifact or fp16_arithmetic>]   max_abs_rel, mean_abs_rel, share_off_2pct, l2_rel, argmax_agreement
@@ -104,6 +107,9 @@ class TargetSpec:
     # The float arithmetic the IR asks its runtime for when the caller asks for none (f32 | f16 | bf16; None: the
     # device's default), stored in the IR's rt_info/model_info/inference_precision and the manifest.
     inference_precision: Optional[str] = None
+    onnx_rewrites: Tuple[str, ...] = ()  # enet_edge.export.onnx_rewrites.REWRITES names, applied in order
+    # MYRIAD X compiler options of the export's compile check; None: the target is not compiled for the stick
+    myriad_compiler: Optional[Dict[str, str]] = None
     source: str = ""
 
     def __post_init__(self) -> None:
@@ -135,6 +141,19 @@ class TargetSpec:
             if self.device == "MYRIAD" and self.inference_precision != "f16":
                 raise ConfigError(f"target {self.name}: MYRIAD computes in f16 only; inference_precision="
                                   f"{self.inference_precision!r} cannot run there")
+        from enet_edge.export.onnx_rewrites import REWRITES
+
+        object.__setattr__(self, "onnx_rewrites", tuple(self.onnx_rewrites))
+        unknown = [name for name in self.onnx_rewrites if name not in REWRITES]
+        if unknown or (self.onnx_rewrites and "onnx" not in self.artifacts):
+            raise ConfigError(f"target {self.name}: [onnx] rewrites {unknown or list(self.onnx_rewrites)} must be "
+                              f"among {', '.join(REWRITES)} and need the onnx artifact")
+        if self.myriad_compiler is not None:
+            if "onnx" not in self.artifacts:
+                raise ConfigError(f"target {self.name}: [myriad_compiler] compiles the ONNX; list the onnx artifact")
+            from enet_edge.export.myriadx import check_options
+
+            object.__setattr__(self, "myriad_compiler", check_options(self.myriad_compiler))
         if self.class_map not in (None, "int32", "uint8"):
             raise ConfigError(f"target {self.name}: [output] class_map={self.class_map!r} must be int32 or uint8")
         if self.class_map and "openvino_ir" not in self.artifacts:
@@ -171,9 +190,9 @@ class TargetSpec:
 
 
 _TABLES = {"realization": dict, "input": dict, "onnx": dict, "openvino": dict, "checks": dict, "parity": dict,
-           "quantization": dict, "output": dict}
+           "quantization": dict, "output": dict, "myriad_compiler": dict}
 _KEYS = {"": {"name", "description", "mode", "device", "artifacts", *_TABLES}, "input": {"height", "width"},
-         "onnx": {"opset"}, "openvino": {"precision", "inference_precision"}, "output": {"class_map"}, "parity": {"frames", "random", "thresholds"},
+         "onnx": {"opset", "rewrites"}, "myriad_compiler": {"options"}, "openvino": {"precision", "inference_precision"}, "output": {"class_map"}, "parity": {"frames", "random", "thresholds"},
          "quantization": {f.name for f in dataclasses.fields(QuantizationSpec)}}
 
 
@@ -226,6 +245,15 @@ def _from_table(table: dict, source: str) -> TargetSpec:
         checks = get("", "checks", dict, {})
         for kind, ruleset in checks.items():
             _typed(ruleset, str, f"[checks] {kind}", source)
+        rewrites = get("onnx", "rewrites", list, [])
+        for item in rewrites:
+            _typed(item, str, "[onnx] rewrites entry", source)
+        compiler = None
+        if "myriad_compiler" in table:
+            compiler = dict(_typed(table["myriad_compiler"].get("options", {}), dict, "[myriad_compiler] options",
+                                   source))
+            for key, value in compiler.items():
+                _typed(value, str, f"[myriad_compiler] options.{key}", source)
         return TargetSpec(
             name=name,
             description=get("", "description", str, ""),
@@ -244,6 +272,8 @@ def _from_table(table: dict, source: str) -> TargetSpec:
             quantization=QuantizationSpec(**table["quantization"]) if "quantization" in table else None,
             class_map=get("output", "class_map", str, None),
             inference_precision=get("openvino", "inference_precision", str, None),
+            onnx_rewrites=tuple(rewrites),
+            myriad_compiler=compiler,
             source=source,
         )
     except KeyError as exc:

@@ -1,0 +1,167 @@
+"""Rewrites of the ONNX graph for a target's compiler, in a table keyed by name (a target's ``[onnx] rewrites``).
+
+Each rewrite takes an ``onnx.ModelProto`` (edited in place) and returns how many places it changed. They exist for
+the MYRIAD X compiler, which builds what it reads, op by op: OpenVINO 2021.4's ONNX reader keeps
+``relu(x) - a * relu(-x)`` as four SHAVE stages (Relu, Power, Relu, ScaleShift, then a Sum), while the Model
+Optimizer of 2022+ fuses it into one PReLU when it writes ``enet.xml``.
+
+``prelu``
+    ``Sub(Relu(x), Mul(Relu(Neg(x)), a))`` -> ``PRelu(x, a)``. Bit-identical: for x < 0 both give a*x exactly,
+    for x >= 0 both give x.
+``prelu_split``
+    A PReLU between two convolutions, ``Conv2(PRelu(Conv1(x), a))``, becomes ``Conv2'(Relu(Conv1'(x)))`` with
+    Conv1' = [W; -W], bias [b; -b] (outputs y and -y) and Conv2' = [V, -V diag(a)]: V relu(y) - V a relu(-y)
+    = V prelu(y), padding included (zeros on both halves). The NCE fuses a ReLU into its convolution but never a
+    per-channel PReLU, so the PReLU's SHAVE stage goes and the NCE does twice the first convolution's outputs.
+    Equal up to float rounding (the second convolution sums twice the terms): parity-checked, not bit-identical.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+
+
+def _index(graph):
+    producers = {out: node for node in graph.node for out in node.output}
+    consumers: Dict[str, List] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    for output in graph.output:
+        consumers.setdefault(output.name, []).append(None)  # a graph output counts as a use
+    return producers, consumers
+
+
+def _initializers(graph) -> Dict[str, object]:
+    return {init.name: init for init in graph.initializer}
+
+
+def _only_use(consumers, name: str, node) -> bool:
+    return consumers.get(name, []) == [node]
+
+
+def _prune(graph) -> None:
+    """Remove nodes whose outputs nobody uses (repeated until none), then unused initializers."""
+    while True:
+        _, consumers = _index(graph)
+        dead = [n for n in graph.node if not any(consumers.get(o) for o in n.output)]
+        if not dead:
+            break
+        for node in dead:
+            graph.node.remove(node)
+    used = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
+    for init in [i for i in graph.initializer if i.name not in used]:
+        graph.initializer.remove(init)
+
+
+def fuse_prelu(model) -> int:
+    """``Sub(Relu(x), Mul(Relu(Neg(x)), a))`` (Mul's inputs in either order) -> ``PRelu(x, a)``, named as the Sub."""
+    import onnx
+
+    graph = model.graph
+    producers, consumers = _index(graph)
+    inits = _initializers(graph)
+    count = 0
+    for sub in [n for n in graph.node if n.op_type == "Sub"]:
+        relu, mul = (producers.get(name) for name in sub.input)
+        if relu is None or mul is None or relu.op_type != "Relu" or mul.op_type != "Mul":
+            continue
+        x = relu.input[0]
+        slope = next((name for name in mul.input if name in inits), None)
+        other = [name for name in mul.input if name != slope]
+        if slope is None or len(other) != 1:
+            continue
+        relu_neg = producers.get(other[0])
+        neg = producers.get(relu_neg.input[0]) if relu_neg is not None and relu_neg.op_type == "Relu" else None
+        if neg is None or neg.op_type != "Neg" or neg.input[0] != x:
+            continue
+        if not (_only_use(consumers, mul.output[0], sub) and _only_use(consumers, relu_neg.output[0], mul)
+                and _only_use(consumers, neg.output[0], relu_neg) and _only_use(consumers, relu.output[0], sub)):
+            continue
+        prelu = onnx.helper.make_node("PRelu", [x, slope], [sub.output[0]], name=sub.name)
+        graph.node.insert(list(graph.node).index(sub), prelu)
+        graph.node.remove(sub)
+        count += 1
+    if count:
+        _prune(graph)
+    return count
+
+
+def _attributes(node) -> Dict[str, object]:
+    import onnx
+
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _plain_conv(node, inits) -> bool:
+    """A Conv with constant weights (and bias), one group."""
+    return (node is not None and node.op_type == "Conv" and node.input[1] in inits
+            and (len(node.input) < 3 or node.input[2] in inits) and _attributes(node).get("group", 1) == 1)
+
+
+def split_prelu(model) -> int:
+    """``Conv2(PRelu(Conv1(x), a))`` -> ``Conv2'(Relu(Conv1'(x)))`` where Conv1's output feeds only the PReLU and the
+    PReLU's only the second convolution (see the module docstring)."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = model.graph
+    producers, consumers = _index(graph)
+    inits = _initializers(graph)
+    count = 0
+    for prelu in [n for n in graph.node if n.op_type == "PRelu"]:
+        first = producers.get(prelu.input[0])
+        users = consumers.get(prelu.output[0], [])
+        second = users[0] if len(users) == 1 else None
+        if not (_plain_conv(first, inits) and _plain_conv(second, inits) and prelu.input[1] in inits
+                and _only_use(consumers, first.output[0], prelu) and second.input[0] == prelu.output[0]):
+            continue
+        w = numpy_helper.to_array(inits[first.input[1]])
+        b = numpy_helper.to_array(inits[first.input[2]]) if len(first.input) > 2 else np.zeros(w.shape[0], w.dtype)
+        v = numpy_helper.to_array(inits[second.input[1]])
+        a = numpy_helper.to_array(inits[prelu.input[1]]).reshape(-1)
+        channels = w.shape[0]
+        if a.size not in (1, channels) or v.shape[1] != channels:
+            continue
+        a = np.broadcast_to(a, (channels,)).astype(v.dtype)
+        new = {
+            first.input[1]: np.concatenate([w, -w], axis=0),
+            f"{first.name}/split_bias": np.concatenate([b, -b]),
+            second.input[1]: np.concatenate([v, -v * a[None, :, None, None]], axis=1),
+        }
+        for name, value in new.items():
+            tensor = numpy_helper.from_array(np.ascontiguousarray(value), f"{name}/prelu_split")
+            graph.initializer.append(tensor)
+            inits[tensor.name] = tensor  # a convolution can be the second of one PReLU and the first of the next
+        first.input[1] = f"{first.input[1]}/prelu_split"
+        if len(first.input) > 2:
+            first.input[2] = f"{first.name}/split_bias/prelu_split"
+        else:
+            first.input.append(f"{first.name}/split_bias/prelu_split")
+        second.input[1] = f"{second.input[1]}/prelu_split"
+        relu = onnx.helper.make_node("Relu", [prelu.input[0]], [prelu.output[0]], name=f"{prelu.name}/split_relu")
+        graph.node.insert(list(graph.node).index(prelu), relu)
+        graph.node.remove(prelu)
+        count += 1
+    if count:
+        _prune(graph)
+    return count
+
+
+REWRITES: Dict[str, Callable[[object], int]] = {
+    "prelu": fuse_prelu,
+    "prelu_split": split_prelu,
+}
+"""Rewrite name -> function(model) -> places changed, applied in the order a target lists them."""
+
+
+def apply_rewrites(model, names, log: Optional[Callable[[str], None]] = None) -> Dict[str, int]:
+    """Apply the rewrites ``names`` in order; returns name -> places changed."""
+    done = {}
+    for name in names:
+        done[name] = REWRITES[name](model)
+        if log is not None:
+            log(f"  onnx rewrite {name}: {done[name]} place(s)")
+    return done

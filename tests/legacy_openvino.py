@@ -10,11 +10,12 @@ stdout.
 """
 
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Optional
+
+from enet_edge.export.myriadx import find_python as _find_python  # the MYRIAD X compiler's venv is found the same way
 
 REPO = Path(__file__).resolve().parents[1]
 REQUIREMENTS = REPO / "requirements-ncs2.txt"
@@ -22,25 +23,9 @@ LEGACY_SERIES = "2022.3"
 PYTHONS = ("3.10", "3.9", "3.8")
 
 
-def _runs(python: Path) -> bool:
-    """True when ``python`` starts (a pyenv shim of a version that is not selected exits 127)."""
-    try:
-        return subprocess.run([str(python), "-c", "pass"], capture_output=True, timeout=60).returncode == 0
-    except OSError:
-        return False
-
-
 def find_python(versions=PYTHONS) -> Optional[Path]:
     """The first working interpreter of ``versions`` (newest first): pyenv's installs, then PATH; None if none."""
-    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
-    for version in versions:
-        installed = sorted(root.glob(f"{version}.*/bin/python{version}"),
-                           key=lambda p: [int(n) for n in re.findall(r"\d+", p.parts[-3])], reverse=True)
-        on_path = shutil.which(f"python{version}")
-        for candidate in installed + ([Path(on_path)] if on_path else []):
-            if _runs(candidate):
-                return candidate
-    return None
+    return _find_python(versions)
 
 
 def legacy_python() -> Path:

@@ -126,11 +126,11 @@ def test_tampered_artifact_fails_verification(tiny_export_dir, tmp_path):
 
 
 def _perturbing_to_onnx(original):
-    def perturbed(graph_def, path, opset=13):
+    def perturbed(graph_def, path, opset=13, rewrites=(), log=None):
         import onnx
         from onnx import numpy_helper
 
-        model = original(graph_def, path, opset)
+        model = original(graph_def, path, opset, rewrites, log)
         biggest = max(model.graph.initializer, key=lambda t: int(np.prod(t.dims)))
         biggest.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(biggest) * 1.5, biggest.name))
         onnx.save(model, str(path))

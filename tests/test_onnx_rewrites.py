@@ -102,14 +102,47 @@ def test_split_prelu_needs_a_convolution_on_both_sides(rng):
 
 
 def test_targets_name_only_known_rewrites(tmp_path):
-    assert load_target("ncs2").onnx_rewrites == ("prelu", "prelu_split")
+    assert load_target("ncs2").onnx_rewrites == ("prelu", "prelu_split", "interleave_transpose")
     assert set(load_target("ncs2").onnx_rewrites) <= set(REWRITES)
     text = (tmp_path / "t.toml")
     text.write_text('name = "t"\n[onnx]\nrewrites = ["nope"]\n')
-    with pytest.raises(ConfigError, match="rewrites.*among prelu, prelu_split"):
+    with pytest.raises(ConfigError, match="rewrites.*among prelu, prelu_split, interleave_transpose"):
         load_target(str(text))
     text.write_text('name = "t"\n[myriad_compiler]\noptions = { MYRIAD_HW_DILATION = 1 }\n')
     with pytest.raises(ConfigError, match="MYRIAD_HW_DILATION.*must be a string"):
         load_target(str(text))
     text.write_text('name = "t"\n[myriad_compiler]\noptions = { MYRIAD_HW_DILATION = "YES" }\n')
     assert load_target(str(text)).myriad_compiler == {"MYRIAD_HW_DILATION": "YES"}
+
+
+def test_interleave_transpose_is_one_transpose_and_moves_the_bias_into_the_conv(rng):
+    """tf2onnx's slice interleave of a packed (1,4C,h,w) conv output (channel block k = 2*dy + dx) plus a bias:
+    replaced by Reshape-Transpose-Reshape with the bias in the conv; the same logits as numpy's interleave."""
+    c, h, w = 3, 4, 5
+    inits = [numpy_helper.from_array(rng.normal(size=(4 * c, 2, 1, 1)).astype(np.float32), "w"),
+             numpy_helper.from_array(rng.normal(size=c).astype(np.float32), "bias"),
+             numpy_helper.from_array(np.array([1, h, 2 * w, c], np.int64), "half"),
+             numpy_helper.from_array(np.array([1, 2 * h, 2 * w, c], np.int64), "full")]
+    for name, value in (("s0", 0), ("e0", 2 * c), ("s1", 2 * c), ("e1", 2**31 - 1), ("ax", 1)):
+        inits.append(numpy_helper.from_array(np.array([value], np.int64), name))
+    nodes = [helper.make_node("Conv", ["x", "w"], ["packed"], name="conv")]
+    for i in range(2):
+        nodes += [helper.make_node("Slice", ["packed", f"s{i}", f"e{i}", "ax"], [f"sl{i}"], name=f"slice{i}"),
+                  helper.make_node("Transpose", [f"sl{i}"], [f"t{i}"], name=f"t{i}", perm=[0, 2, 3, 1]),
+                  helper.make_node("Reshape", [f"t{i}", "half"], [f"r{i}"], name=f"r{i}")]
+    nodes += [helper.make_node("Concat", ["r0", "r1"], ["cat"], name="concat", axis=2),
+              helper.make_node("Reshape", ["cat", "full"], ["joined"], name="join"),
+              helper.make_node("Add", ["joined", "bias"], ["y"], name="bias_add")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, h, w])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2 * h, 2 * w, c])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    x = rng.normal(size=(1, 2, h, w)).astype(np.float32)
+    before = run(model, x)
+    packed = np.einsum("oi,nihw->nohw", numpy_helper.to_array(inits[0])[:, :, 0, 0], x)  # (1, 4C, h, w)
+    expected = packed.reshape(2, 2, c, h, w).transpose(3, 0, 4, 1, 2).reshape(1, 2 * h, 2 * w, c)
+    np.testing.assert_allclose(before, expected + numpy_helper.to_array(inits[1]), rtol=1e-5, atol=1e-5)
+    assert apply_rewrites(model, ["interleave_transpose"]) == {"interleave_transpose": 1}
+    onnx.checker.check_model(model, full_check=True)
+    assert ops(model) == ["Conv", "Reshape", "Reshape", "Transpose"]
+    np.testing.assert_allclose(run(model, x), before, rtol=1e-6, atol=1e-6)

@@ -56,6 +56,12 @@ def _prune(graph) -> None:
         graph.initializer.remove(init)
 
 
+def _replace(graph, old, new) -> None:
+    """Put node ``new`` where ``old`` stands in the graph's (topological) node list, and drop ``old``."""
+    graph.node.insert(list(graph.node).index(old), new)
+    graph.node.remove(old)
+
+
 def fuse_prelu(model) -> int:
     """``Sub(Relu(x), Mul(Relu(Neg(x)), a))`` (Mul's inputs in either order) -> ``PRelu(x, a)``, named as the Sub."""
     import onnx
@@ -80,9 +86,7 @@ def fuse_prelu(model) -> int:
         if not (_only_use(consumers, mul.output[0], sub) and _only_use(consumers, relu_neg.output[0], mul)
                 and _only_use(consumers, neg.output[0], relu_neg) and _only_use(consumers, relu.output[0], sub)):
             continue
-        prelu = onnx.helper.make_node("PRelu", [x, slope], [sub.output[0]], name=sub.name)
-        graph.node.insert(list(graph.node).index(sub), prelu)
-        graph.node.remove(sub)
+        _replace(graph, sub, onnx.helper.make_node("PRelu", [x, slope], [sub.output[0]], name=sub.name))
         count += 1
     if count:
         _prune(graph)
@@ -141,9 +145,8 @@ def split_prelu(model) -> int:
         else:
             first.input.append(f"{first.name}/split_bias/prelu_split")
         second.input[1] = f"{second.input[1]}/prelu_split"
-        relu = onnx.helper.make_node("Relu", [prelu.input[0]], [prelu.output[0]], name=f"{prelu.name}/split_relu")
-        graph.node.insert(list(graph.node).index(prelu), relu)
-        graph.node.remove(prelu)
+        _replace(graph, prelu, onnx.helper.make_node("Relu", [prelu.input[0]], [prelu.output[0]],
+                                                     name=f"{prelu.name}/split_relu"))
         count += 1
     if count:
         _prune(graph)

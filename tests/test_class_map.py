@@ -1,4 +1,4 @@
-"""Class-map output: the arg-max inside the IR (TopK k=1), class ids (1,H,W) instead of logits."""
+"""Class-map output: the arg-max inside the IR (TopK k=1) and the ONNX (ArgMax), class ids (1,H,W) instead of logits."""
 
 import json
 
@@ -41,6 +41,55 @@ def test_class_map_ir_equals_the_argmax_of_the_logits(tiny_irs, dtype):
     assert ids.shape == (1, *TINY_SIZE) and ids.dtype == np.dtype(dtype)
     assert "class_map" in port.get_names()
     np.testing.assert_array_equal(ids, logits.argmax(-1))
+
+
+@pytest.mark.parametrize("dtype", ["int32", "uint8"])
+def test_onnx_class_map_is_the_argmax_and_converts_from_its_logits(tmp_path, tiny_irs, dtype):
+    """The ONNX ends in ArgMax + Cast (ties to the lowest id); its IR is the logits IR's, plus its own TopK."""
+    import onnx
+    import onnxruntime as ort
+
+    from enet_edge.export.convert import append_onnx_class_map, to_openvino
+    from enet_edge.export.gates import check_graph, load_ruleset, read_graph
+
+    model = onnx.load(str(tiny_onnx(tmp_path / "m.onnx")))
+    append_onnx_class_map(model, dtype)
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, str(tmp_path / "cm.onnx"))
+    frame = np.random.default_rng(5).integers(0, 256, (1, *TINY_SIZE, 3)).astype(np.float32)
+    frame[0, :2, :2] = 7.0  # a flat patch: equal logits, the lowest class id wins
+    session = ort.InferenceSession(str(tmp_path / "cm.onnx"), providers=["CPUExecutionProvider"])
+    ids = session.run(["class_map"], {"image": frame})[0]
+    logits = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]).run(
+        None, {"image": frame})[0]
+    assert ids.shape == (1, *TINY_SIZE) and ids.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(ids, logits.argmax(-1))
+    to_openvino(tmp_path / "cm.onnx", tmp_path / "cm.xml", "FP32", class_map=dtype)
+    u8 = frame.astype(np.uint8)
+    np.testing.assert_array_equal(_run(tmp_path / "cm.xml", u8)[0], _run(tiny_irs[dtype], u8)[0])
+    to_openvino(tmp_path / "cm.onnx", tmp_path / "logits.xml", "FP32")  # e.g. the FP32 IR that INT8 quantizes
+    np.testing.assert_array_equal(_run(tmp_path / "logits.xml", u8)[0], _run(tiny_irs["logits"], u8)[0])
+    report = check_graph(read_graph(tmp_path / "cm.onnx"), load_ruleset("onnx_myriad"))
+    assert report.ok, report.violations
+    with pytest.raises(ConfigError, match="class map dtype 'int8'"):
+        append_onnx_class_map(onnx.load(str(tmp_path / "m.onnx")), "int8")
+
+
+def test_onnx_myriad_allows_a_cast_only_of_the_argmax(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from enet_edge.export.gates import check_graph, load_ruleset, read_onnx
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["r"], name="relu"),
+         helper.make_node("Cast", ["r"], ["y"], name="stray_cast", to=TensorProto.INT32)],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, [1, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.save(model, str(tmp_path / "cast.onnx"))
+    report = check_graph(read_onnx(tmp_path / "cast.onnx"), load_ruleset("onnx_myriad"))
+    assert [(v.node, v.op_type) for v in report.violations] == [("stray_cast", "Cast")]
 
 
 def test_class_map_ops_are_in_the_myriad_table_for_int32_only(tiny_irs):
@@ -116,6 +165,11 @@ def test_ncs2_class_map_export(tmp_path, camvid):
     ir = manifest["parity"]["results"]["openvino_ir"]
     assert ir["max_abs_rel"] is None and ir["argmax_agreement"] > 0.98
     assert "TopK-opset3" in manifest["artifacts"]["openvino_ir"]["op_inventory"]
+    # the ONNX ends in the same arg-max, and that is what the stick's compiler built
+    assert manifest["artifacts"]["onnx"]["outputs"][0]["name"] == "class_map"
+    assert manifest["parity"]["results"]["onnx"]["argmax_agreement"] > 0.999
+    assert manifest["myriad_compiler"]["verdict"] == "compiled"
+    assert "ArgMax" in manifest["artifacts"]["onnx"]["op_inventory"]
 
 
 test_ncs2_class_map_export = pytest.mark.slow(test_ncs2_class_map_export)

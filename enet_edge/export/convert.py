@@ -3,7 +3,8 @@
 ONNX model: input ``image`` (1,H,W,3) float32 NHWC BGR 0..255, output ``logits`` (1,H,W,K) float32 NHWC
 (the TensorFlow signature). OpenVINO IR: preprocessing baked in, so the device takes an OpenCV frame
 as is: input ``image`` (1,H,W,3) **uint8** NHWC BGR; output ``logits`` (1,H,W,K) float32 NHWC.
-The runner computes the class map (argmax over the last axis) on the host.
+The runner computes the class map (argmax over the last axis) on the host, unless the target asks for a
+class map: then both end in the arg-max and output ``class_map`` (1,H,W) class ids.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ def _select_as_where(ctx, node, name, args):
     node.type = "Where"
 
 
-def to_onnx(graph_def, path, opset: int = 13, rewrites=(), log=None):
+def to_onnx(graph_def, path, opset: int = 13, rewrites=(), log=None, class_map: Optional[str] = None):
     """Convert a frozen ENet GraphDef to ONNX at ``path``; returns the ``onnx.ModelProto``.
 
     The model passes ``onnx.checker`` (full check, with shape inference). The layout Transposes that
     tf2onnx leaves around the argmax-free switches are sunk and cancelled
     (:func:`enet_edge.export.onnx_layout.sink_transposes`; bit-identical results); then the target's
-    ``rewrites`` (:data:`enet_edge.export.onnx_rewrites.REWRITES` names) run in order.
+    ``rewrites`` (:data:`enet_edge.export.onnx_rewrites.REWRITES` names) run in order. ``class_map``
+    (``int32``/``uint8``): the model ends in the arg-max (:func:`append_onnx_class_map`).
     """
     import onnx
     import tf2onnx
@@ -52,12 +54,56 @@ def to_onnx(graph_def, path, opset: int = 13, rewrites=(), log=None):
         from enet_edge.export.onnx_rewrites import apply_rewrites
 
         apply_rewrites(model, rewrites, log)
+    if class_map:
+        append_onnx_class_map(model, class_map)
     try:
         onnx.checker.check_model(model, full_check=True)
     except onnx.checker.ValidationError as exc:
         raise ArtifactError(f"tf2onnx produced an invalid ONNX model: {exc}") from exc
     onnx.save(model, str(path))
     return model
+
+
+ONNX_CLASS_MAP_TYPES = {"int32": 6, "uint8": 2}  # onnx.TensorProto.INT32, .UINT8
+
+
+def append_onnx_class_map(model, dtype: str = "int32"):
+    """Edit the ONNX ``model`` in place so that its (1,H,W,K) ``logits`` become ``class_map`` (1,H,W) of ``dtype``.
+
+    ``ArgMax`` (axis -1, keepdims 0; ties go to the lowest class id, as numpy's argmax) gives int64 ids, which a
+    ``Cast`` makes ``dtype``; the logits stay in the graph as the tensor ``logits``, which :func:`to_openvino` cuts
+    back to. Returns ``model``.
+    """
+    from onnx import helper
+
+    if dtype not in ONNX_CLASS_MAP_TYPES:
+        raise ConfigError(f"class map dtype {dtype!r} must be one of {', '.join(ONNX_CLASS_MAP_TYPES)}")
+    graph = model.graph
+    logits = graph.output[0]
+    dims = [d.dim_value for d in logits.type.tensor_type.shape.dim]
+    graph.node.append(helper.make_node("ArgMax", [logits.name], ["class_ids"], name="class_ids",
+                                       axis=len(dims) - 1, keepdims=0))
+    graph.node.append(helper.make_node("Cast", ["class_ids"], ["class_map"], name="class_map",
+                                       to=ONNX_CLASS_MAP_TYPES[dtype]))
+    graph.output.remove(logits)
+    graph.output.append(helper.make_tensor_value_info("class_map", ONNX_CLASS_MAP_TYPES[dtype], dims[:-1]))
+    return model
+
+
+def _cut_to_logits(model):
+    """An OpenVINO model converted from an ONNX that ends in the class map, cut back to its ``logits`` output
+    (the IR appends its own arg-max, :func:`append_class_map`, after pre/post-processing and quantization)."""
+    result = model.get_results()[0]
+    if OUTPUT_NAME in result.output(0).get_names():
+        return model
+    for node in model.get_ordered_ops():
+        for output in node.outputs():
+            if OUTPUT_NAME in output.get_names():
+                result.input(0).replace_source_output(output)
+                model.validate_nodes_and_infer_types()
+                result.output(0).get_tensor().set_names({OUTPUT_NAME})
+                return model
+    raise ArtifactError(f"the ONNX model has no tensor named {OUTPUT_NAME!r} to convert; export it with enet-edge")
 
 
 def model_info(target: str, config: dict, extra: Optional[Dict[str, str]] = None, classes=None) -> Dict[str, str]:
@@ -85,6 +131,8 @@ def to_openvino(onnx_path, xml_path, precision: str = "FP32", info: Optional[Dic
                 class_map: Optional[str] = None):
     """Convert ONNX to an OpenVINO IR with uint8 BGR NHWC input; returns the ``openvino.Model``.
 
+    An ONNX that ends in the class map (:func:`append_onnx_class_map`) is converted from its logits.
+
     ``class_map`` (``int32`` or ``uint8``): the IR ends in the arg-max over the classes
     (:func:`append_class_map`) and outputs ``class_map`` (1,H,W) class ids instead of the logits.
 
@@ -97,7 +145,7 @@ def to_openvino(onnx_path, xml_path, precision: str = "FP32", info: Optional[Dic
     """
     import openvino as ov
 
-    model = ov.convert_model(str(onnx_path))
+    model = _cut_to_logits(ov.convert_model(str(onnx_path)))
     slices_to_strided_slices(model)
     ppp = ov.preprocess.PrePostProcessor(model)
     ppp.input().tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC"))

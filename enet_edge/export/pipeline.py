@@ -258,7 +258,8 @@ def onnx_stage(ctx: ExportContext) -> None:
     from enet_edge.export.convert import to_onnx
     from enet_edge.export.gates import read_graph
 
-    to_onnx(ctx.graph_def, ctx.path("onnx"), ctx.target.onnx_opset, ctx.target.onnx_rewrites, ctx.log)
+    to_onnx(ctx.graph_def, ctx.path("onnx"), ctx.target.onnx_opset, ctx.target.onnx_rewrites, ctx.log,
+            ctx.target.class_map)
     ctx.add_graph("onnx", read_graph(ctx.path("onnx")))
 
 

@@ -12,7 +12,7 @@ Adding a target means adding a file; no code path. Schema::
                rewrites = ["prelu", "prelu_split"]   # optional: enet_edge.export.onnx_rewrites.REWRITES, in order
     [openvino] precision = "FP16"    # FP32 | FP16 | INT8 (INT8 needs [quantization])
                inference_precision = "f32"   # optional: the float arithmetic the IR asks for (rt_info), see TargetSpec
-    [output]   class_map = "int32"   # optional: the IR outputs (1,H,W) class ids (int32 | uint8), not logits
+    [output]   class_map = "int32"   # optional: the IR and ONNX output (1,H,W) class ids (int32 | uint8), not logits
     [quantization]                   # QuantizationSpec fields: NNCF post-training quantization + mIoU gate
     [myriad_compiler]                # optional: compile the ONNX with the MYRIAD X compiler (OpenVINO 2021.4.2)
                options = { MYRIAD_HW_DILATION = "YES" }   # plugin config keys for that compile (default none)
@@ -103,7 +103,7 @@ class TargetSpec:
     parity_random: int = 1
     thresholds: Dict[str, ParityThresholds] = field(default_factory=dict)
     quantization: Optional[QuantizationSpec] = None
-    class_map: Optional[str] = None  # "int32" | "uint8": the IR ends in the arg-max; None: it outputs logits
+    class_map: Optional[str] = None  # "int32" | "uint8": the IR and ONNX end in the arg-max; None: logits
     # The float arithmetic the IR asks its runtime for when the caller asks for none (f32 | f16 | bf16; None: the
     # device's default), stored in the IR's rt_info/model_info/inference_precision and the manifest.
     inference_precision: Optional[str] = None
@@ -164,7 +164,7 @@ class TargetSpec:
             raise ConfigError(f"target {self.name}: parity needs at least one frame or random input")
 
     def with_class_map(self, dtype: Optional[str]) -> "TargetSpec":
-        """This target with its IR ending in the arg-max (``int32``/``uint8`` class ids), or logits (None)."""
+        """This target with its IR and ONNX ending in the arg-max (``int32``/``uint8`` class ids), or logits (None)."""
         return dataclasses.replace(self, class_map=dtype)
 
     def with_quantization(self, ir_argmax_agreement: Optional[float] = None, **changes) -> "TargetSpec":

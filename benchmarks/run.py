@@ -41,6 +41,8 @@ if str(REPO) not in sys.path:
 from enet_edge import camvid  # noqa: E402
 from enet_edge.apps import bench  # noqa: E402
 from enet_edge.errors import ConfigError, EnetEdgeError  # noqa: E402
+from enet_edge.export.compile_table import COMPILE_VARIANTS, compile_table, render_compile_table  # noqa: E402
+from enet_edge.export.targets import load_target  # noqa: E402
 from enet_edge.progress import format_ms  # noqa: E402
 from enet_edge.runtime.backends import artifact_file  # noqa: E402
 
@@ -87,6 +89,7 @@ VARIANTS: Tuple[Variant, ...] = (
             precision="bf16", needs="BF16", class_map="int32"),
 )
 VARIANT_NAMES = tuple(v.name for v in VARIANTS)
+COMPILE_VARIANT_NAMES = tuple(v.name for v in COMPILE_VARIANTS)
 BASELINE = "tf-graph"
 """Ratios are to the TensorFlow frozen graph (the fastest TensorFlow form)."""
 
@@ -129,6 +132,7 @@ class SuiteConfig:
     data_dir: Optional[Path] = None
     readme: Optional[Path] = REPO / "benchmarks" / "results" / "README.md"
     render: Optional[Path] = None  # re-render this saved document instead of measuring
+    compile_variants: Tuple[str, ...] = COMPILE_VARIANT_NAMES  # rows of the MYRIAD X compile table (first size)
 
     def __post_init__(self) -> None:
         if not self.sizes:
@@ -144,6 +148,10 @@ class SuiteConfig:
             raise ConfigError(f"unknown variant(s) {sorted(unknown)}; choose from {', '.join(VARIANT_NAMES)}")
         if (self.time_s is None) == (self.niter is None):
             raise ConfigError("give exactly one of --time or --niter")
+        unknown = set(self.compile_variants) - set(COMPILE_VARIANT_NAMES)
+        if unknown:
+            raise ConfigError(f"unknown compile variant(s) {sorted(unknown)}; choose from "
+                              f"{', '.join(COMPILE_VARIANT_NAMES)}")
         if self.miou_frames < -1:
             raise ConfigError("--miou-frames must be >= -1 (-1: skip, 0: the whole val split)")
 
@@ -307,6 +315,13 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
                 doc["samples_ms"] = [round(ns / 1e6, 4) for ns in result.infer_samples_ns]
                 documents.append(doc)
             runs.append({"size": list(size), "mode": mode, "results": documents})
+    compiled = None
+    if config.compile_variants:
+        size = config.sizes[0]
+        rows = compile_table(load_target("ncs2"), size, config.build_dir / f"{size[0]}x{size[1]}" / "myriadx",
+                             weights_path(config), [v for v in COMPILE_VARIANTS if v.name in config.compile_variants],
+                             log=log)
+        compiled = {"size": list(size), "rows": rows}
     machine = bench.machine_info()  # after the runs: versions of what was imported (TensorFlow) are known
     machine["cpu_flags_of_note"] = cpu_flags_of_note()
     document = {
@@ -322,6 +337,7 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
         "miou_frames": None if config.miou_frames < 0 else (config.miou_frames or "all"),
         "int8_at_scaling_sizes": SCALING_INT8,
         "runs": runs,
+        "myriad_compile": compiled,
         "seconds": round(time.perf_counter() - started, 1),
     }
     document["goals"] = evaluate_goals(document)
@@ -488,6 +504,10 @@ def render_markdown(document: Dict[str, Any]) -> str:
                                       (c["e2e_ms"], c["post_ms"], c["infer_ms"]))
                          + f" | {format_ms(c['saved_ms'])} |")
         lines.append("")
+    if document.get("myriad_compile"):
+        compiled = document["myriad_compile"]
+        lines += ["MYRIAD X compiler (the ncs2 graph and its variants, compiled for the stick without one):", "",
+                  render_compile_table(compiled["rows"], tuple(compiled["size"])), ""]
     lines += [recommendation_text(document.get("recommendation")), ""]
     if document["skipped"]:
         lines += ["Not measured:", ""] + [f"- `{k}`: {v}" for k, v in document["skipped"].items()] + [""]
@@ -654,6 +674,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> SuiteConfig:
     p.add_argument("--weights", type=Path)
     p.add_argument("--data-dir", type=Path)
     p.add_argument("--no-readme", action="store_true", help="do not update benchmarks/results/README.md")
+    p.add_argument("--compile-variants", nargs="*", default=list(COMPILE_VARIANT_NAMES), metavar="NAME",
+                   help="rows of the MYRIAD X compile table (none: no table); subset of: "
+                        + ", ".join(COMPILE_VARIANT_NAMES))
     p.add_argument("--render", type=Path, metavar="JSON",
                    help="measure nothing: re-derive tables, goals and plot from a saved results JSON")
     a = p.parse_args(argv)
@@ -661,7 +684,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> SuiteConfig:
     return SuiteConfig(sizes=tuple(a.sizes), modes=tuple(a.modes), variants=tuple(a.variants), time_s=time_s,
                        niter=a.niter, warmup=a.warmup, miou_frames=a.miou_frames, build_dir=a.build_dir,
                        out_dir=a.out_dir, weights=a.weights, data_dir=a.data_dir,
-                       readme=None if a.no_readme else SuiteConfig.readme, render=a.render)
+                       readme=None if a.no_readme else SuiteConfig.readme, render=a.render,
+                       compile_variants=tuple(a.compile_variants))
 
 
 def rerender(path: Path) -> Dict[str, Any]:

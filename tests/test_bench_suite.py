@@ -43,7 +43,8 @@ def small_suite(small_exports, camvid, tmp_path_factory):
     readme = root / "README.md"
     readme.write_text(f"intro\n{suite.README_START}\nold table\n{suite.README_END}\nrest\n")
     config = suite.SuiteConfig(sizes=(SMALL_SIZE,), time_s=None, niter=3, warmup=1, miou_frames=2,
-                               build_dir=root / "build", out_dir=root / "results", data_dir=camvid, readme=readme)
+                               build_dir=root / "build", out_dir=root / "results", data_dir=camvid, readme=readme,
+                               compile_variants=("ncs2", "hw-dilation"))
     logs = []
     with pytest.MonkeyPatch.context() as patch:  # the suite's targets as the small exports were quantized
         patch.setattr(suite, "bench_target", _small_bench_target)
@@ -83,6 +84,10 @@ def test_documents_tables_plot_and_readme(small_suite):
     assert {c["class_map"] for c in saved["class_map"]} == {"ov-fp32-cm", "ov-int8-cm"} | bf16
     assert saved["recommendation"]["variant"] in saved["miou"]
     assert paths["png"].stat().st_size > 10_000
+    assert [row["variant"] for row in saved["myriad_compile"]["rows"]] == ["ncs2", "hw-dilation"]
+    assert saved["myriad_compile"]["rows"][1]["options"] == {"MYRIAD_HW_DILATION": "YES"}
+    assert "MYRIAD X compiler" in md and "| ncs2 as `make export` writes it | compiled |" in md
+    assert "goal: SHAVE stages" in md
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("rest\n") and "old table" not in text
     assert "| `ov-int8`" in text and paths["png"].name in text
@@ -161,7 +166,8 @@ def test_suite_on_simulated_cpu_kinds(small_suite, monkeypatch, tmp_path, kind, 
     build = paths["json"].parent.parent / "build"  # the small suite's exports
     names = ("ov-fp32", "ov-bf16", "ov-bf16-cm", "ov-fp16", "ov-int8")
     config = suite.SuiteConfig(sizes=(SMALL_SIZE,), modes=("latency",), variants=names, time_s=None, niter=2,
-                               warmup=1, miou_frames=1, build_dir=build, out_dir=tmp_path / "results", readme=None)
+                               warmup=1, miou_frames=1, build_dir=build, out_dir=tmp_path / "results", readme=None,
+                               compile_variants=())
     logs = []
     document = suite.run_suite(config, log=logs.append)
     assert not any(line.startswith("exporting") for line in logs)  # every export already there
@@ -185,6 +191,10 @@ def test_config_and_cli_errors(capsys):
         suite.SuiteConfig(variants=("tf-graph", "caffe"))
     with pytest.raises(ConfigError, match="exactly one"):
         suite.SuiteConfig(time_s=None, niter=None)
+    with pytest.raises(ConfigError, match=r"unknown compile variant\(s\) \['ncs1'\]"):
+        suite.SuiteConfig(compile_variants=("ncs2", "ncs1"))
+    assert suite.parse_args(["--compile-variants"]).compile_variants == ()
+    assert suite.parse_args([]).compile_variants == suite.COMPILE_VARIANT_NAMES
     assert suite.main(["--weights", "/nonexistent.npz", "--no-readme", "--variants", "tf-keras"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not found" in err[0]

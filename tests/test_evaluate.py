@@ -311,7 +311,7 @@ def test_npz_weights_give_the_export_number(small_exports, camvid, tmp_path, cpu
     """The weights the cpu export was made from (shipped or seeded random), run in Keras through the same Segmenter."""
     from enet_edge.model import enet
     from enet_edge.model.weights import save_weights, set_weights
-    from enet_edge.export.pipeline import ExportRequest, _load_model_weights
+    from enet_edge.export.pipeline import ExportRequest, load_model_weights
     from enet_edge.export.targets import load_target
 
     info = read_manifest(small_exports["cpu"])["weights"]
@@ -319,7 +319,7 @@ def test_npz_weights_give_the_export_number(small_exports, camvid, tmp_path, cpu
         weights_path = info["path"]
     else:
         request = ExportRequest(target=load_target("cpu"), out_dir=tmp_path, seed=info["seed"])
-        weights, config, _ = _load_model_weights(request, log=lambda m: None)
+        weights, config, _ = load_model_weights(request, log=lambda m: None)
         model = enet.build_enet(config.replace(height=64, width=96))
         set_weights(model, weights)
         weights_path = save_weights(model, tmp_path / "w.npz", config)

@@ -115,7 +115,7 @@ class ExportContext:
 # -- weights and parity inputs -----------------------------------------------------------------------
 
 
-def _load_model_weights(request: ExportRequest, log: Callable[[str], None]):
+def load_model_weights(request: ExportRequest, log: Callable[[str], None]):
     """(weights dict, base ENetConfig, weights description dict): ``request.weights``, else the shipped
     weights, else seeded random ones (with a warning)."""
     path = request.weights or (DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else None)
@@ -471,7 +471,7 @@ def export(request: ExportRequest, log: Callable[[str], None] = print) -> Export
     check_size(height, width, "export")
     check_data_dir(request.target, request.data_dir)
     check_rulesets(target)
-    weights, base_config, weights_info = _load_model_weights(request, log)
+    weights, base_config, weights_info = load_model_weights(request, log)
     config = target.model_config(base_config, request.height, request.width)
     clean_stale(out_dir, log)
     with staging_dir(out_dir, request.out_dir) as tmp:

@@ -1,0 +1,169 @@
+"""The MYRIAD X compile table of ``make bench``: the ncs2 graph in each realization, ONNX rewrite set, output and
+compiler option, compiled by the stick's own compiler (:mod:`enet_edge.export.myriadx`, no stick needed).
+
+Each row is one :class:`CompileVariant` of the ncs2 target: its ONNX is made by the export's own freeze and onnx
+stages (so it is what ``make export`` would write with that change), then compiled with the deployed IR's I/O
+precisions. A row reports the compiler's verdict, executed stages by category (NCE / SHAVE / DMA, injected and
+special apart), the per-frame traffic of the non-NCE stages (MiB, from the compiler's dump) and memory (BSS, CMX,
+blob). A variant the compiler refuses is a row that says so and names the layer, never a gap.
+
+The ONNX of a variant is kept under ``work_dir/<variant>/`` with the key it was made from (realization, rewrites,
+output, size, weights' sha256) and reused while that key holds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from enet_edge.errors import ConfigError
+from enet_edge.export.targets import TargetSpec
+
+
+@dataclass(frozen=True)
+class CompileVariant:
+    """One change to the ncs2 target whose compiled graph the table shows (all defaults: the target as is).
+
+    ``realization``: ``(field, choice)`` pairs of :class:`enet_edge.model.config.Realization`; ``rewrites``: the
+    ONNX rewrites in order (None: the target's); ``options``: MYRIAD plugin config ``(key, value)`` pairs for the
+    compile; ``class_map``: the output (``int32`` class ids; None: the target's)."""
+
+    name: str
+    title: str
+    realization: Tuple[Tuple[str, str], ...] = ()
+    rewrites: Optional[Tuple[str, ...]] = None
+    options: Tuple[Tuple[str, str], ...] = ()
+    class_map: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if not self.name or "/" in self.name or self.name.startswith("."):
+            raise ConfigError(f"compile variant name {self.name!r} must be a plain directory name")
+
+    def target_for(self, base: TargetSpec) -> TargetSpec:
+        """``base`` with this variant's changes (checked as a target is: an unknown choice is a ConfigError)."""
+        changes = {"realization": dataclasses.replace(base.realization, **dict(self.realization)),
+                   "myriad_compiler": {**base.myriad_compiler, **dict(self.options)}}
+        if self.rewrites is not None:
+            changes["onnx_rewrites"] = tuple(self.rewrites)
+        if self.class_map is not None:
+            changes["class_map"] = self.class_map
+        return dataclasses.replace(base, **changes)
+
+
+COMPILE_VARIANTS: Tuple[CompileVariant, ...] = (
+    CompileVariant("ncs2", "ncs2 as `make export` writes it"),
+    CompileVariant("tf2onnx", "ONNX as tf2onnx writes it (no rewrites)", rewrites=()),
+    CompileVariant("prelu", "rewrites: prelu", rewrites=("prelu",)),
+    CompileVariant("prelu-split", "rewrites: prelu, prelu_split", rewrites=("prelu", "prelu_split")),
+    CompileVariant("hw-dilation", "option MYRIAD_HW_DILATION=YES", options=(("MYRIAD_HW_DILATION", "YES"),)),
+    CompileVariant("class-map", "output: int32 class map (arg-max on the stick)", class_map="int32"),
+    CompileVariant("prelu-relu-only", "realization prelu=relu_only", realization=(("prelu", "relu_only"),)),
+    CompileVariant("full-resolution", "realization switches=full_resolution",
+                   realization=(("switches", "full_resolution"),)),
+    CompileVariant("initial-sum", "realization initial=sum", realization=(("initial", "sum"),)),
+)
+"""The rows of ``make bench``'s compile table: the ncs2 export, the steps that led to it, and the alternatives."""
+
+
+def _onnx_for(target: TargetSpec, size: Tuple[int, int], weights, directory: Path,
+              log: Callable[[str], None]) -> Path:
+    """The ONNX ``make export`` would write for ``target`` at ``size``, made (or reused) under ``directory``."""
+    from enet_edge.export.pipeline import ExportContext, ExportRequest, freeze_stage, onnx_stage, load_model_weights
+
+    request = ExportRequest(target=target, out_dir=directory, weights=weights, height=size[0], width=size[1])
+    model_weights, base_config, info = load_model_weights(request, log)
+    key = {"realization": target.realization.name, "rewrites": list(target.onnx_rewrites),
+           "class_map": target.class_map, "opset": target.onnx_opset, "size": list(size),
+           "weights": info.get("sha256") or f"random seed {info.get('seed')}"}
+    onnx_path, key_path = directory / "enet.onnx", directory / "key.json"
+    if onnx_path.is_file() and key_path.is_file() and json.loads(key_path.read_text()) == key:
+        return onnx_path
+    shutil.rmtree(directory, ignore_errors=True)
+    tmp = directory.with_name(f".{directory.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    ctx = ExportContext(request, target.model_config(base_config, *size), model_weights, info, tmp, log)
+    freeze_stage(ctx)
+    onnx_stage(ctx)
+    (tmp / "key.json").write_text(json.dumps(key, indent=2))
+    tmp.replace(directory)
+    return onnx_path
+
+
+def compile_table(base: TargetSpec, size: Tuple[int, int], work_dir: Path, weights: Optional[Path] = None,
+                  variants: Sequence[CompileVariant] = COMPILE_VARIANTS,
+                  log: Callable[[str], None] = print) -> List[Dict[str, object]]:
+    """Compile every variant of ``base`` (the ncs2 target) at ``size`` (height, width); one row each.
+
+    A row: ``variant``, ``title``, ``realization`` (name), ``rewrites``, ``options``, ``output``, and the
+    compiler's record (:func:`enet_edge.export.myriadx.compile_model`: ``verdict``, ``stages``, ``traffic_mib``,
+    ``memory_bytes``, ... or ``reason``/``layer``)."""
+    from enet_edge.export.myriadx import compile_model, summary_line
+
+    rows = []
+    for variant in variants:
+        target = variant.target_for(base)
+        output = target.class_map or "f32"
+        log(f"compile table: {variant.name} ({variant.title})")
+        onnx_path = _onnx_for(target, size, weights, Path(work_dir) / variant.name, log=lambda m: None)
+        record = compile_model(onnx_path, target.myriad_compiler, log, input_precision="u8", output_precision=output)
+        log(f"  {summary_line(record)}")
+        rows.append({"variant": variant.name, "title": variant.title, "realization": target.realization.name,
+                     "rewrites": list(target.onnx_rewrites), "options": dict(target.myriad_compiler),
+                     "output": output, **record})
+    return rows
+
+
+COMPILE_GOALS = {"SHAVE stages": 150, "non-NCE MiB": 300}
+"""Issue #29's goal for the ncs2 export at 360x480: at most this many executed SHAVE stages and MiB of non-NCE
+traffic per frame."""
+
+
+def goal_line(row: Dict[str, object]) -> str:
+    """Whether a compiled row meets :data:`COMPILE_GOALS`, with the figures."""
+    if row.get("verdict") != "compiled":
+        return f"goal: not measured ({row.get('verdict')})"
+    measured = {"SHAVE stages": row["stages"]["SHAVE"], "non-NCE MiB": row["traffic_mib"]["non_nce"]}
+    parts = [f"{k} {measured[k]:.0f} <= {limit}: {'met' if measured[k] <= limit else 'NOT met'}"
+             for k, limit in COMPILE_GOALS.items()]
+    return "goal: " + "; ".join(parts)
+
+
+def _cell(row: Dict[str, object], *path: str) -> str:
+    value: object = row
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    if value is None:
+        return "–"
+    return f"{value:.0f}" if isinstance(value, float) else str(value)
+
+
+def render_compile_table(rows: Sequence[Dict[str, object]], size: Tuple[int, int]) -> str:
+    """Markdown: one line per row (stages by category, non-NCE traffic per frame, memory); refusals and rows that
+    did not run say why below the table."""
+    lines = [f"Per {size[0]}x{size[1]} frame, from the MYRIAD X compiler's own dump (OpenVINO 2021.4.2, "
+             "VPU_MYRIAD_2480). Executed stages run one after another; injected ones run in an NCE stage's shadow, "
+             "special ones never run. Traffic: MiB read and written by the SHAVE, DMA and injected stages.", "",
+             "| variant | verdict | executed | NCE | SHAVE | DMA | injected | special | non-NCE MiB | NCE MiB "
+             "| blob KiB | BSS KiB | CMX KiB |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    notes = []
+    for row in rows:
+        memory = row.get("memory_bytes") or {}
+        kib = {k: (f"{memory[k] / 1024:.0f}" if k in memory else "–") for k in ("blob", "BSS", "CMX")}
+        lines.append(f"| {row['title']} | {row['verdict']} | {_cell(row, 'stages', 'executed')} "
+                     f"| {_cell(row, 'stages', 'NCE')} | {_cell(row, 'stages', 'SHAVE')} | {_cell(row, 'stages', 'DMA')} "
+                     f"| {_cell(row, 'stages', 'injected')} | {_cell(row, 'stages', 'special')} "
+                     f"| {_cell(row, 'traffic_mib', 'non_nce')} | {_cell(row, 'traffic_mib', 'NCE')} "
+                     f"| {kib['blob']} | {kib['BSS']} | {kib['CMX']} |")
+        if row["verdict"] != "compiled":
+            layer = f" at layer `{row['layer']}`" if row.get("layer") else ""
+            notes.append(f"- {row['title']}: {row['verdict']}{layer}: {row.get('reason', '')}")
+    first = next((row for row in rows if row["variant"] == COMPILE_VARIANTS[0].name), None)
+    if first is not None:
+        notes.insert(0, f"- {first['title']}, {goal_line(first)}")
+    return "\n".join(lines + ([""] + notes if notes else []))

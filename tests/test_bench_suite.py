@@ -1,18 +1,16 @@
-"""`make bench` (benchmarks/run.py): one small real run over every variant, and its documents."""
+"""`make bench` (benchmarks/run.py, enet_edge.workstation.suite): one small real run over every variant, and its
+documents."""
 
-import importlib.util
 import json
+import subprocess
 import sys
 
 import pytest
 
 from conftest import REPO, SMALL_SIZE
 from enet_edge.errors import ConfigError
-
-spec = importlib.util.spec_from_file_location("bench_suite", REPO / "benchmarks" / "run.py")
-suite = importlib.util.module_from_spec(spec)
-sys.modules["bench_suite"] = suite  # dataclasses look their module up while the class is created
-spec.loader.exec_module(suite)
+from enet_edge.workstation.suite import cli, report, run
+from enet_edge.workstation.suite import config as suite_config
 
 SIZE = f"{SMALL_SIZE[0]}x{SMALL_SIZE[1]}"
 
@@ -35,21 +33,21 @@ def small_suite(small_exports, camvid, tmp_path_factory):
     from enet_edge.export.pipeline import ExportRequest, export
     from conftest import small_target
 
-    for variant in suite.VARIANTS:  # the class-map variants' exports (the arg-max appended to the IR)
+    for variant in suite_config.VARIANTS:  # the class-map variants' exports (the arg-max appended to the IR)
         if variant.class_map and not (build / variant.export_name).exists():
             request = ExportRequest(target=small_target(variant.target).with_class_map(variant.class_map),
                                     out_dir=build / variant.export_name, height=SMALL_SIZE[0], width=SMALL_SIZE[1])
             export(request, log=lambda m: None)
     readme = root / "README.md"
-    readme.write_text(f"intro\n{suite.README_START}\nold table\n{suite.README_END}\nrest\n")
-    config = suite.SuiteConfig(sizes=(SMALL_SIZE,), time_s=None, niter=3, warmup=1, miou_frames=2,
+    readme.write_text(f"intro\n{suite_config.README_START}\nold table\n{suite_config.README_END}\nrest\n")
+    config = suite_config.SuiteConfig(sizes=(SMALL_SIZE,), time_s=None, niter=3, warmup=1, miou_frames=2,
                                build_dir=root / "build", out_dir=root / "results", data_dir=camvid, readme=readme,
                                compile_variants=("ncs2", "hw-dilation"))
     logs = []
     with pytest.MonkeyPatch.context() as patch:  # the suite's targets as the small exports were quantized
-        patch.setattr(suite, "bench_target", _small_bench_target)
-        document = suite.run_suite(config, log=logs.append)
-    paths = suite.write_outputs(document, config)
+        patch.setattr(run, "bench_target", _small_bench_target)
+        document = run.run_suite(config, log=logs.append)
+    paths = report.write_outputs(document, config)
     return document, paths, readme, logs
 
 
@@ -57,7 +55,7 @@ def test_every_variant_is_measured_or_skipped_with_a_reason(small_suite):
     document, _, _, logs = small_suite
     assert not any(line.startswith("exporting") for line in logs)  # the small exports were reused
     measured = {doc["variant"] for run in document["runs"] for doc in run["results"]}
-    for name in suite.VARIANT_NAMES:
+    for name in suite_config.VARIANT_NAMES:
         assert name in measured or name in document["skipped"], name
     assert {"tf-keras", "tf-graph", "ort-fp32", "ov-fp32", "ov-ncs2-fp16ir", "ov-int8", "ov-fp32-cm",
             "ov-int8-cm"} <= measured
@@ -67,7 +65,7 @@ def test_every_variant_is_measured_or_skipped_with_a_reason(small_suite):
         for doc in run["results"]:
             assert doc["niter"] == 3 and len(doc["samples_ms"]) == 3
             assert doc["latency_ms"]["median"] > 0 and doc["throughput_fps"] > 0
-    int8 = suite._result(document, "ov-int8", SMALL_SIZE, "latency")
+    int8 = report._result(document, "ov-int8", SMALL_SIZE, "latency")
     assert int8["precision"] == "i8+f32" and int8["model_precision"] == "INT8"  # float layers: what the IR asks for
     assert set(document["miou"]) == measured and all(0 <= v <= 1 for v in document["miou"].values())
 
@@ -75,8 +73,8 @@ def test_every_variant_is_measured_or_skipped_with_a_reason(small_suite):
 def test_documents_tables_plot_and_readme(small_suite):
     document, paths, readme, _ = small_suite
     saved = json.loads(paths["json"].read_text())
-    assert saved["schema"] == suite.SCHEMA and saved["machine"]["logical_cores"]
-    assert [g["goal"] for g in saved["goals"]] == [g.text for g in suite.GOALS]
+    assert saved["schema"] == suite_config.SCHEMA and saved["machine"]["logical_cores"]
+    assert [g["goal"] for g in saved["goals"]] == [g.text for g in suite_config.GOALS]
     md = paths["md"].read_text()
     assert "| `tf-graph`" in md and "1.00x" in md and "Goals" in md
     assert "| params | GMAC |" in md and "Class-map output" in md and "On this CPU use `" in md
@@ -104,7 +102,7 @@ def test_goals_are_computed_from_the_latency_table():
                           "results": [_doc("tf-graph", 100.0), _doc("ort-fp32", 60.0), _doc("ov-fp32", 30.0),
                                       _doc("ov-int8", 20.0), _doc("ov-bf16", 25.0)]}],
                 "miou": {"ov-fp32": 0.60, "ov-int8": 0.585}}
-    goals = {g["goal"]: g for g in suite.evaluate_goals(document)}
+    goals = {g["goal"]: g for g in report.evaluate_goals(document)}
     expected = {"cpu-int8 latency <= 0.5x the OpenVINO FP32 cpu IR": (2 / 3, False),
                 "cpu-int8 faster than OpenVINO BF16 (CPUs with BF16 only)": (0.8, True),
                 "cpu-int8 latency <= 0.15x the TensorFlow graph": (0.2, False),
@@ -115,7 +113,7 @@ def test_goals_are_computed_from_the_latency_table():
     for text, (value, met) in expected.items():
         assert goals[text]["value"] == pytest.approx(value) and goals[text]["met"] is met, text
     document["runs"][0]["results"].pop()  # no BF16 on this CPU: not measured, not failed
-    assert {g["goal"]: g for g in suite.evaluate_goals(document)}[
+    assert {g["goal"]: g for g in report.evaluate_goals(document)}[
         "cpu-int8 faster than OpenVINO BF16 (CPUs with BF16 only)"]["met"] is None
 
 
@@ -124,16 +122,16 @@ def test_recommendation_is_the_fastest_end_to_end_within_a_point_of_the_best_mio
                           "results": [_doc("ov-fp32", 30.0, 40.0, 6.0), _doc("ov-fp32-cm", 31.0, 35.0, 1.0),
                                       _doc("ov-int8", 20.0, 28.0, 6.0), _doc("ov-int8-cm", 21.0, 23.0, 1.0)]}],
                 "miou": {"ov-fp32": 0.634, "ov-fp32-cm": 0.634, "ov-int8": 0.632, "ov-int8-cm": 0.632}}
-    rec = suite.recommend(document)
+    rec = report.recommend(document)
     assert rec["variant"] == "ov-int8-cm" and rec["runner_up"]["variant"] == "ov-int8"
     assert rec["export"] == "enet-edge export --target cpu-int8 --class-map int32"
-    assert "On this CPU use `ov-int8-cm`" in suite.recommendation_text(rec)
+    assert "On this CPU use `ov-int8-cm`" in report.recommendation_text(rec)
     document["miou"]["ov-int8-cm"] = document["miou"]["ov-int8"] = 0.62  # 1.4 points lost: not recommended
-    assert suite.recommend(document)["variant"] == "ov-fp32-cm"
-    savings = {c["class_map"]: c for c in suite.class_map_savings(document)}
+    assert report.recommend(document)["variant"] == "ov-fp32-cm"
+    savings = {c["class_map"]: c for c in report.class_map_savings(document)}
     assert savings["ov-int8-cm"]["saved_ms"] == pytest.approx(5.0) and savings["ov-int8-cm"]["post_ms"] == [6.0, 1.0]
     assert savings["ov-fp32-cm"]["saved_ms"] == pytest.approx(5.0)
-    assert suite.recommend({"runs": [], "miou": {}}) is None
+    assert report.recommend({"runs": [], "miou": {}}) is None
 
 
 def test_recommendation_names_the_precision_to_ask_for():
@@ -141,14 +139,14 @@ def test_recommendation_names_the_precision_to_ask_for():
     document = {"runs": [{"size": [8, 8], "mode": "latency",
                           "results": [_doc("ov-int8-cm", 21.0, 23.0, 1.0), _doc("ov-bf16-cm", 18.0, 20.0, 1.0)]}],
                 "miou": {"ov-int8-cm": 0.632, "ov-bf16-cm": 0.633}}
-    rec = suite.recommend(document)
+    rec = report.recommend(document)
     assert rec["variant"] == "ov-bf16-cm" and rec["run_flags"] == "--precision bf16"
     assert rec["export"] == "enet-edge export --target cpu --class-map int32"
-    assert "and run it with `--precision bf16`" in suite.recommendation_text(rec)
+    assert "and run it with `--precision bf16`" in report.recommendation_text(rec)
     document["miou"]["ov-bf16-cm"] = 0.61
-    rec = suite.recommend(document)
+    rec = report.recommend(document)
     assert rec["variant"] == "ov-int8-cm" and rec["run_flags"] is None  # INT8: the float layers run the default
-    assert "run it with" not in suite.recommendation_text(rec)
+    assert "run it with" not in report.recommendation_text(rec)
 
 
 @pytest.mark.parametrize("kind, measured, skipped", [
@@ -162,14 +160,14 @@ def test_suite_on_simulated_cpu_kinds(small_suite, monkeypatch, tmp_path, kind, 
 
     _, paths, _, _ = small_suite
     cpu = simulate(monkeypatch, kind)
-    monkeypatch.setattr(suite, "bench_target", _small_bench_target)
+    monkeypatch.setattr(run, "bench_target", _small_bench_target)
     build = paths["json"].parent.parent / "build"  # the small suite's exports
     names = ("ov-fp32", "ov-bf16", "ov-bf16-cm", "ov-fp16", "ov-int8")
-    config = suite.SuiteConfig(sizes=(SMALL_SIZE,), modes=("latency",), variants=names, time_s=None, niter=2,
+    config = suite_config.SuiteConfig(sizes=(SMALL_SIZE,), modes=("latency",), variants=names, time_s=None, niter=2,
                                warmup=1, miou_frames=1, build_dir=build, out_dir=tmp_path / "results", readme=None,
                                compile_variants=())
     logs = []
-    document = suite.run_suite(config, log=logs.append)
+    document = run.run_suite(config, log=logs.append)
     assert not any(line.startswith("exporting") for line in logs)  # every export already there
     ran = {doc["variant"]: doc["precision"] for doc in document["runs"][0]["results"]}
     assert set(ran) == {"ov-fp32", "ov-int8"} | measured and set(document["skipped"]) == skipped
@@ -186,31 +184,40 @@ def test_suite_on_simulated_cpu_kinds(small_suite, monkeypatch, tmp_path, kind, 
 
 def test_config_and_cli_errors(capsys):
     with pytest.raises(ConfigError, match="multiples of 8"):
-        suite.SuiteConfig(sizes=((60, 80),))
+        suite_config.SuiteConfig(sizes=((60, 80),))
     with pytest.raises(ConfigError, match="unknown variant"):
-        suite.SuiteConfig(variants=("tf-graph", "caffe"))
+        suite_config.SuiteConfig(variants=("tf-graph", "caffe"))
     with pytest.raises(ConfigError, match="exactly one"):
-        suite.SuiteConfig(time_s=None, niter=None)
+        suite_config.SuiteConfig(time_s=None, niter=None)
     with pytest.raises(ConfigError, match=r"unknown compile variant\(s\) \['ncs1'\]"):
-        suite.SuiteConfig(compile_variants=("ncs2", "ncs1"))
-    assert suite.parse_args(["--compile-variants"]).compile_variants == ()
-    assert suite.parse_args([]).compile_variants == suite.COMPILE_VARIANT_NAMES
-    assert suite.main(["--weights", "/nonexistent.npz", "--no-readme", "--variants", "tf-keras"]) == 2
+        suite_config.SuiteConfig(compile_variants=("ncs2", "ncs1"))
+    assert cli.parse_args(["--compile-variants"]).compile_variants == ()
+    assert cli.parse_args([]).compile_variants == suite_config.COMPILE_VARIANT_NAMES
+    assert cli.main(["--weights", "/nonexistent.npz", "--no-readme", "--variants", "tf-keras"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not found" in err[0]
+
+
+def test_the_entry_script_runs_the_suite_with_the_repository_paths(tmp_path):
+    config = cli.parse_args(["--no-readme"], root=tmp_path)
+    assert config.build_dir == tmp_path / "build" / "bench" and config.out_dir == tmp_path / "benchmarks" / "results"
+    assert cli.parse_args([], root=tmp_path).readme == tmp_path / "benchmarks" / "results" / "README.md"
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--help"], capture_output=True,
+                          text=True, cwd=tmp_path)
+    assert done.returncode == 0 and "--compile-variants" in done.stdout and str(REPO) in done.stdout
 
 
 def test_readme_without_markers_is_left_alone(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("no markers\n")
-    assert not suite.update_readme(readme, "table", "plot.png")
+    assert not report.update_readme(readme, "table", "plot.png")
     assert readme.read_text() == "no markers\n"
 
 
 def test_render_rederives_documents_from_a_saved_run(small_suite, tmp_path, capsys):
     _, paths, _, _ = small_suite
     out = tmp_path / "again"
-    assert suite.main(["--render", str(paths["json"]), "--out-dir", str(out), "--no-readme"]) == 0
+    assert cli.main(["--render", str(paths["json"]), "--out-dir", str(out), "--no-readme"]) == 0
     again = json.loads((out / paths["json"].name).read_text())
     saved = json.loads(paths["json"].read_text())
     assert again["runs"] == saved["runs"] and again["recommendation"] == saved["recommendation"]
@@ -220,8 +227,8 @@ def test_render_rederives_documents_from_a_saved_run(small_suite, tmp_path, caps
 def test_render_refuses_what_is_not_a_results_document(tmp_path, capsys):
     bad = tmp_path / "x.json"
     bad.write_text('{"schema": "something-else"}')
-    assert suite.main(["--render", str(bad), "--no-readme", "--out-dir", str(tmp_path)]) == 2
-    assert suite.main(["--render", str(tmp_path / "missing.json"), "--no-readme"]) == 2
+    assert cli.main(["--render", str(bad), "--no-readme", "--out-dir", str(tmp_path)]) == 2
+    assert cli.main(["--render", str(tmp_path / "missing.json"), "--no-readme"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("benchmarks/run.py: error: --render") for line in err)
 
@@ -235,11 +242,11 @@ def test_an_export_quantized_otherwise_is_not_reused():
     manifest = {"quantization": {"preset": q.preset, "fast_bias_correction": q.fast_bias_correction,
                                  "ignored_patterns": list(q.ignored_patterns),
                                  "calibration": {"split": q.calibration_split, "frames": q.calibration_frames}}}
-    assert suite.quantization_matches(manifest, spec)
+    assert run.quantization_matches(manifest, spec)
     other = "mixed" if q.preset == "performance" else "performance"
-    assert not suite.quantization_matches({"quantization": {**manifest["quantization"], "preset": other}}, spec)
-    assert not suite.quantization_matches({"quantization": {**manifest["quantization"],
+    assert not run.quantization_matches({"quantization": {**manifest["quantization"], "preset": other}}, spec)
+    assert not run.quantization_matches({"quantization": {**manifest["quantization"],
                                                           "fast_bias_correction": not q.fast_bias_correction}}, spec)
-    assert not suite.quantization_matches({}, spec)  # an FP32 export where INT8 is wanted
-    assert suite.quantization_matches({}, load_target("cpu")) and not suite.quantization_matches(manifest,
+    assert not run.quantization_matches({}, spec)  # an FP32 export where INT8 is wanted
+    assert run.quantization_matches({}, load_target("cpu")) and not run.quantization_matches(manifest,
                                                                                              load_target("cpu"))

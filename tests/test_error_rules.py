@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from enet_edge import cli, errors
+from enet_edge import command, errors
 from enet_edge.errors import (EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, ArtifactError,
                               CheckFailed, CompatibilityError, ConfigError, OutputError, Terminated)
 
@@ -54,7 +54,7 @@ def test_run_command_prints_one_last_line(raised, code, line, capsys, monkeypatc
     def fail():
         raise raised
 
-    assert cli.run_command("x", fail) == code
+    assert command.run_command("x", fail) == code
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(line) and "Traceback" not in "\n".join(err)
     if isinstance(raised, CompatibilityError):
@@ -64,12 +64,12 @@ def test_run_command_prints_one_last_line(raised, code, line, capsys, monkeypatc
 def test_debug_env_shows_the_bug(monkeypatch):
     monkeypatch.setenv("ENET_EDGE_DEBUG", "1")
     with pytest.raises(ZeroDivisionError):
-        cli.run_command("x", lambda: 1 / 0)
+        command.run_command("x", lambda: 1 / 0)
 
 
 SIGTERM_PROBE = """
 import signal, sys, time
-from enet_edge import cli
+from enet_edge import command
 
 def body():
     before = signal.getsignal(signal.SIGTERM)
@@ -77,7 +77,7 @@ def body():
     time.sleep(5)
     return 0
 
-code = cli.run_command("x", body)
+code = command.run_command("x", body)
 assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored after the command
 sys.exit(code)
 """

@@ -16,7 +16,7 @@ PRELU_REALIZATIONS = ("native", "relu_only")
 ``relu_only``: ``relu(x) - alpha*relu(x * -1)``: Relu, Mul and Sub with constants only."""
 
 SWITCH_REALIZATIONS = ("reference", "argmax_free", "full_resolution")
-"""``reference``: ``tf.nn.max_pool_with_argmax`` + ``tf.scatter_nd`` (as in the seed).
+"""``reference``: ``tf.nn.max_pool_with_argmax`` + ``tf.scatter_nd`` (kwotsin/TensorFlow-ENet's unpooling).
 ``argmax_free``: MaxPool, Equal and Select; no ArgMax, scatter, gather, Cast or Where.
 ``full_resolution``: argmax-free too, the switches a (N,H,W,C) mask: Equal with the nearest-upsampled maximum,
 a depthwise conv codes which positions tie, Less keeps the first; no slices or Concat (which OpenVINO's CPU

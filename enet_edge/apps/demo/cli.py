@@ -74,7 +74,7 @@ def main(argv: Optional[List[str]] = None, prog: str = "camera_demo.py") -> int:
     """Stand-alone entry point (``demo/camera_demo.py``): same options and errors as ``enet-edge demo``."""
     import argparse
 
-    from enet_edge.cli import run_command
+    from enet_edge.command import run_command
 
     parser = argparse.ArgumentParser(prog=prog, description=f"{HELP}. {KEYS_HELP}.")
     add_arguments(parser)

@@ -1,0 +1,131 @@
+"""What the suite measures: the variants, the goals and :class:`SuiteConfig`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Tuple
+
+from enet_edge.apps import bench
+from enet_edge.errors import ConfigError
+from enet_edge.export.compile_table import COMPILE_VARIANTS
+from enet_edge.runtime.backends import artifact_file
+
+SCHEMA = "enet-edge-bench-suite/1"
+README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to run ENet: an export target's artifact (or the trained weights) on a backend."""
+
+    name: str
+    title: str
+    target: Optional[str]  # export target whose artifact runs; None: the trained weights (.npz)
+    backend: str
+    file: Optional[str] = None  # the artifact file in the export directory; None: the directory (its IR)
+    precision: Optional[str] = None  # OpenVINO INFERENCE_PRECISION_HINT
+    needs: Optional[str] = None  # an OpenVINO CPU OPTIMIZATION_CAPABILITIES entry this variant requires
+    class_map: Optional[str] = None  # the IR ends in the arg-max and outputs class ids of this dtype
+
+    @property
+    def export_name(self) -> Optional[str]:
+        """The directory under ``build/bench/<H>x<W>/`` holding this variant's export."""
+        if self.target is None:
+            return None
+        return f"{self.target}-classmap-{self.class_map}" if self.class_map else self.target
+
+
+VARIANTS: Tuple[Variant, ...] = (
+    Variant("tf-keras", "TensorFlow, Keras model (trained weights)", None, "keras"),
+    Variant("tf-graph", "TensorFlow, frozen graph (cpu realization)", "cpu", "tensorflow", artifact_file("tensorflow")),
+    Variant("ort-fp32", "ONNX Runtime FP32 (cpu)", "cpu", "onnxruntime", artifact_file("onnx")),
+    Variant("ov-fp32", "OpenVINO FP32 (cpu)", "cpu", "openvino", precision="f32"),
+    Variant("ov-bf16", "OpenVINO BF16 (cpu)", "cpu", "openvino", precision="bf16", needs="BF16"),
+    Variant("ov-fp16", "OpenVINO FP16 arithmetic (cpu)", "cpu", "openvino", precision="f16", needs="FP16"),
+    Variant("ov-ncs2-fp16ir", "OpenVINO, ncs2 FP16 IR emulated on CPU (FP16 weights, f32 math)", "ncs2", "openvino",
+            precision="f32"),
+    Variant("ov-int8", "OpenVINO INT8 (cpu-int8)", "cpu-int8", "openvino"),
+    Variant("ov-fp32-cm", "OpenVINO FP32 (cpu), class-map output: arg-max in the IR", "cpu", "openvino",
+            precision="f32", class_map="int32"),
+    Variant("ov-int8-cm", "OpenVINO INT8 (cpu-int8), class-map output: arg-max in the IR", "cpu-int8", "openvino",
+            class_map="int32"),
+    Variant("ov-bf16-cm", "OpenVINO BF16 (cpu), class-map output: arg-max in the IR", "cpu", "openvino",
+            precision="bf16", needs="BF16", class_map="int32"),
+)
+VARIANT_NAMES = tuple(v.name for v in VARIANTS)
+COMPILE_VARIANT_NAMES = tuple(v.name for v in COMPILE_VARIANTS)
+BASELINE = "tf-graph"
+"""Ratios are to the TensorFlow frozen graph (the fastest TensorFlow form)."""
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A speed or accuracy goal: ``variant``'s metric at most ``limit`` x ``reference``'s (or points, for mIoU)."""
+
+    text: str
+    variant: str
+    reference: str
+    limit: float
+    metric: str = "latency"  # latency: ratio of medians (latency mode, first size); miou_drop: points
+
+
+GOALS = (
+    Goal("cpu-int8 latency <= 0.5x the OpenVINO FP32 cpu IR", "ov-int8", "ov-fp32", 0.5),
+    Goal("cpu-int8 faster than OpenVINO BF16 (CPUs with BF16 only)", "ov-int8", "ov-bf16", 1.0),
+    Goal("cpu-int8 latency <= 0.15x the TensorFlow graph", "ov-int8", "tf-graph", 0.15),
+    Goal("cpu-int8 latency <= 0.5x ONNX Runtime FP32", "ov-int8", "ort-fp32", 0.5),
+    Goal("cpu-int8 loses <= 1 mIoU point against OpenVINO FP32", "ov-int8", "ov-fp32", 1.0, "miou_drop"),
+    Goal("cpu FP32 latency <= 0.35x the TensorFlow graph", "ov-fp32", "tf-graph", 0.35),
+)
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    """What ``make bench`` measures. ``time_s``/``niter``: per variant, phase and mode (one of them)."""
+
+    sizes: Tuple[Tuple[int, int], ...] = ((360, 480), (720, 960))
+    modes: Tuple[str, ...] = ("latency", "throughput")
+    variants: Tuple[str, ...] = VARIANT_NAMES
+    time_s: Optional[float] = 6.0
+    niter: Optional[int] = None
+    warmup: int = 5
+    miou_frames: int = 0  # CamVid val frames for the mIoU column (0: all; -1: no mIoU)
+    build_dir: Path = Path("build") / "bench"  # relative paths: to the repository root (benchmarks/run.py)
+    out_dir: Path = Path("benchmarks") / "results"
+    weights: Optional[Path] = None
+    data_dir: Optional[Path] = None
+    readme: Optional[Path] = Path("benchmarks") / "results" / "README.md"
+    render: Optional[Path] = None  # re-render this saved document instead of measuring
+    compile_variants: Tuple[str, ...] = COMPILE_VARIANT_NAMES  # rows of the MYRIAD X compile table (first size)
+
+    def __post_init__(self) -> None:
+        if not self.sizes:
+            raise ConfigError("give at least one size")
+        for h, w in self.sizes:
+            if h % 8 or w % 8 or h < 8 or w < 8:
+                raise ConfigError(f"size {h}x{w}: height and width must be positive multiples of 8")
+        for mode in self.modes:
+            if mode not in bench.MODES:
+                raise ConfigError(f"mode {mode!r} must be one of {', '.join(bench.MODES)}")
+        unknown = set(self.variants) - set(VARIANT_NAMES)
+        if unknown or not self.variants:
+            raise ConfigError(f"unknown variant(s) {sorted(unknown)}; choose from {', '.join(VARIANT_NAMES)}")
+        if (self.time_s is None) == (self.niter is None):
+            raise ConfigError("give exactly one of --time or --niter")
+        unknown = set(self.compile_variants) - set(COMPILE_VARIANT_NAMES)
+        if unknown:
+            raise ConfigError(f"unknown compile variant(s) {sorted(unknown)}; choose from "
+                              f"{', '.join(COMPILE_VARIANT_NAMES)}")
+        if self.miou_frames < -1:
+            raise ConfigError("--miou-frames must be >= -1 (-1: skip, 0: the whole val split)")
+
+
+# --------------------------------------------------------------------------------------------
+# Artifacts
+
+
+SCALING_INT8 = {"max_miou_drop": 100.0, "accuracy_control": False, "eval_frames": 10}
+"""INT8 settings at the scaling sizes (not the first): CamVid frames upscaled to 720x960 are not the scale
+the model was trained and gated at, so the mIoU gate applies at the first size only; speed is what the
+other sizes measure."""

@@ -1,0 +1,307 @@
+"""Reading a suite document: goals, class-map savings, the recommendation, markdown tables, the plot, the files."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from enet_edge.export.compile_table import render_compile_table
+from enet_edge.progress import format_ms
+from enet_edge.workstation.suite.config import BASELINE, GOALS, README_END, README_START, VARIANTS, SuiteConfig
+
+def _result(document: Dict[str, Any], variant: str, size: Sequence[int], mode: str) -> Optional[Dict[str, Any]]:
+    for run in document["runs"]:
+        if list(run["size"]) == list(size) and run["mode"] == mode:
+            for doc in run["results"]:
+                if doc["variant"] == variant:
+                    return doc
+    return None
+
+
+def evaluate_goals(document: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Each :data:`GOALS` entry with its measured value (first size, latency mode) and whether it is met."""
+    size = document["runs"][0]["size"] if document["runs"] else None
+    out = []
+    for goal in GOALS:
+        value = None
+        if goal.metric == "miou_drop":
+            a, b = document["miou"].get(goal.variant), document["miou"].get(goal.reference)
+            if a is not None and b is not None:
+                value = 100 * (b - a)
+        elif size is not None:
+            a, b = _result(document, goal.variant, size, "latency"), _result(document, goal.reference, size, "latency")
+            if a and b and a["latency_ms"]["median"] and b["latency_ms"]["median"]:
+                value = a["latency_ms"]["median"] / b["latency_ms"]["median"]
+        out.append({"goal": goal.text, "value": value, "limit": goal.limit, "metric": goal.metric,
+                    "met": None if value is None else value <= goal.limit})
+    return out
+
+
+CLASS_MAP_PAIRS = (("ov-fp32", "ov-fp32-cm"), ("ov-int8", "ov-int8-cm"), ("ov-bf16", "ov-bf16-cm"))
+"""(logits variant, the same export with the arg-max in the IR)."""
+
+RECOMMEND_MAX_MIOU_DROP = 1.0
+"""A variant is recommended only within this many mIoU points of the most accurate variant measured."""
+
+
+def class_map_savings(document: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Per size and :data:`CLASS_MAP_PAIRS` pair (latency mode): what moving the arg-max into the IR saves end to end.
+
+    ``post_ms``: the host's ``postprocess`` stage (arg-max of the logits and resize, or only the resize of the ids).
+    """
+    out = []
+    for run in document["runs"]:
+        if run["mode"] != "latency":
+            continue
+        by_variant = {doc["variant"]: doc for doc in run["results"]}
+        for logits, class_map in CLASS_MAP_PAIRS:
+            a, b = by_variant.get(logits), by_variant.get(class_map)
+            if not a or not b or a["e2e_latency_ms"]["median"] is None or b["e2e_latency_ms"]["median"] is None:
+                continue
+            post = [(d.get("e2e_stages_ms") or {}).get("postprocess", {}).get("median") for d in (a, b)]
+            out.append({"size": run["size"], "logits": logits, "class_map": class_map,
+                        "e2e_ms": [a["e2e_latency_ms"]["median"], b["e2e_latency_ms"]["median"]],
+                        "infer_ms": [a["latency_ms"]["median"], b["latency_ms"]["median"]],
+                        "post_ms": post,
+                        "saved_ms": a["e2e_latency_ms"]["median"] - b["e2e_latency_ms"]["median"]})
+    return out
+
+
+def recommend(document: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The variant to use on this machine: the lowest end-to-end median (first size, latency mode) among the
+    variants whose mIoU is within :data:`RECOMMEND_MAX_MIOU_DROP` points of the best measured; None if none."""
+    if not document["runs"] or not document["miou"]:
+        return None
+    size = document["runs"][0]["size"]
+    best = max(document["miou"].values())
+    candidates = []
+    for name, miou in document["miou"].items():
+        doc = _result(document, name, size, "latency")
+        if doc and doc["e2e_latency_ms"]["median"] and 100 * (best - miou) <= RECOMMEND_MAX_MIOU_DROP:
+            candidates.append((doc["e2e_latency_ms"]["median"], name, doc, miou))
+    if not candidates:
+        return None
+    candidates.sort(key=lambda c: c[0])
+    e2e, name, doc, miou = candidates[0]
+    variant = next(v for v in VARIANTS if v.name == name)
+    command = run = None
+    if variant.target:
+        command = f"enet-edge export --target {variant.target}" + (f" --class-map {variant.class_map}"
+                                                                    if variant.class_map else "")
+        if variant.precision:  # asked explicitly: the CPU's default may differ (bf16 on BF16 CPUs)
+            run = f"--precision {variant.precision}"
+    rec = {"variant": name, "title": variant.title, "size": size, "e2e_median_ms": e2e,
+           "latency_median_ms": doc["latency_ms"]["median"], "miou": miou, "precision": doc["precision"],
+           "export": command, "run_flags": run,
+           "rule": f"lowest end-to-end median among variants within {RECOMMEND_MAX_MIOU_DROP:g} mIoU point(s) of the "
+                   "most accurate, first size, 1 synchronous request"}
+    if len(candidates) > 1:
+        rec["runner_up"] = {"variant": candidates[1][1], "e2e_median_ms": candidates[1][0]}
+    return rec
+
+
+def recommendation_text(rec: Optional[Dict[str, Any]]) -> str:
+    """``On this CPU use `ov-int8-cm` ...`` (one markdown paragraph), or why there is no recommendation."""
+    if rec is None:
+        return "No recommendation: no variant has both a latency and an mIoU measured."
+    text = (f"**On this CPU use `{rec['variant']}`** ({rec['title']}; {rec['precision']}): "
+            f"{format_ms(rec['e2e_median_ms'])} end-to-end median at {rec['size'][0]}x{rec['size'][1]} "
+            f"({format_ms(rec['latency_median_ms'])} infer-only), {100 * rec['miou']:.2f}% mIoU")
+    if rec.get("runner_up"):
+        text += f"; next: `{rec['runner_up']['variant']}` at {format_ms(rec['runner_up']['e2e_median_ms'])}"
+    text += "."
+    if rec.get("export"):
+        text += f" Get it with `{rec['export']}`"
+        text += (f" and run it with `{rec['run_flags']}` (bench, eval, demo)." if rec.get("run_flags") else ".")
+    return text + f" (Rule: {rec['rule']}.)"
+
+
+def render_markdown(document: Dict[str, Any]) -> str:
+    """The tables (per size and mode, ratios to the TensorFlow graph), the goals and the machine."""
+    m = document["machine"]
+    versions = m.get("versions", {})
+    lines = [f"Measured {document['created'][:10]} on {m.get('cpu_model', '?')}, {m.get('logical_cores', '?')} "
+             f"logical cores (flags: {' '.join(m.get('cpu_flags_of_note') or []) or '?'}), "
+             f"{m.get('memory_gb', '?')} GB, {m.get('os', '')}; "
+             + ", ".join(f"{k} {v}" for k, v in versions.items() if v) + ".",
+             "All variants of a table ran interleaved in one process; ratios are to the TensorFlow frozen graph "
+             f"(`{BASELINE}`) of the same table. mIoU: CamVid val ({document['miou_frames']} frames) through the runner, "
+             "at the first size; INT8 at the other sizes is calibrated the same way but not gated on mIoU "
+             "(upscaled CamVid frames are not the scale the model works at).",
+             ""]
+    titles = {v["name"]: v["title"] for v in document["variants"]}
+    for run in document["runs"]:
+        size, mode = run["size"], run["mode"]
+        base = _result(document, BASELINE, size, mode)
+        lines += [f"**{size[0]}x{size[1]}, {mode}** "
+                  + ("(1 synchronous request)" if mode == "latency" else
+                     "(OpenVINO: async requests, THROUGHPUT hint; TensorFlow/ONNX Runtime: synchronous)"), "",
+                  "| variant | runs | median | p90 | FPS | x TF latency | x TF FPS | end-to-end median | mIoU "
+                  "| params | GMAC |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for doc in run["results"]:
+            lat, e2e = doc["latency_ms"], doc["e2e_latency_ms"]
+            ratio = (lat["median"] / base["latency_ms"]["median"]) if base else None
+            fps_ratio = (doc["throughput_fps"] / base["throughput_fps"]) if base and base["throughput_fps"] else None
+            miou = document["miou"].get(doc["variant"]) if list(size) == list(document["runs"][0]["size"]) else None
+            lines.append(
+                f"| `{doc['variant']}` {titles.get(doc['variant'], '')} | {doc['backend']} {doc['precision'] or ''} | "
+                f"{format_ms(lat['median'], '–')} | {format_ms(lat['p90'], '–')} | "
+                f"{doc['throughput_fps'] or 0:.1f} | "
+                f"{'–' if ratio is None else f'{ratio:.2f}x'} | {'–' if fps_ratio is None else f'{fps_ratio:.2f}x'} | "
+                f"{format_ms(e2e['median'], '–')} | {'–' if miou is None else f'{100 * miou:.2f}%'} | "
+                f"{_complexity_cells(doc)} |")
+        lines.append("")
+    if document.get("class_map"):
+        lines += ["Class-map output (latency mode): the arg-max inside the IR against the host's arg-max of the logits.",
+                  "", "| size | logits -> class map | end-to-end median | host post-processing | infer-only | saved |",
+                  "|---|---|---|---|---|---|"]
+        for c in document["class_map"]:
+            lines.append(f"| {c['size'][0]}x{c['size'][1]} | `{c['logits']}` -> `{c['class_map']}` | "
+                         + " | ".join(f"{format_ms(x, '–')} -> {format_ms(y, '–')}" for x, y in
+                                      (c["e2e_ms"], c["post_ms"], c["infer_ms"]))
+                         + f" | {format_ms(c['saved_ms'])} |")
+        lines.append("")
+    if document.get("myriad_compile"):
+        compiled = document["myriad_compile"]
+        lines += ["MYRIAD X compiler (the ncs2 graph and its variants, compiled for the stick without one):", "",
+                  render_compile_table(compiled["rows"], tuple(compiled["size"])), ""]
+    lines += [recommendation_text(document.get("recommendation")), ""]
+    if document["skipped"]:
+        lines += ["Not measured:", ""] + [f"- `{k}`: {v}" for k, v in document["skipped"].items()] + [""]
+    lines += ["Goals (first size, latency mode):", "", "| goal | measured | met |", "|---|---|---|"]
+    for g in document["goals"]:
+        value = "–" if g["value"] is None else (f"{g['value']:.2f} points" if g["metric"] == "miou_drop"
+                                                  else f"{g['value']:.3f}x")
+        met = "not measured" if g["met"] is None else ("yes" if g["met"] else "**NO**")
+        lines.append(f"| {g['goal']} | {value} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
+def _complexity_cells(doc: Dict[str, Any]) -> str:
+    """``372,859 | 1.355``: parameters and GMAC per frame (from the artifact), or dashes."""
+    c = doc.get("complexity") or {}
+    params = f"{c['parameters']:,}" if c.get("parameters") else "–"
+    gmac = f"{c['gmac']:.3f}" if c.get("gmac") is not None else "–"
+    return f"{params} | {gmac}"
+
+
+def render_plot(document: Dict[str, Any], path: Path) -> Path:
+    """PNG: latency distribution per variant, accuracy against latency, and throughput per input size.
+
+    Linear axes with plain tick labels; every variant is numbered the same way in all three panels.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    first = document["runs"][0]["size"]
+    latency = [r for r in document["runs"] if r["mode"] == "latency"]
+    throughput = [r for r in document["runs"] if r["mode"] == "throughput"] or latency
+    fig, axes = plt.subplots(1, 3, figsize=(18, 5.6))
+    if latency:
+        docs = latency[0]["results"]
+        names = [d["variant"] for d in docs]
+        colors = {name: plt.cm.tab10(i % 10) for i, name in enumerate(names)}
+        ax = axes[0]
+        box = ax.boxplot([d["samples_ms"] or [float("nan")] for d in docs], orientation="horizontal",
+                         showfliers=True, tick_labels=names, patch_artist=True)
+        for patch, name in zip(box["boxes"], names):
+            patch.set_facecolor(colors[name])
+            patch.set_alpha(0.6)
+        ax.set_xlim(left=0)
+        ax.set_xlabel("infer-only latency, ms")
+        ax.set_title(f"latency, {first[0]}x{first[1]}, 1 synchronous request")
+        ax.invert_yaxis()
+        ax.grid(axis="x", alpha=0.3)
+        _accuracy_panel(axes[1], docs, document["miou"], colors)
+        ax = axes[2]
+        width = 0.8 / max(len(throughput), 1)
+        for i, run in enumerate(throughput):
+            values = []
+            for name in names:
+                doc = next((d for d in run["results"] if d["variant"] == name), None)
+                values.append(doc["throughput_fps"] or 0 if doc else 0)
+            bars = ax.barh([j + i * width for j in range(len(names))], values, height=width,
+                           label=f"{run['size'][0]}x{run['size'][1]}", alpha=0.85)
+            ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=2)
+        ax.set_yticks([j + width * (len(throughput) - 1) / 2 for j in range(len(names))], names)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1.15 * max([b.get_width() for b in ax.patches] or [1]))
+        ax.set_xlabel("frames per second (infer-only)")
+        mode = "async requests" if throughput is not latency else "1 synchronous request"
+        ax.set_title(f"throughput by input size ({mode})")
+        ax.legend(title="input", loc="upper right")
+        ax.grid(axis="x", alpha=0.3)
+    m = document["machine"]
+    fig.suptitle(f"enet-edge bench {document['created'][:10]}: {m.get('cpu_model', '?')}, "
+                 f"{m.get('logical_cores', '?')} cores; all variants interleaved in one process")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def _accuracy_panel(ax, docs: List[Dict[str, Any]], miou: Dict[str, Optional[float]], colors) -> None:
+    """mIoU against median latency; points are numbered and named in a legend (no labels to overlap)."""
+    points = [(d["variant"], d["latency_ms"]["median"], 100 * miou[d["variant"]]) for d in docs
+              if miou.get(d["variant"]) is not None and d["latency_ms"]["median"] is not None]
+    for i, (name, ms, value) in enumerate(points, 1):
+        ax.scatter(ms, value, s=60, color=colors[name], label=f"{i}  {name}: {value:.2f}%, {ms:.1f} ms", zorder=3)
+        ax.annotate(str(i), (ms, value), fontsize=8, xytext=(5, 5), textcoords="offset points")
+    if points:
+        values = [p[2] for p in points]
+        low = math.floor(min(values) - 1.0)  # a floor near the data, never 0: the differences are tenths
+        ax.set_ylim(low, max(math.ceil(max(values) + 0.5), low + 2))
+        ax.set_xlim(0, 1.1 * max(p[1] for p in points))
+        ax.legend(fontsize=7, loc="lower right")
+    ax.set_xlabel("median infer-only latency, ms")
+    ax.set_ylabel("CamVid val mIoU, % (axis from " + (f"{ax.get_ylim()[0]:.0f}%)" if points else "-)"))
+    ax.set_title("accuracy against latency (up and left is better)")
+    ax.grid(alpha=0.3)
+
+
+def result_stem(document: Dict[str, Any]) -> str:
+    m = document["machine"]
+    slug = re.sub(r"[^a-z0-9]+", "-", str(m.get("cpu_model", "cpu")).lower()).strip("-") or "cpu"
+    return f"{document['created'][:10]}-{slug}-{m.get('logical_cores', 0)}c"
+
+
+def update_readme(readme: Path, markdown: str, png_rel: str) -> bool:
+    """Replace the text between the bench markers of ``readme``; False when it has no markers."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    body = f"{README_START}\n{markdown}\n![make bench plot]({png_rel})\n{README_END}"
+    from enet_edge.fileio import atomic_write_text
+
+    atomic_write_text(readme, head + body + tail)
+    return True
+
+
+def write_outputs(document: Dict[str, Any], config: SuiteConfig) -> Dict[str, Path]:
+    from enet_edge.fileio import atomic_write_text
+
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = result_stem(document)
+    paths = {"json": out / f"{stem}.json", "md": out / f"{stem}.md", "png": out / f"{stem}.png"}
+    atomic_write_text(paths["json"], json.dumps(document, indent=1) + "\n")
+    markdown = render_markdown(document)
+    atomic_write_text(paths["md"], f"# enet-edge bench, {document['created'][:10]}\n\n{markdown}\n![plot]({stem}.png)\n")
+    render_plot(document, paths["png"])
+    if config.readme is not None and Path(config.readme).is_file():
+        rel = Path(paths["png"]).resolve().relative_to(Path(config.readme).resolve().parent) \
+            if Path(paths["png"]).resolve().is_relative_to(Path(config.readme).resolve().parent) else paths["png"]
+        if update_readme(Path(config.readme), markdown, str(rel)):
+            paths["readme"] = Path(config.readme)
+    return paths

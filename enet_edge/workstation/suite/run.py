@@ -1,0 +1,197 @@
+"""Exports (made or reused under ``build/bench/<H>x<W>/``), measuring in interleaved rounds, the mIoU column and the
+MYRIAD X compile table: :func:`run_suite` returns the suite document."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from enet_edge import camvid
+from enet_edge.apps import bench
+from enet_edge.errors import ConfigError, EnetEdgeError
+from enet_edge.export.compile_table import COMPILE_VARIANTS, compile_table
+from enet_edge.export.targets import load_target
+from enet_edge.resources import DEFAULT_WEIGHTS
+from enet_edge.workstation.suite.config import BASELINE, SCALING_INT8, SCHEMA, VARIANTS, SuiteConfig, Variant
+from enet_edge.workstation.suite.report import class_map_savings, evaluate_goals, recommend
+
+def weights_path(config: SuiteConfig) -> Path:
+    path = Path(config.weights or DEFAULT_WEIGHTS)
+    if not path.is_file():
+        raise ConfigError(f"weights {path} not found; train (make train) or pass --weights")
+    return path
+
+
+def bench_target(target: str, gated: bool, class_map: Optional[str] = None):
+    """The export target ``target`` (with ``class_map``); INT8 targets get :data:`SCALING_INT8` when not ``gated``."""
+    from enet_edge.export.targets import load_target
+
+    spec = load_target(target).with_class_map(class_map)
+    if gated or spec.quantization is None:
+        return spec
+    return spec.with_quantization(ir_argmax_agreement=0.5, **SCALING_INT8)
+
+
+def quantization_matches(manifest: Dict[str, Any], spec) -> bool:
+    """Whether an export's manifest was quantized as ``spec`` (a ``TargetSpec``) says: the same NNCF preset,
+    bias correction, ignored scope and calibration (an FP32 spec matches a manifest without quantization)."""
+    wanted, done = spec.quantization, manifest.get("quantization")
+    if wanted is None or done is None:
+        return wanted is None and done is None
+    return (done.get("preset") == wanted.preset
+            and done.get("fast_bias_correction") == wanted.fast_bias_correction
+            and tuple(done.get("ignored_patterns", ())) == wanted.ignored_patterns
+            and done.get("calibration") == {"split": wanted.calibration_split, "frames": wanted.calibration_frames})
+
+
+def ensure_export(variant: Variant, size: Tuple[int, int], config: SuiteConfig, log: Callable[[str], None],
+                  gated: bool = True) -> Path:
+    """``build/bench/<H>x<W>/<export name>``, exported now unless it holds an export of the same weights, size,
+    realization, quantization and output."""
+    from enet_edge.export.pipeline import ExportRequest, export
+    from enet_edge.fileio import sha256_file
+
+    weights = weights_path(config)
+    target = variant.export_name
+    out = Path(config.build_dir) / f"{size[0]}x{size[1]}" / target
+    manifest_path = out / "manifest.json"
+    spec = bench_target(variant.target, gated, variant.class_map)
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text())
+        outputs = manifest.get("artifacts", {}).get("openvino_ir", {}).get("outputs") or [{}]
+        same = (manifest.get("weights", {}).get("sha256") == sha256_file(weights)
+                and (manifest["model"]["height"], manifest["model"]["width"]) == tuple(size)
+                and manifest.get("realization") == spec.realization.to_dict()
+                and quantization_matches(manifest, spec)
+                and (outputs[0].get("name") == "class_map") == bool(variant.class_map))
+        if same:
+            return out
+    log(f"exporting {target} at {size[0]}x{size[1]} to {out}")
+    request = ExportRequest(target=spec, out_dir=out, weights=weights, height=size[0], width=size[1],
+                            data_dir=config.data_dir)
+    export(request, log=lambda m: log("  " + m))
+    return out
+
+
+def cpu_flags_of_note() -> List[str]:
+    """The x86 flags that decide CNN speed (AVX2, AVX-512, VNNI, AMX, FP16/BF16), from /proc/cpuinfo."""
+    flags = bench.cpuinfo().get("flags", [])
+    wanted = re.compile(r"^(avx2|fma|f16c|avx512f|avx512_vnni|avx_vnni|avx512_bf16|avx512_fp16|amx_\w+)$")
+    return sorted(f for f in flags if wanted.match(f))
+
+
+def cpu_capabilities() -> Tuple[str, ...]:
+    """OpenVINO's CPU OPTIMIZATION_CAPABILITIES (through the runtime's OpenVINO import, which tests simulate)."""
+    from enet_edge.runtime.adapters import openvino_capabilities
+
+    return openvino_capabilities("CPU")
+
+
+def entry_for(variant: Variant, size: Tuple[int, int], export_dirs: Dict[str, Optional[Path]], config: SuiteConfig
+              ) -> bench.BenchEntry:
+    if variant.target is None:
+        path = weights_path(config)
+        options = (("height", size[0]), ("width", size[1]))
+    else:
+        path = export_dirs[variant.export_name] / variant.file if variant.file else export_dirs[variant.export_name]
+        options = ()
+    return bench.BenchEntry(str(path), variant.backend, "CPU", variant.precision, label=variant.name, options=options)
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring
+# --------------------------------------------------------------------------------------------
+
+
+def measure_miou(entry: bench.BenchEntry, pairs, log: Callable[[str], None]) -> float:
+    """Val mIoU (fraction) of one variant through the runner (:func:`enet_edge.metrics.segmenter_miou`)."""
+    from enet_edge.metrics import segmenter_miou
+    from enet_edge.runtime import Segmenter
+
+    options = dict(entry.options)
+    miou = segmenter_miou(Segmenter.open(entry.model, entry.backend, device=entry.device, precision=entry.precision,
+                                         **options), pairs)
+    log(f"  mIoU {entry.label}: {100 * miou:.2f}%")
+    return miou
+
+
+def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[str, Any]:
+    """Export what is missing, measure every variant, and return the suite document (not yet written)."""
+    started = time.perf_counter()
+    weights_path(config)  # fail now, not after the first exports
+    caps = cpu_capabilities()
+    variants = [v for v in VARIANTS if v.name in config.variants]
+    skipped: Dict[str, str] = {}
+    for v in variants:
+        if v.needs and v.needs not in caps:
+            skipped[v.name] = (f"this CPU has no {v.needs} arithmetic (OpenVINO CPU capabilities: "
+                               f"{', '.join(caps)}); OpenVINO would fall back to f32")
+    runs: List[Dict[str, Any]] = []
+    miou: Dict[str, Optional[float]] = {}
+    for index, size in enumerate(config.sizes):
+        export_dirs: Dict[str, Optional[Path]] = {}
+        for variant in variants:
+            name = variant.export_name
+            if name is None or name in export_dirs or variant.name in skipped:
+                continue
+            try:
+                export_dirs[name] = ensure_export(variant, size, config, log, gated=index == 0)
+            except EnetEdgeError as exc:
+                export_dirs[name] = None
+                for v in variants:
+                    if v.export_name == name:
+                        skipped.setdefault(f"{v.name}@{size[0]}x{size[1]}", f"export failed: {exc}")
+        entries = [entry_for(v, size, export_dirs, config) for v in variants
+                   if v.name not in skipped and (v.target is None or export_dirs.get(v.export_name))]
+        if index == 0 and config.miou_frames >= 0:
+            pairs = camvid.spread_pairs(config.data_dir, "val", config.miou_frames)
+            log(f"mIoU on {len(pairs)} CamVid val frames at {size[0]}x{size[1]}")
+            for entry in entries:
+                miou[entry.label] = measure_miou(entry, pairs, log)
+        for mode in config.modes:
+            log(f"{size[0]}x{size[1]} {mode}: {', '.join(e.label for e in entries)}")
+            bench_config = bench.BenchConfig(entries=tuple(entries), mode=mode, niter=config.niter,
+                                             time_s=config.time_s, warmup=config.warmup)
+            results = bench.run_bench(bench_config, log=lambda m: log("  " + m))
+            documents = []
+            for result in results:
+                doc = bench.result_document(result, {})
+                doc.pop("machine")
+                doc["variant"] = result.entry.label
+                doc["samples_ms"] = [round(ns / 1e6, 4) for ns in result.infer_samples_ns]
+                documents.append(doc)
+            runs.append({"size": list(size), "mode": mode, "results": documents})
+    compiled = None
+    if config.compile_variants:
+        size = config.sizes[0]
+        rows = compile_table(load_target("ncs2"), size, config.build_dir / f"{size[0]}x{size[1]}" / "myriadx",
+                             weights_path(config), [v for v in COMPILE_VARIANTS if v.name in config.compile_variants],
+                             log=log)
+        compiled = {"size": list(size), "rows": rows}
+    machine = bench.machine_info()  # after the runs: versions of what was imported (TensorFlow) are known
+    machine["cpu_flags_of_note"] = cpu_flags_of_note()
+    document = {
+        "schema": SCHEMA,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine,
+        "openvino_cpu_capabilities": list(caps),
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(config).items()},
+        "baseline": BASELINE,
+        "variants": [dataclasses.asdict(v) for v in variants],
+        "skipped": skipped,
+        "miou": miou,
+        "miou_frames": None if config.miou_frames < 0 else (config.miou_frames or "all"),
+        "int8_at_scaling_sizes": SCALING_INT8,
+        "runs": runs,
+        "myriad_compile": compiled,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    document["goals"] = evaluate_goals(document)
+    document["class_map"] = class_map_savings(document)
+    document["recommendation"] = recommend(document)
+    return document

@@ -9,6 +9,9 @@ Counted from the IR itself, so any export (or any IR) can be described without T
   FLOPs = 2 x MACs.
 * weights: elements of the floating-point constants (f32/f16/bf16), i.e. the parameters as the IR
   holds them (batch norm already folded into the convolutions, so fewer than the trained model's).
+* activations: elements of every tensor the model computes from its input (the outputs of all nodes but
+  constants, constant-only subgraphs such as weight decompression, and views: Reshape, Squeeze, Unsqueeze,
+  ShapeOf, Result), each counted once: what a one-pass memory stream would move (:mod:`enet_edge.runtime.roofline`).
 
 The counts need static shapes; enet-edge exports have them.
 """
@@ -41,11 +44,12 @@ class LayerCost:
 
 @dataclass(frozen=True)
 class Complexity:
-    """Total MACs, the float weights the IR holds, and the MACs of every counted layer."""
+    """Total MACs, the float weights the IR holds, the activation elements, and the MACs of every counted layer."""
 
     macs: int
     weights: int
     layers: Tuple[LayerCost, ...] = ()
+    activations: int = 0
 
     @property
     def gmac(self) -> float:
@@ -57,7 +61,8 @@ class Complexity:
     def to_dict(self) -> Dict[str, float]:
         """The summary for manifests and JSON documents (no per-layer list)."""
         return {"gmac": round(self.gmac, 4), "macs": self.macs, "gflops": round(2 * self.gmac, 4),
-                "ir_weights": self.weights, "counted_layers": len(self.layers)}
+                "ir_weights": self.weights, "counted_layers": len(self.layers),
+                "activation_elements": self.activations}
 
 
 def _shape(port) -> Tuple[int, ...]:
@@ -82,24 +87,34 @@ def node_macs(op_type: str, inputs: Tuple[Tuple[int, ...], ...], output: Tuple[i
 
 
 COUNTED = ("Convolution", "GroupConvolution", "ConvolutionBackpropData", "MatMul")
+VIEWS = ("Reshape", "Squeeze", "Unsqueeze", "ShapeOf", "Result")
+"""Node types whose output is a view of their input (or no tensor at all): not activations of their own."""
 
 
 def model_complexity(model) -> Complexity:
     """:class:`Complexity` of an ``openvino.Model`` (read, not compiled)."""
     layers = []
-    weights = 0
+    weights = activations = 0
+    constant = set()  # nodes computed from constants only (weight decompression, folded shapes)
     for op in model.get_ordered_ops():
         op_type = op.get_type_name()
         if op_type == "Constant":
+            constant.add(op.get_name())
             if op.get_output_element_type(0).get_type_name() in _FLOAT_TYPES:
                 weights += int(np.prod(_shape(op.output(0)), dtype=np.int64))
             continue
+        sources = [op.input_value(i).get_node().get_name() for i in range(op.get_input_size())]
+        if sources and all(name in constant for name in sources):
+            constant.add(op.get_name())
+            continue
+        if op_type not in VIEWS:
+            activations += sum(int(np.prod(_shape(out), dtype=np.int64)) for out in op.outputs())
         if op_type not in COUNTED:
             continue
         inputs = tuple(_shape(op.input_value(i)) for i in range(op.get_input_size()))
         macs = node_macs(op_type, inputs, _shape(op.output(0)))
         layers.append(LayerCost(op.get_friendly_name(), op_type, macs))
-    return Complexity(sum(layer.macs for layer in layers), weights, tuple(layers))
+    return Complexity(sum(layer.macs for layer in layers), weights, tuple(layers), activations)
 
 
 def ir_complexity(path) -> Complexity:

@@ -169,7 +169,7 @@ def test_float_only_backends_refuse_other_precisions(tmp_path):
 
 
 def test_myriad_needs_fp16_and_names_the_release(tmp_path):
-    with pytest.raises(DeviceError, match="MYRIAD computes in FP16 only"):
+    with pytest.raises(DeviceError, match="MYRIAD computes in f16 only"):
         open_adapter(tiny_ir(tmp_path), device="MYRIAD", precision="f32")
     with pytest.raises(DeviceError, match="OpenVINO 2022.3 LTS, the last release with the MYRIAD plugin"):
         open_adapter(tiny_ir(tmp_path), device="MYRIAD")

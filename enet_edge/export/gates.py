@@ -114,7 +114,7 @@ class CheckReport:
 
 def read_tensorflow(path) -> Graph:
     """Read a binary frozen GraphDef (.pb)."""
-    from enet_edge.runtime.graph_def import parse_graph_def  # TensorFlow protobufs, imported only here
+    from enet_edge.runtime.adapters.tensorflow import parse_graph_def  # TensorFlow protobufs, imported only here
 
     graph_def = parse_graph_def(path)
     return graph_from_graph_def(graph_def, str(path))

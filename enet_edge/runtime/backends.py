@@ -146,13 +146,15 @@ class Backend:
         return device.upper()
 
 
+OPENVINO_BACKEND = "openvino"
+"""OpenVINO: IRs and ONNX files on any OpenVINO device (what measures MACs and compiles for MYRIAD reads)."""
 KERAS_BACKEND = "keras"
 """Trained ``.npz`` weights built into the Keras model (needs TensorFlow)."""
 WEIGHTS_KIND = "weights"
 """The keras backend's artifact kind: a trained weights file (its classes in its meta), not an export artifact."""
 
 TABLE: Tuple[Backend, ...] = (
-    Backend("openvino", (".xml", ".onnx"), "openvino_ir", "enet.xml",
+    Backend(OPENVINO_BACKEND, (".xml", ".onnx"), "openvino_ir", "enet.xml",
             "enet_edge.runtime.adapters.openvino:OpenVINOAdapter", ".xml or .onnx", also_runs=("onnx",),
             devices=None, precisions=PRECISIONS, default_precision=None, sidecar=(".xml", ".bin"),
             options=("nireq", "hint", "perf_counters", "threads", "streams", "config")),

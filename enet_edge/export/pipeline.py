@@ -128,9 +128,9 @@ def load_model_weights(request: ExportRequest, log: Callable[[str], None]):
 def _trained_weights(path, request_weights: bool = True):
     from enet_edge.model.weights import read_weights
 
-    weights, config_dict, meta = read_weights(path, "--weights" if request_weights else "the shipped weights")
+    weights, config, meta = read_weights(path, "--weights" if request_weights else "the shipped weights")
     info = {"path": str(path), "sha256": sha256_file(Path(path)), "trained": True, **meta}
-    return weights, ENetConfig.from_dict(config_dict), info
+    return weights, config, info
 
 
 def _random_weights(seed: int):

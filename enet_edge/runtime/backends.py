@@ -127,7 +127,8 @@ class Backend:
         if not self.reads_file(path):
             raise ArtifactError(f"the {self.name} backend reads {self.reads}, not {path.name}")
         if self.sidecar and path.suffix.lower() == self.sidecar[0] and not path.with_suffix(self.sidecar[1]).is_file():
-            raise ArtifactError(f"{path.with_suffix(self.sidecar[1])} is missing next to {path.name}")
+            raise ArtifactError(f"{path.with_suffix(self.sidecar[1])} is missing next to {path.name}: the model is "
+                                f"both files; copy both or re-export")
         return path
 
     def check_precision(self, precision: Optional[str]) -> Optional[str]:

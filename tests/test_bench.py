@@ -413,3 +413,13 @@ def test_int8_export_runs_no_reference_kernels_and_floats_only_in_the_switch_log
     lines = bench.report.kernel_audit_lines(result)
     assert lines[0].startswith(f"  reference kernels (ref_*): {len(audit['reference'])} layer(s)")
     assert "float layers" in lines[1]
+
+
+def test_run_request_follows_the_mode():
+    entry = parse_entry("build/cpu:openvino:CPU:f16")
+    latency = BenchConfig(entries=(entry,), threads=2, nstreams="auto", per_layer=5).run_request(entry)
+    assert (latency.precision, latency.nireq, latency.hint, latency.perf_counters) == ("f16", 1, "LATENCY", True)
+    assert (latency.threads, latency.streams) == (2, "AUTO")
+    throughput = BenchConfig(entries=(entry,), mode="throughput", hint="none").run_request(entry)
+    assert (throughput.nireq, throughput.hint, throughput.perf_counters) == (0, None, False)  # 0: the device's optimal
+    assert BenchConfig(entries=(entry,), mode="throughput", nireq=3).run_request(entry).nireq == 3

@@ -292,3 +292,15 @@ def test_target_inference_precision_option():
     with pytest.raises(ConfigError, match="MYRIAD computes in f16 only"):
         dataclasses.replace(load_target("ncs2"), inference_precision="f32")
     assert dataclasses.replace(load_target("ncs2"), inference_precision="f16").inference_precision == "f16"
+
+
+def test_device_precision_is_the_one_place_myriad_means_f16():
+    from enet_edge.runtime.precision import check_device_precision, device_precision
+
+    assert device_precision("MYRIAD") == device_precision("MYRIAD.1.2-ma2480") == device_precision("myriad") == "f16"
+    assert device_precision("CPU") is None and device_precision("GPU.1") is None
+    assert device_precision("HETERO:MYRIAD,CPU") is None  # a device list chooses per layer
+    assert check_device_precision("MYRIAD", "FP16") == "f16" and check_device_precision("MYRIAD", None) is None
+    assert check_device_precision("CPU", "bf16") == "bf16"
+    with pytest.raises(DeviceError, match=r"MYRIAD computes in f16 only; it cannot run bf16 \(ask for f16 or none\)"):
+        check_device_precision("MYRIAD", "bf16")

@@ -186,6 +186,6 @@ def artifact_classes(artifact, num_classes: int) -> ClassSet:
     its logits have CamVid's 12 channels)."""
     if artifact.manifest:
         return from_meta(artifact.manifest, num_classes)
-    if Path(artifact.path).suffix == ".npz":
+    if artifact.is_weights:
         return weights_classes(artifact.path)
     return CAMVID

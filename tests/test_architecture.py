@@ -19,7 +19,7 @@ DEVICE_CODE = ("runtime", "apps/bench", "apps/demo", "apps/frames.py", "progress
                "classes.py", "resources.py", "metrics.py")
 FORBIDDEN = ("enet_edge.model", "enet_edge.export", "enet_edge.apps.train")
 TENSORFLOW = ("tensorflow", "keras", "tf2onnx", "nncf")
-LAZY_TENSORFLOW_ALLOWED = ("runtime/adapters/tensorflow.py", "runtime/graph_def.py")  # the frozen-graph backend
+LAZY_TENSORFLOW_ALLOWED = ("runtime/adapters/tensorflow.py",)  # the frozen-graph backend
 MAX_LINES = 500
 
 

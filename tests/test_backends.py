@@ -9,13 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from enet_edge.errors import ArtifactError, DeviceError
+from enet_edge.errors import ArtifactError, ConfigError, DeviceError
 from enet_edge.runtime import InferenceAdapter, open_adapter
 from enet_edge.runtime.backends import (
     ARTIFACT_FILES,
     BACKENDS,
     KINDS,
     TABLE,
+    RunRequest,
+    adapter_options,
     artifact_file,
     backend,
     backend_for,
@@ -111,6 +113,17 @@ def test_every_backend_row(row, tmp_path):
                 row.check_file(tmp_path / f"m{suffix}")
         else:
             assert row.check_file(tmp_path / f"m{suffix}") == tmp_path / f"m{suffix}"
+    assert row.reads_file(tmp_path / f"m{row.suffixes[0].upper()}") and not row.reads_file(tmp_path / "m.tflite")
+    # options: the request fields it takes, and precision; nothing it does not take
+    request = RunRequest(precision="f32", nireq=4, hint="latency", perf_counters=True, threads=2, streams="auto")
+    options = adapter_options(row.name, request)
+    assert options["precision"] == "f32" and set(options) <= {"precision", *row.options}
+    assert row.async_queue == (options.get("nireq") == 4)
+    assert all(options[key] == getattr(request, key) for key in options)
+    with pytest.raises(ConfigError, match=f"the {row.name} backend takes no option bogus"):
+        open_adapter(_any_file(tmp_path, row), backend=row.name, bogus=1)
+    # devices: CPU everywhere; MYRIAD only where the row lists any device (checked against the machine when opened)
+    assert row.runs_on("cpu") and row.runs_on("MYRIAD") == (row.devices is None)
     # artifact files round-trip
     assert kind_backend(row.kind) is row
     if row.artifact_file is not None:
@@ -152,6 +165,59 @@ def test_every_backend_row(row, tmp_path):
         open_adapter(wrong, backend=row.name)
 
 
+def _any_file(directory: Path, row) -> Path:
+    """A file of the row's own type (content irrelevant: options are refused before anything is read)."""
+    path = directory / f"any{row.suffixes[0]}"
+    path.write_bytes(b"x")
+    if row.sidecar:
+        path.with_suffix(row.sidecar[1]).write_bytes(b"x")
+    return path
+
+
+def test_adapter_options_per_backend():
+    request = RunRequest(precision="FP16", nireq=0, hint="throughput", perf_counters=True, threads=3, streams="2")
+    assert request.precision == "f16" and request.hint == "THROUGHPUT"
+    assert adapter_options("openvino", request) == {"precision": "f16", "nireq": 0, "hint": "THROUGHPUT",
+                                                   "perf_counters": True, "threads": 3, "streams": "2"}
+    assert adapter_options("onnxruntime", request) == {"precision": "f16", "threads": 3}
+    assert adapter_options("tensorflow", request) == adapter_options("keras", request) == {"precision": "f16"}
+    assert adapter_options("onnxruntime", RunRequest()) == {"precision": None, "threads": None}
+    with pytest.raises(DeviceError, match="unknown backend"):
+        adapter_options("tensorrt", request)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"precision": "f64"}, "precision 'f64' is not one of"), ({"nireq": -1}, "nireq=-1 must be an integer >= 0"),
+    ({"hint": "fast"}, "hint='FAST' must be one of LATENCY"), ({"threads": 0}, "threads=0 must be an integer >= 1"),
+    ({"streams": "many"}, "streams='MANY' must be AUTO or a positive integer"),
+])
+def test_run_request_is_checked(bad, message):
+    with pytest.raises(ConfigError, match=message):
+        RunRequest(**bad)
+
+
+def test_artifact_is_weights_by_kind():
+    from enet_edge.runtime.manifest import Artifact
+
+    assert Artifact(Path("w.npz"), "keras", backend("keras").kind).is_weights
+    assert not any(Artifact(Path(row.suffixes[0]), row.name, row.kind).is_weights for row in TABLE if row.artifact_file)
+
+
+def test_adapters_load_through_the_table_only():
+    """Importing the adapters package loads no concrete adapter module; an adapter class loads by its row."""
+    code = ("import sys; import enet_edge.runtime as r; loaded = sorted(m for m in sys.modules if m.startswith("
+            "'enet_edge.runtime.adapters.') and m.rpartition('.')[2] in ('openvino', 'onnxruntime', 'tensorflow')); "
+            "cls = r.OnnxRuntimeAdapter; print(loaded, cls.__module__)")
+    assert _python(code) == "[] enet_edge.runtime.adapters.onnxruntime"
+
+
+def _python(code: str) -> str:
+    """What ``code`` prints in a fresh interpreter (nothing imported before it)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
 def test_unknown_backend_and_suffix_are_clear_errors(tmp_path):
     with pytest.raises(DeviceError, match="unknown backend 'tensorrt'; choose one of openvino, onnxruntime"):
         backend("tensorrt")
@@ -165,7 +231,7 @@ def test_unknown_backend_and_suffix_are_clear_errors(tmp_path):
 def test_an_ir_needs_its_bin(tmp_path):
     xml = _tiny_ir(tmp_path)
     xml.with_suffix(".bin").unlink()
-    with pytest.raises(ArtifactError, match="tiny.bin is missing next to tiny.xml"):
+    with pytest.raises(ArtifactError, match="tiny.bin is missing next to tiny.xml: the model is both files"):
         open_adapter(xml)
 
 
@@ -188,9 +254,7 @@ def test_the_table_imports_no_framework():
     code = ("import sys; import enet_edge.runtime.backends as b; b.backend('keras'); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('openvino', 'onnxruntime', 'tensorflow', "
             "'keras') or m.startswith('enet_edge.model')))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "[]"
+    assert _python(code) == "[]"
 
 
 def test_keras_weights_adapter_stays_reachable_from_the_runtime():

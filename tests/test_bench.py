@@ -22,7 +22,7 @@ from enet_edge.apps.bench import (
     run_bench,
 )
 from enet_edge.cli import main
-from enet_edge.errors import ConfigError
+from enet_edge.errors import ConfigError, DeviceError
 
 from conftest import REPO
 from tiny_models import TINY_SIZE
@@ -100,7 +100,6 @@ def test_parse_entry_defaults_and_existing_paths(tmp_path):
 @pytest.mark.parametrize("spec, message", [
     ("build/cpu:tensorrt", "is not a backend"),
     ("build/cpu:openvino:CPU:f64", "meant as a precision"),
-    ("build/cpu/enet.onnx:onnxruntime:CPU:f16", "runs f32 only"),
     ("", "empty model entry"),
 ])
 def test_parse_entry_errors(spec, message):
@@ -322,7 +321,8 @@ def _error_cases(cpu_dir, tmp_path):
         "not a folder": ([str(cpu_dir), "--images", str(cpu_dir / "enet.xml")], "is not a directory"),
         "wrong backend for file": ([f"{cpu_dir / 'enet.xml'}:onnxruntime"], "reads .onnx"),
         "bad entry": ([f"{cpu_dir}:tensorrt"], "is not a backend"),
-        "precision off openvino": ([str(cpu_dir / "enet.onnx"), "--precision", "f16"], "needs the openvino backend"),
+        "precision off openvino": ([str(cpu_dir / "enet.onnx"), "--precision", "f16"],
+                                   "the onnxruntime backend runs f32 only, not f16"),
         "nothing given": ([], "give a MODEL"),
         "nireq in latency mode": ([str(cpu_dir), "--nireq", "4"], "applies to --mode throughput"),
         "json is a dir": ([str(cpu_dir), "--json", str(tmp_path)], "is a directory"),
@@ -379,7 +379,7 @@ def test_help_documents_the_entry_syntax(capsys):
     assert "build/cpu/enet.onnx:onnxruntime" in text
 
 
-def test_trained_weights_bench_through_the_keras_backend():
+def test_trained_weights_bench_through_the_keras_backend(monkeypatch):
     """The 'TensorFlow, Keras model' row of `make bench`: .npz weights resolve to the keras backend."""
     entry = parse_entry(str(REPO / "weights" / "enet_camvid.npz"))
     small = dataclasses.replace(entry, options=(("height", 64), ("width", 96)))  # built small: the row is the point
@@ -387,8 +387,11 @@ def test_trained_weights_bench_through_the_keras_backend():
     assert result.backend == "keras" and result.precision == "f32"
     assert result.infer.latency.count == 2 and result.e2e.latency.count == 2
     assert parse_entry("weights/enet_camvid.npz:keras:CPU:f16").precision == "f16"  # Keras float16 policy
-    with pytest.raises(ConfigError, match="runs f32 or f16 only"):
-        parse_entry("weights/enet_camvid.npz:keras:CPU:bf16")
+    bf16 = dataclasses.replace(parse_entry(str(REPO / "weights" / "enet_camvid.npz") + ":keras:CPU:bf16"),
+                               options=small.options)
+    monkeypatch.setattr(measure, "open_adapter", lambda *a, **k: pytest.fail("an entry was loaded"))
+    with pytest.raises(DeviceError, match="computes in f32 or f16 .*, not bf16"):  # checked before anything loads
+        bench.run_bench(BenchConfig(entries=(small, bf16), niter=2, warmup=0))
 
 
 def test_int8_export_runs_no_reference_kernels_and_floats_only_in_the_switch_logic(small_exports):
@@ -410,3 +413,13 @@ def test_int8_export_runs_no_reference_kernels_and_floats_only_in_the_switch_log
     lines = bench.report.kernel_audit_lines(result)
     assert lines[0].startswith(f"  reference kernels (ref_*): {len(audit['reference'])} layer(s)")
     assert "float layers" in lines[1]
+
+
+def test_run_request_follows_the_mode():
+    entry = parse_entry("build/cpu:openvino:CPU:f16")
+    latency = BenchConfig(entries=(entry,), threads=2, nstreams="auto", per_layer=5).run_request(entry)
+    assert (latency.precision, latency.nireq, latency.hint, latency.perf_counters) == ("f16", 1, "LATENCY", True)
+    assert (latency.threads, latency.streams) == (2, "AUTO")
+    throughput = BenchConfig(entries=(entry,), mode="throughput", hint="none").run_request(entry)
+    assert (throughput.nireq, throughput.hint, throughput.perf_counters) == (0, None, False)  # 0: the device's optimal
+    assert BenchConfig(entries=(entry,), mode="throughput", nireq=3).run_request(entry).nireq == 3

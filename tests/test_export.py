@@ -284,12 +284,11 @@ def test_full_size_make_export_runs_in_the_ncs2_runtime_stack(camvid, tmp_path):
 def test_fp16_overflow_is_named_before_fp16_parity(tmp_path):
     """Weights whose logits leave FP16's range stop the ncs2 export with one line naming the layer, not NaN parity."""
     from enet_edge.model.weights import read_weights, write_weights
-    from enet_edge.model.config import ENetConfig
     from enet_edge.resources import DEFAULT_WEIGHTS
 
     weights, config, meta = read_weights(DEFAULT_WEIGHTS)
     weights = {k: (v * 1e5 if k.startswith("fullconv/") else v) for k, v in weights.items()}
-    loud = write_weights(tmp_path / "loud.npz", weights, ENetConfig.from_dict(config), meta)
+    loud = write_weights(tmp_path / "loud.npz", weights, config, meta)
     request = ExportRequest(target=load_target("ncs2"), out_dir=tmp_path / "ncs2", weights=loud, height=64, width=96)
     with pytest.raises(ParityError) as caught:
         export(request, log=lambda m: None)

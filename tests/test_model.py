@@ -96,6 +96,8 @@ def test_weights_round_trip_and_mismatch(enet_builds, tmp_path, rng):
     path = save_weights(m, tmp_path / "w.npz", enet_builds.config, meta={"note": "test"})
     m2, cfg, meta = load_enet(path, height=32, width=32)
     assert cfg.height == 32 and meta == {"note": "test"}
+    weights, stored, _ = read_weights(path)  # the config as stored: an ENetConfig, not a dict
+    assert stored == enet_builds.config and set(weights) == {v.path for v in m.weights}
     for v1, v2 in zip(m.weights, m2.weights):
         assert v1.path == v2.path and np.array_equal(v1.numpy(), v2.numpy())
     other = enet.build_enet(SMALL.replace(num_classes=5))

@@ -169,7 +169,7 @@ def test_float_only_backends_refuse_other_precisions(tmp_path):
 
 
 def test_myriad_needs_fp16_and_names_the_release(tmp_path):
-    with pytest.raises(DeviceError, match="MYRIAD computes in FP16 only"):
+    with pytest.raises(DeviceError, match="MYRIAD computes in f16 only"):
         open_adapter(tiny_ir(tmp_path), device="MYRIAD", precision="f32")
     with pytest.raises(DeviceError, match="OpenVINO 2022.3 LTS, the last release with the MYRIAD plugin"):
         open_adapter(tiny_ir(tmp_path), device="MYRIAD")
@@ -292,3 +292,15 @@ def test_target_inference_precision_option():
     with pytest.raises(ConfigError, match="MYRIAD computes in f16 only"):
         dataclasses.replace(load_target("ncs2"), inference_precision="f32")
     assert dataclasses.replace(load_target("ncs2"), inference_precision="f16").inference_precision == "f16"
+
+
+def test_device_precision_is_the_one_place_myriad_means_f16():
+    from enet_edge.runtime.precision import check_device_precision, device_precision
+
+    assert device_precision("MYRIAD") == device_precision("MYRIAD.1.2-ma2480") == device_precision("myriad") == "f16"
+    assert device_precision("CPU") is None and device_precision("GPU.1") is None
+    assert device_precision("HETERO:MYRIAD,CPU") is None  # a device list chooses per layer
+    assert check_device_precision("MYRIAD", "FP16") == "f16" and check_device_precision("MYRIAD", None) is None
+    assert check_device_precision("CPU", "bf16") == "bf16"
+    with pytest.raises(DeviceError, match=r"MYRIAD computes in f16 only; it cannot run bf16 \(ask for f16 or none\)"):
+        check_device_precision("MYRIAD", "bf16")

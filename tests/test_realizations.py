@@ -7,7 +7,7 @@ from enet_edge.export import freeze
 from enet_edge.model.config import REFERENCE_REALIZATION, ENetConfig, Realization
 from enet_edge.model import enet
 from enet_edge.model.weights import get_weights, set_weights
-from enet_edge.runtime.graph_def import parse_graph_def
+from enet_edge.runtime.adapters.tensorflow import parse_graph_def
 from helpers import graph_def_function
 
 CPU_REALIZATION = Realization(prelu="native", switches="full_resolution", shuffle="depth_to_space",

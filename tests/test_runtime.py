@@ -159,7 +159,7 @@ class _Core:
     ("2022.3.2", True, "has the MYRIAD plugin but finds no stick: plug the Neural Compute Stick 2 in"),
 ])
 def test_myriad_help_says_what_is_missing(version, plugin, says):
-    from enet_edge.runtime.adapters.openvino import myriad_help
+    from enet_edge.runtime.adapters.openvino_core import myriad_help
 
     text = myriad_help(_Core(plugin), version)
     assert says in text and "docs/ncs2.md" in text
@@ -167,12 +167,12 @@ def test_myriad_help_says_what_is_missing(version, plugin, says):
 
 def test_an_ir_newer_than_the_runtime_gets_a_hint():
     """What OpenVINO 2022.3 says of an opset11 IR (tests/test_runtime.py runs the real one), and the hint added."""
-    from enet_edge.runtime.adapters.openvino import _newer_opset_hint, openvino_version
+    from enet_edge.runtime.adapters.openvino_core import newer_opset_hint, openvino_version
 
-    hint = _newer_opset_hint(RuntimeError("Cannot create Interpolate layer Resize__191 id:515 from unsupported "
+    hint = newer_opset_hint(RuntimeError("Cannot create Interpolate layer Resize__191 id:515 from unsupported "
                                           "opset: opset11\n"))
     assert f"this OpenVINO, {openvino_version().split('-')[0]}, predates opset11" in hint and "ncs2 export" in hint
-    assert _newer_opset_hint(RuntimeError("Error parsing start element tag")) == ""
+    assert newer_opset_hint(RuntimeError("Error parsing start element tag")) == ""
 
 
 # --------------------------------------------------------------------------------------------

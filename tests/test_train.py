@@ -110,7 +110,7 @@ def test_smoke_run_writes_the_run_directory(smoke_run):
     assert float(rows[0]["val_miou"]) == pytest.approx(state["best_miou"], abs=1e-5)
     weights, config, meta = read_weights(smoke_run / "best_weights.npz")
     # saved for inference at full frame size, batch 1, whatever the training crop was
-    assert (config["height"], config["width"], config["batch"]) == (360, 480, 1)
+    assert (config.height, config.width, config.batch) == (360, 480, 1)
     assert meta["epoch"] == 1 and meta["val_miou"] == pytest.approx(state["best_miou"])
     assert meta["val_miou_smoothed"] == pytest.approx(state["best_score"])  # one validation: its own mean
     assert meta["selection"] == "mean of the last 3 validations"

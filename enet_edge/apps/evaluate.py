@@ -37,7 +37,7 @@ from enet_edge.progress import ProgressBar
 from enet_edge.runtime import BACKENDS, KERAS_BACKEND, Segmenter, open_adapter
 from enet_edge.runtime.backends import backend, find_backend
 from enet_edge.runtime.manifest import resolve_artifact
-from enet_edge.runtime.precision import PRECISIONS, normalize_precision, require_exact
+from enet_edge.runtime.precision import PRECISIONS, device_precision, normalize_precision, require_exact
 
 EVAL_BACKENDS = BACKENDS
 DEFAULT_OUT_DIR = Path("build") / "eval"
@@ -107,9 +107,7 @@ class EvalConfig:
             raise ConfigError(f"{self.model} is a weights file: it runs with the keras backend, not {self.backend}")
         if not is_weights and self.backend == KERAS_BACKEND:
             raise ConfigError(f"the keras backend runs .npz weights, not {self.model}")
-        precision = normalize_precision(self.precision)
-        if precision is None:
-            precision = "f16" if self.device.split(".")[0].upper() == "MYRIAD" else "f32"
+        precision = normalize_precision(self.precision) or device_precision(self.device) or "f32"
         object.__setattr__(self, "precision", precision)
         runs = backend(self.backend) if self.backend else own
         if runs is not None and precision not in runs.precisions:

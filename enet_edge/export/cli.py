@@ -102,10 +102,11 @@ DEFAULT_CHECK_TARGET = "ncs2"
 def _compile_check(paths, options) -> list:
     """Compile every .onnx/.xml of ``paths`` with the MYRIAD X compiler; print its verdict; the refusals."""
     from enet_edge.export.myriadx import compile_model, summary_line
+    from enet_edge.runtime.backends import OPENVINO_BACKEND, backend
 
     refused = []
     for p in paths:
-        if p.suffix.lower() not in (".onnx", ".xml"):
+        if not backend(OPENVINO_BACKEND).reads_file(p):  # what OpenVINO reads, the MYRIAD X compiler compiles
             continue
         record = compile_model(p, options, log=lambda m: print(m, file=sys.stderr))
         print(f"{p}: MYRIAD X compiler {summary_line(record)}")
@@ -139,7 +140,7 @@ def run_check(args) -> int:
     from enet_edge.export.gates import check_graph, read_graph, ruleset_for, unreadable_here
     from enet_edge.errors import ArtifactError, CheckFailed, ConfigError
     from enet_edge.export.targets import ARTIFACT_FILES
-    from enet_edge.runtime.backends import export_kind
+    from enet_edge.runtime.backends import export_kind, kind_backend
     from enet_edge.runtime.manifest import MANIFEST, read_manifest, verify_artifact
 
     path = Path(args.path)
@@ -176,9 +177,7 @@ def run_check(args) -> int:
         if kind is not None and kind not in target.checks:
             raise ConfigError(f"target {target.name} has no {kind} check; it checks {', '.join(target.checks)}")
         graph = read_graph(p)
-        if p.suffix.lower() == ".xml" and not p.with_suffix(".bin").is_file():
-            raise ArtifactError(f"{p.with_suffix('.bin')} is missing next to {p.name}: an OpenVINO IR is both "
-                                f"files; re-export")
+        kind_backend(kind).check_file(p)  # its sidecar (.bin beside an .xml)
         flavour = ((manifest or {}).get("model") or {}).get("flavour", "paper")
         report = check_graph(graph, ruleset_for(kind, target.checks[kind], target, flavour))
         if report.ok:
@@ -189,7 +188,7 @@ def run_check(args) -> int:
             print(report.table())
     compile_options = {"auto": target.myriad_compiler, "yes": target.myriad_compiler or {}, "no": None}[args.compile]
     if compile_options is not None:  # an export directory: its ONNX stands for its IR v11 (docs/ncs2.md)
-        failed += _compile_check([p for p in paths if not path.is_dir() or p.suffix == ".onnx"], compile_options)
+        failed += _compile_check([p for p in paths if not path.is_dir() or export_kind(p) == "onnx"], compile_options)
     if failed:
         raise CheckFailed(f"target {target.name} does not accept {len(failed)} of {len(paths)} artifact(s): "
                           f"{'; '.join(failed)} (tables above)")

@@ -37,6 +37,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from enet_edge.errors import ArtifactError, CompatibilityError, ConfigError
 from enet_edge.resources import RULESET_DIR, read_toml
+from enet_edge.runtime.backends import export_kind, kind_backend
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ class CheckReport:
 
 def read_tensorflow(path) -> Graph:
     """Read a binary frozen GraphDef (.pb)."""
-    from enet_edge.runtime.graph_def import parse_graph_def  # TensorFlow protobufs, imported only here
+    from enet_edge.runtime.adapters.tensorflow import parse_graph_def  # TensorFlow protobufs, imported only here
 
     graph_def = parse_graph_def(path)
     return graph_from_graph_def(graph_def, str(path))
@@ -237,17 +238,18 @@ def read_openvino_ir(path) -> Graph:
 
 
 READERS: Dict[str, Callable[[Any], Graph]] = {
-    ".pb": read_tensorflow,
-    ".onnx": read_onnx,
-    ".xml": read_openvino_ir,
+    "tensorflow": read_tensorflow,
+    "onnx": read_onnx,
+    "openvino_ir": read_openvino_ir,
 }
+"""Export artifact kind -> its graph reader; a file's kind comes from its suffix (the backend table)."""
 
 
 READER_PACKAGES: Dict[str, Tuple[str, str]] = {
-    ".pb": ("tensorflow", "reading a frozen GraphDef needs TensorFlow"),
-    ".onnx": ("onnx", "reading ONNX needs the onnx package"),
+    "tensorflow": ("tensorflow", "reading a frozen GraphDef needs TensorFlow"),
+    "onnx": ("onnx", "reading ONNX needs the onnx package"),
 }
-"""Suffix -> (package its reader imports, why), for files that the runtime-only install cannot read."""
+"""Artifact kind -> (package its reader imports, why), for files that the runtime-only install cannot read."""
 
 
 def unreadable_here(path) -> Optional[str]:
@@ -255,7 +257,7 @@ def unreadable_here(path) -> Optional[str]:
 
     Looks the package up without importing it (importing TensorFlow takes seconds).
     """
-    package, why = READER_PACKAGES.get(Path(path).suffix.lower(), (None, ""))
+    package, why = READER_PACKAGES.get(export_kind(path), (None, ""))
     if package is None:
         return None
     try:
@@ -269,9 +271,11 @@ def read_graph(path) -> Graph:
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"{path} does not exist")
-    reader = READERS.get(path.suffix.lower())
+    reader = READERS.get(export_kind(path))
     if reader is None:
-        raise ArtifactError(f"{path}: cannot check a '{path.suffix}' file; give a .pb, .onnx or .xml")
+        readable = [kind_backend(kind).suffixes[0] for kind in READERS]
+        raise ArtifactError(f"{path}: cannot check a '{path.suffix}' file; give a {', '.join(readable[:-1])} "
+                            f"or {readable[-1]}")
     return reader(path)
 
 

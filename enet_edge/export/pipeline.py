@@ -128,9 +128,9 @@ def load_model_weights(request: ExportRequest, log: Callable[[str], None]):
 def _trained_weights(path, request_weights: bool = True):
     from enet_edge.model.weights import read_weights
 
-    weights, config_dict, meta = read_weights(path, "--weights" if request_weights else "the shipped weights")
+    weights, config, meta = read_weights(path, "--weights" if request_weights else "the shipped weights")
     info = {"path": str(path), "sha256": sha256_file(Path(path)), "trained": True, **meta}
-    return weights, ENetConfig.from_dict(config_dict), info
+    return weights, config, info
 
 
 def _random_weights(seed: int):
@@ -190,11 +190,11 @@ def _run_artifact(kind: str, path: Path, frames: List[np.ndarray], precision: st
     parity never measures bf16 in place of f32 or f16.
     """
     from enet_edge.runtime.adapters import open_adapter
-    from enet_edge.runtime.backends import kind_backend
+    from enet_edge.runtime.backends import RunRequest, adapter_options, kind_backend
     from enet_edge.runtime.precision import require_exact
 
     backend = kind_backend(kind).name
-    options = {"precision": precision} if backend == "openvino" else {}
+    options = adapter_options(backend, RunRequest(precision=precision))
     adapter = open_adapter(path, backend=backend, device="CPU", **options)
     try:
         run = adapter.precision_run

@@ -34,7 +34,7 @@ from enet_edge.errors import ConfigError
 from enet_edge.export.parity import ParityThresholds
 from enet_edge.resources import TARGET_DIR, read_toml  # TARGET_DIR: export/ in the repository, package data when installed
 from enet_edge.runtime.backends import artifact_file
-from enet_edge.runtime.precision import PRECISIONS
+from enet_edge.runtime.precision import PRECISIONS, device_precision
 
 ARTIFACTS = ("tensorflow", "onnx", "openvino_ir")
 """Artifact kinds in pipeline order: frozen GraphDef, ONNX, OpenVINO IR."""
@@ -138,8 +138,9 @@ class TargetSpec:
             if "openvino_ir" not in self.artifacts:
                 raise ConfigError(f"target {self.name}: [openvino] inference_precision is stored in the OpenVINO IR; "
                                   f"list the openvino_ir artifact")
-            if self.device == "MYRIAD" and self.inference_precision != "f16":
-                raise ConfigError(f"target {self.name}: MYRIAD computes in f16 only; inference_precision="
+            fixed = device_precision(self.device)
+            if fixed and self.inference_precision != fixed:
+                raise ConfigError(f"target {self.name}: {self.device} computes in {fixed} only; inference_precision="
                                   f"{self.inference_precision!r} cannot run there")
         from enet_edge.export.onnx_rewrites import REWRITES
 
@@ -196,6 +197,14 @@ _KEYS = {"": {"name", "description", "mode", "device", "artifacts", *_TABLES}, "
          "quantization": {f.name for f in dataclasses.fields(QuantizationSpec)}}
 
 
+_SCALARS = (("input", "height", int, "height"), ("input", "width", int, "width"), ("", "mode", str, "mode"),
+            ("", "device", str, "device"), ("onnx", "opset", int, "onnx_opset"),
+            ("openvino", "precision", str, "precision"), ("parity", "frames", int, "parity_frames"),
+            ("parity", "random", int, "parity_random"), ("output", "class_map", str, "class_map"),
+            ("openvino", "inference_precision", str, "inference_precision"))
+"""(table, key, type, TargetSpec field) of a target file's single values; an absent one takes TargetSpec's default."""
+
+
 def _typed(value, kind, where: str, source: str):
     """``value`` when it is a ``kind`` (int: not a bool, not a float), else :class:`ConfigError` naming the key."""
     ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
@@ -239,7 +248,7 @@ def _from_table(table: dict, source: str) -> TargetSpec:
             for metric, value in limits.items():
                 _typed(value, float, f"[parity.thresholds.{kind}] {metric}", source)
             thresholds[kind] = ParityThresholds(**limits)
-        artifacts = get("", "artifacts", list, list(ARTIFACTS))
+        artifacts = get("", "artifacts", list, [])
         for item in artifacts:
             _typed(item, str, "artifacts entry", source)
         checks = get("", "checks", dict, {})
@@ -258,23 +267,15 @@ def _from_table(table: dict, source: str) -> TargetSpec:
             name=name,
             description=get("", "description", str, ""),
             realization=Realization.from_dict(table.get("realization", {})),
-            height=get("input", "height", int, 360),
-            width=get("input", "width", int, 480),
-            mode=get("", "mode", str, "export"),
-            device=get("", "device", str, "CPU"),
-            onnx_opset=get("onnx", "opset", int, 13),
-            precision=get("openvino", "precision", str, "FP32"),
-            artifacts=tuple(artifacts),
             checks=dict(checks),
-            parity_frames=get("parity", "frames", int, 3),
-            parity_random=get("parity", "random", int, 1),
             thresholds=thresholds,
             quantization=QuantizationSpec(**table["quantization"]) if "quantization" in table else None,
-            class_map=get("output", "class_map", str, None),
-            inference_precision=get("openvino", "inference_precision", str, None),
             onnx_rewrites=tuple(rewrites),
             myriad_compiler=compiler,
             source=source,
+            **({"artifacts": tuple(artifacts)} if "artifacts" in table else {}),
+            **{field: get(section, key, kind, None) for section, key, kind, field in _SCALARS  # absent: the defaults
+               if key in (table.get(section, {}) if section else table)},
         )
     except KeyError as exc:
         raise ConfigError(f"target file {source} lacks {exc}") from exc

@@ -14,9 +14,9 @@ from typing import Optional
 
 import numpy as np
 
-from enet_edge.errors import ArtifactError, DeviceError
+from enet_edge.errors import DeviceError
 from enet_edge.runtime.adapters.base import InferenceAdapter, TensorSpec
-from enet_edge.runtime.backends import KERAS_BACKEND, backend
+from enet_edge.runtime.backends import KERAS_BACKEND
 from enet_edge.runtime.precision import PrecisionRun
 
 
@@ -27,7 +27,8 @@ class KerasWeightsAdapter(InferenceAdapter):
     (1, H, W, K) float32 NHWC. H, W default to the size stored with the weights. Built with the
     ``depth_to_space`` realization (the fastest on CPU; every realization computes the same function).
     ``precision`` "f16": Keras float16 dtype policy, weights and activations in FP16 (the NCS2's
-    arithmetic, emulated where the hardware has no FP16).
+    arithmetic, emulated where the hardware has no FP16). Opened through
+    :func:`~enet_edge.runtime.adapters.open_adapter`, which checks the file, the device and the precision.
     """
 
     backend = KERAS_BACKEND
@@ -35,11 +36,6 @@ class KerasWeightsAdapter(InferenceAdapter):
     def __init__(self, path, device: str = "CPU", height: Optional[int] = None, width: Optional[int] = None,
                  precision: Optional[str] = "f32"):
         path = Path(path)
-        row = backend(self.backend)
-        precision = row.check_precision(precision)
-        if not path.is_file():
-            raise ArtifactError(f"weights file {path} does not exist")
-        device = row.check_device(device)
         try:
             import tensorflow as tf
         except ImportError as exc:

@@ -69,8 +69,9 @@ def write_weights(path, arrays: Dict[str, np.ndarray], config: ENetConfig, meta:
     return atomic_savez(Path(path), arrays)
 
 
-def read_weights(path, flag: str = "weights file") -> Tuple[Dict[str, np.ndarray], dict, dict]:
-    """Read an ``.npz`` written by :func:`save_weights`; returns (weights, config dict, meta dict).
+def read_weights(path, flag: str = "weights file") -> Tuple[Dict[str, np.ndarray], ENetConfig, dict]:
+    """Read an ``.npz`` written by :func:`save_weights`: (weights by variable path, float arrays of the
+    variables' shapes; the :class:`ENetConfig` stored with them; meta dict).
 
     Every problem is an :class:`ArtifactError` naming the file (and ``flag``, the option that gave it): missing,
     not an npz (zip) file, truncated, holding pickled objects, or without a valid ENet config entry."""
@@ -101,7 +102,7 @@ def read_weights(path, flag: str = "weights file") -> Tuple[Dict[str, np.ndarray
     if not isinstance(config, dict) or not isinstance(meta, dict):
         raise ArtifactError(f"{flag} {path}: its {CONFIG_KEY}/{META_KEY} entries are not JSON objects")
     try:
-        ENetConfig.from_dict(config)
+        config = ENetConfig.from_dict(config)
     except (ConfigError, TypeError) as exc:
         raise ArtifactError(f"{flag} {path}: its ENet config is invalid ({exc})") from exc
     bad = sorted(k for k, v in arrays.items() if not np.issubdtype(v.dtype, np.number))
@@ -120,8 +121,7 @@ def load_enet(
     """
     from enet_edge.model.enet import build_enet
 
-    weights, config_dict, meta = read_weights(path)
-    config = ENetConfig.from_dict(config_dict)
+    weights, config, meta = read_weights(path)
     changes = {k: v for k, v in (("height", height), ("width", width), ("batch", batch)) if v is not None}
     config = config.replace(**changes)
     model = build_enet(config, realization, dtype_policy=dtype_policy)

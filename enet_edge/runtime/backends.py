@@ -13,12 +13,50 @@ backend owns one kind, with one file name in an export directory (``enet.xml``, 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
-from enet_edge.errors import ArtifactError, DeviceError
+from enet_edge.errors import ArtifactError, ConfigError, DeviceError
 from enet_edge.runtime.precision import PRECISIONS, normalize_precision
+
+HINTS: Tuple[str, ...] = ("LATENCY", "THROUGHPUT", "CUMULATIVE_THROUGHPUT")
+"""OpenVINO PERFORMANCE_HINT values a run may ask for."""
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What a caller asks of a run, whatever the backend; :func:`adapter_options` keeps what the backend takes.
+
+    ``precision``: f32 | f16 | bf16 (aliases normalized); None: the backend's (or device's) default.
+    ``nireq``: inference requests in flight (0: the compiled model's optimal number). ``hint``: a
+    PERFORMANCE_HINT (:data:`HINTS`, any case) or None. ``perf_counters``: per-layer profiling.
+    ``threads``: inference threads (None: the backend's default). ``streams``: NUM_STREAMS, AUTO or a
+    positive integer as text (None: the device's default).
+    """
+
+    precision: Optional[str] = None
+    nireq: int = 1
+    hint: Optional[str] = None
+    perf_counters: bool = False
+    threads: Optional[int] = None
+    streams: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "precision", normalize_precision(self.precision))
+        if isinstance(self.nireq, bool) or not isinstance(self.nireq, int) or self.nireq < 0:
+            raise ConfigError(f"nireq={self.nireq!r} must be an integer >= 0 (0: the device's optimal number)")
+        if self.hint is not None:
+            object.__setattr__(self, "hint", str(self.hint).upper())
+            if self.hint not in HINTS:
+                raise ConfigError(f"hint={self.hint!r} must be one of {', '.join(HINTS)} or none")
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise ConfigError(f"threads={self.threads!r} must be an integer >= 1")
+        if self.streams is not None:
+            object.__setattr__(self, "streams", str(self.streams).upper())
+            if self.streams != "AUTO" and not (self.streams.isdigit() and int(self.streams) >= 1):
+                raise ConfigError(f"streams={self.streams!r} must be AUTO or a positive integer")
 
 
 @dataclass(frozen=True)
@@ -36,9 +74,12 @@ class Backend:
         precisions: the precisions one may ask for.
         default_precision: what runs when none is asked; None: the device's default.
         needs_tensorflow: opening a model imports TensorFlow.
-        factory: the adapter class, ``"module:Class"``; called as ``Class(path, device, **options)``.
+        factory: the adapter class, ``"module:Class"``, imported only by :meth:`load`; called as
+            ``Class(path, device, precision=..., **options)`` with file, device and precision checked.
         reads: how messages name the files it reads.
         sidecar: (suffix, companion suffix) that must lie beside the model file (.xml -> .bin).
+        options: the keyword options its adapter takes besides ``precision``; those named like a
+            :class:`RunRequest` field are filled by :func:`adapter_options` (``nireq``: it has an async queue).
     """
 
     name: str
@@ -53,6 +94,7 @@ class Backend:
     default_precision: Optional[str] = "f32"
     needs_tensorflow: bool = False
     sidecar: Optional[Tuple[str, str]] = None
+    options: Tuple[str, ...] = ()
     device_message: str = "the {name} backend runs on CPU only here, not {device}"
     precision_message: str = "the {name} backend runs f32 only, not {precision}; use the OpenVINO IR for {precision}"
 
@@ -60,6 +102,19 @@ class Backend:
     def kinds(self) -> Tuple[str, ...]:
         """Artifact kinds it runs, in the order an export directory is searched."""
         return (self.kind,) + self.also_runs
+
+    @property
+    def async_queue(self) -> bool:
+        """It keeps several inference requests in flight (takes ``nireq``); others run one frame at a time."""
+        return "nireq" in self.options
+
+    def runs_on(self, device: str) -> bool:
+        """Whether it may run on ``device`` (a backend of any device: checked against the machine when opened)."""
+        return self.devices is None or device.upper() in self.devices
+
+    def reads_file(self, path) -> bool:
+        """Whether it reads ``path``, by suffix."""
+        return Path(path).suffix.lower() in self.suffixes
 
     def load(self):
         """The adapter class (imports its module, never its framework: adapters import that when opened)."""
@@ -69,11 +124,11 @@ class Backend:
     def check_file(self, path) -> Path:
         """Raise :class:`ArtifactError` unless this backend reads ``path`` (suffix, and sidecar file)."""
         path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix not in self.suffixes:
+        if not self.reads_file(path):
             raise ArtifactError(f"the {self.name} backend reads {self.reads}, not {path.name}")
-        if self.sidecar and suffix == self.sidecar[0] and not path.with_suffix(self.sidecar[1]).is_file():
-            raise ArtifactError(f"{path.with_suffix(self.sidecar[1])} is missing next to {path.name}")
+        if self.sidecar and path.suffix.lower() == self.sidecar[0] and not path.with_suffix(self.sidecar[1]).is_file():
+            raise ArtifactError(f"{path.with_suffix(self.sidecar[1])} is missing next to {path.name}: the model is "
+                                f"both files; copy both or re-export")
         return path
 
     def check_precision(self, precision: Optional[str]) -> Optional[str]:
@@ -87,25 +142,31 @@ class Backend:
         """``device`` as this backend names it; :class:`DeviceError` where it does not run there."""
         if self.devices is None:
             return device
-        if device.upper() not in self.devices:
+        if not self.runs_on(device):
             raise DeviceError(self.device_message.format(name=self.name, device=device))
         return device.upper()
 
 
+OPENVINO_BACKEND = "openvino"
+"""OpenVINO: IRs and ONNX files on any OpenVINO device (what measures MACs and compiles for MYRIAD reads)."""
 KERAS_BACKEND = "keras"
 """Trained ``.npz`` weights built into the Keras model (needs TensorFlow)."""
+WEIGHTS_KIND = "weights"
+"""The keras backend's artifact kind: a trained weights file (its classes in its meta), not an export artifact."""
 
 TABLE: Tuple[Backend, ...] = (
-    Backend("openvino", (".xml", ".onnx"), "openvino_ir", "enet.xml",
+    Backend(OPENVINO_BACKEND, (".xml", ".onnx"), "openvino_ir", "enet.xml",
             "enet_edge.runtime.adapters.openvino:OpenVINOAdapter", ".xml or .onnx", also_runs=("onnx",),
-            devices=None, precisions=PRECISIONS, default_precision=None, sidecar=(".xml", ".bin")),
+            devices=None, precisions=PRECISIONS, default_precision=None, sidecar=(".xml", ".bin"),
+            options=("nireq", "hint", "perf_counters", "threads", "streams", "config")),
     Backend("onnxruntime", (".onnx",), "onnx", "enet.onnx",
-            "enet_edge.runtime.adapters.onnxruntime:OnnxRuntimeAdapter", ".onnx"),
+            "enet_edge.runtime.adapters.onnxruntime:OnnxRuntimeAdapter", ".onnx", options=("threads",)),
     Backend("tensorflow", (".pb",), "tensorflow", "enet_frozen.pb",
-            "enet_edge.runtime.adapters.tensorflow:TensorFlowAdapter", "a frozen .pb", needs_tensorflow=True),
-    Backend(KERAS_BACKEND, (".npz",), "weights", None,
+            "enet_edge.runtime.adapters.tensorflow:TensorFlowAdapter", "a frozen .pb", needs_tensorflow=True,
+            options=("input_name", "output_name")),
+    Backend(KERAS_BACKEND, (".npz",), WEIGHTS_KIND, None,
             "enet_edge.model.keras_adapter:KerasWeightsAdapter", "trained .npz weights",
-            devices=("CPU", "GPU"), precisions=("f32", "f16"), needs_tensorflow=True,
+            devices=("CPU", "GPU"), precisions=("f32", "f16"), needs_tensorflow=True, options=("height", "width"),
             device_message="the {name} backend (.npz weights) runs on CPU or GPU, not {device}",
             precision_message="the {name} backend computes in f32 or f16 (float16 policy), not {precision}"),
 )
@@ -170,3 +231,15 @@ def export_kind(path) -> Optional[str]:
     """The export artifact kind of a model file, by its suffix; None for any other file."""
     row = find_backend(path)
     return row.kind if row is not None and row.artifact_file else None
+
+
+_REQUEST_FIELDS = tuple(f.name for f in fields(RunRequest))
+
+
+def adapter_options(name: str, request: RunRequest) -> Dict[str, Any]:
+    """The options of backend ``name``'s adapter for ``request``: its ``precision`` and the request fields
+    the backend takes (:attr:`Backend.options`: openvino all of them, onnxruntime ``threads``, others none);
+    pass them to :func:`~enet_edge.runtime.adapters.open_adapter`."""
+    row = backend(name)
+    return {"precision": request.precision,
+            **{key: getattr(request, key) for key in _REQUEST_FIELDS if key in row.options}}

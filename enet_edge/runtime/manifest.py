@@ -15,7 +15,7 @@ from typing import Optional, Tuple
 from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
 from enet_edge.errors import ArtifactError
 from enet_edge.fileio import sha256_file
-from enet_edge.runtime.backends import BACKENDS, KINDS, backend_for, kind_backend, model_types
+from enet_edge.runtime.backends import BACKENDS, KINDS, WEIGHTS_KIND, backend_for, kind_backend, model_types
 from enet_edge.runtime.backends import backend as _backend
 
 MANIFEST = "manifest.json"
@@ -32,6 +32,11 @@ class Artifact:
     palette_rgb: Tuple[Tuple[int, int, int], ...] = CAMVID_PALETTE_RGB
     manifest: Optional[dict] = None
     entry: Optional[dict] = None  # this file's record in manifest["artifacts"] (sha256, precision, device ...)
+
+    @property
+    def is_weights(self) -> bool:
+        """A trained weights file (``.npz``, the keras backend's kind), whose meta holds its classes; not an export."""
+        return self.kind == WEIGHTS_KIND
 
 
 def read_manifest(directory: Path) -> dict:

@@ -34,6 +34,12 @@ _ALIASES = {"f32": "f32", "fp32": "f32", "float32": "f32", "f16": "f16", "fp16":
 CAPABILITY = {"f32": "FP32", "f16": "FP16", "bf16": "BF16"}
 
 
+PRECISION_PROPERTY = "INFERENCE_PRECISION_HINT"
+"""The OpenVINO property that asks for an inference precision (and reads back what runs)."""
+
+_DEVICE_PRECISION = {"MYRIAD": "f16"}  # devices that compute in one precision only, whatever is asked
+
+
 MODEL_PRECISION_KEY: Tuple[str, str] = ("model_info", "inference_precision")
 """Where an IR states the float precision it needs (its ``rt_info``): enet-edge's INT8 exports ask for f32, since
 their float parts (the max-pool switches) must be exact. Runtimes ask for it when their caller asks for none."""
@@ -60,7 +66,23 @@ def type_name(value) -> str:
 def openvino_config(precision: Optional[str]) -> Dict[str, str]:
     """The OpenVINO properties that ask for ``precision`` (empty for the device's default)."""
     precision = normalize_precision(precision)
-    return {"INFERENCE_PRECISION_HINT": precision} if precision else {}
+    return {PRECISION_PROPERTY: precision} if precision else {}
+
+
+def device_precision(device: str) -> Optional[str]:
+    """The one precision ``device`` computes in whatever is asked (``MYRIAD``, ``MYRIAD.1.2-ma2480``: f16);
+    None where the device computes in what it is asked for or chooses (CPU, GPU, and AUTO/HETERO lists)."""
+    return _DEVICE_PRECISION.get(str(device).partition(":")[0].split(".")[0].upper())
+
+
+def check_device_precision(device: str, precision: Optional[str]) -> Optional[str]:
+    """``precision`` (normalized) where ``device`` can compute in it; :class:`DeviceError` where the device
+    computes in another one only (MYRIAD: f16). None stays None (the device's own)."""
+    precision = normalize_precision(precision)
+    fixed = device_precision(device)
+    if precision and fixed and precision != fixed:
+        raise DeviceError(f"{device} computes in {fixed} only; it cannot run {precision} (ask for {fixed} or none)")
+    return precision
 
 
 def has_arithmetic(precision: str, capabilities: Iterable[str]) -> bool:

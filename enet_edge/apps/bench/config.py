@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, Optional, Tuple
 
 from enet_edge.errors import ConfigError
-from enet_edge.runtime import backends
 from enet_edge.runtime.adapters import BACKENDS, VIRTUAL_DEVICES
+from enet_edge.runtime.backends import RunRequest
 from enet_edge.runtime.precision import normalize_precision
 
 SCHEMA = "enet-edge-bench/1"
@@ -69,11 +69,7 @@ class BenchEntry:
         if ":" in self.device and head not in VIRTUAL_DEVICES:
             raise ConfigError(f"device {self.device!r}: only {', '.join(VIRTUAL_DEVICES)} take a ':' device list "
                               f"(is {self.device.rpartition(':')[2]!r} meant as a precision? use f32, f16 or bf16)")
-        object.__setattr__(self, "precision", normalize_precision(self.precision))
-        allowed = backends.backend(self.backend).precisions if self.backend else None
-        if self.precision and allowed and self.precision not in allowed:
-            raise ConfigError(f"{self.label or self.model}: the {self.backend} backend runs {' or '.join(allowed)} "
-                              f"only, not {self.precision}")
+        object.__setattr__(self, "precision", normalize_precision(self.precision))  # checked where it runs
         if not self.label:
             object.__setattr__(self, "label", self.model)
 
@@ -199,3 +195,10 @@ class BenchConfig:
         if self.hint == "auto":
             return self.mode.upper()
         return self.hint.upper()
+
+    def run_request(self, entry: BenchEntry) -> RunRequest:
+        """What ``entry`` asks of its backend: its precision, and this config's requests (latency mode: 1;
+        throughput: ``nireq``, else 0 for the device's optimal number), hint, counters, threads and streams."""
+        return RunRequest(precision=entry.precision, nireq=1 if self.mode == "latency" else (self.nireq or 0),
+                          hint=self.ov_hint, perf_counters=self.per_layer > 0, threads=self.threads,
+                          streams=self.nstreams)

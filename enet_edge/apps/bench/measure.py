@@ -18,6 +18,7 @@ from enet_edge.apps.bench.results import BenchResult, PhaseResult, Stats
 from enet_edge.apps.frames import IMAGE_SUFFIXES, image_files, read_image
 from enet_edge.errors import ArtifactError, ConfigError, DeviceError, InputError
 from enet_edge.runtime import backends
+from enet_edge.runtime.backends import OPENVINO_BACKEND, adapter_options
 from enet_edge.runtime.adapters import InferenceAdapter, LayerCounter, open_adapter
 from enet_edge.runtime.complexity import Complexity, ir_complexity
 from enet_edge.runtime.manifest import Artifact, resolve_artifact
@@ -69,25 +70,6 @@ class FrameSource:
 # --------------------------------------------------------------------------------------------
 
 
-def _adapter_options(entry: BenchEntry, backend: str, config: BenchConfig) -> Dict[str, Any]:
-    return {**_backend_options(entry, backend, config), **dict(entry.options)}
-
-
-def _backend_options(entry: BenchEntry, backend: str, config: BenchConfig) -> Dict[str, Any]:
-    if backend == "openvino":
-        properties: Dict[str, str] = {}
-        if config.nstreams:
-            properties["NUM_STREAMS"] = config.nstreams
-        if config.threads:
-            properties["INFERENCE_NUM_THREADS"] = str(config.threads)
-        nireq = 1 if config.mode == "latency" else (config.nireq or 0)
-        return {"config": properties, "nireq": nireq, "perf_counters": config.per_layer > 0, "hint": config.ov_hint,
-                "precision": entry.precision}
-    if backend == "onnxruntime":
-        return {"precision": entry.precision, **({"threads": config.threads} if config.threads else {})}
-    return {"precision": entry.precision}
-
-
 class _Session:
     """One loaded entry, its inputs and its accumulating samples."""
 
@@ -96,8 +78,9 @@ class _Session:
         self.entry, self.config = entry, config
         self.artifact, self.verify_ms = artifact, verify_ms
         log(f"loading {entry.label}: {artifact.path} ({artifact.backend}, {entry.device})")
+        options = {**adapter_options(artifact.backend, config.run_request(entry)), **dict(entry.options)}
         self.adapter: InferenceAdapter = open_adapter(artifact.path, backend=artifact.backend, device=entry.device,
-                                                      **_adapter_options(entry, artifact.backend, config))
+                                                      **options)
         try:
             self.segmenter = Segmenter.for_artifact(self.adapter, artifact)
             self.source = source if source is not None else FrameSource(size=self.segmenter.model_size,
@@ -241,8 +224,8 @@ class _Session:
 
 
 def _complexity(artifact: Artifact) -> Optional[Complexity]:
-    """MACs of an .xml/.onnx model (read by OpenVINO); None for other files or where it cannot be read."""
-    if artifact.path.suffix.lower() not in (".xml", ".onnx"):
+    """MACs of a model OpenVINO reads (.xml, .onnx); None for other files or where it cannot be read."""
+    if not backends.backend(OPENVINO_BACKEND).reads_file(artifact.path):
         return None
     try:
         return ir_complexity(artifact.path)
@@ -255,10 +238,7 @@ def _resolve(entry: BenchEntry) -> Tuple[Artifact, float]:
     t0 = time.perf_counter_ns()
     artifact = resolve_artifact(entry.model, entry.backend)
     verify_ms = (time.perf_counter_ns() - t0) / 1e6
-    runs = backends.backend(artifact.backend).precisions
-    if entry.precision and entry.precision not in runs:
-        raise ConfigError(f"{entry.label}: precision {entry.precision} needs the openvino backend; "
-                          f"{artifact.backend} runs {' or '.join(runs)}")
+    backends.backend(artifact.backend).check_precision(entry.precision)  # now, before any (slow) load
     return artifact, verify_ms
 
 

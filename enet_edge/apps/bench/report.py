@@ -13,6 +13,7 @@ from enet_edge.apps.bench.results import BenchResult, Stats
 from enet_edge.fileio import atomic_write_text, check_output_file
 from enet_edge.progress import format_ms
 from enet_edge.runtime.adapters import LayerCounter
+from enet_edge.runtime.backends import backend
 from enet_edge.runtime.complexity import share_table
 
 
@@ -146,7 +147,7 @@ def _fps(value: Optional[float]) -> str:
 def _mode_text(result: BenchResult) -> str:
     if result.mode == "latency":
         return "latency (1 request, sync)"
-    if result.backend != "openvino":
+    if not backend(result.backend).async_queue:
         return f"throughput (the {result.backend} backend has no async queue: 1 request, sync)"
     return f"throughput ({result.nireq} request{'s' * (result.nireq != 1)} in flight, async)"
 

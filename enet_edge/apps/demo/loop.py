@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 
@@ -43,9 +43,12 @@ def default_model() -> Path:
 
 
 def _pick_device(artifact, requested: Optional[str]) -> str:
+    """``requested``, else MYRIAD for an NCS export where a stick is plugged in and the backend runs there, else CPU."""
+    from enet_edge.runtime.backends import backend
+
     if requested:
         return requested
-    if artifact.backend != "openvino":
+    if not backend(artifact.backend).runs_on("MYRIAD"):
         return "CPU"
     target = (artifact.manifest or {}).get("target", "")
     if str(target).startswith("ncs"):
@@ -61,22 +64,21 @@ def _pick_device(artifact, requested: Optional[str]) -> str:
 
 def open_model(config: DemoConfig, log: Callable[[str], None]):
     """Resolve and open the model: (Segmenter, artifact, device, effective nireq)."""
+    from enet_edge.runtime.adapters import open_adapter
+    from enet_edge.runtime.backends import TABLE, RunRequest, adapter_options, backend
     from enet_edge.runtime.manifest import resolve_artifact
     from enet_edge.runtime.segmenter import Segmenter
-    from enet_edge.runtime.adapters import open_adapter
 
     path = Path(config.model) if config.model else default_model()
     artifact = resolve_artifact(path, config.backend)
     device = _pick_device(artifact, config.device)
-    options: Dict[str, Any] = {}
     nireq = config.nireq
-    if artifact.backend == "openvino":
-        options["nireq"] = nireq
-    elif nireq > 1:
-        log(f"note: --nireq {nireq} needs the openvino backend; {artifact.backend} runs frames one at a time")
+    if nireq > 1 and not backend(artifact.backend).async_queue:
+        queued = " or ".join(row.name for row in TABLE if row.async_queue)
+        log(f"note: --nireq {nireq} needs the {queued} backend; {artifact.backend} runs frames one at a time")
         nireq = 1
-    adapter = open_adapter(artifact.path, backend=artifact.backend, device=device, precision=config.precision,
-                           **options)
+    options = adapter_options(artifact.backend, RunRequest(precision=config.precision, nireq=nireq))
+    adapter = open_adapter(artifact.path, backend=artifact.backend, device=device, **options)
     try:
         segmenter = Segmenter.for_artifact(adapter, artifact)  # the model's classes (CamVid's by default)
     except BaseException:

@@ -1,4 +1,7 @@
-"""ONNX Runtime: an .onnx file on the CPU execution provider, f32 only (onnxruntime imported when opened)."""
+"""ONNX Runtime: an .onnx file on the CPU execution provider, f32 only (onnxruntime imported when opened).
+
+Opened through :func:`~enet_edge.runtime.adapters.open_adapter`, which checks the file, the device and the precision.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +13,17 @@ import numpy as np
 
 from enet_edge.errors import ArtifactError, DeviceError
 from enet_edge.runtime.adapters.base import InferenceAdapter, TensorSpec
-from enet_edge.runtime.backends import backend as _backend
 from enet_edge.runtime.precision import PrecisionRun
 
 
 class OnnxRuntimeAdapter(InferenceAdapter):
     backend = "onnxruntime"
 
-    def __init__(self, path, device: str = "CPU", threads: Optional[int] = None, precision: Optional[str] = None):
-        row = _backend(self.backend)
-        row.check_precision(precision)
+    def __init__(self, path, device: str = "CPU", threads: Optional[int] = None, precision: Optional[str] = "f32"):
         try:
             import onnxruntime as ort
         except ImportError as exc:
             raise DeviceError("ONNX Runtime is not installed: pip install onnxruntime") from exc
-        device = row.check_device(device)
         path = Path(path)
         options = ort.SessionOptions()
         if threads:

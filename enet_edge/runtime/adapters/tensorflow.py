@@ -1,6 +1,7 @@
 """TensorFlow frozen graph (.pb), f32 on the CPU; the only runtime module that imports TensorFlow, and only
 inside its functions (a device install has none). Also reads and writes frozen GraphDefs for the export
-side and ``enet-edge check`` (TensorFlow protobufs only, no Keras)."""
+side and ``enet-edge check`` (TensorFlow protobufs only, no Keras). Opened through
+:func:`~enet_edge.runtime.adapters.open_adapter`, which checks the file, the device and the precision."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import numpy as np
 
 from enet_edge.errors import ArtifactError, DeviceError
 from enet_edge.runtime.adapters.base import InferenceAdapter, TensorSpec
-from enet_edge.runtime.backends import backend as _backend
 from enet_edge.runtime.precision import PrecisionRun
 
 
@@ -20,14 +20,11 @@ class TensorFlowAdapter(InferenceAdapter):
     backend = "tensorflow"
 
     def __init__(self, path, device: str = "CPU", input_name: str = "image", output_name: str = "logits",
-                 precision: Optional[str] = None):
-        row = _backend(self.backend)
-        row.check_precision(precision)
+                 precision: Optional[str] = "f32"):
         try:
             import tensorflow as tf
         except ImportError as exc:
             raise DeviceError("the tensorflow backend needs TensorFlow: pip install 'enet-edge[export]'") from exc
-        device = row.check_device(device)
         start = time.perf_counter_ns()
         graph_def = parse_graph_def(path)
 

@@ -73,17 +73,32 @@ def _tiny_pb(directory: Path) -> Path:
     return path
 
 
+def _tiny_tflite(directory: Path) -> Path:
+    tf = pytest.importorskip("tensorflow")
+    pytest.importorskip("ai_edge_litert")
+
+    @tf.function(input_signature=[tf.TensorSpec([1, *SIZE, 3], tf.float32, name="image")])
+    def double(image):
+        return {"logits": image * 2.0}
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([double.get_concrete_function()], double)
+    path = directory / "tiny.tflite"
+    path.write_bytes(converter.convert())
+    return path
+
+
 def _weights(directory: Path) -> Path:
     pytest.importorskip("tensorflow")
     return REPO / "weights" / "enet_camvid.npz"  # built at a tiny size below (height/width options)
 
 
-MODELS = {"openvino": _tiny_ir, "onnxruntime": _tiny_onnx, "tensorflow": _tiny_pb, "keras": _weights}
+MODELS = {"openvino": _tiny_ir, "onnxruntime": _tiny_onnx, "tensorflow": _tiny_pb, "litert": _tiny_tflite,
+          "keras": _weights}
 OPTIONS = {"keras": {"height": 16, "width": 24}}  # the weights' own size is 360x480
 
 
 def test_the_table_is_consistent():
-    assert BACKENDS == ("openvino", "onnxruntime", "tensorflow", "keras") and set(MODELS) == set(BACKENDS)
+    assert BACKENDS == ("openvino", "onnxruntime", "tensorflow", "litert", "keras") and set(MODELS) == set(BACKENDS)
     assert len(set(KINDS)) == len(KINDS) == len(TABLE)
     assert len({row.suffixes[0] for row in TABLE}) == len(TABLE)
     for row in TABLE:
@@ -113,7 +128,7 @@ def test_every_backend_row(row, tmp_path):
                 row.check_file(tmp_path / f"m{suffix}")
         else:
             assert row.check_file(tmp_path / f"m{suffix}") == tmp_path / f"m{suffix}"
-    assert row.reads_file(tmp_path / f"m{row.suffixes[0].upper()}") and not row.reads_file(tmp_path / "m.tflite")
+    assert row.reads_file(tmp_path / f"m{row.suffixes[0].upper()}") and not row.reads_file(tmp_path / "m.engine")
     # options: the request fields it takes, and precision; nothing it does not take
     request = RunRequest(precision="f32", nireq=4, hint="latency", perf_counters=True, threads=2, streams="auto")
     options = adapter_options(row.name, request)
@@ -221,11 +236,11 @@ def _python(code: str) -> str:
 def test_unknown_backend_and_suffix_are_clear_errors(tmp_path):
     with pytest.raises(DeviceError, match="unknown backend 'tensorrt'; choose one of openvino, onnxruntime"):
         backend("tensorrt")
-    with pytest.raises(ArtifactError, match=r"type '\.tflite'; give an \.xml, \.onnx, \.pb or \.npz file"):
-        backend_for(tmp_path / "m.tflite")
-    assert find_backend(tmp_path / "m.tflite") is None and export_kind(tmp_path / "m.tflite") is None
+    with pytest.raises(ArtifactError, match=r"type '\.engine'; give an \.xml, \.onnx, \.pb, \.tflite or \.npz file"):
+        backend_for(tmp_path / "m.engine")
+    assert find_backend(tmp_path / "m.engine") is None and export_kind(tmp_path / "m.tflite") is None
     with pytest.raises(ArtifactError, match="unknown artifact kind"):
-        kind_backend("tflite")
+        kind_backend("tensorrt")
 
 
 def test_an_ir_needs_its_bin(tmp_path):

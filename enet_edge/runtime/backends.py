@@ -149,6 +149,8 @@ class Backend:
 
 OPENVINO_BACKEND = "openvino"
 """OpenVINO: IRs and ONNX files on any OpenVINO device (what measures MACs and compiles for MYRIAD reads)."""
+LITERT_BACKEND = "litert"
+"""LiteRT (TensorFlow Lite) with XNNPACK: the .tflite peers ``make bench`` measures (not an export artifact)."""
 KERAS_BACKEND = "keras"
 """Trained ``.npz`` weights built into the Keras model (needs TensorFlow)."""
 WEIGHTS_KIND = "weights"
@@ -164,6 +166,8 @@ TABLE: Tuple[Backend, ...] = (
     Backend("tensorflow", (".pb",), "tensorflow", "enet_frozen.pb",
             "enet_edge.runtime.adapters.tensorflow:TensorFlowAdapter", "a frozen .pb", needs_tensorflow=True,
             options=("input_name", "output_name")),
+    Backend(LITERT_BACKEND, (".tflite",), "tflite", None, "enet_edge.runtime.adapters.litert:LiteRTAdapter",
+            "a .tflite", options=("threads",)),
     Backend(KERAS_BACKEND, (".npz",), WEIGHTS_KIND, None,
             "enet_edge.model.keras_adapter:KerasWeightsAdapter", "trained .npz weights",
             devices=("CPU", "GPU"), precisions=("f32", "f16"), needs_tensorflow=True, options=("height", "width"),

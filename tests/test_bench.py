@@ -368,7 +368,7 @@ def test_cli_process_exit_code_without_traceback(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"enet-edge bench: error: model path {tmp_path / 'missing'} does not exist; give an export directory or an "
-        f".xml, .onnx, .pb or .npz file"]
+        f".xml, .onnx, .pb, .tflite or .npz file"]
 
 
 def test_help_documents_the_entry_syntax(capsys):

@@ -86,6 +86,18 @@ def test_documents_tables_plot_and_readme(small_suite):
     assert saved["myriad_compile"]["rows"][1]["options"] == {"MYRIAD_HW_DILATION": "YES"}
     assert "MYRIAD X compiler" in md and "| ncs2 as `make export` writes it | compiled |" in md
     assert "goal: SHAVE stages" in md
+    # peers: made from the weights, measured in the same rounds, against the recommended variant
+    measured = {doc["variant"] for run in saved["runs"] for doc in run["results"]}
+    for peer in suite_config.PEER_NAMES:
+        assert peer in measured or f"{peer}@{SIZE}" in saved["skipped"], peer
+    assert {"peer-ov-default", "peer-litert"} <= measured and set(saved["peer_miou"]) <= measured
+    assert [g["peer"] for g in saved["peer_goals"]] == ["peer-ov-default", "peer-litert"]
+    assert all(g["value"] > 0 and g["variant"] == saved["recommendation"]["variant"] for g in saved["peer_goals"])
+    assert "Peers: what a user would run instead" in md and "| goal | size | measured | met |" in md
+    # the bounds: compute peak and activation stream per OpenVINO result, and for the recommended variant
+    bound = run_result(saved, "ov-fp32")["roofline"]
+    assert 0 < bound["compute_share"] < 1 and bound["stream_ms"] > 0 and bound["gmacs_peak"] > 0
+    assert "| % of peak | stream / median |" in md and "Bounds of `" in md
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("rest\n") and "old table" not in text
     assert "| `ov-int8`" in text and paths["png"].name in text
@@ -165,7 +177,7 @@ def test_suite_on_simulated_cpu_kinds(small_suite, monkeypatch, tmp_path, kind, 
     names = ("ov-fp32", "ov-bf16", "ov-bf16-cm", "ov-fp16", "ov-int8")
     config = suite_config.SuiteConfig(sizes=(SMALL_SIZE,), modes=("latency",), variants=names, time_s=None, niter=2,
                                warmup=1, miou_frames=1, build_dir=build, out_dir=tmp_path / "results", readme=None,
-                               compile_variants=())
+                               compile_variants=(), peers=())
     logs = []
     document = run.run_suite(config, log=logs.append)
     assert not any(line.startswith("exporting") for line in logs)  # every export already there
@@ -193,6 +205,9 @@ def test_config_and_cli_errors(capsys):
         suite_config.SuiteConfig(compile_variants=("ncs2", "ncs1"))
     assert cli.parse_args(["--compile-variants"]).compile_variants == ()
     assert cli.parse_args([]).compile_variants == suite_config.COMPILE_VARIANT_NAMES
+    assert cli.parse_args(["--peers"]).peers == () and cli.parse_args([]).peers == suite_config.PEER_NAMES
+    with pytest.raises(ConfigError, match=r"unknown peer\(s\) \['tvm'\]"):
+        suite_config.SuiteConfig(peers=("tvm",))
     assert cli.main(["--weights", "/nonexistent.npz", "--no-readme", "--variants", "tf-keras"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not found" in err[0]
@@ -205,6 +220,34 @@ def test_the_entry_script_runs_the_suite_with_the_repository_paths(tmp_path):
     done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--help"], capture_output=True,
                           text=True, cwd=tmp_path)
     assert done.returncode == 0 and "--compile-variants" in done.stdout and str(REPO) in done.stdout
+
+
+def run_result(document, variant):
+    return report._result(document, variant, document["runs"][0]["size"], "latency")
+
+
+def _peer_doc(ours_ms, peer_ms):
+    result = lambda name, ms: {"variant": name, "precision": "f32", "latency_ms": {"median": ms / 2},
+                               "e2e_latency_ms": {"median": ms}}
+    return {"runs": [{"size": [360, 480], "mode": "latency",
+                      "results": [result("ov-int8", ours_ms), result("peer-ov-default", peer_ms),
+                                  result("peer-litert", 2.5 * ours_ms)]}],
+            "recommendation": {"variant": "ov-int8"}, "peer_miou": {"peer-litert": 0.6},
+            "peers": [{"name": "peer-ov-default", "title": "direct"}, {"name": "peer-litert", "title": "lite"}]}
+
+
+def test_peer_goals_and_their_text():
+    document = _peer_doc(10.0, 12.0)
+    goals = report.evaluate_peer_goals(document)
+    assert [(g["peer"], g["value"], g["met"]) for g in goals] == [("peer-ov-default", 1.2, False),
+                                                                   ("peer-litert", 2.5, True)]
+    document["peer_goals"] = goals
+    text = "\n".join(report.peers_text(document))
+    row = next(line for line in text.splitlines() if "`peer-ov-default` | direct" in line)
+    assert row.startswith("| 360x480 |") and row.endswith("| 1.20x | – |")
+    assert "**NO**: 20% short" in text and "| 2.50x | yes |" in text and "60.00%" in text
+    assert report.evaluate_peer_goals({**document, "recommendation": None})[0]["met"] is None
+    assert report.bounds_text(document) == []  # no roofline recorded
 
 
 def test_readme_without_markers_is_left_alone(tmp_path):

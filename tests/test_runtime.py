@@ -84,9 +84,9 @@ def test_directory_without_manifest(cpu_dir, tmp_path):
 def test_missing_and_unknown_paths(tmp_path):
     with pytest.raises(ArtifactError, match="does not exist"):
         resolve_artifact(tmp_path / "nope")
-    (tmp_path / "model.tflite").write_bytes(b"x")
+    (tmp_path / "model.engine").write_bytes(b"x")
     with pytest.raises(ArtifactError, match="unknown model type"):
-        resolve_artifact(tmp_path / "model.tflite")
+        resolve_artifact(tmp_path / "model.engine")
     with pytest.raises(ArtifactError, match="does not exist"):
         open_adapter(tmp_path / "nope.xml")
 

@@ -21,6 +21,7 @@ from enet_edge.runtime import backends
 from enet_edge.runtime.backends import OPENVINO_BACKEND, adapter_options
 from enet_edge.runtime.adapters import InferenceAdapter, LayerCounter, open_adapter
 from enet_edge.runtime.complexity import Complexity, ir_complexity
+from enet_edge.runtime.roofline import CpuSpec, measure_bandwidth_gbs, read_cpu_spec, roofline
 from enet_edge.runtime.manifest import Artifact, resolve_artifact
 from enet_edge.runtime.segmenter import AsyncPipeline, Segmenter
 
@@ -291,8 +292,36 @@ def run_bench(config: BenchConfig, log: Optional[Callable[[str], None]] = None) 
                 raise
             interrupted = True
             log("interrupted: reporting the iterations measured so far")
-        return [dataclasses.replace(session.result(), interrupted=interrupted) for session in sessions]
+        results = [dataclasses.replace(session.result(), interrupted=interrupted) for session in sessions]
     finally:
         for session in sessions:
             session.close()
+    return with_bounds(results, log)
+
+
+def with_bounds(results: List[BenchResult], log: Callable[[str], None]) -> List[BenchResult]:
+    """``results`` with their :func:`roofline_of`; the CPU is read and its copy bandwidth measured once, after the
+    timed rounds (never during them)."""
+    if not any(r.complexity is not None for r in results):
+        return results
+    try:
+        cpu = read_cpu_spec()
+    except ConfigError as exc:
+        log(f"no compute peak: {exc}")
+        return results
+    bandwidth = measure_bandwidth_gbs()
+    return [dataclasses.replace(r, roofline=roofline_of(r, cpu, bandwidth)) for r in results]
+
+
+def roofline_of(result: BenchResult, cpu: CpuSpec, bandwidth_gbs: float) -> Optional[Dict[str, Any]]:
+    """The bounds of one CPU result (:func:`enet_edge.runtime.roofline.roofline`) at its infer-only median and the
+    precision that ran; None for other devices, models without counted MACs, or a precision with no known peak."""
+    median = result.infer.latency.ms().get("median")
+    if result.complexity is None or not median or result.device.upper() != "CPU":
+        return None
+    try:
+        return roofline(result.complexity.macs, result.complexity.activations, median, result.precision or "f32",
+                        cpu, bandwidth_gbs)
+    except ConfigError:
+        return None
 

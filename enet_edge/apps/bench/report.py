@@ -57,6 +57,7 @@ def result_document(result: BenchResult, machine: Dict[str, Any]) -> Dict[str, A
         "artifact": result.artifact,
         "properties": result.properties,
         "complexity": complexity_document(result),
+        "roofline": result.roofline,
         "kernel_audit": kernel_audit(result),
         "per_layer": None if result.per_layer is None else [
             {"name": r.name, "node_type": r.node_type, "exec_type": r.exec_type, "status": r.status,
@@ -179,6 +180,9 @@ def format_report(result: BenchResult, per_layer: int = 0) -> str:
     compute = complexity_text(result)
     if compute:
         lines.append(f"compute    {compute}")
+    bounds = roofline_text(result.roofline)
+    if bounds:
+        lines.append(f"bounds     {bounds}")
     if result.artifact.get("trained") is False:
         lines.append("           (untrained export: timings are valid, segmentations are not)")
     lines += [
@@ -260,6 +264,17 @@ def complexity_text(result: BenchResult) -> Optional[str]:
         if doc.get("gflops_per_s"):
             parts.append(f"{doc['gflops_per_s']:.1f} GFLOP/s at the median")
     return "; ".join(parts)
+
+
+def roofline_text(doc: Optional[Dict[str, Any]]) -> Optional[str]:
+    """``41.2 GMAC/s = 9.0% of the 460 GMAC/s bf16 peak (...); a one-pass activation stream takes 1.10 ms = 5.9% of the
+    median at 21.3 GB/s``, or None."""
+    if not doc:
+        return None
+    return (f"{doc['gmacs_reached']:.1f} GMAC/s = {100 * doc['compute_share']:.1f}% of the {doc['gmacs_peak']:.0f} GMAC/s "
+            f"peak ({doc['cores']} cores x {doc['ghz']:.2f} GHz x {doc['macs_per_cycle_core']} MACs/cycle); a one-pass "
+            f"activation stream takes {format_ms(doc['stream_ms'])} = {100 * doc['stream_share']:.1f}% of the median "
+            f"at {doc['bandwidth_gbs']:.1f} GB/s")
 
 
 def _mflops(cost) -> Optional[float]:

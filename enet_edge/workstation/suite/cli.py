@@ -13,8 +13,9 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 from enet_edge.apps import bench
 from enet_edge.errors import ConfigError, EnetEdgeError
 from enet_edge.workstation.suite.config import COMPILE_VARIANT_NAMES, SCHEMA, VARIANT_NAMES, SuiteConfig
-from enet_edge.workstation.suite.report import (class_map_savings, evaluate_goals, recommend, render_markdown,
-                                                write_outputs)
+from enet_edge.workstation.suite.peers import PEER_NAMES
+from enet_edge.workstation.suite.report import (class_map_savings, evaluate_goals, evaluate_peer_goals, recommend,
+                                                render_markdown, write_outputs)
 from enet_edge.workstation.suite.run import run_suite
 
 def _size(text: str) -> Tuple[int, int]:
@@ -50,6 +51,8 @@ def parse_args(argv: Optional[Sequence[str]] = None, root: Path = Path(".")) -> 
     p.add_argument("--compile-variants", nargs="*", default=list(COMPILE_VARIANT_NAMES), metavar="NAME",
                    help="rows of the MYRIAD X compile table (none: no table); subset of: "
                         + ", ".join(COMPILE_VARIANT_NAMES))
+    p.add_argument("--peers", nargs="*", default=list(PEER_NAMES), metavar="NAME",
+                   help="peers measured in the same rounds (none: no peers); subset of: " + ", ".join(PEER_NAMES))
     p.add_argument("--render", type=Path, metavar="JSON",
                    help="measure nothing: re-derive tables, goals and plot from a saved results JSON")
     a = p.parse_args(argv)
@@ -58,7 +61,7 @@ def parse_args(argv: Optional[Sequence[str]] = None, root: Path = Path(".")) -> 
                        niter=a.niter, warmup=a.warmup, miou_frames=a.miou_frames, build_dir=a.build_dir,
                        out_dir=a.out_dir, weights=a.weights, data_dir=a.data_dir,
                        readme=None if a.no_readme else root / SuiteConfig.readme, render=a.render,
-                       compile_variants=tuple(a.compile_variants))
+                       compile_variants=tuple(a.compile_variants), peers=tuple(a.peers))
 
 
 def rerender(path: Path) -> Dict[str, Any]:
@@ -72,6 +75,7 @@ def rerender(path: Path) -> Dict[str, Any]:
     document["goals"] = evaluate_goals(document)
     document["class_map"] = class_map_savings(document)
     document["recommendation"] = recommend(document)
+    document["peer_goals"] = evaluate_peer_goals(document)
     return document
 
 

@@ -9,6 +9,7 @@ from typing import Optional, Tuple
 from enet_edge.apps import bench
 from enet_edge.errors import ConfigError
 from enet_edge.export.compile_table import COMPILE_VARIANTS
+from enet_edge.workstation.suite.peers import PEER_NAMES
 from enet_edge.runtime.backends import artifact_file
 
 SCHEMA = "enet-edge-bench-suite/1"
@@ -98,6 +99,7 @@ class SuiteConfig:
     readme: Optional[Path] = Path("benchmarks") / "results" / "README.md"
     render: Optional[Path] = None  # re-render this saved document instead of measuring
     compile_variants: Tuple[str, ...] = COMPILE_VARIANT_NAMES  # rows of the MYRIAD X compile table (first size)
+    peers: Tuple[str, ...] = PEER_NAMES  # what users would run instead (peers.PEERS), measured in the same rounds
 
     def __post_init__(self) -> None:
         if not self.sizes:
@@ -117,12 +119,20 @@ class SuiteConfig:
         if unknown:
             raise ConfigError(f"unknown compile variant(s) {sorted(unknown)}; choose from "
                               f"{', '.join(COMPILE_VARIANT_NAMES)}")
+        unknown = set(self.peers) - set(PEER_NAMES)
+        if unknown:
+            raise ConfigError(f"unknown peer(s) {sorted(unknown)}; choose from {', '.join(PEER_NAMES)}")
         if self.miou_frames < -1:
             raise ConfigError("--miou-frames must be >= -1 (-1: skip, 0: the whole val split)")
 
 
 # --------------------------------------------------------------------------------------------
 # Artifacts
+
+
+PEER_GOALS = (("peer-ov-default", 1.5), ("peer-litert", 2.0))
+"""(peer, factor): the recommended variant's end-to-end median at least ``factor`` times faster than the peer's, at
+every size (latency mode, the same interleaved run)."""
 
 
 SCALING_INT8 = {"max_miou_drop": 100.0, "accuracy_control": False, "eval_frames": 10}

@@ -10,7 +10,9 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from enet_edge.export.compile_table import render_compile_table
 from enet_edge.progress import format_ms
-from enet_edge.workstation.suite.config import BASELINE, GOALS, README_END, README_START, VARIANTS, SuiteConfig
+from enet_edge.workstation.suite.config import (BASELINE, GOALS, PEER_GOALS, README_END, README_START, VARIANTS,
+                                                SuiteConfig)
+
 
 def _result(document: Dict[str, Any], variant: str, size: Sequence[int], mode: str) -> Optional[Dict[str, Any]]:
     for run in document["runs"]:
@@ -103,6 +105,88 @@ def recommend(document: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     return rec
 
 
+def evaluate_peer_goals(document: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Each :data:`PEER_GOALS` entry at every size (latency mode): the peer's end-to-end median over the recommended
+    variant's (``value``, the speed-up) and whether it reaches the factor; None where either was not measured."""
+    rec = document.get("recommendation")
+    ours = rec["variant"] if rec else None
+    out = []
+    for peer, factor in PEER_GOALS:
+        for run in document["runs"]:
+            if run["mode"] != "latency":
+                continue
+            a = _result(document, ours, run["size"], "latency") if ours else None
+            b = _result(document, peer, run["size"], "latency")
+            value = None
+            if a and b and a["e2e_latency_ms"]["median"] and b["e2e_latency_ms"]["median"]:
+                value = b["e2e_latency_ms"]["median"] / a["e2e_latency_ms"]["median"]
+            out.append({"goal": f"`{ours}` >= {factor:g}x faster than `{peer}` end to end", "peer": peer,
+                        "variant": ours, "size": run["size"], "factor": factor, "value": value,
+                        "met": None if value is None else value >= factor})
+    return out
+
+
+def peers_text(document: Dict[str, Any]) -> List[str]:
+    """Markdown lines: the peers against the recommended variant, per size (latency mode), and the peer goals."""
+    peers = {p["name"]: p for p in document.get("peers") or []}
+    rec = document.get("recommendation")
+    if not peers or not rec:
+        return []
+    lines = [f"Peers: what a user would run instead, in the same interleaved rounds, against `{rec['variant']}` "
+             "(the recommendation below); x ours = the peer's end-to-end median over ours.", "",
+             "| size | peer | how it was made | precision | infer median | end-to-end median | x ours | mIoU |",
+             "|---|---|---|---|---|---|---|---|"]
+    for run in document["runs"]:
+        if run["mode"] != "latency":
+            continue
+        ours = _result(document, rec["variant"], run["size"], "latency")
+        for doc in run["results"]:
+            if doc["variant"] not in peers:
+                continue
+            ratio = (doc["e2e_latency_ms"]["median"] / ours["e2e_latency_ms"]["median"]
+                     if ours and ours["e2e_latency_ms"]["median"] and doc["e2e_latency_ms"]["median"] else None)
+            miou = (document.get("peer_miou") or {}).get(doc["variant"]) \
+                if list(run["size"]) == list(document["runs"][0]["size"]) else None
+            lines.append(f"| {run['size'][0]}x{run['size'][1]} | `{doc['variant']}` | {peers[doc['variant']]['title']} "
+                         f"| {doc['precision'] or ''} | {format_ms(doc['latency_ms']['median'], '–')} "
+                         f"| {format_ms(doc['e2e_latency_ms']['median'], '–')} "
+                         f"| {'–' if ratio is None else f'{ratio:.2f}x'} "
+                         f"| {'–' if miou is None else f'{100 * miou:.2f}%'} |")
+    lines += ["", "| goal | size | measured | met |", "|---|---|---|---|"]
+    for g in document.get("peer_goals") or []:
+        if g["value"] is None:
+            measured, met = "–", "not measured"
+        else:
+            measured = f"{g['value']:.2f}x"
+            met = "yes" if g["met"] else f"**NO**: {100 * (1 - g['value'] / g['factor']):.0f}% short"
+        lines.append(f"| {g['goal']} | {g['size'][0]}x{g['size'][1]} | {measured} | {met} |")
+    return lines + [""]
+
+
+def bounds_text(document: Dict[str, Any]) -> List[str]:
+    """Markdown lines: how far the recommended variant is from the CPU's compute peak and from a one-pass activation
+    stream, per size (latency mode; :mod:`enet_edge.runtime.roofline`)."""
+    rec = document.get("recommendation")
+    if not rec:
+        return []
+    lines = []
+    for run in document["runs"]:
+        doc = _result(document, rec["variant"], run["size"], run["mode"]) if run["mode"] == "latency" else None
+        bound = (doc or {}).get("roofline")
+        if not bound:
+            continue
+        lines.append(f"- {run['size'][0]}x{run['size'][1]}: {bound['gmacs_reached']:.1f} GMAC/s at the infer-only "
+                     f"median = {100 * bound['compute_share']:.1f}% of the {bound['gmacs_peak']:.0f} GMAC/s "
+                     f"{doc['precision']} peak ({bound['cores']} cores x {bound['ghz']:.2f} GHz x "
+                     f"{bound['macs_per_cycle_core']} MACs/cycle: {bound['peak_source']}); a one-pass stream of its "
+                     f"activations takes {format_ms(bound['stream_ms'])} = {100 * bound['stream_share']:.1f}% of the "
+                     f"median at the {bound['bandwidth_gbs']:.1f} GB/s copy bandwidth measured in the run.")
+    if not lines:
+        return []
+    return [f"Bounds of `{rec['variant']}` (docs/bench.md, the roofline): neither is reachable; they say how much is "
+            "left to gain from compute and from memory traffic.", ""] + lines + [""]
+
+
 def recommendation_text(rec: Optional[Dict[str, Any]]) -> str:
     """``On this CPU use `ov-int8-cm` ...`` (one markdown paragraph), or why there is no recommendation."""
     if rec is None:
@@ -132,7 +216,7 @@ def render_markdown(document: Dict[str, Any]) -> str:
              "at the first size; INT8 at the other sizes is calibrated the same way but not gated on mIoU "
              "(upscaled CamVid frames are not the scale the model works at).",
              ""]
-    titles = {v["name"]: v["title"] for v in document["variants"]}
+    titles = {v["name"]: v["title"] for v in document["variants"] + (document.get("peers") or [])}
     for run in document["runs"]:
         size, mode = run["size"], run["mode"]
         base = _result(document, BASELINE, size, mode)
@@ -140,20 +224,23 @@ def render_markdown(document: Dict[str, Any]) -> str:
                   + ("(1 synchronous request)" if mode == "latency" else
                      "(OpenVINO: async requests, THROUGHPUT hint; TensorFlow/ONNX Runtime: synchronous)"), "",
                   "| variant | runs | median | p90 | FPS | x TF latency | x TF FPS | end-to-end median | mIoU "
-                  "| params | GMAC |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| params | GMAC | % of peak | stream / median |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for doc in run["results"]:
             lat, e2e = doc["latency_ms"], doc["e2e_latency_ms"]
             ratio = (lat["median"] / base["latency_ms"]["median"]) if base else None
             fps_ratio = (doc["throughput_fps"] / base["throughput_fps"]) if base and base["throughput_fps"] else None
-            miou = document["miou"].get(doc["variant"]) if list(size) == list(document["runs"][0]["size"]) else None
+            first = list(size) == list(document["runs"][0]["size"])
+            miou = {**document["miou"], **(document.get("peer_miou") or {})}.get(doc["variant"]) if first else None
+            bound = doc.get("roofline") or {}
             lines.append(
                 f"| `{doc['variant']}` {titles.get(doc['variant'], '')} | {doc['backend']} {doc['precision'] or ''} | "
                 f"{format_ms(lat['median'], '–')} | {format_ms(lat['p90'], '–')} | "
                 f"{doc['throughput_fps'] or 0:.1f} | "
                 f"{'–' if ratio is None else f'{ratio:.2f}x'} | {'–' if fps_ratio is None else f'{fps_ratio:.2f}x'} | "
                 f"{format_ms(e2e['median'], '–')} | {'–' if miou is None else f'{100 * miou:.2f}%'} | "
-                f"{_complexity_cells(doc)} |")
+                f"{_complexity_cells(doc)} | "
+                + (f"{100 * bound['compute_share']:.1f}% | {100 * bound['stream_share']:.0f}% |" if bound else "– | – |"))
         lines.append("")
     if document.get("class_map"):
         lines += ["Class-map output (latency mode): the arg-max inside the IR against the host's arg-max of the logits.",
@@ -170,6 +257,7 @@ def render_markdown(document: Dict[str, Any]) -> str:
         lines += ["MYRIAD X compiler (the ncs2 graph and its variants, compiled for the stick without one):", "",
                   render_compile_table(compiled["rows"], tuple(compiled["size"])), ""]
     lines += [recommendation_text(document.get("recommendation")), ""]
+    lines += bounds_text(document) + peers_text(document)
     if document["skipped"]:
         lines += ["Not measured:", ""] + [f"- `{k}`: {v}" for k, v in document["skipped"].items()] + [""]
     lines += ["Goals (first size, latency mode):", "", "| goal | measured | met |", "|---|---|---|"]

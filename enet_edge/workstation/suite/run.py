@@ -18,7 +18,8 @@ from enet_edge.export.compile_table import COMPILE_VARIANTS, compile_table
 from enet_edge.export.targets import load_target
 from enet_edge.resources import DEFAULT_WEIGHTS
 from enet_edge.workstation.suite.config import BASELINE, SCALING_INT8, SCHEMA, VARIANTS, SuiteConfig, Variant
-from enet_edge.workstation.suite.report import class_map_savings, evaluate_goals, recommend
+from enet_edge.workstation.suite.peers import PEERS, ensure_peer
+from enet_edge.workstation.suite.report import class_map_savings, evaluate_goals, evaluate_peer_goals, recommend
 
 def weights_path(config: SuiteConfig) -> Path:
     path = Path(config.weights or DEFAULT_WEIGHTS)
@@ -120,6 +121,22 @@ def measure_miou(entry: bench.BenchEntry, pairs, log: Callable[[str], None]) -> 
     return miou
 
 
+def peer_entries(size: Tuple[int, int], config: SuiteConfig, skipped: Dict[str, str],
+                 log: Callable[[str], None]) -> List[bench.BenchEntry]:
+    """The bench entries of the peers (:mod:`.peers`) at ``size``, made or reused; a peer that cannot be made or run
+    here goes to ``skipped`` with why. Peers run at the CPU's default precision, as a user would run them."""
+    entries = []
+    for peer in PEERS:
+        if peer.name not in config.peers:
+            continue
+        try:
+            path = ensure_peer(peer, weights_path(config), size, config.build_dir, log)
+            entries.append(bench.BenchEntry(str(path), peer.backend, "CPU", None, label=peer.name))
+        except EnetEdgeError as exc:
+            skipped[f"{peer.name}@{size[0]}x{size[1]}"] = str(exc)
+    return entries
+
+
 def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[str, Any]:
     """Export what is missing, measure every variant, and return the suite document (not yet written)."""
     started = time.perf_counter()
@@ -133,6 +150,7 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
                                f"{', '.join(caps)}); OpenVINO would fall back to f32")
     runs: List[Dict[str, Any]] = []
     miou: Dict[str, Optional[float]] = {}
+    peer_miou: Dict[str, Optional[float]] = {}
     for index, size in enumerate(config.sizes):
         export_dirs: Dict[str, Optional[Path]] = {}
         for variant in variants:
@@ -148,11 +166,15 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
                         skipped.setdefault(f"{v.name}@{size[0]}x{size[1]}", f"export failed: {exc}")
         entries = [entry_for(v, size, export_dirs, config) for v in variants
                    if v.name not in skipped and (v.target is None or export_dirs.get(v.export_name))]
+        peers = peer_entries(size, config, skipped, log)
         if index == 0 and config.miou_frames >= 0:
             pairs = camvid.spread_pairs(config.data_dir, "val", config.miou_frames)
             log(f"mIoU on {len(pairs)} CamVid val frames at {size[0]}x{size[1]}")
             for entry in entries:
                 miou[entry.label] = measure_miou(entry, pairs, log)
+            for entry in peers:
+                peer_miou[entry.label] = measure_miou(entry, pairs, log)
+        entries += peers
         for mode in config.modes:
             log(f"{size[0]}x{size[1]} {mode}: {', '.join(e.label for e in entries)}")
             bench_config = bench.BenchConfig(entries=tuple(entries), mode=mode, niter=config.niter,
@@ -183,6 +205,9 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(config).items()},
         "baseline": BASELINE,
         "variants": [dataclasses.asdict(v) for v in variants],
+        "peers": [{"name": p.name, "title": p.title, "converter": p.converter,
+                   "realization": p.resolved_realization().name} for p in PEERS if p.name in config.peers],
+        "peer_miou": peer_miou,
         "skipped": skipped,
         "miou": miou,
         "miou_frames": None if config.miou_frames < 0 else (config.miou_frames or "all"),
@@ -194,4 +219,5 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
     document["goals"] = evaluate_goals(document)
     document["class_map"] = class_map_savings(document)
     document["recommendation"] = recommend(document)
+    document["peer_goals"] = evaluate_peer_goals(document)
     return document

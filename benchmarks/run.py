@@ -162,7 +162,7 @@ class SuiteConfig:
 
 
 def weights_path(config: SuiteConfig) -> Path:
-    from enet_edge.export.pipeline import DEFAULT_WEIGHTS
+    from enet_edge.resources import DEFAULT_WEIGHTS
 
     path = Path(config.weights or DEFAULT_WEIGHTS)
     if not path.is_file():

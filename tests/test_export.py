@@ -12,7 +12,8 @@ import pytest
 
 from enet_edge import cli
 from enet_edge.errors import ArtifactError, ParityError
-from enet_edge.export.pipeline import ExportRequest, export, sha256_file
+from enet_edge.export.pipeline import ExportRequest, export
+from enet_edge.fileio import sha256_file
 from enet_edge.runtime import resolve_artifact, verify_artifact
 from enet_edge.export.parity import ParityResult
 from enet_edge.export.targets import available_targets, load_target

@@ -14,6 +14,8 @@ from typing import Dict, Optional
 
 from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
 from enet_edge.errors import ArtifactError, CompatibilityError, ConfigError
+from enet_edge.export.onnx_layout import sink_transposes
+from enet_edge.export.onnx_rewrites import apply_rewrites
 from enet_edge.model.enet import INPUT_NAME, OUTPUT_NAME
 
 
@@ -38,8 +40,6 @@ def to_onnx(graph_def, path, opset: int = 13, rewrites=(), log=None, class_map: 
     import onnx
     import tf2onnx
 
-    from enet_edge.export.onnx_layout import sink_transposes
-
     model, _ = tf2onnx.convert.from_graph_def(
         graph_def,
         input_names=[f"{INPUT_NAME}:0"],
@@ -51,8 +51,6 @@ def to_onnx(graph_def, path, opset: int = 13, rewrites=(), log=None, class_map: 
     model.producer_name = "enet-edge"
     model = sink_transposes(model)
     if rewrites:
-        from enet_edge.export.onnx_rewrites import apply_rewrites
-
         apply_rewrites(model, rewrites, log)
     if class_map:
         append_onnx_class_map(model, class_map)

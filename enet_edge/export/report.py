@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from enet_edge.errors import ArtifactError
+from enet_edge.export.fp16_range import near_limit_text
+from enet_edge.export.myriadx import summary_line
 from enet_edge.export.targets import ARTIFACT_FILES, TargetSpec
 from enet_edge.fileio import sha256_file
 from enet_edge.model.config import REFERENCE_REALIZATION, ENetConfig
+from enet_edge.runtime.complexity import ir_complexity
 
 MANIFEST_FORMAT = "enet-edge-manifest/1"
 
@@ -124,8 +127,6 @@ def complexity_entry(directory: Path, target: TargetSpec, parameters: Optional[i
     """Parameters of the network and the compute of the IR as realized for this target (GMAC per frame)."""
     entry: dict = {"parameters": parameters}
     if "openvino_ir" in target.artifacts:
-        from enet_edge.runtime.complexity import ir_complexity
-
         entry.update(ir_complexity(directory / ARTIFACT_FILES["openvino_ir"]).to_dict())
         entry["note"] = ("MACs of the IR's convolutions as realized for this target (elementwise ops, pooling "
                          "and data movement not counted); FLOPs = 2 x MACs")
@@ -206,8 +207,6 @@ def myriad_compiler_section(record: Optional[dict]) -> List[str]:
     """report.md's account of the MYRIAD X compile: verdict, stages by category, SHAVE types, traffic, memory."""
     if not record:
         return []
-    from enet_edge.export.myriadx import summary_line
-
     lines = ["", "## MYRIAD X compiler (the stick's own)", "",
              f"{record.get('compiler', 'OpenVINO 2021.4.2 MYRIAD plugin')}, platform VPU_MYRIAD_2480, on "
              f"`{record.get('model')}`" + (f", options {record['options']}" if record.get("options") else "")
@@ -246,8 +245,6 @@ def _parity_section(manifest: dict) -> List[str]:
     if p.get("note"):
         lines += ["", f"**Parity inputs:** {p['note']}."]
     if p.get("fp16_range"):
-        from enet_edge.export.fp16_range import near_limit_text
-
         lines += ["", near_limit_text(p["fp16_range"])]
     skipped = {kind: ran["skipped"] for kind, ran in p["ran_on"].items() if "skipped" in ran}
     if skipped:

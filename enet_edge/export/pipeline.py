@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from enet_edge.class_sets import ClassSet, from_meta
+from enet_edge.class_sets import ClassSet
 from enet_edge.errors import ArtifactError, ConfigError
 from enet_edge.fileio import sha256_file
 from enet_edge.limits import check_size
@@ -48,7 +48,7 @@ from enet_edge.export.outdir import check_out_dir, clean_stale, replace_dir, sta
 from enet_edge.export.parity import ParityInputs, parity_inputs, run_parity
 from enet_edge.export.preflight import check_data_dir, check_rulesets
 from enet_edge.export.quantize import quantize_ir
-from enet_edge.export.report import build_manifest, render_report
+from enet_edge.export.report import build_manifest, model_classes, render_report
 from enet_edge.export.targets import ARTIFACT_FILES, TargetSpec
 
 @dataclass(frozen=True)
@@ -90,6 +90,7 @@ class ExportContext:
     tmp: Path
     log: Callable[[str], None] = print
     parity_inputs: Optional[ParityInputs] = None  # what parity runs on, listed by export() before building
+    classes: Optional[ClassSet] = None  # the model's class set (report.model_classes), resolved by export()
     graph_def: Any = None  # frozen GraphDef (freeze)
     graphs: Dict[str, Any] = field(default_factory=dict)  # kind -> gates.Graph of each artifact written
     inventories: Dict[str, Dict[str, int]] = field(default_factory=dict)  # kind -> op inventory
@@ -115,11 +116,6 @@ class ExportContext:
     def weights_source(self) -> str:
         """How errors name the weights: their file, or the seeded random weights."""
         return self.weights_info.get("path") or f"the random weights (seed {self.weights_info.get('seed')})"
-
-    @property
-    def classes(self) -> ClassSet:
-        """The class set the weights record (CamVid's where they record none)."""
-        return from_meta(self.weights_info, self.config.num_classes)
 
     def add_graph(self, kind: str, graph) -> None:
         self.graphs[kind] = graph
@@ -232,8 +228,8 @@ def myriad_compile_stage(ctx: ExportContext) -> None:
 
 def write_stage(ctx: ExportContext) -> None:
     """Write ``manifest.json`` and ``report.md`` beside the finished artifacts."""
-    ctx.manifest = build_manifest(ctx.target, ctx.config, ctx.weights_info, ctx.tmp, ctx.inventories, ctx.reports,
-                                  ctx.parity, ctx.ran_on, ctx.parity_inputs.names, ctx.quantization, ctx.parameters)
+    ctx.manifest = build_manifest(ctx.target, ctx.config, ctx.classes, ctx.weights_info, ctx.tmp, ctx.inventories,
+                                  ctx.reports, ctx.parity, ctx.ran_on, ctx.parity_inputs.names, ctx.quantization, ctx.parameters)
     if ctx.parity_inputs.note:
         ctx.manifest["parity"]["note"] = ctx.parity_inputs.note
     if ctx.myriad_compiler is not None:
@@ -308,9 +304,10 @@ def export(request: ExportRequest, log: Callable[[str], None] = print) -> Export
     check_rulesets(target)
     weights, base_config, weights_info = load_model_weights(request, log)
     config = target.model_config(base_config, size.height, size.width)
+    classes = model_classes(weights_info, config)
     clean_stale(out_dir, log)
     with staging_dir(out_dir, request.out_dir) as tmp:
-        ctx = ExportContext(request, config, weights, weights_info, tmp, log, inputs)
+        ctx = ExportContext(request, config, weights, weights_info, tmp, log, inputs, classes)
         run_stages(ctx, stages_for(target))
         replace_dir(tmp, out_dir)
     seconds = time.perf_counter() - start

@@ -12,7 +12,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from enet_edge.classes import NUM_CLASSES, VOID_LABEL
+from enet_edge.class_sets import NUM_CLASSES, VOID_LABEL
 from enet_edge.errors import DataError
 
 ENV_VAR = "ENET_EDGE_CAMVID"

@@ -1,8 +1,11 @@
-"""Class sets: names, palette and ignore label of a model's classes (numpy only; device-safe).
+"""Class sets: names, palette and ignore label of a model's classes (numpy only; device-safe), and CamVid's.
 
-A model carries its class set: a weights file in its meta (``classes`` entry) and card, an export in
-its manifest (``classes``, ``palette_rgb``, ``void_label``). CamVid's (:mod:`enet_edge.classes`) is
-the default only where nothing says otherwise.
+A model carries its class set in one schema, :meth:`ClassSet.to_dict` (``names``, ``palette_rgb``,
+``ignore_label``): a weights file in its meta (``classes`` entry) and card, an export in its manifest
+(``class_set``; :meth:`ClassSet.manifest_entries` also writes the ``classes``, ``palette_rgb`` and
+``void_label`` that earlier readers read) and an IR in its ``rt_info/model_info`` (``class_set``, as JSON;
+:meth:`ClassSet.rt_info` also writes model_api's ``labels`` and ``palette_rgb``). :func:`from_meta` reads
+them all. CamVid's (:data:`CAMVID`) is the default only where nothing says otherwise.
 
 Class file (``--classes FILE`` of ``enet-edge train`` and ``enet-edge import``), JSON or TOML, one entry
 per label id in order; ``color`` (RGB) is optional (a palette is generated), ``ignore_label`` too
@@ -29,10 +32,43 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
-from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB, VOID_LABEL
 from enet_edge.errors import ConfigError
 
 RGB = Tuple[int, int, int]
+
+CAMVID_CLASSES = (
+    "Sky",
+    "Building",
+    "Pole",
+    "Road",
+    "Pavement",
+    "Tree",
+    "SignSymbol",
+    "Fence",
+    "Car",
+    "Pedestrian",
+    "Bicyclist",
+    "Unlabelled",
+)
+"""CamVid's label ids 0..11; id 11 (Unlabelled) is void: weight 0 in the loss and ignored in mIoU."""
+
+VOID_LABEL = 11
+NUM_CLASSES = len(CAMVID_CLASSES)
+
+CAMVID_PALETTE_RGB: Tuple[RGB, ...] = (  # the usual SegNet/ENet CamVid palette, RGB, one row per label id
+    (128, 128, 128),  # Sky
+    (128, 0, 0),  # Building
+    (192, 192, 128),  # Pole
+    (128, 64, 128),  # Road
+    (60, 40, 222),  # Pavement
+    (128, 128, 0),  # Tree
+    (192, 128, 128),  # SignSymbol
+    (64, 64, 128),  # Fence
+    (64, 0, 128),  # Car
+    (64, 64, 0),  # Pedestrian
+    (0, 128, 192),  # Bicyclist
+    (0, 0, 0),  # Unlabelled
+)
 
 
 @dataclass(frozen=True)
@@ -75,8 +111,25 @@ class ClassSet:
         return tuple(self.names[i] for i in self.metric_ids)
 
     def to_dict(self) -> Dict[str, Any]:
+        """The class schema of weights meta, manifest and IR: ``names`` (K str), ``palette_rgb`` (K [r, g, b]
+        ints 0..255), ``ignore_label`` (int or None)."""
         return {"names": list(self.names), "palette_rgb": [list(c) for c in self.palette_rgb],
                 "ignore_label": self.ignore_label}
+
+    def manifest_entries(self) -> Dict[str, Any]:
+        """An export manifest's class entries: ``class_set`` (:meth:`to_dict`) and, for readers of earlier
+        manifests, ``classes`` (the names), ``palette_rgb`` and ``void_label`` (the ignore label)."""
+        schema = self.to_dict()
+        return {"classes": schema["names"], "void_label": schema["ignore_label"], "palette_rgb": schema["palette_rgb"],
+                "class_set": schema}
+
+    def rt_info(self) -> Dict[str, str]:
+        """An IR's ``rt_info/model_info`` class entries, strings: ``class_set`` (:meth:`to_dict` as JSON) and
+        model_api's ``labels`` (names, spaces as underscores, space-separated) and ``palette_rgb``
+        (``r,g,b;r,g,b...``)."""
+        return {"labels": " ".join(name.replace(" ", "_") for name in self.names),
+                "palette_rgb": ";".join(",".join(str(c) for c in rgb) for rgb in self.palette_rgb),
+                "class_set": json.dumps(self.to_dict())}
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "ClassSet":
@@ -154,13 +207,20 @@ def default_for(num_classes: int, class_file=None) -> ClassSet:
 
 
 def from_meta(meta: Optional[dict], num_classes: Optional[int] = None) -> ClassSet:
-    """The class set a weights meta / manifest records; CamVid's (or generic) where it records none.
+    """The class set a weights meta, manifest or IR ``rt_info/model_info`` records; CamVid's (or generic for
+    ``num_classes`` other than 12) where it records none.
 
-    Reads the weights meta form (``{"classes": {"names", "palette_rgb", "ignore_label"}}``) and the
-    manifest form (``classes`` list, ``palette_rgb``, ``void_label``).
+    Reads the schema (:meth:`ClassSet.to_dict`) under ``class_set`` (a manifest; an IR's as JSON) or
+    ``classes`` (weights meta), and the form of earlier manifests (``classes`` list, ``palette_rgb``,
+    ``void_label``).
     """
     meta = meta or {}
-    entry = meta.get("classes")
+    entry = meta.get("class_set", meta.get("classes"))
+    if isinstance(entry, str):  # an IR's rt_info: JSON
+        try:
+            entry = json.loads(entry)
+        except ValueError as exc:
+            raise ConfigError(f"class_set {entry[:40]!r} is not JSON ({exc})") from None
     if isinstance(entry, dict):
         return ClassSet.from_dict(entry)
     if isinstance(entry, (list, tuple)) and entry:

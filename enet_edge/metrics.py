@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, NamedTupl
 
 import numpy as np
 
-from enet_edge.classes import CAMVID_CLASSES, VOID_LABEL
+from enet_edge.class_sets import CAMVID, CAMVID_CLASSES, VOID_LABEL, ClassSet
 from enet_edge.errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from enet_edge.class_sets import ClassSet
     from enet_edge.progress import ProgressBar
     from enet_edge.runtime.segmenter import Segmenter
 
@@ -109,12 +108,10 @@ class _RemappedAccumulator(ConfusionAccumulator):
         super().update(remap(labels.astype(np.int64)), remap(predictions.astype(np.int64)))
 
 
-def accumulator_for(classes: Optional["ClassSet"] = None) -> ConfusionAccumulator:
+def accumulator_for(classes: Optional[ClassSet] = None) -> ConfusionAccumulator:
     """The metric's accumulator for a model's class set (default CamVid's): every class but the ignore
     label is scored; pixels labelled ignore are skipped; predicting the ignore label is a miss (FN of
     the pixel's class, FP of none). No ignore label: every class is scored."""
-    from enet_edge.class_sets import CAMVID
-
     classes = classes or CAMVID
     k, ignore = classes.num_classes, classes.ignore_label
     if ignore is None:
@@ -144,7 +141,7 @@ Predict = Callable[[Any, Tuple[int, int]], Tuple[np.ndarray, int]]
 
 
 def evaluate_samples(samples: Iterable[Tuple[Any, np.ndarray]], predict: Predict,
-                     progress: Optional["ProgressBar"] = None, classes: Optional["ClassSet"] = None) -> Evaluation:
+                     progress: Optional["ProgressBar"] = None, classes: Optional[ClassSet] = None) -> Evaluation:
     """Accumulate the metric over (input, label) samples, at each label's resolution.
 
     ``predict`` turns an input (a frame, a pre-made tensor) into a class map at the label's size;

@@ -16,7 +16,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "enet_edge"
 DEVICE_CODE = ("runtime", "apps/bench", "apps/demo", "apps/frames.py", "progress.py", "errors.py", "fileio.py",
-               "classes.py", "resources.py", "metrics.py")
+               "class_sets.py", "resources.py", "metrics.py")
 FORBIDDEN = ("enet_edge.model", "enet_edge.export", "enet_edge.apps.train")
 TENSORFLOW = ("tensorflow", "keras", "tf2onnx", "nncf")
 LAZY_TENSORFLOW_ALLOWED = ("runtime/adapters/tensorflow.py",)  # the frozen-graph backend

@@ -59,10 +59,10 @@ def test_every_variant_is_measured_or_skipped_with_a_reason(small_suite):
         assert name in measured or name in document["skipped"], name
     assert {"tf-keras", "tf-graph", "ort-fp32", "ov-fp32", "ov-ncs2-fp16ir", "ov-int8", "ov-fp32-cm",
             "ov-int8-cm"} <= measured
-    assert [(run["size"], run["mode"]) for run in document["runs"]] == [(list(SMALL_SIZE), "latency"),
-                                                                          (list(SMALL_SIZE), "throughput")]
-    for run in document["runs"]:
-        for doc in run["results"]:
+    assert [(r["size"], r["mode"]) for r in document["runs"]] == [(list(SMALL_SIZE), "latency"),
+                                                                    (list(SMALL_SIZE), "throughput")]
+    for one_run in document["runs"]:
+        for doc in one_run["results"]:
             assert doc["niter"] == 3 and len(doc["samples_ms"]) == 3
             assert doc["latency_ms"]["median"] > 0 and doc["throughput_fps"] > 0
     int8 = report._result(document, "ov-int8", SMALL_SIZE, "latency")
@@ -87,7 +87,7 @@ def test_documents_tables_plot_and_readme(small_suite):
     assert "MYRIAD X compiler" in md and "| ncs2 as `make export` writes it | compiled |" in md
     assert "goal: SHAVE stages" in md
     # peers: made from the weights, measured in the same rounds, against the recommended variant
-    measured = {doc["variant"] for run in saved["runs"] for doc in run["results"]}
+    measured = {doc["variant"] for r in saved["runs"] for doc in r["results"]}
     for peer in suite_config.PEER_NAMES:
         assert peer in measured or f"{peer}@{SIZE}" in saved["skipped"], peer
     assert {"peer-ov-default", "peer-litert"} <= measured and set(saved["peer_miou"]) <= measured

@@ -7,7 +7,7 @@ from onnx import TensorProto, helper
 from enet_edge.export import gates as checks
 from enet_edge.model.config import REFERENCE_REALIZATION
 from enet_edge.errors import ArtifactError, CompatibilityError
-from enet_edge.export.pipeline import _ruleset_for
+from enet_edge.export.gates import ruleset_for
 from enet_edge.export.targets import load_target
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def reference_graph(enet_builds):
 
 def test_realization_gate_rejects_argmax_and_scatter(reference_graph):
     ncs2 = load_target("ncs2")
-    report = checks.check_graph(reference_graph, _ruleset_for("tensorflow", "realization", ncs2))
+    report = checks.check_graph(reference_graph, ruleset_for("tensorflow", "realization", ncs2))
     bad = {(v.op_type, v.node) for v in report.violations}
     # both pooling layers' MaxPoolWithArgmax and both unpoolings' ScatterNd, each by node name
     assert sum(1 for op, _ in bad if op == "MaxPoolWithArgmax") == 2
@@ -97,7 +97,7 @@ def test_ir_gate_rejects_new_opsets_and_unsupported_ops(tmp_path):
 
 
 def test_raise_on_violations_lists_everything(reference_graph):
-    report = checks.check_graph(reference_graph, _ruleset_for("tensorflow", "realization", load_target("ncs2")))
+    report = checks.check_graph(reference_graph, ruleset_for("tensorflow", "realization", load_target("ncs2")))
     with pytest.raises(CompatibilityError) as info:
         checks.raise_on_violations([report], "ncs2")
     assert len(info.value.violations) == len(report.violations) >= 5
@@ -124,4 +124,4 @@ def test_every_target_ruleset_exists_and_matches_its_artifact():
     for name in available_targets():
         target = load_target(name)
         for kind, ruleset in target.checks.items():
-            assert _ruleset_for(kind, ruleset, target)["format"] == formats[kind]
+            assert ruleset_for(kind, ruleset, target)["format"] == formats[kind]

@@ -111,13 +111,66 @@ def test_eval_scores_the_models_own_classes(tmp_path):
 
 
 def test_manifest_takes_the_weights_classes():
-    from enet_edge.export.report import _class_entries
+    from enet_edge.errors import ArtifactError
+    from enet_edge.export.report import model_classes
     from enet_edge.model.config import ENetConfig
 
-    entries = _class_entries({"classes": THREE.to_dict()}, ENetConfig(num_classes=3))
-    assert entries == {"classes": list(THREE.names), "void_label": None,
-                       "palette_rgb": [list(c) for c in THREE.palette_rgb]}
-    assert _class_entries({"trained": True}, ENetConfig())["classes"][0] == "Sky"
+    assert model_classes({"classes": THREE.to_dict()}, ENetConfig(num_classes=3)) == THREE
+    assert model_classes({"trained": True}, ENetConfig()) == CAMVID
+    with pytest.raises(ArtifactError, match="the weights name 3 classes but the network has 12 outputs"):
+        model_classes({"classes": THREE.to_dict()}, ENetConfig())
+
+
+def test_one_schema_for_weights_manifest_and_ir():
+    """Weights meta, manifest and IR rt_info carry ClassSet.to_dict(); from_meta reads each back (and the
+    keys of earlier manifests, written beside it)."""
+    entries = THREE.manifest_entries()
+    assert entries["class_set"] == THREE.to_dict() == {"names": list(THREE.names), "ignore_label": None,
+                                                        "palette_rgb": [list(c) for c in THREE.palette_rgb]}
+    assert entries["classes"] == list(THREE.names) and entries["void_label"] is None
+    assert entries["palette_rgb"] == [list(c) for c in THREE.palette_rgb]
+    info = CAMVID.rt_info()
+    assert all(isinstance(v, str) for v in info.values())
+    assert info["labels"].split()[3] == "Road" and info["palette_rgb"].split(";")[0] == "128,128,128"
+    for container in ({"classes": THREE.to_dict()}, json.loads(json.dumps(entries)), THREE.rt_info(), CAMVID.rt_info()):
+        assert from_meta(container) in (THREE, CAMVID)
+    assert from_meta(THREE.rt_info()) == THREE and from_meta(CAMVID.rt_info()) == CAMVID
+    legacy = {k: v for k, v in entries.items() if k != "class_set"}  # a manifest written before class_set
+    assert from_meta(legacy) == THREE
+    with pytest.raises(ConfigError, match="is not JSON"):
+        from_meta({"class_set": "{names"})
+
+
+def test_the_artifact_resolves_its_classes_once(tmp_path, tiny_export_dir, monkeypatch):
+    """Artifact.classes: the manifest's (an export), the meta's (.npz weights), CamVid's (a bare file); read once."""
+    import shutil
+
+    from enet_edge.errors import ArtifactError
+    from enet_edge.runtime import manifest as runtime_manifest
+    from enet_edge.runtime.manifest import resolve_artifact
+
+    export = tmp_path / "export"
+    shutil.copytree(tiny_export_dir, export)
+    manifest = json.loads((export / "manifest.json").read_text())
+    manifest.update(THREE.manifest_entries())
+    (export / "manifest.json").write_text(json.dumps(manifest))
+    artifact = resolve_artifact(export)
+    calls = []
+    monkeypatch.setattr(runtime_manifest, "artifact_classes", lambda a, n: calls.append(a) or THREE)
+    assert artifact.classes == THREE and artifact.classes is artifact.classes and len(calls) == 1
+    monkeypatch.undo()
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    shutil.copy(export / "enet.xml", bare / "enet.xml")
+    assert resolve_artifact(bare / "enet.xml").classes == CAMVID
+    weights = tmp_path / "w.npz"
+    np.savez(weights, __enet_meta__=np.array(json.dumps({"classes": THREE.to_dict()})),
+             __enet_config__=np.array(json.dumps({"num_classes": 3})))
+    assert resolve_artifact(weights).classes == THREE
+    manifest["class_set"] = {"names": ["a"]}
+    (export / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="class set recorded for .* is damaged"):
+        resolve_artifact(export).classes
 
 
 def test_train_config_takes_a_class_file(tmp_path):
@@ -131,3 +184,20 @@ def test_train_config_takes_a_class_file(tmp_path):
     assert TrainConfig(num_classes=5).class_set.names[4] == "class_4"
     with pytest.raises(ConfigError, match="--num-classes 4 but"):
         TrainConfig(classes_file=str(path), num_classes=4)
+
+
+def test_eval_of_weights_takes_the_classes_of_the_resolved_artifact(tmp_path):
+    """An .npz through eval's keras path: the segmenter has the weights meta's classes (Artifact.classes) and its
+    artifact, from which eval's model description is read."""
+    from enet_edge.model import enet
+    from enet_edge.model.config import ENetConfig
+    from enet_edge.model.weights import save_weights
+
+    config = ENetConfig(num_classes=3, height=32, width=32, batch=1)
+    path = save_weights(enet.build_enet(config), tmp_path / "w.npz", config, {"classes": THREE.to_dict()})
+    segmenter = ev.open_segmenter(ev.EvalConfig(model=path, height=32, width=32, progress=False))
+    try:
+        assert segmenter.class_set == THREE and segmenter.artifact.classes == THREE
+        assert segmenter.artifact.path == path and ev._model_info(segmenter)["kind"] == "weights"
+    finally:
+        segmenter.adapter.close()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from enet_edge import camvid as data
-from enet_edge.classes import NUM_CLASSES, VOID_LABEL
+from enet_edge.class_sets import NUM_CLASSES, VOID_LABEL
 from enet_edge.errors import DataError
 
 

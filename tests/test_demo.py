@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from enet_edge import cli
-from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
+from enet_edge.class_sets import CAMVID_CLASSES, CAMVID_PALETTE_RGB
 from enet_edge.apps.demo import (
     STAGES,
     DemoConfig,

@@ -236,22 +236,37 @@ def test_export_refuses_what_it_would_destroy(tmp_path, monkeypatch):
 def test_parity_without_camvid_only_when_none_was_asked_for(tmp_path, monkeypatch):
     from enet_edge import camvid
     from enet_edge.errors import DataError
-    from enet_edge.export import pipeline
+    from enet_edge.export.parity import parity_inputs
     from enet_edge.export.targets import load_target
-    from enet_edge.model.config import ENetConfig
 
     target = load_target("cpu")
     monkeypatch.delenv(camvid.ENV_VAR, raising=False)
     monkeypatch.setattr(camvid, "DEFAULT_CANDIDATES", (tmp_path / "none",))  # no CamVid at the default places
-    note = pipeline.parity_note(target, None)
-    assert "no CamVid frames" in note and "4 random frames only" in note
-    frames, names = pipeline.parity_inputs(target, ENetConfig(height=32, width=48), None, 0)
-    assert names == ["random:0", "random:1", "random:2", "random:3"]
+    inputs = parity_inputs(target, None, 0)
+    assert "no CamVid frames" in inputs.note and "4 random frames only" in inputs.note
+    assert inputs.names == ["random:0", "random:1", "random:2", "random:3"]
+    frames = inputs.frames(32, 48)
+    assert [f.shape for f in frames] == [(1, 32, 48, 3)] * 4 and all(f.dtype == np.uint8 for f in frames)
+    assert all(np.array_equal(a, b) for a, b in zip(frames, inputs.frames(32, 48)))  # seeded
     with pytest.raises(DataError, match=r"--data-dir\) does not exist"):
-        pipeline.parity_inputs(target, ENetConfig(height=32, width=48), tmp_path / "asked", 0)
+        parity_inputs(target, tmp_path / "asked", 0)
     monkeypatch.setenv(camvid.ENV_VAR, str(tmp_path / "env"))  # the environment asks too
     with pytest.raises(DataError, match=r"\$ENET_EDGE_CAMVID\) does not exist"):
-        pipeline.parity_note(target, None)
+        parity_inputs(target, None, 0)
+
+
+def test_parity_inputs_spread_over_camvid_val_then_random(camvid):
+    from enet_edge.export.parity import camvid_val_pairs, parity_inputs
+    from enet_edge.export.targets import load_target
+
+    pairs = camvid_val_pairs(camvid)
+    inputs = parity_inputs(dataclasses.replace(load_target("cpu"), parity_frames=3, parity_random=2), camvid, 7)
+    step = len(pairs) // 3
+    assert inputs.camvid == tuple(image for image, _ in pairs[::step][:3]) and inputs.note == ""
+    assert inputs.names == [f"camvid:{p.name}" for p in inputs.camvid] + ["random:0", "random:1"]
+    frames = inputs.frames(64, 96)
+    assert [f.shape for f in frames] == [(1, 64, 96, 3)] * 5
+    assert frames[0].std() > 0 and not np.array_equal(frames[3], inputs.frames(64, 96)[4])
 
 
 def test_size_limit_names_the_largest_size_that_fits():

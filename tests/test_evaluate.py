@@ -15,8 +15,9 @@ import cv2
 import numpy as np
 import pytest
 
+from enet_edge import metrics
 from enet_edge.apps import evaluate as ev
-from enet_edge.classes import CAMVID_CLASSES, NUM_CLASSES
+from enet_edge.class_sets import CAMVID_CLASSES, NUM_CLASSES
 from enet_edge.cli import main
 from enet_edge.errors import ArtifactError, ConfigError, DataError
 from enet_edge.runtime import InferenceAdapter, Segmenter, TensorSpec, read_manifest
@@ -117,13 +118,13 @@ def test_segmenter_miou_hand_computed_and_closes_the_adapter(tmp_path):
     adapter = FakeAdapter(2, 3, constant=ROAD)
     closed = []
     adapter.close = lambda: closed.append(True)
-    assert ev.segmenter_miou(Segmenter(adapter), pairs) == pytest.approx(12 / 42 / 3)
+    assert metrics.segmenter_miou(Segmenter(adapter), pairs) == pytest.approx(12 / 42 / 3)
     assert closed == [True]
     broken = FakeAdapter(2, 3, constant=ROAD)
     broken.close = lambda: closed.append("after error")
     broken.infer = lambda tensor: 1 / 0
     with pytest.raises(ZeroDivisionError):
-        ev.segmenter_miou(Segmenter(broken), pairs)
+        metrics.segmenter_miou(Segmenter(broken), pairs)
     assert closed == [True, "after error"]
 
 

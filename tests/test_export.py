@@ -12,7 +12,8 @@ import pytest
 
 from enet_edge import cli
 from enet_edge.errors import ArtifactError, ParityError
-from enet_edge.export.pipeline import ExportRequest, export, sha256_file
+from enet_edge.export.pipeline import ExportRequest, export
+from enet_edge.fileio import sha256_file
 from enet_edge.runtime import resolve_artifact, verify_artifact
 from enet_edge.export.parity import ParityResult
 from enet_edge.export.targets import available_targets, load_target
@@ -126,11 +127,11 @@ def test_tampered_artifact_fails_verification(tiny_export_dir, tmp_path):
 
 
 def _perturbing_to_onnx(original):
-    def perturbed(graph_def, path, opset=13, rewrites=(), log=None):
+    def perturbed(graph_def, path, *args, **kwargs):
         import onnx
         from onnx import numpy_helper
 
-        model = original(graph_def, path, opset, rewrites, log)
+        model = original(graph_def, path, *args, **kwargs)
         biggest = max(model.graph.initializer, key=lambda t: int(np.prod(t.dims)))
         biggest.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(biggest) * 1.5, biggest.name))
         onnx.save(model, str(path))
@@ -140,12 +141,12 @@ def _perturbing_to_onnx(original):
 
 
 def test_parity_catches_a_perturbed_model_and_keeps_the_previous_export(small_exports, tmp_path, monkeypatch):
-    from enet_edge.export import convert
+    from enet_edge.export import pipeline
 
     out = tmp_path / "ncs2"
     shutil.copytree(small_exports["ncs2"], out)
     before = {p.name: sha256_file(p) for p in out.iterdir()}
-    monkeypatch.setattr(convert, "to_onnx", _perturbing_to_onnx(convert.to_onnx))
+    monkeypatch.setattr(pipeline, "to_onnx", _perturbing_to_onnx(pipeline.to_onnx))  # the onnx stage's converter
     request = ExportRequest(target=load_target("ncs2"), out_dir=out, height=64, width=96)
     with pytest.raises(ParityError, match="onnx.*argmax_agreement|onnx.*mean_abs_rel"):
         export(request, log=lambda m: None)

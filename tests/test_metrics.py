@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from enet_edge.classes import CAMVID_CLASSES
+from enet_edge.class_sets import CAMVID_CLASSES
 from enet_edge.errors import InputError
 from enet_edge.metrics import ConfusionAccumulator, confusion_matrix, scores
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from enet_edge.class_sets import CAMVID
 from enet_edge.errors import ArtifactError, DeviceError, InputError
 from enet_edge.runtime import AsyncPipeline, OpenVINOAdapter, Segmenter, open_adapter, resolve_artifact
 from enet_edge.runtime.adapters import ov_message
@@ -51,7 +52,7 @@ def test_resolve_directory_picks_file_per_backend(tiny_tf_export_dir):
     cpu_dir = tiny_tf_export_dir  # IR, ONNX and frozen graph
     art = resolve_artifact(cpu_dir)
     assert art.path == cpu_dir / "enet.xml" and art.backend == "openvino" and art.kind == "openvino_ir"
-    assert art.entry["sha256"] and len(art.classes) == 12 and len(art.palette_rgb) == 12
+    assert art.entry["sha256"] and art.classes == CAMVID
     assert resolve_artifact(cpu_dir, "onnxruntime").path.name == "enet.onnx"
     assert resolve_artifact(cpu_dir, "tensorflow").path.name == "enet_frozen.pb"
     single = resolve_artifact(cpu_dir / "enet.onnx")

@@ -13,7 +13,7 @@ from typing import Tuple
 
 import numpy as np
 
-from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB, VOID_LABEL
+from enet_edge.class_sets import CAMVID_CLASSES, CAMVID_PALETTE_RGB, VOID_LABEL
 from enet_edge.fileio import sha256_file
 
 TINY_SIZE = (32, 48)  # (height, width)

@@ -27,12 +27,11 @@ from typing import Any, Dict, Optional, Sequence, TextIO, Tuple
 import numpy as np
 
 from enet_edge import camvid
-from enet_edge.class_sets import from_meta
-from enet_edge.classes import CAMVID_CLASSES, VOID_LABEL
+from enet_edge.class_sets import CAMVID
 from enet_edge.errors import ArtifactError, ConfigError
 from enet_edge.fileio import atomic_write_bytes, atomic_write_text, check_output_file
 from enet_edge.limits import check_size
-from enet_edge.metrics import evaluate_pairs, segmenter_miou  # noqa: F401  (segmenter_miou: part of this module's API)
+from enet_edge.metrics import evaluate_pairs
 from enet_edge.progress import ProgressBar
 from enet_edge.runtime import BACKENDS, KERAS_BACKEND, Segmenter, open_adapter
 from enet_edge.runtime.backends import backend, find_backend
@@ -41,7 +40,7 @@ from enet_edge.runtime.precision import PRECISIONS, device_precision, normalize_
 
 EVAL_BACKENDS = BACKENDS
 DEFAULT_OUT_DIR = Path("build") / "eval"
-METRIC_CLASSES = CAMVID_CLASSES[:VOID_LABEL]
+METRIC_CLASSES = CAMVID.metric_names
 """CamVid's 11 classes the metric is computed over (void excluded): the default where a model records
 no class set; a model's own classes (minus its ignore label) otherwise."""
 
@@ -213,12 +212,16 @@ def model_name(path: Path) -> str:
 
 
 def open_segmenter(cfg: EvalConfig) -> Segmenter:
-    """A :class:`Segmenter` for ``cfg.model`` (weights through the keras backend) with the model's classes."""
+    """A :class:`Segmenter` for ``cfg.model`` (weights through the keras backend) with the model's classes
+    (the resolved artifact's)."""
     if find_backend(cfg.model) is backend(KERAS_BACKEND):
         adapter = open_adapter(cfg.model, KERAS_BACKEND, cfg.device, height=cfg.height, width=cfg.width,
                                precision=cfg.precision)
-        classes = from_meta(adapter.meta, int(adapter.output_spec.shape[-1]))
-        segmenter = Segmenter(adapter, classes.names, classes.palette_rgb, classes.ignore_label)
+        try:
+            segmenter = Segmenter.for_artifact(adapter, resolve_artifact(cfg.model, KERAS_BACKEND))
+        except BaseException:
+            adapter.close()
+            raise
     else:
         segmenter = Segmenter.open(cfg.model, backend=cfg.backend, device=cfg.device, precision=cfg.precision)
     try:
@@ -241,16 +244,13 @@ def check_model_classes(segmenter: Segmenter) -> None:
                             f"{list(classes)}; its manifest or weights card does not describe it")
 
 
-def _model_info(cfg: EvalConfig, segmenter: Segmenter) -> Dict[str, Any]:
+def _model_info(segmenter: Segmenter) -> Dict[str, Any]:
     """What the model is: target and weights description from an export manifest, or the weights' meta."""
     adapter = segmenter.adapter
     if adapter.backend == KERAS_BACKEND:
         meta = {k: v for k, v in adapter.meta.items() if k != "per_class_iou"}
         return {"kind": "weights", "weights": meta}
-    try:
-        manifest = resolve_artifact(cfg.model, cfg.backend, verify=False).manifest
-    except ArtifactError:
-        manifest = None
+    manifest = segmenter.artifact.manifest if segmenter.artifact is not None else None
     if not manifest:
         return {"kind": Path(adapter.path).suffix.lstrip(".")}
     return {"kind": "export", "target": manifest.get("target"), "weights": manifest.get("weights", {})}
@@ -291,7 +291,7 @@ def evaluate(cfg: EvalConfig, segmenter: Optional[Segmenter] = None, stream: Opt
         acc, sizes, infer_ms = evaluate_pairs(segmenter, pairs, progress)
         progress.close()
         adapter = segmenter.adapter
-        info = _model_info(cfg, segmenter)
+        info = _model_info(segmenter)
         backend, device, precision = adapter.backend, adapter.device, adapter.precision
     finally:
         if owned:

@@ -23,8 +23,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from enet_edge.class_sets import ClassSet, default_for, read_class_file
-from enet_edge.classes import NUM_CLASSES
+from enet_edge.class_sets import NUM_CLASSES, ClassSet, default_for, read_class_file
 from enet_edge.model.config import ENetConfig, Realization
 from enet_edge.apps.run_dir import (check_numbers, log_rows_up_to, percent, plot_curve, read_state,
                                     restore_optimizer, smoothed_score, val_history)

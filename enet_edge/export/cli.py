@@ -10,6 +10,14 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from enet_edge.errors import ArtifactError, CheckFailed, ConfigError
+from enet_edge.export.gates import check_graph, read_graph, ruleset_for, unreadable_here  # .pb: TensorFlow when read
+from enet_edge.export.myriadx import compile_model, summary_line
+from enet_edge.export.report import complexity_text
+from enet_edge.export.targets import ARTIFACT_FILES, available_targets, load_target
+from enet_edge.runtime.backends import OPENVINO_BACKEND, backend, export_kind, kind_backend
+from enet_edge.runtime.manifest import MANIFEST, read_manifest, verify_artifact
+
 
 def add_cli(sub) -> None:
     """Register ``export`` and ``check``, in that order."""
@@ -33,9 +41,7 @@ def add_export_cli(sub) -> None:
 
 
 def run_export(args) -> int:
-    from enet_edge.export.pipeline import ExportRequest, export
-    from enet_edge.export.targets import load_target
-
+    from enet_edge.export.pipeline import ExportRequest, export  # TensorFlow: only when an export runs
     target = load_target(args.target)
     if args.class_map:
         target = target.with_class_map(None if args.class_map == "none" else args.class_map)
@@ -50,8 +56,6 @@ def run_export(args) -> int:
 
 
 def summarize_export(manifest: dict, out_dir, seconds: float) -> str:
-    from enet_edge.export.report import complexity_text
-
     lines = [f"exported target {manifest['target']} to {out_dir}/ in {seconds:.1f} s"]
     if not manifest["weights"].get("trained"):
         lines.append("  !!! UNTRAINED: random seeded weights (no trained weights shipped); the model segments nothing !!!")
@@ -75,8 +79,6 @@ def summarize_export(manifest: dict, out_dir, seconds: float) -> str:
         verdict = "ok" if check["ok"] else f"{len(check['violations'])} VIOLATIONS"
         lines.append(f"  check {kind:<12} {check['ruleset']:<24} {verdict}")
     if manifest.get("myriad_compiler"):
-        from enet_edge.export.myriadx import summary_line
-
         lines.append(f"  MYRIAD X compiler  {summary_line(manifest['myriad_compiler'])}")
     if not manifest["supported"]:
         lines.append(f"  target {manifest['target']} CANNOT run this model: see {out_dir}/report.md")
@@ -101,9 +103,6 @@ DEFAULT_CHECK_TARGET = "ncs2"
 
 def _compile_check(paths, options) -> list:
     """Compile every .onnx/.xml of ``paths`` with the MYRIAD X compiler; print its verdict; the refusals."""
-    from enet_edge.export.myriadx import compile_model, summary_line
-    from enet_edge.runtime.backends import OPENVINO_BACKEND, backend
-
     refused = []
     for p in paths:
         if not backend(OPENVINO_BACKEND).reads_file(p):  # what OpenVINO reads, the MYRIAD X compiler compiles
@@ -118,9 +117,6 @@ def _compile_check(paths, options) -> list:
 
 def _check_target(args, manifest: Optional[dict], manifest_path: Path):
     """(target, why): ``--target``, else the manifest's target, else :data:`DEFAULT_CHECK_TARGET`."""
-    from enet_edge.errors import ArtifactError, ConfigError
-    from enet_edge.export.targets import available_targets, load_target
-
     if args.target is not None:
         return load_target(args.target), "--target"
     if manifest is None:
@@ -136,13 +132,6 @@ def _check_target(args, manifest: Optional[dict], manifest_path: Path):
 
 
 def run_check(args) -> int:
-    # TensorFlow-free: only a .pb (and the "realization" ruleset) needs it, and only when read
-    from enet_edge.export.gates import check_graph, read_graph, ruleset_for, unreadable_here
-    from enet_edge.errors import ArtifactError, CheckFailed, ConfigError
-    from enet_edge.export.targets import ARTIFACT_FILES
-    from enet_edge.runtime.backends import export_kind, kind_backend
-    from enet_edge.runtime.manifest import MANIFEST, read_manifest, verify_artifact
-
     path = Path(args.path)
     if not path.exists():
         raise ArtifactError(f"{path} does not exist; give a .pb, .onnx or .xml file or an export directory")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from enet_edge.errors import ConfigError
+from enet_edge.export.myriadx import compile_model, summary_line
 from enet_edge.export.targets import TargetSpec
 
 
@@ -72,6 +73,7 @@ COMPILE_VARIANTS: Tuple[CompileVariant, ...] = (
 def _onnx_for(target: TargetSpec, size: Tuple[int, int], weights, directory: Path,
               log: Callable[[str], None]) -> Path:
     """The ONNX ``make export`` would write for ``target`` at ``size``, made (or reused) under ``directory``."""
+    # TensorFlow, only when a table is made (the bench records the versions of what its runs imported)
     from enet_edge.export.pipeline import ExportContext, ExportRequest, freeze_stage, onnx_stage, load_model_weights
 
     request = ExportRequest(target=target, out_dir=directory, weights=weights, height=size[0], width=size[1])
@@ -102,8 +104,6 @@ def compile_table(base: TargetSpec, size: Tuple[int, int], work_dir: Path, weigh
     A row: ``variant``, ``title``, ``realization`` (name), ``rewrites``, ``options``, ``output``, and the
     compiler's record (:func:`enet_edge.export.myriadx.compile_model`: ``verdict``, ``stages``, ``traffic_mib``,
     ``memory_bytes``, ... or ``reason``/``layer``)."""
-    from enet_edge.export.myriadx import compile_model, summary_line
-
     rows = []
     for variant in variants:
         target = variant.target_for(base)

@@ -12,8 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, Optional
 
-from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
+from enet_edge.class_sets import CAMVID, ClassSet
 from enet_edge.errors import ArtifactError, CompatibilityError, ConfigError
+from enet_edge.export.onnx_layout import sink_transposes
+from enet_edge.export.onnx_rewrites import apply_rewrites
 from enet_edge.model.enet import INPUT_NAME, OUTPUT_NAME
 
 
@@ -38,8 +40,6 @@ def to_onnx(graph_def, path, opset: int = 13, rewrites=(), log=None, class_map: 
     import onnx
     import tf2onnx
 
-    from enet_edge.export.onnx_layout import sink_transposes
-
     model, _ = tf2onnx.convert.from_graph_def(
         graph_def,
         input_names=[f"{INPUT_NAME}:0"],
@@ -51,8 +51,6 @@ def to_onnx(graph_def, path, opset: int = 13, rewrites=(), log=None, class_map: 
     model.producer_name = "enet-edge"
     model = sink_transposes(model)
     if rewrites:
-        from enet_edge.export.onnx_rewrites import apply_rewrites
-
         apply_rewrites(model, rewrites, log)
     if class_map:
         append_onnx_class_map(model, class_map)
@@ -106,16 +104,14 @@ def _cut_to_logits(model):
     raise ArtifactError(f"the ONNX model has no tensor named {OUTPUT_NAME!r} to convert; export it with enet-edge")
 
 
-def model_info(target: str, config: dict, extra: Optional[Dict[str, str]] = None, classes=None) -> Dict[str, str]:
+def model_info(target: str, config: dict, extra: Optional[Dict[str, str]] = None,
+               classes: ClassSet = CAMVID) -> Dict[str, str]:
     """Self-description stored in the IR's ``rt_info/model_info`` (model_api convention: strings).
 
-    ``classes``: the model's :class:`~enet_edge.class_sets.ClassSet` (default CamVid's)."""
-    names = classes.names if classes is not None else CAMVID_CLASSES
-    palette = classes.palette_rgb if classes is not None else CAMVID_PALETTE_RGB
+    ``classes``: the model's class set (:meth:`~enet_edge.class_sets.ClassSet.rt_info`)."""
     info = {
         "model_type": "Segmentation",
-        "labels": " ".join(name.replace(" ", "_") for name in names),
-        "palette_rgb": ";".join(",".join(str(c) for c in rgb) for rgb in palette),
+        **classes.rt_info(),
         "input_layout": "NHWC",
         "color_space": "BGR",
         "input_dtype": "u8",

@@ -16,7 +16,6 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 from tensorflow.python.grappler import tf_optimizer
 
 from enet_edge.model.config import ENetConfig, Realization
-from enet_edge.runtime.adapters.tensorflow import write_graph_def  # noqa: F401 (re-exported)
 from enet_edge.model.enet import INPUT_NAME, OUTPUT_NAME
 from enet_edge.resources import load_table
 

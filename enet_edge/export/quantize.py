@@ -17,22 +17,23 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from enet_edge import camvid
+from enet_edge.class_sets import CAMVID
 from enet_edge.errors import AccuracyError
 from enet_edge.export.targets import QuantizationSpec
+from enet_edge.metrics import evaluate_samples, segmenter_miou
+from enet_edge.runtime.precision import require_exact
+from enet_edge.runtime.segmenter import Segmenter, resize_to_model
 
 
 def model_frame(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """(H0,W0,3) uint8 BGR -> (1,height,width,3) uint8, resized as the runner does (:func:`resize_to_model`)."""
-    from enet_edge.runtime.segmenter import resize_to_model
-
     return np.ascontiguousarray(resize_to_model(image, height, width)[None])
 
 
 def calibration_frames(data_dir: Optional[Path], split: str, count: int, height: int, width: int
                        ) -> List[np.ndarray]:
     """``count`` evenly spaced frames of a CamVid split as IR inputs: (1,H,W,3) uint8 BGR NHWC."""
-    from enet_edge import camvid
-
     return [model_frame(camvid.read_image_bgr(image), height, width)
             for image, _ in camvid.spread_pairs(data_dir, split, count)]
 
@@ -49,10 +50,6 @@ def ir_miou(xml_path: Path, pairs: Sequence[Tuple[Path, Path]], classes=None) ->
 
     Float layers run in f32, asked for and read back: on a BF16 CPU OpenVINO's default would be bf16.
     """
-    from enet_edge.metrics import segmenter_miou
-    from enet_edge.runtime.precision import require_exact
-    from enet_edge.runtime.segmenter import Segmenter
-
     segmenter = Segmenter.open(xml_path, backend="openvino", device="CPU", precision=GATE_PRECISION)
     if classes is not None:
         segmenter = Segmenter(segmenter.adapter, classes.names, classes.palette_rgb, classes.ignore_label)
@@ -144,9 +141,6 @@ def activation_zero_points(model) -> List[str]:
 
 def _miou_of_compiled(compiled, pairs_data: Sequence[Tuple[np.ndarray, np.ndarray]], classes=None) -> float:
     """mIoU of an ``ov.CompiledModel`` on pre-read (frame tensor, label) pairs; NNCF's validation_fn."""
-    from enet_edge.metrics import evaluate_samples
-    from enet_edge.runtime.segmenter import Segmenter
-
     request = compiled.create_infer_request()
 
     def predict(tensor: np.ndarray, size: Tuple[int, int]) -> Tuple[np.ndarray, int]:
@@ -169,8 +163,6 @@ def quantize_ir(fp32_xml: Path, int8_xml: Path, spec: QuantizationSpec, data_dir
     import nncf
     import openvino as ov
 
-    from enet_edge import camvid
-
     start = time.perf_counter()
     core = ov.Core()
     model = core.read_model(str(fp32_xml))
@@ -189,8 +181,6 @@ def quantize_ir(fp32_xml: Path, int8_xml: Path, spec: QuantizationSpec, data_dir
         quantized = nncf.quantize(model, nncf.Dataset(frames), fast_bias_correction=spec.fast_bias_correction,
                                   **common)
     ov.save_model(quantized, str(int8_xml), compress_to_fp16=False)
-    from enet_edge.class_sets import CAMVID
-
     # CamVid's classes are ir_miou's default; another class set is passed on
     measure = ir_miou if classes is None or classes == CAMVID else functools.partial(ir_miou, classes=classes)
     fp32_miou = measure(fp32_xml, pairs)

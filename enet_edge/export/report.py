@@ -12,10 +12,14 @@ import platform
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from enet_edge.class_sets import ClassSet, from_meta
 from enet_edge.errors import ArtifactError
+from enet_edge.export.fp16_range import near_limit_text
+from enet_edge.export.myriadx import summary_line
 from enet_edge.export.targets import ARTIFACT_FILES, TargetSpec
 from enet_edge.fileio import sha256_file
 from enet_edge.model.config import REFERENCE_REALIZATION, ENetConfig
+from enet_edge.runtime.complexity import ir_complexity
 
 MANIFEST_FORMAT = "enet-edge-manifest/1"
 
@@ -71,11 +75,12 @@ def _artifact_entry(kind: str, target: TargetSpec, config: ENetConfig, directory
     return entry
 
 
-def build_manifest(target: TargetSpec, config: ENetConfig, weights_info: dict, directory: Path,
+def build_manifest(target: TargetSpec, config: ENetConfig, classes: ClassSet, weights_info: dict, directory: Path,
                    inventories: Dict[str, dict], reports: dict, parity: Dict[str, dict], ran_on: Dict[str, dict],
                    frame_names: List[str], quantization: Optional[dict] = None,
                    parameters: Optional[int] = None) -> dict:
-    """The manifest of the artifacts in ``directory`` (hashed there: call it on the finished files)."""
+    """The manifest of the artifacts in ``directory`` (hashed there: call it on the finished files); ``classes``:
+    the model's (:func:`model_classes`)."""
     artifacts = {kind: _artifact_entry(kind, target, config, directory, inventories[kind]) for kind in target.artifacts}
     checks = {kind: report.to_dict() for kind, report in reports.items()}
     for entry in checks.values():
@@ -90,7 +95,7 @@ def build_manifest(target: TargetSpec, config: ENetConfig, weights_info: dict, d
         "weights": weights_info,
         "model": config.to_dict(),
         "realization": target.realization.to_dict(),
-        **_class_entries(weights_info, config),
+        **classes.manifest_entries(),
         "preprocessing_in_graph": (["reverse channels (BGR frame -> RGB)"] if config.flavour_spec.input_rgb else [])
         + ["scale by 1/255"],
         "artifacts": artifacts,
@@ -108,24 +113,20 @@ def build_manifest(target: TargetSpec, config: ENetConfig, weights_info: dict, d
     return manifest
 
 
-def _class_entries(weights_info: dict, config: ENetConfig) -> dict:
-    """The manifest's classes, palette and void (ignore) label: the weights' class set, CamVid's by default."""
-    from enet_edge.class_sets import from_meta
-
+def model_classes(weights_info: dict, config: ENetConfig) -> ClassSet:
+    """The class set an export records: the weights' (their meta, :func:`~enet_edge.class_sets.from_meta`),
+    CamVid's by default; :class:`ArtifactError` where it does not name one class per output of ``config``."""
     classes = from_meta(weights_info, config.num_classes)
     if classes.num_classes != config.num_classes:
         raise ArtifactError(f"the weights name {classes.num_classes} classes but the network has {config.num_classes} "
                             "outputs; fix the class set in the weights' meta")
-    return {"classes": list(classes.names), "void_label": classes.ignore_label,
-            "palette_rgb": [list(c) for c in classes.palette_rgb]}
+    return classes
 
 
 def complexity_entry(directory: Path, target: TargetSpec, parameters: Optional[int]) -> dict:
     """Parameters of the network and the compute of the IR as realized for this target (GMAC per frame)."""
     entry: dict = {"parameters": parameters}
     if "openvino_ir" in target.artifacts:
-        from enet_edge.runtime.complexity import ir_complexity
-
         entry.update(ir_complexity(directory / ARTIFACT_FILES["openvino_ir"]).to_dict())
         entry["note"] = ("MACs of the IR's convolutions as realized for this target (elementwise ops, pooling "
                          "and data movement not counted); FLOPs = 2 x MACs")
@@ -206,8 +207,6 @@ def myriad_compiler_section(record: Optional[dict]) -> List[str]:
     """report.md's account of the MYRIAD X compile: verdict, stages by category, SHAVE types, traffic, memory."""
     if not record:
         return []
-    from enet_edge.export.myriadx import summary_line
-
     lines = ["", "## MYRIAD X compiler (the stick's own)", "",
              f"{record.get('compiler', 'OpenVINO 2021.4.2 MYRIAD plugin')}, platform VPU_MYRIAD_2480, on "
              f"`{record.get('model')}`" + (f", options {record['options']}" if record.get("options") else "")
@@ -246,8 +245,6 @@ def _parity_section(manifest: dict) -> List[str]:
     if p.get("note"):
         lines += ["", f"**Parity inputs:** {p['note']}."]
     if p.get("fp16_range"):
-        from enet_edge.export.fp16_range import near_limit_text
-
         lines += ["", near_limit_text(p["fp16_range"])]
     skipped = {kind: ran["skipped"] for kind, ran in p["ran_on"].items() if "skipped" in ran}
     if skipped:

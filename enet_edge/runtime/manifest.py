@@ -7,13 +7,14 @@ error instead of wrong segmentations.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Optional
 
-from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB
-from enet_edge.errors import ArtifactError
+from enet_edge.class_sets import CAMVID_CLASSES, CAMVID_PALETTE_RGB, ClassSet, artifact_classes
+from enet_edge.errors import ArtifactError, ConfigError
 from enet_edge.fileio import sha256_file
 from enet_edge.runtime.backends import BACKENDS, KINDS, WEIGHTS_KIND, backend_for, kind_backend, model_types
 from enet_edge.runtime.backends import backend as _backend
@@ -28,8 +29,6 @@ class Artifact:
     path: Path
     backend: str
     kind: str
-    classes: Tuple[str, ...] = CAMVID_CLASSES
-    palette_rgb: Tuple[Tuple[int, int, int], ...] = CAMVID_PALETTE_RGB
     manifest: Optional[dict] = None
     entry: Optional[dict] = None  # this file's record in manifest["artifacts"] (sha256, precision, device ...)
 
@@ -37,6 +36,16 @@ class Artifact:
     def is_weights(self) -> bool:
         """A trained weights file (``.npz``, the keras backend's kind), whose meta holds its classes; not an export."""
         return self.kind == WEIGHTS_KIND
+
+    @functools.cached_property
+    def classes(self) -> ClassSet:
+        """The model's class set, resolved once: its manifest's, a ``.npz`` weights file's meta, else CamVid's
+        (:func:`~enet_edge.class_sets.artifact_classes`). Read when first asked for, after the adapter opened
+        the file, so an unreadable weights file is reported by the reader that knows it."""
+        try:
+            return artifact_classes(self, None)
+        except ConfigError as exc:
+            raise ArtifactError(f"the class set recorded for {self.path} is damaged ({exc}); re-export it") from None
 
 
 def read_manifest(directory: Path) -> dict:
@@ -100,20 +109,12 @@ def verify_artifact(directory: Path, entry: dict) -> None:
                                 f"{str(entry.get(hash_key))[:12]}…): corrupt or replaced; re-export")
 
 
-def _describe(manifest: Optional[dict]) -> Tuple[Tuple[str, ...], Tuple[Tuple[int, int, int], ...]]:
-    if not manifest:
-        return CAMVID_CLASSES, CAMVID_PALETTE_RGB
-    classes = tuple(manifest.get("classes", CAMVID_CLASSES))
-    palette = tuple(tuple(int(c) for c in rgb) for rgb in manifest.get("palette_rgb", CAMVID_PALETTE_RGB))
-    return classes, palette
-
-
 def resolve_artifact(path, backend: Optional[str] = None, verify: bool = True) -> Artifact:
     """Turn a path (export directory or model file) and an optional backend into an :class:`Artifact`.
 
     A directory: the manifest picks the file (OpenVINO IR first, then ONNX, then the frozen graph,
     or the first one the backend reads) and its sha256 is verified. A file: used as is; a
-    ``manifest.json`` beside it, if any, supplies classes/palette and the hash to verify.
+    ``manifest.json`` beside it, if any, supplies the classes and the hash to verify.
     """
     path = Path(path)
     if backend is not None and backend not in BACKENDS:
@@ -132,9 +133,7 @@ def resolve_artifact(path, backend: Optional[str] = None, verify: bool = True) -
             raise ArtifactError(f"{path} has no artifact for backend {backend}; it has {have}")
         if verify:
             verify_artifact(path, entry)
-        classes, palette = _describe(manifest)
-        return Artifact(path / entry["file"], backend or kind_backend(kind).name, kind, classes, palette, manifest,
-                        entry)
+        return Artifact(path / entry["file"], backend or kind_backend(kind).name, kind, manifest, entry)
     if not path.exists():
         raise ArtifactError(f"model path {path} does not exist; give an export directory or {model_types()}")
     kind = backend_for(path).kind
@@ -146,8 +145,7 @@ def resolve_artifact(path, backend: Optional[str] = None, verify: bool = True) -
         entry = next((e for e in manifest["artifacts"].values() if e.get("file") == path.name), None)
         if entry is not None and verify:
             verify_artifact(path.parent, entry)
-    classes, palette = _describe(manifest)
-    return Artifact(path, backend or kind_backend(kind).name, kind, classes, palette, manifest, entry)
+    return Artifact(path, backend or kind_backend(kind).name, kind, manifest, entry)
 
 
 def _resolve_bare_directory(path: Path, backend: Optional[str]) -> Artifact:

@@ -14,8 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from enet_edge.class_sets import ClassSet, artifact_classes
-from enet_edge.classes import CAMVID_CLASSES, CAMVID_PALETTE_RGB, VOID_LABEL
+from enet_edge.class_sets import CAMVID_CLASSES, CAMVID_PALETTE_RGB, VOID_LABEL, ClassSet
 from enet_edge.errors import ArtifactError, InputError
 from enet_edge.runtime.adapters import InferenceAdapter, open_adapter
 from enet_edge.runtime.manifest import Artifact, resolve_artifact
@@ -111,6 +110,7 @@ class Segmenter:
         if ignore_label == -1:
             ignore_label = VOID_LABEL if self.classes == tuple(CAMVID_CLASSES) else None
         self.ignore_label = ignore_label
+        self.artifact: Optional[Artifact] = None  # what it was opened from (for_artifact), else None
 
     @property
     def class_set(self) -> ClassSet:
@@ -131,11 +131,12 @@ class Segmenter:
 
     @classmethod
     def for_artifact(cls, adapter: InferenceAdapter, artifact: Artifact) -> "Segmenter":
-        """A segmenter of an opened ``adapter`` with the classes ``artifact`` records (its manifest's, a
-        weights file's meta, else CamVid's): names, palette and the ignore label eval leaves out."""
-        out = adapter.output_spec  # logits (1, H, W, K), or a class map (1, H, W): then the manifest's count
-        classes = artifact_classes(artifact, int(out.shape[-1]) if len(out.shape) == 4 else len(artifact.classes))
-        return cls(adapter, classes.names, classes.palette_rgb, classes.ignore_label)
+        """A segmenter of ``adapter`` (``artifact`` opened) with ``artifact.classes`` (its manifest's, a weights
+        file's meta, else CamVid's): names, palette and the ignore label eval leaves out."""
+        classes = artifact.classes
+        segmenter = cls(adapter, classes.names, classes.palette_rgb, classes.ignore_label)
+        segmenter.artifact = artifact
+        return segmenter
 
     @property
     def model_size(self) -> Tuple[int, int]:

@@ -18,7 +18,7 @@ try:
 except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from enet_edge.apps.demo import main  # noqa: E402
+from enet_edge.device.demo import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main(prog="camera_demo.py"))

@@ -23,12 +23,12 @@ from enet_edge.errors import EXIT_USAGE
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 COMMANDS: List[str] = [
-    "enet_edge.apps.train",  # train
-    "enet_edge.apps.importer",  # import (kwotsin/TensorFlow-ENet checkpoints)
+    "enet_edge.workstation.train",  # train
+    "enet_edge.workstation.importer",  # import (kwotsin/TensorFlow-ENet checkpoints)
     "enet_edge.export.cli",  # export, check
-    "enet_edge.apps.evaluate",  # eval
-    "enet_edge.apps.demo",  # demo
-    "enet_edge.apps.bench",  # bench
+    "enet_edge.device.evaluate",  # eval
+    "enet_edge.device.demo",  # demo
+    "enet_edge.device.bench",  # bench
 ]
 
 

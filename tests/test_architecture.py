@@ -1,7 +1,7 @@
 """The import contract (docs/architecture.md): device code never reaches the workstation side.
 
 runtime/, the bench and the demo run on a board with numpy, OpenCV and an OpenVINO runtime only:
-they never import enet_edge.model, enet_edge.export or enet_edge.apps.train, and TensorFlow (or
+they never import enet_edge.model, enet_edge.export or enet_edge.workstation.train, and TensorFlow (or
 Keras) only inside a function of the optional TensorFlow backend. Checked twice: statically over
 every import statement (AST, function bodies included) and by importing the modules in a process
 where those packages cannot be imported.
@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "enet_edge"
-DEVICE_CODE = ("runtime", "apps/bench", "apps/demo", "apps/frames.py", "progress.py", "errors.py", "fileio.py",
+DEVICE_CODE = ("runtime", "device", "progress.py", "errors.py", "fileio.py",
                "class_sets.py", "resources.py", "metrics.py")
-FORBIDDEN = ("enet_edge.model", "enet_edge.export", "enet_edge.apps.train")
+FORBIDDEN = ("enet_edge.model", "enet_edge.export", "enet_edge.workstation.train")
 TENSORFLOW = ("tensorflow", "keras", "tf2onnx", "nncf")
 LAZY_TENSORFLOW_ALLOWED = ("runtime/adapters/tensorflow.py",)  # the frozen-graph backend
 MAX_LINES = 500
@@ -54,7 +54,7 @@ def imports(path: Path):
             else:
                 target = node.module or ""
             for alias in node.names:  # `from enet_edge import model` imports the subpackage
-                yield (f"{target}.{alias.name}" if target in ("enet_edge", "enet_edge.apps") else target), \
+                yield (f"{target}.{alias.name}" if target in ("enet_edge", "enet_edge.device", "enet_edge.workstation") else target), \
                     node.lineno, id(node) in lazy
 
 
@@ -102,7 +102,7 @@ print(leaked)
 
 
 @pytest.mark.parametrize("blocked, imports", [
-    (TENSORFLOW + FORBIDDEN, "import enet_edge.runtime, enet_edge.apps.bench, enet_edge.apps.demo"),
+    (TENSORFLOW + FORBIDDEN, "import enet_edge.runtime, enet_edge.device.bench, enet_edge.device.demo"),
     # the whole command line builds without TensorFlow (check, eval, bench and demo run on a device)
     (TENSORFLOW, "import enet_edge.cli; enet_edge.cli.build_parser()"),
 ], ids=["device-code", "cli"])

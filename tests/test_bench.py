@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from enet_edge.apps import bench
-from enet_edge.apps.bench import measure
-from enet_edge.apps.bench import (
+from enet_edge.device import bench
+from enet_edge.device.bench import measure
+from enet_edge.device.bench import (
     BenchConfig,
     BenchEntry,
     Stats,

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from enet_edge import class_sets
-from enet_edge.apps import evaluate as ev
+from enet_edge.device import evaluate as ev
+from enet_edge.device.evaluate import run as eval_run
 from enet_edge.class_sets import CAMVID, ClassSet, from_meta, read_class_file
 from enet_edge.errors import ConfigError
 from enet_edge.metrics import ConfusionAccumulator, accumulator_for
@@ -174,7 +175,7 @@ def test_the_artifact_resolves_its_classes_once(tmp_path, tiny_export_dir, monke
 
 
 def test_train_config_takes_a_class_file(tmp_path):
-    from enet_edge.apps.train import TrainConfig, class_weights_for
+    from enet_edge.workstation.train import TrainConfig, class_weights_for
 
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"ignore_label": 0, "classes": ["void", "road", "car"]}))
@@ -198,6 +199,6 @@ def test_eval_of_weights_takes_the_classes_of_the_resolved_artifact(tmp_path):
     segmenter = ev.open_segmenter(ev.EvalConfig(model=path, height=32, width=32, progress=False))
     try:
         assert segmenter.class_set == THREE and segmenter.artifact.classes == THREE
-        assert segmenter.artifact.path == path and ev._model_info(segmenter)["kind"] == "weights"
+        assert segmenter.artifact.path == path and eval_run._model_info(segmenter)["kind"] == "weights"
     finally:
         segmenter.adapter.close()

@@ -59,7 +59,7 @@ def test_share_table():
 
 
 def test_bench_reports_compute_and_per_layer_mflops(tiny_export_dir):
-    from enet_edge.apps import bench
+    from enet_edge.device import bench
 
     config = bench.BenchConfig(entries=(bench.BenchEntry(str(tiny_export_dir)),), niter=3, warmup=0, per_layer=5)
     (result,) = bench.run_bench(config)

@@ -15,7 +15,7 @@ import pytest
 
 from enet_edge import cli
 from enet_edge.class_sets import CAMVID_CLASSES, CAMVID_PALETTE_RGB
-from enet_edge.apps.demo import (
+from enet_edge.device.demo import (
     STAGES,
     DemoConfig,
     Renderer,
@@ -169,7 +169,7 @@ def test_errors_are_one_line(case, make_args, expected, tiny_export_dir, clip, t
 
 def test_window_without_gui_is_one_line(tiny_export_dir, clip, capfd):
     """opencv-python-headless here: asking for a window says to use --no-show (and never calls highgui)."""
-    from enet_edge.apps.demo import gui_problem
+    from enet_edge.device.demo import gui_problem
 
     if gui_problem() is None:
         pytest.skip("this OpenCV can open windows")
@@ -244,7 +244,7 @@ class FakeDisplay:
 
 def test_window_keys_drive_the_loop(tiny_export_dir, clip, monkeypatch):
     """TAB -> mask only, space pauses (TAB re-renders the paused frame), space resumes, q quits."""
-    import enet_edge.apps.demo as demo
+    import enet_edge.device.demo as demo
 
     monkeypatch.setattr(demo.loop, "Display", FakeDisplay)  # where run_demo looks it up
     FakeDisplay.keys = [9, 32, 9, 32, ord("q")]

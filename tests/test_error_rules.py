@@ -318,8 +318,8 @@ def test_pickled_weights_are_refused_by_name(tmp_path):
 
 
 def test_train_prints_miou_in_percent(tmp_path):
-    from enet_edge.apps.run_dir import percent
-    from enet_edge.apps.train import TrainConfig, load_state
+    from enet_edge.workstation.run_dir import percent
+    from enet_edge.workstation.train import TrainConfig, load_state
 
     assert percent(0.0248) == "2.48%" and percent(0.6244) == "62.44%" and percent(-1.0) == "none yet"
     (tmp_path / "state.json").write_text(json.dumps({"epoch": 4, "best_miou": 0.5123, "best_epoch": 4, "steps": 9}))
@@ -329,7 +329,7 @@ def test_train_prints_miou_in_percent(tmp_path):
 
 
 def test_damaged_optimizer_state_is_one_error(tmp_path):
-    from enet_edge.apps.run_dir import restore_optimizer
+    from enet_edge.workstation.run_dir import restore_optimizer
 
     path = tmp_path / "last_optimizer.npz"
     path.write_bytes(os.urandom(1000))
@@ -338,7 +338,7 @@ def test_damaged_optimizer_state_is_one_error(tmp_path):
 
 
 def test_optimizer_with_missing_key(tmp_path):
-    from enet_edge.apps.run_dir import restore_optimizer
+    from enet_edge.workstation.run_dir import restore_optimizer
 
     path = tmp_path / "last_optimizer.npz"
     np.savez(path, w0=np.zeros(2))
@@ -350,8 +350,8 @@ def test_optimizer_with_missing_key(tmp_path):
 
 
 def test_bench_warns_when_infer_only_is_slower_than_end_to_end(tiny_export_dir):
-    from enet_edge.apps.bench import BenchConfig, format_report, parse_entry, result_document, run_bench
-    from enet_edge.apps.bench.results import PhaseResult, Stats
+    from enet_edge.device.bench import BenchConfig, format_report, parse_entry, result_document, run_bench
+    from enet_edge.device.bench.results import PhaseResult, Stats
 
     result = run_bench(BenchConfig(entries=(parse_entry(str(tiny_export_dir)),), niter=4, warmup=0))[0]
     assert result.spread()["infer_p90_over_median"] >= 1.0

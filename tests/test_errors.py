@@ -196,7 +196,7 @@ def bad_frame_in_imgs(ctx):
 
 
 def no_gui() -> Optional[str]:
-    from enet_edge.apps.demo import gui_problem
+    from enet_edge.device.demo import gui_problem
 
     return None if gui_problem() is not None else "this OpenCV can open windows"
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from enet_edge import metrics
-from enet_edge.apps import evaluate as ev
+from enet_edge.device import evaluate as ev
 from enet_edge.class_sets import CAMVID_CLASSES, NUM_CLASSES
 from enet_edge.cli import main
 from enet_edge.errors import ArtifactError, ConfigError, DataError

@@ -1,4 +1,4 @@
-"""enet_edge.apps.frames and the two frame sources on it: the bench's indexed frames, the demo's sequence."""
+"""enet_edge.device.frames and the two frame sources on it: the bench's indexed frames, the demo's sequence."""
 
 from pathlib import Path
 
@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from enet_edge import camvid
-from enet_edge.apps import frames
-from enet_edge.apps.bench.measure import FrameSource as BenchFrames
-from enet_edge.apps.demo.sources import ImageSource, open_source
+from enet_edge.device import frames
+from enet_edge.device.bench.measure import FrameSource as BenchFrames
+from enet_edge.device.demo.sources import ImageSource, open_source
 from enet_edge.errors import ConfigError, InputError
 from enet_edge.runtime.segmenter import resize_to_model
 

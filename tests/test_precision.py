@@ -223,7 +223,7 @@ def test_export_parity_refuses_a_device_that_ignores_the_hint(monkeypatch, fp16_
     ("avx512_bf16", None, "f32"), ("avx512_bf16", "bf16", "bf16"), ("amx_fp16", "f16", "f16"), ("avx2", None, "f32"),
 ])
 def test_eval_runs_exactly_what_it_asks(monkeypatch, tiny_export_dir, camvid, kind, asked, ran):
-    from enet_edge.apps.evaluate import EvalConfig, evaluate
+    from enet_edge.device.evaluate import EvalConfig, evaluate
 
     simulate(monkeypatch, kind)
     cfg = EvalConfig(model=tiny_export_dir, data_dir=camvid, limit=1, progress=False, precision=asked)
@@ -233,7 +233,7 @@ def test_eval_runs_exactly_what_it_asks(monkeypatch, tiny_export_dir, camvid, ki
 @pytest.mark.parametrize("kind, asked, ran", [("avx512_bf16", "f16", "bf16"), ("avx2", "f16", "f32"),
                                               ("avx2", "bf16", "f32")])
 def test_eval_refuses_a_substituted_precision(monkeypatch, tiny_export_dir, camvid, kind, asked, ran):
-    from enet_edge.apps.evaluate import EvalConfig, evaluate
+    from enet_edge.device.evaluate import EvalConfig, evaluate
 
     simulate(monkeypatch, kind)
     cfg = EvalConfig(model=tiny_export_dir, data_dir=camvid, limit=1, progress=False, precision=asked)
@@ -242,7 +242,7 @@ def test_eval_refuses_a_substituted_precision(monkeypatch, tiny_export_dir, camv
 
 
 def test_eval_default_precision_per_device():
-    from enet_edge.apps.evaluate import EvalConfig
+    from enet_edge.device.evaluate import EvalConfig
 
     assert EvalConfig(model="build/cpu").precision == "f32"
     assert EvalConfig(model="build/ncs2", device="MYRIAD").precision == "f16"
@@ -255,7 +255,7 @@ def test_eval_default_precision_per_device():
     ("avx2", None, "f32 (CPU's default)"),
 ])
 def test_bench_labels_what_ran(monkeypatch, tiny_export_dir, kind, asked, label):
-    from enet_edge.apps import bench
+    from enet_edge.device import bench
 
     simulate(monkeypatch, kind)
     entry = bench.BenchEntry(str(tiny_export_dir), precision=asked)
@@ -269,7 +269,7 @@ def test_bench_labels_what_ran(monkeypatch, tiny_export_dir, kind, asked, label)
 
 
 def test_demo_shows_what_ran(monkeypatch, tiny_export_dir, camvid, tmp_path):
-    from enet_edge.apps.demo import DemoConfig, run_demo
+    from enet_edge.device.demo import DemoConfig, run_demo
 
     simulate(monkeypatch, "avx512_bf16")
     config = DemoConfig(source=str(camvid / "val"), model=str(tiny_export_dir), show=False, limit=1,

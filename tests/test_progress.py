@@ -48,8 +48,10 @@ def test_progress_bar_with_nothing_to_do():
 
 def test_the_commands_share_them():
     """bench, demo, eval and train format and draw through this module, not through copies of it."""
-    from enet_edge.apps import bench, evaluate, train
-    from enet_edge.apps.demo import loop
+    from enet_edge.device import bench
+    from enet_edge.device.demo import loop
+    from enet_edge.device.evaluate import run as evaluate
+    from enet_edge.workstation.train import trainer as train
 
     assert bench.format_ms is format_ms and loop.format_ms is format_ms
     assert evaluate.ProgressBar is ProgressBar and train.ProgressBar is ProgressBar

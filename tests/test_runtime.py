@@ -328,8 +328,9 @@ def test_foreign_models_are_rejected_clearly(tmp_path):
 
 def test_runtime_and_bench_sources_parse_as_python38():
     package = REPO / "enet_edge"
-    files = [p for part in ("runtime", "apps/bench", "apps/demo") for p in sorted((package / part).rglob("*.py"))]
-    files += [package / name for name in ("apps/frames.py", "progress.py", "metrics.py", "camvid.py")]
+    files = [p for part in ("runtime", "device") for p in sorted((package / part).rglob("*.py"))]
+    files += [package / name for name in ("progress.py", "metrics.py", "camvid.py", "class_sets.py", "errors.py",
+                                          "fileio.py", "command.py")]
     for path in files:
         ast.parse(path.read_text(), filename=str(path), feature_version=(3, 8))
 
@@ -338,7 +339,7 @@ NO_TF_SCRIPT = r"""
 import io, json, sys, contextlib
 sys.modules["tensorflow"] = None  # `import tensorflow` now raises ImportError
 import enet_edge.runtime
-import enet_edge.apps.bench
+import enet_edge.device.bench
 from enet_edge.cli import main
 
 model, images, pb, out = sys.argv[1:5]
@@ -346,7 +347,7 @@ assert main(["bench", model, "-n", "3", "--warmup", "1", "-q", "--json", out + "
 assert main(["bench", pb, "-n", "1", "-q"]) == 2   # tensorflow backend: one-line error, no traceback
 rc = None
 try:
-    from enet_edge.apps import demo
+    from enet_edge.device import demo
 except ImportError:
     demo = None
 if demo is not None:
@@ -384,7 +385,7 @@ sys.modules["tensorflow"] = None
 import numpy as np
 import openvino.runtime as ov
 from enet_edge.runtime import AsyncPipeline, Segmenter
-from enet_edge.apps.bench import BenchConfig, parse_entry, result_document, run_bench
+from enet_edge.device.bench import BenchConfig, parse_entry, result_document, run_bench
 
 model, frame_file = sys.argv[1:3]
 frame = np.load(frame_file)

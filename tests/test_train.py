@@ -13,7 +13,7 @@ import pytest
 
 from enet_edge.cli import main
 from enet_edge.errors import ConfigError
-from enet_edge.apps.train import TrainConfig, train
+from enet_edge.workstation.train import TrainConfig, train
 
 SMOKE_ARGS = ["--epochs", "1", "--batch", "1", "--crop", "64", "96", "--val-every", "1", "--limit-train", "2",
               "--limit-val", "1", "--max-steps", "2"]
@@ -64,7 +64,7 @@ def _rows(run_dir):
 
 
 def test_selection_follows_the_smoothed_curve_not_one_peak():
-    from enet_edge.apps.run_dir import smoothed_score, val_history
+    from enet_edge.workstation.run_dir import smoothed_score, val_history
 
     rows = [{"epoch": "1", "val_miou": ""}, {"epoch": "2", "val_miou": "0.60"}, {"epoch": "4", "val_miou": "0.66"},
             {"epoch": "6", "val_miou": "0.61"}, {"epoch": "8", "val_miou": "0.63"}, {"epoch": "10", "val_miou": "0.64"},
@@ -79,8 +79,8 @@ def test_selection_follows_the_smoothed_curve_not_one_peak():
 
 
 def test_curve_shows_the_selection_curve(tmp_path):
-    from enet_edge.apps.run_dir import plot_curve
-    from enet_edge.apps.train import LOG_FIELDS
+    from enet_edge.workstation.run_dir import plot_curve
+    from enet_edge.workstation.train import LOG_FIELDS
 
     log = tmp_path / "log.csv"
     with open(log, "w", newline="") as f:
@@ -136,7 +136,7 @@ def test_resume_picks_up_where_it_stopped(smoke_run, camvid):
 @pytest.mark.slow  # a real training run: TensorFlow traces ENet's gradient (about a minute)
 def test_best_weights_evaluate_to_the_logged_miou(smoke_run, camvid, tmp_path):
     """``enet-edge eval`` on the best weights reproduces training's own validation number."""
-    from enet_edge.apps.evaluate import EvalConfig, evaluate
+    from enet_edge.device.evaluate import EvalConfig, evaluate
 
     state = json.loads((smoke_run / "state.json").read_text())
     result = evaluate(EvalConfig(model=smoke_run / "best_weights.npz", data_dir=camvid, limit=1, progress=False,

@@ -1,1 +1,3 @@
-"""WORKSTATION apps (TensorFlow, the export): `make bench`'s suite (:mod:`enet_edge.workstation.suite`)."""
+"""WORKSTATION apps (TensorFlow, the export): ``enet-edge train`` (:mod:`.train`), ``import`` (:mod:`.importer`,
+kwotsin/TensorFlow-ENet checkpoints), the run directory reader (:mod:`.run_dir`, numpy only) and ``make bench``'s
+suite (:mod:`.suite`)."""

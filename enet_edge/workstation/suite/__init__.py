@@ -9,7 +9,7 @@ Movidius-safety next to the cpu realization), OpenVINO INT8 (``cpu-int8``), and 
 For every input size, the artifacts are exported (or reused when they were exported from the same
 weights, realization, quantization settings and output) under ``build/bench/<H>x<W>/<target>/``; then, per
 mode (latency: 1 synchronous request; throughput: asynchronous requests, OpenVINO THROUGHPUT hint), all
-variants are measured in interleaved rounds by :func:`enet_edge.apps.bench.run_bench`, so that machine
+variants are measured in interleaved rounds by :func:`enet_edge.device.bench.run_bench`, so that machine
 drift hits every variant alike. The mIoU column is measured on CamVid val through the same runner at the
 first size.
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Tuple
 
-from enet_edge.apps import bench
+from enet_edge.device import bench
 from enet_edge.errors import ConfigError, EnetEdgeError
 from enet_edge.workstation.suite.config import COMPILE_VARIANT_NAMES, SCHEMA, VARIANT_NAMES, SuiteConfig
 from enet_edge.workstation.suite.peers import PEER_NAMES

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
 
-from enet_edge.apps import bench
+from enet_edge.device import bench
 from enet_edge.errors import ConfigError
 from enet_edge.export.compile_table import COMPILE_VARIANTS
 from enet_edge.workstation.suite.peers import PEER_NAMES

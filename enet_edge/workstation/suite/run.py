@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from enet_edge import camvid
-from enet_edge.apps import bench
+from enet_edge.device import bench
 from enet_edge.errors import ConfigError, EnetEdgeError
 from enet_edge.export.compile_table import COMPILE_VARIANTS, compile_table
 from enet_edge.export.targets import load_target

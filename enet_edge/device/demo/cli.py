@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from enet_edge.apps.demo.config import DemoConfig
-from enet_edge.apps.demo.loop import run_demo
+from enet_edge.device.demo.config import DemoConfig
+from enet_edge.device.demo.loop import run_demo
 from enet_edge.errors import EXIT_TERMINATED, Interrupted
 from enet_edge.runtime.backends import BACKENDS
 

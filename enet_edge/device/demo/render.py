@@ -7,7 +7,7 @@ from typing import Dict, Sequence, Tuple
 
 import numpy as np
 
-from enet_edge.apps.demo.window import quiet_cv2
+from enet_edge.device.demo.window import quiet_cv2
 from enet_edge.runtime.segmenter import colorize, overlay, resize_labels
 
 _FONT = 0  # cv2.FONT_HERSHEY_SIMPLEX

@@ -13,11 +13,11 @@ from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 
-from enet_edge.apps.demo.config import DEFAULT_MODELS, DEFAULT_OUTPUT_FPS, STAGE_LABELS, STAGES, DemoConfig, output_kind
-from enet_edge.apps.demo.render import Renderer
-from enet_edge.apps.demo.sources import FrameSink, FrameSource, open_sink, open_source
-from enet_edge.apps.demo.stats import DemoSummary, StageStats
-from enet_edge.apps.demo.window import Display, ViewState, handle_key, quiet_cv2
+from enet_edge.device.demo.config import DEFAULT_MODELS, DEFAULT_OUTPUT_FPS, STAGE_LABELS, STAGES, DemoConfig, output_kind
+from enet_edge.device.demo.render import Renderer
+from enet_edge.device.demo.sources import FrameSink, FrameSource, open_sink, open_source
+from enet_edge.device.demo.stats import DemoSummary, StageStats
+from enet_edge.device.demo.window import Display, ViewState, handle_key, quiet_cv2
 from enet_edge.errors import ArtifactError, DeviceError, InputError, Terminated
 from enet_edge.fileio import atomic_write_text, check_output_dir, check_output_file
 from enet_edge.progress import format_ms

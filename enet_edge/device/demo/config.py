@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from enet_edge.apps.frames import IMAGE_SUFFIXES
+from enet_edge.device.frames import IMAGE_SUFFIXES
 from enet_edge.errors import ConfigError
 
 STAGES = ("capture", "preprocess", "infer", "postprocess", "render")

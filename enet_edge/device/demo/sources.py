@@ -11,9 +11,9 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from enet_edge.apps.demo.config import VIDEO_SUFFIXES, output_kind
-from enet_edge.apps.demo.window import quiet_cv2
-from enet_edge.apps.frames import IMAGE_SUFFIXES, PathLike, image_files, is_image_name, read_image
+from enet_edge.device.demo.config import VIDEO_SUFFIXES, output_kind
+from enet_edge.device.demo.window import quiet_cv2
+from enet_edge.device.frames import IMAGE_SUFFIXES, PathLike, image_files, is_image_name, read_image
 from enet_edge.errors import InputError
 from enet_edge.fileio import atomic_write_bytes, make_dirs, remove_created, temp_prefix
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from enet_edge.apps.bench.config import PER_LAYER_RUNS, SCHEMA, STAGES
-from enet_edge.apps.bench.results import BenchResult, Stats
+from enet_edge.device.bench.config import PER_LAYER_RUNS, SCHEMA, STAGES
+from enet_edge.device.bench.results import BenchResult, Stats
 from enet_edge.fileio import atomic_write_text, check_output_file
 from enet_edge.progress import format_ms
 from enet_edge.runtime.adapters import LayerCounter

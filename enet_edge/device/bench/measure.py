@@ -12,10 +12,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from enet_edge.apps.bench.config import (MAX_INFER_TENSORS, PER_LAYER_RUNS, RANDOM_FRAMES, STAGES, BenchConfig,
+from enet_edge.device.bench.config import (MAX_INFER_TENSORS, PER_LAYER_RUNS, RANDOM_FRAMES, STAGES, BenchConfig,
                                          BenchEntry)
-from enet_edge.apps.bench.results import BenchResult, PhaseResult, Stats
-from enet_edge.apps.frames import IMAGE_SUFFIXES, image_files, read_image
+from enet_edge.device.bench.results import BenchResult, PhaseResult, Stats
+from enet_edge.device.frames import IMAGE_SUFFIXES, image_files, read_image
 from enet_edge.errors import ArtifactError, ConfigError, DeviceError, InputError
 from enet_edge.runtime import backends
 from enet_edge.runtime.backends import OPENVINO_BACKEND, adapter_options
@@ -31,7 +31,7 @@ class FrameSource:
 
     ``read(i)`` -> (H0, W0, 3) uint8 BGR, indexed (cycling). Random frames are generated once (seeded)
     at ``size`` (the model size), so their "read" stage costs next to nothing. The demo plays its
-    frames in order instead (:mod:`enet_edge.apps.demo.sources`); both read through :mod:`enet_edge.apps.frames`.
+    frames in order instead (:mod:`enet_edge.device.demo.sources`); both read through :mod:`enet_edge.device.frames`.
     """
 
     def __init__(self, files: Sequence[Path] = (), size: Optional[Tuple[int, int]] = None, seed: int = 0):

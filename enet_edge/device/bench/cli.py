@@ -5,11 +5,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from enet_edge.apps.bench.config import (DEFAULT_NITER, DEFAULT_ROUNDS, ENTRY_SYNTAX, HINTS, MODES, BenchConfig,
+from enet_edge.device.bench.config import (DEFAULT_NITER, DEFAULT_ROUNDS, ENTRY_SYNTAX, HINTS, MODES, BenchConfig,
                                          parse_entry)
-from enet_edge.apps.bench.machine import machine_info
-from enet_edge.apps.bench.measure import run_bench
-from enet_edge.apps.bench.report import (check_writable, compare_document, format_compare, format_report,
+from enet_edge.device.bench.machine import machine_info
+from enet_edge.device.bench.measure import run_bench
+from enet_edge.device.bench.report import (check_writable, compare_document, format_compare, format_report,
                                          result_document, write_json)
 from enet_edge.errors import ConfigError, Interrupted
 from enet_edge.runtime.adapters import BACKENDS

@@ -26,15 +26,15 @@ Modules: :mod:`.config` (entries, :class:`BenchConfig`), :mod:`.measure` (:func:
 :mod:`.machine` (:func:`machine_info`), :mod:`.cli` (argparse). Everything public is importable from here.
 """
 
-from enet_edge.apps.bench.cli import add_cli, config_from_args, run_cli
-from enet_edge.apps.bench.config import (DEFAULT_NITER, DEFAULT_ROUNDS, ENTRY_SYNTAX, HINTS, MODES, PER_LAYER_RUNS,
+from enet_edge.device.bench.cli import add_cli, config_from_args, run_cli
+from enet_edge.device.bench.config import (DEFAULT_NITER, DEFAULT_ROUNDS, ENTRY_SYNTAX, HINTS, MODES, PER_LAYER_RUNS,
                                          SCHEMA, STAGES, BenchConfig, BenchEntry, parse_entry)
-from enet_edge.apps.bench.machine import cpuinfo, machine_info
-from enet_edge.apps.bench.measure import FrameSource, run_bench
-from enet_edge.apps.bench.report import (LayerTypeTotal, compare_document, executed_layers, format_compare,
+from enet_edge.device.bench.machine import cpuinfo, machine_info
+from enet_edge.device.bench.measure import FrameSource, run_bench
+from enet_edge.device.bench.report import (LayerTypeTotal, compare_document, executed_layers, format_compare,
                                          format_per_layer, format_report, per_layer_by_type, precision_label,
                                          result_document, write_json)
-from enet_edge.apps.bench.results import BenchResult, PhaseResult, Stats
+from enet_edge.device.bench.results import BenchResult, PhaseResult, Stats
 from enet_edge.progress import format_ms
 
 __all__ = [

@@ -1,6 +1,6 @@
 """A training run directory read defensively: ``state.json`` and ``last_optimizer.npz`` as written by
 ``enet-edge train``, or a one-line :class:`~enet_edge.errors.ArtifactError` saying what to do; and the
-numeric checks of :class:`~enet_edge.apps.train.TrainConfig` (numpy only; no TensorFlow).
+numeric checks of :class:`~enet_edge.workstation.train.TrainConfig` (numpy only; no TensorFlow).
 """
 
 from __future__ import annotations

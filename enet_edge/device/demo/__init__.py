@@ -24,15 +24,15 @@ statistics, :class:`DemoSummary`), :mod:`.loop` (:func:`run_demo`), :mod:`.cli`.
 importable from here.
 """
 
-from enet_edge.apps.demo.cli import HELP, KEYS_HELP, add_arguments, add_cli, config_from_args, main, run_from_args
-from enet_edge.apps.demo.config import (DEFAULT_MODELS, DEFAULT_OUTPUT_FPS, MODES, STAGE_LABELS, STAGES,
+from enet_edge.device.demo.cli import HELP, KEYS_HELP, add_arguments, add_cli, config_from_args, main, run_from_args
+from enet_edge.device.demo.config import (DEFAULT_MODELS, DEFAULT_OUTPUT_FPS, MODES, STAGE_LABELS, STAGES,
                                         VIDEO_SUFFIXES, DemoConfig, output_kind)
-from enet_edge.apps.demo.loop import DemoSession, FrameLoop, default_model, open_model, run_demo
-from enet_edge.apps.demo.render import Renderer, draw_hud, legend_panel, legend_width
-from enet_edge.apps.demo.sources import (CaptureSource, FolderSink, FrameSink, FrameSource, ImageSink, ImageSource,
+from enet_edge.device.demo.loop import DemoSession, FrameLoop, default_model, open_model, run_demo
+from enet_edge.device.demo.render import Renderer, draw_hud, legend_panel, legend_width
+from enet_edge.device.demo.sources import (CaptureSource, FolderSink, FrameSink, FrameSource, ImageSink, ImageSource,
                                          VideoSink, open_sink, open_source)
-from enet_edge.apps.demo.stats import DemoSummary, StageStats
-from enet_edge.apps.demo.window import Display, ViewState, gui_problem, handle_key
+from enet_edge.device.demo.stats import DemoSummary, StageStats
+from enet_edge.device.demo.window import Display, ViewState, gui_problem, handle_key
 
 __all__ = [
     "DEFAULT_MODELS", "DEFAULT_OUTPUT_FPS", "HELP", "KEYS_HELP", "MODES", "STAGE_LABELS", "STAGES", "VIDEO_SUFFIXES",

@@ -8,7 +8,7 @@ from typing import Any, Deque, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from enet_edge.apps.demo.config import STAGES
+from enet_edge.device.demo.config import STAGES
 
 
 class StageStats:

@@ -7,7 +7,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from enet_edge.apps.bench.config import BenchEntry
+from enet_edge.device.bench.config import BenchEntry
 from enet_edge.runtime.adapters import LayerCounter
 from enet_edge.runtime.complexity import Complexity
 from enet_edge.runtime.precision import PrecisionRun
@@ -93,7 +93,7 @@ class BenchResult:
     def warnings(self) -> Tuple[str, ...]:
         """Why the numbers may not be trusted: a busy machine (spread, infer-only slower than end-to-end) or an
         interrupted run."""
-        from enet_edge.apps.bench.config import NOISY_P90_OVER_MEDIAN
+        from enet_edge.device.bench.config import NOISY_P90_OVER_MEDIAN
 
         out = []
         infer, e2e = self.infer.latency, self.e2e.latency

@@ -9,7 +9,7 @@ from typing import Optional
 
 import numpy as np
 
-from enet_edge.apps.demo.config import KEY_ESC, KEY_SPACE, KEY_TAB, WINDOW
+from enet_edge.device.demo.config import KEY_ESC, KEY_SPACE, KEY_TAB, WINDOW
 from enet_edge.errors import DeviceError
 
 

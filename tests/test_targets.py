@@ -24,7 +24,7 @@ def test_given_keys_override_the_defaults(tmp_path):
                     '[input]\nheight = 64\nwidth = 96\n[onnx]\nopset = 11\n'
                     '[openvino]\nprecision = "FP16"\ninference_precision = "f16"\n[parity]\nframes = 0\nrandom = 2\n')
     target = load_target(str(path))
-    assert (target.device, target.height, target.width, target.onnx_opset, target.precision) == \
+    assert (target.device, target.height, target.width, target.onnx_opset, target.ir_precision) == \
         ("MYRIAD", 64, 96, 11, "FP16")
     assert (target.inference_precision, target.parity_frames, target.parity_random) == ("f16", 0, 2)
     path.write_text('name = "given"\nartifacts = []\n')

@@ -234,7 +234,7 @@ def parity_rows(ctx: "ExportContext", frames: List[np.ndarray]) -> List[Tuple[st
     (outputs, what ran, the CPU's capabilities)."""
     target = ctx.target
     rows = [(kind, lambda kind=kind: _run_artifact(kind, ctx.path(kind), frames)) for kind in target.artifacts]
-    if target.precision == "FP16":
+    if target.ir_precision == "FP16":
         rows.append((FP16_ARITHMETIC, lambda: _run_fp16_emulation(ctx, frames)))
         rows.append((OPENVINO_IR_F16, lambda: _run_artifact("openvino_ir", ctx.path("openvino_ir"), frames, "f16")))
     return rows
@@ -259,7 +259,7 @@ def run_parity(ctx: "ExportContext") -> None:
         ctx.log(f"note: {inputs.note}")
     reference = ctx.build(REFERENCE_REALIZATION)
     refs = np.concatenate([reference(f.astype(np.float32), training=False).numpy() for f in frames])
-    if target.precision == "FP16":
+    if target.ir_precision == "FP16":
         fp16_range_audit(ctx, frames)
     failures = {}
     capabilities: Tuple[str, ...] = ()

@@ -193,7 +193,7 @@ def openvino_ir_stage(ctx: ExportContext) -> None:
         ctx.fp32_ir.parent.mkdir()
         to_openvino(ctx.path("onnx"), ctx.fp32_ir, "FP32", info)
         return  # the quantize stage writes enet.xml
-    to_openvino(ctx.path("onnx"), ctx.path("openvino_ir"), target.precision, info, class_map=target.class_map)
+    to_openvino(ctx.path("onnx"), ctx.path("openvino_ir"), target.ir_precision, info, class_map=target.class_map)
     ctx.add_graph("openvino_ir", read_graph(ctx.path("openvino_ir")))
 
 
@@ -258,7 +258,7 @@ STAGES: Tuple[Stage, ...] = (
     Stage("onnx", onnx_stage, applies=lambda t: "onnx" in t.artifacts,
           describe=lambda c: f"convert to ONNX (opset {c.target.onnx_opset})"),
     Stage("openvino_ir", openvino_ir_stage, applies=lambda t: "openvino_ir" in t.artifacts,
-          describe=lambda c: f"convert to OpenVINO IR ({c.target.precision}, uint8 BGR NHWC input)"),
+          describe=lambda c: f"convert to OpenVINO IR ({c.target.ir_precision}, uint8 BGR NHWC input)"),
     Stage("quantize", quantize_stage, applies=lambda t: t.quantization is not None,
           describe=lambda c: "INT8 post-training quantization (NNCF), gated on mIoU"),
     Stage("gates", gates_stage,

@@ -66,7 +66,7 @@ def _artifact_entry(kind: str, target: TargetSpec, config: ENetConfig, directory
     if kind == "openvino_ir":
         bin_path = path.with_suffix(".bin")
         entry.update({"weights_file": bin_path.name, "weights_sha256": sha256_file(bin_path),
-                      "weights_bytes": bin_path.stat().st_size, "precision": target.precision,
+                      "weights_bytes": bin_path.stat().st_size, "precision": target.ir_precision,
                       "device": target.device})
         if target.inference_precision:
             entry["inference_precision"] = target.inference_precision

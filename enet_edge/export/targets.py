@@ -96,7 +96,7 @@ class TargetSpec:
     mode: str = "export"
     device: str = "CPU"
     onnx_opset: int = 13
-    precision: str = "FP32"
+    ir_precision: str = "FP32"  # how the IR stores its weights ([openvino] precision); never the arithmetic
     artifacts: Tuple[str, ...] = ARTIFACTS
     checks: Dict[str, str] = field(default_factory=dict)
     parity_frames: int = 3
@@ -115,11 +115,11 @@ class TargetSpec:
     def __post_init__(self) -> None:
         if self.mode not in ("export", "check-only"):
             raise ConfigError(f"target {self.name}: mode={self.mode!r} must be 'export' or 'check-only'")
-        if self.precision not in ("FP32", "FP16", "INT8"):
-            raise ConfigError(f"target {self.name}: openvino precision={self.precision!r} must be FP32, FP16 or INT8")
-        if (self.precision == "INT8") != (self.quantization is not None):
+        if self.ir_precision not in ("FP32", "FP16", "INT8"):
+            raise ConfigError(f"target {self.name}: openvino precision={self.ir_precision!r} must be FP32, FP16 or INT8")
+        if (self.ir_precision == "INT8") != (self.quantization is not None):
             raise ConfigError(f"target {self.name}: precision INT8 and a [quantization] table go together")
-        if self.precision == "INT8" and "openvino_ir" not in self.artifacts:
+        if self.ir_precision == "INT8" and "openvino_ir" not in self.artifacts:
             raise ConfigError(f"target {self.name}: INT8 quantizes the OpenVINO IR; list the openvino_ir artifact")
         unknown = set(self.artifacts) - set(ARTIFACTS)
         if unknown or not self.artifacts or self.artifacts[0] != "tensorflow":
@@ -199,7 +199,7 @@ _KEYS = {"": {"name", "description", "mode", "device", "artifacts", *_TABLES}, "
 
 _SCALARS = (("input", "height", int, "height"), ("input", "width", int, "width"), ("", "mode", str, "mode"),
             ("", "device", str, "device"), ("onnx", "opset", int, "onnx_opset"),
-            ("openvino", "precision", str, "precision"), ("parity", "frames", int, "parity_frames"),
+            ("openvino", "precision", str, "ir_precision"), ("parity", "frames", int, "parity_frames"),
             ("parity", "random", int, "parity_random"), ("output", "class_map", str, "class_map"),
             ("openvino", "inference_precision", str, "inference_precision"))
 """(table, key, type, TargetSpec field) of a target file's single values; an absent one takes TargetSpec's default."""

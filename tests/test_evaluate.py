@@ -183,7 +183,7 @@ def test_labels_outside_the_models_classes_are_refused(tmp_path):
     ({"model": "w.npz", "height": 60, "width": 96}, "multiple of 8"),
     ({"model": "w.npz", "backend": "openvino"}, "keras backend"),
     ({"precision": "f8"}, "not one of f32, f16, bf16"),
-    ({"model": "w.npz", "precision": "bf16"}, ".npz weights run in f32 or f16"),
+    ({"model": "w.npz", "precision": "bf16"}, "keras backend computes in f32 or f16"),
     ({"model": "m.onnx", "precision": "f16"}, "onnxruntime backend runs f32 only"),
     ({"model": "build/cpu", "backend": "tensorflow", "precision": "bf16"}, "tensorflow backend runs f32 only"),
     ({"model": "m.onnx", "backend": "keras"}, "npz"),

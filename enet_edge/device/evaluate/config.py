@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from enet_edge.class_sets import CAMVID
-from enet_edge.errors import ConfigError
+from enet_edge.errors import ConfigError, DeviceError
 from enet_edge.runtime import BACKENDS, KERAS_BACKEND
 from enet_edge.runtime.backends import backend, find_backend
 from enet_edge.runtime.precision import device_precision, normalize_precision
@@ -95,12 +95,11 @@ class EvalConfig:
         precision = normalize_precision(self.precision) or device_precision(self.device) or "f32"
         object.__setattr__(self, "precision", precision)
         runs = backend(self.backend) if self.backend else own
-        if runs is not None and precision not in runs.precisions:
-            if is_weights:
-                raise ConfigError(f"precision {precision}: .npz weights run in {' or '.join(runs.precisions)} "
-                                  f"(Keras float16 policy)")
-            raise ConfigError(f"precision {precision}: the {runs.name} backend runs {' or '.join(runs.precisions)} "
-                              f"only; evaluate the IR (or --backend openvino) for {precision}")
+        if runs is not None:
+            try:  # the table's check and message, before any data is read
+                runs.check_precision(precision)
+            except DeviceError as exc:
+                raise ConfigError(f"precision {precision}: {exc}") from None
         if (self.height is None) != (self.width is None):
             raise ConfigError("give both height and width, or neither")
         if self.height is not None:

@@ -278,3 +278,10 @@ def test_keras_weights_adapter_stays_reachable_from_the_runtime():
     assert runtime.KerasWeightsAdapter is backend("keras").load()
     with pytest.raises(AttributeError):
         runtime.NoSuchAdapter  # noqa: B018
+
+
+def test_first_line_of_a_framework_error():
+    from enet_edge.runtime.adapters.base import first_line
+
+    assert first_line(RuntimeError("cannot load\n  at frame 3\n")) == "cannot load"
+    assert first_line(ValueError()) == "ValueError"

@@ -133,3 +133,9 @@ class InferenceAdapter(abc.ABC):
 
     def close(self) -> None:
         """Release the device (MYRIAD: two processes cannot share one stick)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (a framework's multi-line error as one line), else its type."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -15,13 +15,8 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from enet_edge.errors import ArtifactError, DeviceError
-from enet_edge.runtime.adapters.base import InferenceAdapter, TensorSpec
+from enet_edge.runtime.adapters.base import InferenceAdapter, TensorSpec, first_line
 from enet_edge.runtime.precision import PrecisionRun
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 class LiteRTAdapter(InferenceAdapter):
@@ -43,7 +38,7 @@ class LiteRTAdapter(InferenceAdapter):
             self._interpreter = Interpreter(model_path=str(path), num_threads=self._threads)
             self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            raise ArtifactError(f"LiteRT cannot load {path}: {_first_line(exc)}") from exc
+            raise ArtifactError(f"LiteRT cannot load {path}: {first_line(exc)}") from exc
         self.load_ms = (time.perf_counter_ns() - start) / 1e6
         inp, out = self._interpreter.get_input_details()[0], self._interpreter.get_output_details()[0]
         self._in, self._out = inp["index"], out["index"]
@@ -60,7 +55,7 @@ class LiteRTAdapter(InferenceAdapter):
             self._interpreter.invoke()
             return self._interpreter.get_tensor(self._out).copy()
         except (ValueError, RuntimeError) as exc:
-            raise DeviceError(f"LiteRT inference failed: {_first_line(exc)}") from exc
+            raise DeviceError(f"LiteRT inference failed: {first_line(exc)}") from exc
 
     def properties(self) -> Dict[str, Any]:
         return {"num_threads": self._threads, "delegate": "XNNPACK (the interpreter's default CPU delegate)"}

@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from enet_edge.errors import ArtifactError, DeviceError
-from enet_edge.runtime.adapters.base import InferenceAdapter, TensorSpec
+from enet_edge.runtime.adapters.base import InferenceAdapter, TensorSpec, first_line
 from enet_edge.runtime.precision import PrecisionRun
 
 
@@ -50,11 +50,6 @@ class OnnxRuntimeAdapter(InferenceAdapter):
 
     def properties(self) -> Dict[str, Any]:
         return {"intra_op_num_threads": self._threads or "default", "providers": self._session.get_providers()}
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _static_shape(shape, name: str, path) -> Tuple[int, ...]:

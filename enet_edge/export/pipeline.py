@@ -4,8 +4,8 @@
 it into place only when every gate and parity check passed: a failed export leaves no half artifact
 and does not touch the previous good one.
 
-The pipeline is a list of stages (:data:`STAGES`: freeze, onnx, openvino_ir, quantize, gates, parity,
-write), each a function that reads and extends one :class:`ExportContext`; a target runs the stages
+The pipeline is a list of stages (:data:`STAGES`: freeze, onnx, openvino_ir, quantize, gates, myriad_compile,
+parity, write), each a function that reads and extends one :class:`ExportContext`; a target runs the stages
 that apply to it (:func:`stages_for`: no ``onnx`` artifact, no onnx stage; no ``[quantization]``,
 no quantize stage). Parity (its inputs, rows, comparison and thresholds) is :mod:`enet_edge.export.parity`.
 
@@ -39,10 +39,10 @@ from enet_edge.model import enet
 from enet_edge.model.config import REFERENCE_REALIZATION, ENetConfig, Realization
 from enet_edge.model.weights import get_weights, read_weights, set_weights
 from enet_edge.resources import DEFAULT_WEIGHTS
+from enet_edge.runtime.adapters.tensorflow import write_graph_def
 from enet_edge.runtime.precision import MODEL_PRECISION_KEY
 from enet_edge.export.convert import append_class_map_to_ir, model_info, to_onnx, to_openvino
 from enet_edge.export.freeze import freeze_model, unknown_shapes
-from enet_edge.runtime.adapters.tensorflow import write_graph_def
 from enet_edge.export.gates import check_graph, graph_from_graph_def, raise_on_violations, read_graph, ruleset_for
 from enet_edge.export.myriadx import compile_model, raise_if_refused, summary_line
 from enet_edge.export.outdir import check_out_dir, clean_stale, replace_dir, staging_dir

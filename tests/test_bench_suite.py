@@ -100,6 +100,11 @@ def test_documents_tables_plot_and_readme(small_suite):
     bound = run_result(saved, "ov-fp32")["roofline"]
     assert 0 < bound["compute_share"] < 1 and bound["stream_ms"] > 0 and bound["gmacs_peak"] > 0
     assert "| % of peak | stream / median |" in md and "Bounds of `" in md
+    # what limits the recommended variant: its per-layer counters by op type, in a pass of their own
+    if saved["recommendation"]["variant"].startswith("ov-"):
+        limit = saved["limits"][0]
+        assert limit["variant"] == saved["recommendation"]["variant"] and limit["size"] == list(SMALL_SIZE)
+        assert limit["by_type"] and limit["by_type"][0]["ms"] > 0 and "What limits `" in md
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("rest\n") and "old table" not in text
     assert "| `ov-int8`" in text and paths["png"].name in text
@@ -179,7 +184,7 @@ def test_suite_on_simulated_cpu_kinds(small_suite, monkeypatch, tmp_path, kind, 
     names = ("ov-fp32", "ov-bf16", "ov-bf16-cm", "ov-fp16", "ov-int8")
     config = suite_config.SuiteConfig(sizes=(SMALL_SIZE,), modes=("latency",), variants=names, time_s=None, niter=2,
                                warmup=1, miou_frames=1, build_dir=build, out_dir=tmp_path / "results", readme=None,
-                               compile_variants=(), peers=())
+                               compile_variants=(), peers=(), limits=False)
     logs = []
     document = run.run_suite(config, log=logs.append)
     assert not any(line.startswith("exporting") for line in logs)  # every export already there
@@ -208,6 +213,7 @@ def test_config_and_cli_errors(capsys):
     assert cli.parse_args(["--compile-variants"]).compile_variants == ()
     assert cli.parse_args([]).compile_variants == suite_config.COMPILE_VARIANT_NAMES
     assert cli.parse_args(["--peers"]).peers == () and cli.parse_args([]).peers == suite_config.PEER_NAMES
+    assert cli.parse_args(["--no-limits"]).limits is False and cli.parse_args([]).limits is True
     with pytest.raises(ConfigError, match=r"unknown peer\(s\) \['tvm'\]"):
         suite_config.SuiteConfig(peers=("tvm",))
     assert cli.main(["--weights", "/nonexistent.npz", "--no-readme", "--variants", "tf-keras"]) == 2
@@ -250,6 +256,11 @@ def test_peer_goals_and_their_text():
     assert "**NO**: 20% short" in text and "| 2.50x | yes |" in text and "60.00%" in text
     assert report.evaluate_peer_goals({**document, "recommendation": None})[0]["met"] is None
     assert report.bounds_text(document) == []  # no roofline recorded
+    assert report.limits_text(document) == []
+    document["limits"] = [{"size": [360, 480], "variant": "ov-int8", "total_ms": 9.0,
+                           "by_type": [{"node_type": "Convolution", "exec_type": "brgconv_avx512_amx_I8", "layers": 40,
+                                        "ms": 4.5, "share": 0.5}]}]
+    assert "| 360x480 | Convolution | brgconv_avx512_amx_I8 | 40 | 4.500 | 50.0% |" in report.limits_text(document)
 
 
 def test_readme_without_markers_is_left_alone(tmp_path):

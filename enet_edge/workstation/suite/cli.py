@@ -53,6 +53,8 @@ def parse_args(argv: Optional[Sequence[str]] = None, root: Path = Path(".")) -> 
                         + ", ".join(COMPILE_VARIANT_NAMES))
     p.add_argument("--peers", nargs="*", default=list(PEER_NAMES), metavar="NAME",
                    help="peers measured in the same rounds (none: no peers); subset of: " + ", ".join(PEER_NAMES))
+    p.add_argument("--no-limits", action="store_true",
+                   help="skip the per-layer counters pass of the recommended variant")
     p.add_argument("--render", type=Path, metavar="JSON",
                    help="measure nothing: re-derive tables, goals and plot from a saved results JSON")
     a = p.parse_args(argv)
@@ -61,7 +63,8 @@ def parse_args(argv: Optional[Sequence[str]] = None, root: Path = Path(".")) -> 
                        niter=a.niter, warmup=a.warmup, miou_frames=a.miou_frames, build_dir=a.build_dir,
                        out_dir=a.out_dir, weights=a.weights, data_dir=a.data_dir,
                        readme=None if a.no_readme else root / SuiteConfig.readme, render=a.render,
-                       compile_variants=tuple(a.compile_variants), peers=tuple(a.peers))
+                       compile_variants=tuple(a.compile_variants), peers=tuple(a.peers),
+                       limits=not a.no_limits)
 
 
 def rerender(path: Path) -> Dict[str, Any]:

@@ -100,6 +100,7 @@ class SuiteConfig:
     render: Optional[Path] = None  # re-render this saved document instead of measuring
     compile_variants: Tuple[str, ...] = COMPILE_VARIANT_NAMES  # rows of the MYRIAD X compile table (first size)
     peers: Tuple[str, ...] = PEER_NAMES  # what users would run instead (peers.PEERS), measured in the same rounds
+    limits: bool = True  # per-layer counters of the recommended variant, per size (a pass after the timed runs)
 
     def __post_init__(self) -> None:
         if not self.sizes:

@@ -163,6 +163,21 @@ def peers_text(document: Dict[str, Any]) -> List[str]:
     return lines + [""]
 
 
+def limits_text(document: Dict[str, Any]) -> List[str]:
+    """Markdown lines: where the recommended variant's time goes at each size (per-layer counters by op type)."""
+    limits = document.get("limits") or []
+    if not limits:
+        return []
+    lines = [f"What limits `{limits[0]['variant']}`: OpenVINO's per-layer counters summed by op type and "
+             "implementation (a pass of their own after the timed runs; real time per frame, share of the counted "
+             "total).", "", "| size | op type | implementation | layers | ms | share |", "|---|---|---|---|---|---|"]
+    for limit in limits:
+        for row in limit["by_type"]:
+            lines.append(f"| {limit['size'][0]}x{limit['size'][1]} | {row['node_type']} | {row['exec_type']} "
+                         f"| {row['layers']} | {row['ms']:.3f} | {100 * row['share']:.1f}% |")
+    return lines + [""]
+
+
 def bounds_text(document: Dict[str, Any]) -> List[str]:
     """Markdown lines: how far the recommended variant is from the CPU's compute peak and from a one-pass activation
     stream, per size (latency mode; :mod:`enet_edge.runtime.roofline`)."""
@@ -257,7 +272,7 @@ def render_markdown(document: Dict[str, Any]) -> str:
         lines += ["MYRIAD X compiler (the ncs2 graph and its variants, compiled for the stick without one):", "",
                   render_compile_table(compiled["rows"], tuple(compiled["size"])), ""]
     lines += [recommendation_text(document.get("recommendation")), ""]
-    lines += bounds_text(document) + peers_text(document)
+    lines += bounds_text(document) + peers_text(document) + limits_text(document)
     if document["skipped"]:
         lines += ["Not measured:", ""] + [f"- `{k}`: {v}" for k, v in document["skipped"].items()] + [""]
     lines += ["Goals (first size, latency mode):", "", "| goal | measured | met |", "|---|---|---|"]

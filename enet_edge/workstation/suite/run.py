@@ -17,6 +17,7 @@ from enet_edge.errors import ConfigError, EnetEdgeError
 from enet_edge.export.compile_table import COMPILE_VARIANTS, compile_table
 from enet_edge.export.targets import load_target
 from enet_edge.resources import DEFAULT_WEIGHTS
+from enet_edge.runtime.backends import OPENVINO_BACKEND
 from enet_edge.workstation.suite.config import BASELINE, SCALING_INT8, SCHEMA, VARIANTS, SuiteConfig, Variant
 from enet_edge.workstation.suite.peers import PEERS, ensure_peer
 from enet_edge.workstation.suite.report import class_map_savings, evaluate_goals, evaluate_peer_goals, recommend
@@ -137,6 +138,29 @@ def peer_entries(size: Tuple[int, int], config: SuiteConfig, skipped: Dict[str, 
     return entries
 
 
+LIMIT_ROWS = 8
+"""Op types (by implementation) listed in "what limits" the recommended variant."""
+
+
+def limits_of(entries: Dict[Tuple[int, int], bench.BenchEntry], config: SuiteConfig,
+              log: Callable[[str], None]) -> List[Dict[str, Any]]:
+    """Where the time of one variant goes, per size: OpenVINO's per-layer counters summed by op type and
+    implementation (the :data:`LIMIT_ROWS` largest), in a pass of its own after the timed runs, so that the counters
+    never slow what was timed. ``entries``: the variant's bench entry per size (OpenVINO entries only)."""
+    out = []
+    for size, entry in entries.items():
+        log(f"per-layer counters of {entry.label} at {size[0]}x{size[1]}")
+        result = bench.run_bench(bench.BenchConfig(entries=(entry,), niter=bench.PER_LAYER_RUNS, warmup=config.warmup,
+                                                   per_layer=LIMIT_ROWS), log=lambda m: log("  " + m))[0]
+        totals = bench.per_layer_by_type(result.per_layer or ())
+        total_us = sum(t.real_time_us for t in totals) or 1.0
+        out.append({"size": list(size), "variant": entry.label, "total_ms": round(total_us / 1e3, 3),
+                    "by_type": [{"node_type": t.node_type, "exec_type": t.exec_type, "layers": t.layers,
+                                 "ms": round(t.real_time_us / 1e3, 3), "share": round(t.real_time_us / total_us, 4)}
+                                for t in totals[:LIMIT_ROWS]]})
+    return out
+
+
 def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[str, Any]:
     """Export what is missing, measure every variant, and return the suite document (not yet written)."""
     started = time.perf_counter()
@@ -149,6 +173,7 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
             skipped[v.name] = (f"this CPU has no {v.needs} arithmetic (OpenVINO CPU capabilities: "
                                f"{', '.join(caps)}); OpenVINO would fall back to f32")
     runs: List[Dict[str, Any]] = []
+    entries_at: Dict[Tuple[int, int], Dict[str, bench.BenchEntry]] = {}
     miou: Dict[str, Optional[float]] = {}
     peer_miou: Dict[str, Optional[float]] = {}
     for index, size in enumerate(config.sizes):
@@ -175,6 +200,7 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
             for entry in peers:
                 peer_miou[entry.label] = measure_miou(entry, pairs, log)
         entries += peers
+        entries_at[tuple(size)] = {entry.label: entry for entry in entries}
         for mode in config.modes:
             log(f"{size[0]}x{size[1]} {mode}: {', '.join(e.label for e in entries)}")
             bench_config = bench.BenchConfig(entries=tuple(entries), mode=mode, niter=config.niter,
@@ -220,4 +246,8 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
     document["class_map"] = class_map_savings(document)
     document["recommendation"] = recommend(document)
     document["peer_goals"] = evaluate_peer_goals(document)
+    rec = document["recommendation"]
+    counted = {size: by_label[rec["variant"]] for size, by_label in entries_at.items()
+               if rec and rec["variant"] in by_label and by_label[rec["variant"]].backend == OPENVINO_BACKEND}
+    document["limits"] = limits_of(counted, config, log) if config.limits else []
     return document

@@ -306,3 +306,16 @@ def test_an_export_quantized_otherwise_is_not_reused():
     assert not run.quantization_matches({}, spec)  # an FP32 export where INT8 is wanted
     assert run.quantization_matches({}, load_target("cpu")) and not run.quantization_matches(manifest,
                                                                                              load_target("cpu"))
+
+
+def test_a_peer_that_cannot_be_converted_says_why(tmp_path):
+    """The conversion runs in a process of its own; its failure is one line naming the peer, and nothing is left."""
+    from enet_edge.errors import ArtifactError
+    from enet_edge.workstation.suite import peers
+
+    bad = tmp_path / "w.npz"
+    bad.write_bytes(b"not weights")
+    with pytest.raises(ArtifactError, match=r"peer-ov-default: the conversion failed: "):
+        peers.ensure_peer(peers.peer_named("peer-ov-default"), bad, (64, 96), tmp_path / "build", log=lambda m: None)
+    assert not list((tmp_path / "build").rglob("*.xml")) and not list((tmp_path / "build").rglob(".*.tmp"))
+    assert peers.main(["tvm", str(bad), "64", "96", str(tmp_path / "x")]) == 2

@@ -8,13 +8,17 @@
   run by the LiteRT interpreter with XNNPACK at the machine's threads.
 
 Each peer file is made from the trained weights at the bench size under ``build/bench/<H>x<W>/peers/<name>/`` and
-reused while its key (weights' sha256, size, realization, converter versions) holds.
+reused while its key (weights' sha256, size, realization, converter versions) holds. A conversion runs in a process
+of its own (``python -m enet_edge.workstation.suite.peers NAME WEIGHTS HEIGHT WIDTH OUT``): the Keras model and the
+converters' graphs would otherwise stay in the suite's memory for the rest of the run.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Tuple
@@ -108,7 +112,12 @@ def ensure_peer(peer: Peer, weights: Path, size: Tuple[int, int], build_dir: Pat
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        convert(peer, weights, size, tmp / peer.file)
+        command = [sys.executable, "-m", __name__, peer.name, str(weights), str(size[0]), str(size[1]),
+                   str(tmp / peer.file)]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0 or not (tmp / peer.file).is_file():
+            why = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ArtifactError(f"{peer.name}: the conversion failed: {why}")
         (tmp / "key.json").write_text(json.dumps(key, indent=2))
         shutil.rmtree(out, ignore_errors=True)
         tmp.replace(out)
@@ -119,3 +128,22 @@ def ensure_peer(peer: Peer, weights: Path, size: Tuple[int, int], build_dir: Pat
 
 def peer_named(name: str) -> Optional[Peer]:
     return next((peer for peer in PEERS if peer.name == name), None)
+
+
+def main(argv) -> int:
+    """``NAME WEIGHTS HEIGHT WIDTH OUT``: :func:`convert` one peer (the process :func:`ensure_peer` starts)."""
+    name, weights, height, width, out = argv
+    peer = peer_named(name)
+    if peer is None:
+        print(f"unknown peer {name!r}; one of {', '.join(PEER_NAMES)}", file=sys.stderr)
+        return 2
+    try:
+        convert(peer, Path(weights), (int(height), int(width)), Path(out))
+    except ArtifactError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

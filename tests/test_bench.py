@@ -275,6 +275,15 @@ def test_result_document_is_strict_json(cpu_dir):
     doc = result_document(result, bench.machine_info())
     json.dumps(doc, allow_nan=False)
     assert doc["schema"] == bench.SCHEMA and doc["per_layer"] is None
+    # the bounds of a CPU result: its compute rate against the peak, the IR's tensors through DRAM once
+    bound = doc["roofline"]
+    assert bound["gmacs_reached"] > 0 and 0 < bound["compute_share"] and bound["stream_ms"] > 0
+    assert bound["gmacs_peak"] == pytest.approx(bound["cores"] * bound["ghz"] * bound["macs_per_cycle_core"], rel=1e-3)
+    assert "bounds     " in bench.format_report(result) and "GMAC/s peak" in bench.format_report(result)
+    cpu = measure.read_cpu_spec()
+    assert measure.roofline_of(dataclasses.replace(result, device="MYRIAD"), cpu, 10.0) is None
+    assert measure.roofline_of(dataclasses.replace(result, complexity=None), cpu, 10.0) is None
+    assert measure.with_bounds([dataclasses.replace(result, complexity=None, roofline=None)], print)[0].roofline is None
 
 
 # --------------------------------------------------------------------------------------------

@@ -54,10 +54,13 @@ def test_goal_line_and_table():
 
 def test_compile_table_compiles_and_reuses_the_onnx(tmp_path):
     """Two variants at 64x96 through the export's own stages and the real compiler; the ONNX is made once."""
-    variants = (COMPILE_VARIANTS[0], CompileVariant("class-map", "class map", class_map="int32"))
+    variants = (COMPILE_VARIANTS[0], CompileVariant("class-map", "class map", class_map="int32"),
+                CompileVariant("option", "option", options=(("MYRIAD_HW_DILATION", "YES"),)))
     messages = []
     rows = compile_table(load_target("ncs2"), (64, 96), tmp_path, variants=variants, log=messages.append)
-    assert [r["variant"] for r in rows] == ["ncs2", "class-map"]
+    assert [r["variant"] for r in rows] == ["ncs2", "class-map", "option"]
+    assert rows[2]["options"] == {"MYRIAD_HW_DILATION": "YES"} and rows[2]["verdict"] == "compiled"
+    assert not (tmp_path / "option").exists()  # only the compiler options differ: the ncs2 ONNX is compiled again
     assert all(r["verdict"] == "compiled" for r in rows), [r.get("reason") for r in rows]
     assert rows[0]["output"] == "f32" and rows[1]["output"] == "int32"
     assert rows[0]["stages"]["SHAVE"] > 0 and rows[0]["traffic_mib"]["non_nce"] > 0

@@ -8,7 +8,8 @@ special apart), the per-frame traffic of the non-NCE stages (MiB, from the compi
 blob). A variant the compiler refuses is a row that says so and names the layer, never a gap.
 
 The ONNX of a variant is kept under ``work_dir/<variant>/`` with the key it was made from (realization, rewrites,
-output, size, weights' sha256) and reused while that key holds.
+output, size, weights' sha256) and reused while that key holds; a variant that differs only in compiler options
+compiles the ONNX of the first variant with its key. The weights are read once per table.
 """
 
 from __future__ import annotations
@@ -70,29 +71,34 @@ COMPILE_VARIANTS: Tuple[CompileVariant, ...] = (
 """The rows of ``make bench``'s compile table: the ncs2 export, the steps that led to it, and the alternatives."""
 
 
-def _onnx_for(target: TargetSpec, size: Tuple[int, int], weights, directory: Path,
-              log: Callable[[str], None]) -> Path:
-    """The ONNX ``make export`` would write for ``target`` at ``size``, made (or reused) under ``directory``."""
-    # TensorFlow, only when a table is made (the bench records the versions of what its runs imported)
-    from enet_edge.export.pipeline import ExportContext, ExportRequest, freeze_stage, onnx_stage, load_model_weights
+def _onnx_for(target: TargetSpec, size: Tuple[int, int], request, loaded, directory: Path,
+              made: Dict[str, Path], log: Callable[[str], None]) -> Path:
+    """The ONNX ``make export`` would write for ``target`` at ``size``, made (or reused) under ``directory``.
 
-    request = ExportRequest(target=target, out_dir=directory, weights=weights, height=size[0], width=size[1])
-    model_weights, base_config, info = load_model_weights(request, log)
+    ``loaded``: :func:`~enet_edge.export.pipeline.load_model_weights` of ``request``, read once per table; ``made``:
+    the ONNX of each key this table already holds (a variant that differs only in compiler options reuses it)."""
+    from enet_edge.export.pipeline import ExportContext, freeze_stage, onnx_stage
+
+    model_weights, base_config, info = loaded
     key = {"realization": target.realization.name, "rewrites": list(target.onnx_rewrites),
            "class_map": target.class_map, "opset": target.onnx_opset, "size": list(size),
            "weights": info.get("sha256") or f"random seed {info.get('seed')}"}
+    text = json.dumps(key, sort_keys=True)
+    if text in made:
+        return made[text]
     onnx_path, key_path = directory / "enet.onnx", directory / "key.json"
-    if onnx_path.is_file() and key_path.is_file() and json.loads(key_path.read_text()) == key:
-        return onnx_path
-    shutil.rmtree(directory, ignore_errors=True)
-    tmp = directory.with_name(f".{directory.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    ctx = ExportContext(request, target.model_config(base_config, *size), model_weights, info, tmp, log)
-    freeze_stage(ctx)
-    onnx_stage(ctx)
-    (tmp / "key.json").write_text(json.dumps(key, indent=2))
-    tmp.replace(directory)
+    if not (onnx_path.is_file() and key_path.is_file() and json.loads(key_path.read_text()) == key):
+        shutil.rmtree(directory, ignore_errors=True)
+        tmp = directory.with_name(f".{directory.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        ctx = ExportContext(dataclasses.replace(request, target=target, out_dir=directory),
+                            target.model_config(base_config, *size), model_weights, info, tmp, log)
+        freeze_stage(ctx)
+        onnx_stage(ctx)
+        (tmp / "key.json").write_text(json.dumps(key, indent=2))
+        tmp.replace(directory)
+    made[text] = onnx_path
     return onnx_path
 
 
@@ -104,12 +110,18 @@ def compile_table(base: TargetSpec, size: Tuple[int, int], work_dir: Path, weigh
     A row: ``variant``, ``title``, ``realization`` (name), ``rewrites``, ``options``, ``output``, and the
     compiler's record (:func:`enet_edge.export.myriadx.compile_model`: ``verdict``, ``stages``, ``traffic_mib``,
     ``memory_bytes``, ... or ``reason``/``layer``)."""
+    # TensorFlow, only when a table is made (the bench records the versions of what its runs imported)
+    from enet_edge.export.pipeline import ExportRequest, load_model_weights
+
+    request = ExportRequest(target=base, out_dir=Path(work_dir), weights=weights, height=size[0], width=size[1])
+    loaded = load_model_weights(request, log)
+    made: Dict[str, Path] = {}
     rows = []
     for variant in variants:
         target = variant.target_for(base)
         output = target.class_map or "f32"
         log(f"compile table: {variant.name} ({variant.title})")
-        onnx_path = _onnx_for(target, size, weights, Path(work_dir) / variant.name, log=lambda m: None)
+        onnx_path = _onnx_for(target, size, request, loaded, Path(work_dir) / variant.name, made, log=lambda m: None)
         record = compile_model(onnx_path, target.myriad_compiler, log, input_precision="u8", output_precision=output)
         log(f"  {summary_line(record)}")
         rows.append({"variant": variant.name, "title": variant.title, "realization": target.realization.name,

@@ -101,12 +101,23 @@ def test_split_prelu_needs_a_convolution_on_both_sides(rng):
     assert split_prelu(model) == 1  # act1 only
 
 
+def test_split_prelu_leaves_dilated_convolutions_alone(rng):
+    """The compiler runs a dilated convolution on SHAVEs: no ReLU fuses there, so neither PReLU next to one splits."""
+    model = conv_prelu_conv_model(rng)
+    fuse_prelu(model)
+    conv2 = next(n for n in model.graph.node if n.name == "conv2")
+    conv2.attribute.extend([helper.make_attribute("dilations", [2, 2])])
+    conv2.attribute[0].ints[:] = [2, 2, 2, 2]  # pads grow with the dilation: same output size
+    assert split_prelu(model) == 0 and ops(model).count("PRelu") == 2
+
+
 def test_targets_name_only_known_rewrites(tmp_path):
-    assert load_target("ncs2").onnx_rewrites == ("prelu", "prelu_split", "interleave_transpose")
+    assert load_target("ncs2").onnx_rewrites == ("prelu", "prelu_split", "interleave_transpose", "interleave_fold",
+                                                 "unpool_broadcast", "phase_split")
     assert set(load_target("ncs2").onnx_rewrites) <= set(REWRITES)
     text = (tmp_path / "t.toml")
     text.write_text('name = "t"\n[onnx]\nrewrites = ["nope"]\n')
-    with pytest.raises(ConfigError, match="rewrites.*among prelu, prelu_split, interleave_transpose"):
+    with pytest.raises(ConfigError, match="rewrites.*among prelu, prelu_split, interleave_transpose, interleave_fold"):
         load_target(str(text))
     text.write_text('name = "t"\n[myriad_compiler]\noptions = { MYRIAD_HW_DILATION = 1 }\n')
     with pytest.raises(ConfigError, match="MYRIAD_HW_DILATION.*must be a string"):

@@ -304,3 +304,31 @@ def test_device_precision_is_the_one_place_myriad_means_f16():
     assert check_device_precision("CPU", "bf16") == "bf16"
     with pytest.raises(DeviceError, match=r"MYRIAD computes in f16 only; it cannot run bf16 \(ask for f16 or none\)"):
         check_device_precision("MYRIAD", "bf16")
+
+
+def test_a_device_that_computes_in_f16_is_asked_for_f16_float_outputs():
+    """MYRIAD's float outputs come as f16 (no FP16->FP32 stage on the stick, half the USB bytes); ids stay ids."""
+    from enet_edge.runtime.precision import device_output_type
+
+    assert device_output_type("MYRIAD", "f32") == device_output_type("MYRIAD.1.2-ma2480", "f32") == "f16"
+    assert device_output_type("MYRIAD", "i32") == "i32" and device_output_type("MYRIAD", "u8") == "u8"
+    assert device_output_type("CPU", "f32") == "f32" and device_output_type("HETERO:MYRIAD,CPU", "f32") == "f32"
+
+
+def test_the_openvino_adapter_widens_what_an_f16_device_writes(tiny_ncs2_dir, rng):
+    """The adapter asks MYRIAD for f16 logits and hands callers the IR's f32 (run here on CPU with the same model)."""
+    import openvino as ov
+
+    from enet_edge.runtime.adapters.openvino import _device_output
+
+    model = ov.Core().read_model(str(tiny_ncs2_dir / "enet.xml"))
+    asked, widen = _device_output(ov, model, "MYRIAD")
+    assert asked.output(0).get_element_type() == ov.Type.f16 and widen == np.float32
+    same, none = _device_output(ov, ov.Core().read_model(str(tiny_ncs2_dir / "enet.xml")), "CPU")
+    assert none is None and same.output(0).get_element_type() == ov.Type.f32
+    frame = rng.integers(0, 256, tuple(model.input(0).get_shape()), dtype=np.uint8)
+    core = ov.Core()
+    f16 = core.compile_model(asked, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(frame)[0]
+    f32 = core.compile_model(same, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(frame)[0]
+    assert f16.dtype == np.float16
+    np.testing.assert_array_equal(f16, f32.astype(np.float16))

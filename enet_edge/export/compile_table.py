@@ -24,6 +24,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from enet_edge.errors import ConfigError
 from enet_edge.export.myriadx import compile_model, summary_line
 from enet_edge.export.targets import TargetSpec
+from enet_edge.runtime.precision import device_output_type
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def compile_table(base: TargetSpec, size: Tuple[int, int], work_dir: Path, weigh
     rows = []
     for variant in variants:
         target = variant.target_for(base)
-        output = target.class_map or "f32"
+        output = target.class_map or device_output_type(target.device, "f32")
         log(f"compile table: {variant.name} ({variant.title})")
         onnx_path = _onnx_for(target, size, request, loaded, Path(work_dir) / variant.name, made, log=lambda m: None)
         record = compile_model(onnx_path, target.myriad_compiler, log, input_precision="u8", output_precision=output)

@@ -210,7 +210,9 @@ def myriad_compiler_section(record: Optional[dict]) -> List[str]:
     lines = ["", "## MYRIAD X compiler (the stick's own)", "",
              f"{record.get('compiler', 'OpenVINO 2021.4.2 MYRIAD plugin')}, platform VPU_MYRIAD_2480, on "
              f"`{record.get('model')}`" + (f", options {record['options']}" if record.get("options") else "")
-             + (f", I/O {record['io_precisions']}" if record.get("io_precisions") else "") + ".", "",
+             + (f", I/O {record['io_precisions']} (as enet-edge's runner asks the stick: u8 frames in; float "
+                "outputs as f16, the stick's own values, widened on the host)" if record.get("io_precisions") else "")
+             + ".", "",
              f"Verdict: **{summary_line(record)}**"]
     if record.get("verdict") != "compiled":
         return lines

@@ -75,6 +75,15 @@ def device_precision(device: str) -> Optional[str]:
     return _DEVICE_PRECISION.get(str(device).partition(":")[0].split(".")[0].upper())
 
 
+def device_output_type(device: str, ir_type: str) -> str:
+    """The element type a runner asks ``device`` to write for an IR output of ``ir_type`` (``f32``, ``i32`` ...):
+    ``f16`` for a float output on a device that computes in f16 only (MYRIAD): the device's own values, with no
+    conversion stage on the device and half the bytes over USB; the runner widens them to ``ir_type`` on the host.
+    Otherwise ``ir_type``. The MYRIAD X compile check compiles with the same output type."""
+    fixed = device_precision(device)
+    return fixed if fixed and ir_type in ("f32", "f16") else ir_type
+
+
 def check_device_precision(device: str, precision: Optional[str]) -> Optional[str]:
     """``precision`` (normalized) where ``device`` can compute in it; :class:`DeviceError` where the device
     computes in another one only (MYRIAD: f16). None stays None (the device's own)."""

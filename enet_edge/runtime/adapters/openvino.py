@@ -7,6 +7,7 @@ attribute ``enet_edge.runtime.adapters.import_openvino``, which tests replace). 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import deque
 from pathlib import Path
@@ -18,8 +19,8 @@ from enet_edge.errors import ArtifactError, ConfigError, DeviceError
 from enet_edge.runtime.adapters.base import InferenceAdapter, LayerCounter, TensorSpec
 from enet_edge.runtime.adapters.openvino_core import (openvino_module, newer_opset_hint, check_device,
                                                       device_capabilities, ov_message, supported_properties)
-from enet_edge.runtime.precision import (MODEL_PRECISION_KEY, PRECISION_PROPERTY, PrecisionRun, device_precision,
-                                         normalize_precision, openvino_config, type_name)
+from enet_edge.runtime.precision import (MODEL_PRECISION_KEY, PRECISION_PROPERTY, PrecisionRun, device_output_type,
+                                         device_precision, normalize_precision, openvino_config, type_name)
 
 _OV_TYPES = {"u8": "uint8", "f32": "float32", "f16": "float16", "i32": "int32", "i64": "int64", "boolean": "bool"}
 
@@ -101,6 +102,7 @@ class OpenVINOAdapter(InferenceAdapter):
             model = core.read_model(str(path))
         except RuntimeError as exc:
             raise ArtifactError(f"OpenVINO cannot read {path}: {ov_message(exc)}{newer_opset_hint(exc)}") from exc
+        model, self._widen = _device_output(ov, model, device)
         by_model = False
         if requested is None and not fixed:
             declared = declared_precision(model, path)
@@ -117,6 +119,8 @@ class OpenVINOAdapter(InferenceAdapter):
         self.path, self.device = str(path), device
         self.input_spec = _ov_spec(self._compiled.input(0), path)
         self.output_spec = _ov_spec(self._compiled.output(0), path)
+        if self._widen is not None:  # infer() returns the IR's own type (the device wrote f16)
+            self.output_spec = dataclasses.replace(self.output_spec, dtype=self._widen.name)
         ran = self._property(PRECISION_PROPERTY)
         ran = type_name(ran) if ran is not None else fixed
         quantized = any(op.get_type_name() == "FakeQuantize" for op in model.get_ops())
@@ -159,7 +163,7 @@ class OpenVINOAdapter(InferenceAdapter):
 
     def infer(self, tensor: np.ndarray) -> np.ndarray:
         self._run_sync(tensor)
-        return np.array(self._request.get_output_tensor(0).data, copy=True)
+        return np.array(self._request.get_output_tensor(0).data, dtype=self._widen, copy=True)
 
     def infer_only(self, tensor: np.ndarray) -> None:
         self._run_sync(tensor)
@@ -236,6 +240,19 @@ class OpenVINOAdapter(InferenceAdapter):
         self._inflight = self._free = None
         self._request = None
         self._compiled = None
+
+
+def _device_output(ov, model, device: str):
+    """(model, dtype): ``model`` asking ``device`` for its output in :func:`device_output_type` (f16 logits on
+    MYRIAD: no FP16->FP32 stage on the stick, half the bytes over USB), and the numpy type ``infer`` widens the
+    output to (the IR's own, so callers see the type the IR declares); ``dtype`` None: as the device writes it."""
+    declared = type_name(model.output(0).get_element_type())
+    wanted = device_output_type(device, declared)
+    if wanted == declared:
+        return model, None
+    ppp = ov.preprocess.PrePostProcessor(model)
+    ppp.output(0).tensor().set_element_type(getattr(ov.Type, wanted))
+    return ppp.build(), np.dtype(_OV_TYPES[declared])
 
 
 def _jsonable(value):

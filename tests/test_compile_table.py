@@ -1,6 +1,7 @@
 """The MYRIAD X compile table of ``make bench`` (enet_edge.export.compile_table)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,8 @@ def test_variants_change_only_what_they_name():
         CompileVariant("x", "x", realization=(("prelu", "sigmoid"),)).target_for(base)
     with pytest.raises(ConfigError, match="plain directory name"):
         CompileVariant("../x", "x")
+    with pytest.raises(ConfigError, match="logits='bf16' must be f32 or f16"):
+        CompileVariant("x", "x", logits="bf16")
 
 
 def _row(name, verdict="compiled", shave=139, traffic=337.7):
@@ -55,14 +58,16 @@ def test_goal_line_and_table():
 def test_compile_table_compiles_and_reuses_the_onnx(tmp_path):
     """Two variants at 64x96 through the export's own stages and the real compiler; the ONNX is made once."""
     variants = (COMPILE_VARIANTS[0], CompileVariant("class-map", "class map", class_map="int32"),
-                CompileVariant("option", "option", options=(("MYRIAD_HW_DILATION", "YES"),)))
+                CompileVariant("option", "option", options=(("MYRIAD_HW_DILATION", "YES"),)),
+                CompileVariant("f32", "f32 logits", logits="f32"))
     messages = []
     rows = compile_table(load_target("ncs2"), (64, 96), tmp_path, variants=variants, log=messages.append)
-    assert [r["variant"] for r in rows] == ["ncs2", "class-map", "option"]
+    assert [r["variant"] for r in rows] == ["ncs2", "class-map", "option", "f32"]
     assert rows[2]["options"] == {"MYRIAD_HW_DILATION": "YES"} and rows[2]["verdict"] == "compiled"
     assert not (tmp_path / "option").exists()  # only the compiler options differ: the ncs2 ONNX is compiled again
     assert all(r["verdict"] == "compiled" for r in rows), [r.get("reason") for r in rows]
-    assert rows[0]["output"] == "f32" and rows[1]["output"] == "int32"
+    assert rows[0]["output"] == "f16" and rows[1]["output"] == "int32" and rows[3]["output"] == "f32"
+    assert rows[3]["stages"]["SHAVE"] == rows[0]["stages"]["SHAVE"] + 1  # the stick's FP16->FP32 Convert
     assert rows[0]["stages"]["SHAVE"] > 0 and rows[0]["traffic_mib"]["non_nce"] > 0
     key = json.loads((tmp_path / "ncs2" / "key.json").read_text())
     assert key["size"] == [64, 96] and key["rewrites"] == list(load_target("ncs2").onnx_rewrites)
@@ -73,3 +78,13 @@ def test_compile_table_compiles_and_reuses_the_onnx(tmp_path):
 
 
 test_compile_table_compiles_and_reuses_the_onnx = pytest.mark.slow(test_compile_table_compiles_and_reuses_the_onnx)
+
+
+def test_a_cached_onnx_is_stale_when_the_code_that_made_it_changes(monkeypatch):
+    from enet_edge.export import compile_table as table
+
+    first = table._code_digest()
+    assert first == table._code_digest() and len(first) == 16
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: real(self) + (b"#" if self.name == "onnx_rewrites.py" else b""))
+    assert table._code_digest() != first

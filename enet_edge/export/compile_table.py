@@ -15,6 +15,7 @@ compiles the ONNX of the first variant with its key. The weights are read once p
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shutil
 from dataclasses import dataclass
@@ -33,7 +34,8 @@ class CompileVariant:
 
     ``realization``: ``(field, choice)`` pairs of :class:`enet_edge.model.config.Realization`; ``rewrites``: the
     ONNX rewrites in order (None: the target's); ``options``: MYRIAD plugin config ``(key, value)`` pairs for the
-    compile; ``class_map``: the output (``int32`` class ids; None: the target's)."""
+    compile; ``class_map``: the output (``int32`` class ids; None: the target's); ``logits``: the element type the
+    logits are asked for (None: what enet-edge's runner asks the device for, f16 on MYRIAD)."""
 
     name: str
     title: str
@@ -41,10 +43,13 @@ class CompileVariant:
     rewrites: Optional[Tuple[str, ...]] = None
     options: Tuple[Tuple[str, str], ...] = ()
     class_map: Optional[str] = None
+    logits: Optional[str] = None
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name or self.name.startswith("."):
             raise ConfigError(f"compile variant name {self.name!r} must be a plain directory name")
+        if self.logits not in (None, "f32", "f16"):
+            raise ConfigError(f"compile variant {self.name}: logits={self.logits!r} must be f32 or f16")
 
     def target_for(self, base: TargetSpec) -> TargetSpec:
         """``base`` with this variant's changes (checked as a target is: an unknown choice is a ConfigError)."""
@@ -62,6 +67,13 @@ COMPILE_VARIANTS: Tuple[CompileVariant, ...] = (
     CompileVariant("tf2onnx", "ONNX as tf2onnx writes it (no rewrites)", rewrites=()),
     CompileVariant("prelu", "rewrites: prelu", rewrites=("prelu",)),
     CompileVariant("prelu-split", "rewrites: prelu, prelu_split", rewrites=("prelu", "prelu_split")),
+    CompileVariant("interleave", "+ interleave_transpose", rewrites=("prelu", "prelu_split", "interleave_transpose")),
+    CompileVariant("interleave-fold", "+ interleave_fold",
+                   rewrites=("prelu", "prelu_split", "interleave_transpose", "interleave_fold")),
+    CompileVariant("unpool-broadcast", "+ unpool_broadcast",
+                   rewrites=("prelu", "prelu_split", "interleave_transpose", "interleave_fold", "unpool_broadcast")),
+    CompileVariant("f32-logits", "logits asked as f32 (what the stick converts when the application asks f32)",
+                   logits="f32"),
     CompileVariant("hw-dilation", "option MYRIAD_HW_DILATION=YES", options=(("MYRIAD_HW_DILATION", "YES"),)),
     CompileVariant("class-map", "output: int32 class map (arg-max on the stick)", class_map="int32"),
     CompileVariant("prelu-relu-only", "realization prelu=relu_only", realization=(("prelu", "relu_only"),)),
@@ -70,6 +82,16 @@ COMPILE_VARIANTS: Tuple[CompileVariant, ...] = (
     CompileVariant("initial-sum", "realization initial=sum", realization=(("initial", "sum"),)),
 )
 """The rows of ``make bench``'s compile table: the ncs2 export, the steps that led to it, and the alternatives."""
+
+
+def _code_digest() -> str:
+    """sha256 (16 hex digits) of the modules that build the ONNX (model and export): a changed rewrite makes a
+    cached ONNX stale even where its key's names are the same."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted([*(root / "model").glob("*.py"), *(root / "export").glob("*.py")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _onnx_for(target: TargetSpec, size: Tuple[int, int], request, loaded, directory: Path,
@@ -83,7 +105,7 @@ def _onnx_for(target: TargetSpec, size: Tuple[int, int], request, loaded, direct
     model_weights, base_config, info = loaded
     key = {"realization": target.realization.name, "rewrites": list(target.onnx_rewrites),
            "class_map": target.class_map, "opset": target.onnx_opset, "size": list(size),
-           "weights": info.get("sha256") or f"random seed {info.get('seed')}"}
+           "weights": info.get("sha256") or f"random seed {info.get('seed')}", "code": _code_digest()}
     text = json.dumps(key, sort_keys=True)
     if text in made:
         return made[text]
@@ -120,7 +142,7 @@ def compile_table(base: TargetSpec, size: Tuple[int, int], work_dir: Path, weigh
     rows = []
     for variant in variants:
         target = variant.target_for(base)
-        output = target.class_map or device_output_type(target.device, "f32")
+        output = target.class_map or variant.logits or device_output_type(target.device, "f32")
         log(f"compile table: {variant.name} ({variant.title})")
         onnx_path = _onnx_for(target, size, request, loaded, Path(work_dir) / variant.name, made, log=lambda m: None)
         record = compile_model(onnx_path, target.myriad_compiler, log, input_precision="u8", output_precision=output)

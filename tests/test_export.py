@@ -201,7 +201,7 @@ frames = np.load(sys.argv[2])
 maps = []
 for frame in frames:
     request.infer({0: frame[None]})
-    maps.append(request.get_output_tensor(0).data[0].argmax(-1))
+    maps.append(request.get_output_tensor(0).data[0].argmax(0))
 np.save(sys.argv[3], np.stack(maps).astype(np.uint8))
 print("ok")
 """
@@ -215,7 +215,7 @@ def _current_class_maps(xml, frames):
     maps = []
     for frame in frames:
         request.infer({0: frame[None]})
-        maps.append(request.get_output_tensor(0).data[0].argmax(-1))
+        maps.append(request.get_output_tensor(0).data[0].argmax(0))
     return np.stack(maps).astype(np.uint8)
 
 

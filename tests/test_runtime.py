@@ -202,13 +202,13 @@ def test_non_openvino_backends_are_cpu_only(cpu_dir):
 def test_adapter_specs_and_input_checks(cpu_dir, rng):
     ir = open_adapter(cpu_dir / "enet.xml", precision="f32")  # the default is bf16 on BF16 CPUs
     assert ir.input_spec.shape == (1, H, W, 3) and ir.input_spec.dtype == "uint8"
-    assert ir.output_spec.shape == (1, H, W, 12) and ir.output_spec.dtype == "float32"
+    assert ir.output_spec.shape == (1, 12, H, W) and ir.output_spec.dtype == "float32"  # NCHW logits
     assert ir.precision == "f32" and ir.load_ms > 0
     ort = open_adapter(cpu_dir / "enet.onnx")
     assert ort.input_spec.dtype == "float32"
     good = rng.integers(0, 256, (1, H, W, 3), dtype=np.uint8)
     logits = ir.infer(good)
-    assert logits.shape == (1, H, W, 12) and logits.dtype == np.float32
+    assert logits.shape == (1, 12, H, W) and logits.dtype == np.float32
     assert ir.infer_only(good) is None
     with pytest.raises(InputError, match="shape"):
         ir.infer(good[:, :-1])
@@ -318,7 +318,7 @@ def test_foreign_models_are_rejected_clearly(tmp_path):
     with pytest.raises(ArtifactError, match="takes x as int64"):
         Segmenter.open(ints)
     three = _onnx_model(tmp_path / "three.onnx", [1, H, W, 3])  # output has 3 channels, not 12 classes
-    with pytest.raises(ArtifactError, match=r"\(1, H, W, 12\) NHWC logits"):
+    with pytest.raises(ArtifactError, match=r"\(1, 12, H, W\) NCHW or \(1, H, W, 12\) NHWC"):
         Segmenter.open(three, backend="openvino")
 
 
@@ -440,3 +440,23 @@ def test_segmenter_and_bench_on_openvino_2022_3(small_exports, tmp_path, rng):
     assert "unsupported opset: opset11" in cpu_ir and "use an ncs2 export" in cpu_ir and "\n" not in cpu_ir
     # PyPI's 2022.3 wheels have no MYRIAD plugin: the message says where the plugin comes from
     assert "has no MYRIAD plugin" in myriad and "OpenVINO 2022.3 archive" in myriad
+
+
+def test_exports_with_nhwc_logits_still_run(tmp_path, rng):
+    """Exports made before the NCHW output have (1,H,W,K) logits: the segmenter finds the classes' axis either way."""
+    from tiny_models import tiny_export
+
+    from enet_edge.runtime.segmenter import Segmenter, logits_class_axis
+
+    frame = rng.integers(0, 256, (45, 70, 3), dtype=np.uint8)
+    maps = {}
+    for layout in ("NCHW", "NHWC"):
+        segmenter = Segmenter.open(tiny_export(tmp_path / layout, layout=layout), precision="f32")
+        assert segmenter.class_axis == (1 if layout == "NCHW" else 3)
+        maps[layout] = segmenter.infer(frame).frame_class_map
+    np.testing.assert_array_equal(maps["NCHW"], maps["NHWC"])
+    assert logits_class_axis((1, 12, 32, 48), 12, (32, 48)) == 1 and logits_class_axis((1, 32, 48, 12), 12) == 3
+    assert logits_class_axis((1, 12, 12, 12), 12, (12, 12)) == 3  # both fit: NHWC, as before
+    assert logits_class_axis((1, 5, 32, 48), 12, (32, 48)) is None and logits_class_axis((1, 12, 32), 12) is None
+    with pytest.raises(InputError, match="class_axis=2"):
+        Segmenter.class_map(np.zeros((1, 4, 5, 6), np.float32), 2)

@@ -1,10 +1,12 @@
 """Frozen GraphDef -> ONNX (tf2onnx) -> OpenVINO IR (``openvino.convert_model`` + PrePostProcessor).
 
-ONNX model: input ``image`` (1,H,W,3) float32 NHWC BGR 0..255, output ``logits`` (1,H,W,K) float32 NHWC
-(the TensorFlow signature). OpenVINO IR: preprocessing baked in, so the device takes an OpenCV frame
-as is: input ``image`` (1,H,W,3) **uint8** NHWC BGR; output ``logits`` (1,H,W,K) float32 NHWC.
-The runner computes the class map (argmax over the last axis) on the host, unless the target asks for a
-class map: then both end in the arg-max and output ``class_map`` (1,H,W) class ids.
+ONNX model: input ``image`` (1,H,W,3) float32 NHWC BGR 0..255, output ``logits`` (1,K,H,W) float32 **NCHW**
+(the TensorFlow graph's NHWC logits; tf2onnx writes them channels-first, the ONNX convention and what OpenVINO's
+model_api and the Open Model Zoo demos read). OpenVINO IR: preprocessing baked in, so the device takes an OpenCV
+frame as is: input ``image`` (1,H,W,3) **uint8** NHWC BGR; output ``logits`` (1,K,H,W) float32 NCHW. The runner
+computes the class map (argmax over the classes) on the host, unless the target asks for a class map: then both
+end in the arg-max and output ``class_map`` (1,H,W) class ids. The IR's ``rt_info/model_info`` describes it for
+model_api (:func:`model_info`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def to_onnx(graph_def, path, opset: int = 13, rewrites=(), log=None, class_map: 
         opset=opset,
         custom_op_handlers={"SelectV2": (_select_as_where, []), "Select": (_select_as_where, [])},
         tensors_to_rename={f"{INPUT_NAME}:0": INPUT_NAME, f"{OUTPUT_NAME}:0": OUTPUT_NAME},
+        outputs_as_nchw=[f"{OUTPUT_NAME}:0"],  # its optimizer cancels the Transpose against its own NCHW->NHWC
     )
     model.producer_name = "enet-edge"
     model = sink_transposes(model)
@@ -63,12 +66,14 @@ def to_onnx(graph_def, path, opset: int = 13, rewrites=(), log=None, class_map: 
 
 
 ONNX_CLASS_MAP_TYPES = {"int32": 6, "uint8": 2}  # onnx.TensorProto.INT32, .UINT8
+CLASS_AXIS = 1
+"""The classes' axis of the exported logits (1, K, H, W)."""
 
 
 def append_onnx_class_map(model, dtype: str = "int32"):
-    """Edit the ONNX ``model`` in place so that its (1,H,W,K) ``logits`` become ``class_map`` (1,H,W) of ``dtype``.
+    """Edit the ONNX ``model`` in place so that its (1,K,H,W) ``logits`` become ``class_map`` (1,H,W) of ``dtype``.
 
-    ``ArgMax`` (axis -1, keepdims 0; ties go to the lowest class id, as numpy's argmax) gives int64 ids, which a
+    ``ArgMax`` (axis 1, keepdims 0; ties go to the lowest class id, as numpy's argmax) gives int64 ids, which a
     ``Cast`` makes ``dtype``; the logits stay in the graph as the tensor ``logits``, which :func:`to_openvino` cuts
     back to. Returns ``model``.
     """
@@ -80,11 +85,12 @@ def append_onnx_class_map(model, dtype: str = "int32"):
     logits = graph.output[0]
     dims = [d.dim_value for d in logits.type.tensor_type.shape.dim]
     graph.node.append(helper.make_node("ArgMax", [logits.name], ["class_ids"], name="class_ids",
-                                       axis=len(dims) - 1, keepdims=0))
+                                       axis=CLASS_AXIS, keepdims=0))
     graph.node.append(helper.make_node("Cast", ["class_ids"], ["class_map"], name="class_map",
                                        to=ONNX_CLASS_MAP_TYPES[dtype]))
     graph.output.remove(logits)
-    graph.output.append(helper.make_tensor_value_info("class_map", ONNX_CLASS_MAP_TYPES[dtype], dims[:-1]))
+    graph.output.append(helper.make_tensor_value_info("class_map", ONNX_CLASS_MAP_TYPES[dtype],
+                                                      dims[:CLASS_AXIS] + dims[CLASS_AXIS + 1:]))
     return model
 
 
@@ -106,16 +112,25 @@ def _cut_to_logits(model):
 
 def model_info(target: str, config: dict, extra: Optional[Dict[str, str]] = None,
                classes: ClassSet = CAMVID) -> Dict[str, str]:
-    """Self-description stored in the IR's ``rt_info/model_info`` (model_api convention: strings).
+    """Self-description stored in the IR's ``rt_info/model_info`` (strings), in the keys OpenVINO's model_api reads
+    (``SegmentationModel.create_model(xml)`` needs no other configuration) and enet-edge's own.
 
-    ``classes``: the model's class set (:meth:`~enet_edge.class_sets.ClassSet.rt_info`)."""
+    model_api: ``model_type``; ``labels`` (:meth:`~enet_edge.class_sets.ClassSet.rt_info`); ``resize_type``
+    standard (a plain resize to the model size, as enet-edge's runner does); ``reverse_input_channels`` False (the
+    IR takes BGR, as OpenCV reads frames); no ``mean_values``/``scale_values`` (the scaling is in the graph);
+    ``blur_strength`` -1 (the class map is the arg-max of the logits, no blur or threshold). The IR's input keeps
+    its NHWC layout in the graph, which model_api reads."""
     info = {
         "model_type": "Segmentation",
         **classes.rt_info(),
+        "resize_type": "standard",
+        "reverse_input_channels": "False",
+        "blur_strength": "-1",
         "input_layout": "NHWC",
         "color_space": "BGR",
         "input_dtype": "u8",
-        "output": "logits NHWC float32; class map = argmax over the last axis",
+        "output_layout": "NCHW",
+        "output": "logits (1,K,H,W) NCHW float32; class map = argmax over axis 1",
         "enet_edge_target": target,
         "enet_edge_config": ";".join(f"{k}={v}" for k, v in sorted(config.items())),
     }
@@ -148,10 +163,12 @@ def to_openvino(onnx_path, xml_path, precision: str = "FP32", info: Optional[Dic
     ppp.input().model().set_layout(ov.Layout("NHWC"))
     ppp.input().preprocess().convert_element_type(ov.Type.f32)
     ppp.output().tensor().set_element_type(ov.Type.f32)
+    ppp.output().model().set_layout(ov.Layout("NCHW"))
     model = ppp.build()
     if class_map:
         model = append_class_map(model, class_map)
-        info = {**(info or {}), "output": f"class_map (1,H,W) {class_map} class ids (arg-max inside the model)"}
+        info = {**(info or {}), "output": f"class_map (1,H,W) {class_map} class ids (arg-max inside the model)",
+                "output_layout": "NHW"}
     for key, value in (info or {}).items():
         model.set_rt_info(value, ["model_info", key])
     ov.save_model(model, str(xml_path), compress_to_fp16=(precision == "FP16"))
@@ -162,7 +179,7 @@ CLASS_MAP_DTYPES = {"int32": "i32", "uint8": "u8"}
 
 
 def append_class_map(model, dtype: str = "int32"):
-    """The model with its (1,H,W,K) logits replaced by ``class_map`` (1,H,W) class ids of ``dtype``.
+    """The model with its (1,K,H,W) logits replaced by ``class_map`` (1,H,W) class ids of ``dtype``.
 
     The arg-max is TopK (opset3, k=1, mode max) over the class axis, whose index output has the
     requested element type where it is int32 (no Convert); uint8 adds a Convert. opset10 has no ArgMax
@@ -170,6 +187,7 @@ def append_class_map(model, dtype: str = "int32"):
     an ncs2 class map is int32). Ties go to the lowest class id, as numpy's argmax.
     """
     import numpy as np
+    import openvino as ov
     import openvino.opset1 as op1
     import openvino.opset3 as op3
 
@@ -177,12 +195,13 @@ def append_class_map(model, dtype: str = "int32"):
         raise ConfigError(f"class map dtype {dtype!r} must be one of {', '.join(CLASS_MAP_DTYPES)}")
     result = model.get_results()[0]
     logits = result.input_value(0)  # the node output feeding the Result
-    axis = len(logits.get_partial_shape()) - 1
+    axis = CLASS_AXIS
     topk = op3.topk(logits, op1.constant(np.array(1, np.int64)), axis, "max", "index", "i32")
     ids = op1.squeeze(topk.output(1), op1.constant(np.array([axis], np.int64)))
     if dtype != "int32":
         ids = op1.convert(ids, CLASS_MAP_DTYPES[dtype])
     logits.get_tensor().set_names(set())  # the logits are internal now; the output is named class_map
+    result.set_layout(ov.Layout())  # the logits' NCHW is not the class map's
     result.input(0).replace_source_output(ids.output(0))
     ids.set_friendly_name("class_map")
     ids.output(0).get_tensor().set_names({"class_map"})
@@ -198,6 +217,7 @@ def append_class_map_to_ir(xml_path, dtype: str = "int32") -> None:
     xml_path = Path(xml_path)
     model = append_class_map(ov.Core().read_model(str(xml_path)), dtype)
     model.set_rt_info(f"class_map (1,H,W) {dtype} class ids (arg-max inside the model)", ["model_info", "output"])
+    model.set_rt_info("NHW", ["model_info", "output_layout"])
     tmp = xml_path.with_name(f".class_map_{xml_path.name}")
     ov.save_model(model, str(tmp), compress_to_fp16=False)
     tmp.replace(xml_path)

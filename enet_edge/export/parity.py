@@ -96,9 +96,18 @@ class ParityThresholds:
         return bad
 
 
+def as_nhwc(out: np.ndarray, ref_shape) -> np.ndarray:
+    """Logits ``out`` in the reference's (N,H,W,K) NHWC layout: (N,K,H,W) NCHW ones (the ONNX and IR exports')
+    transposed, NHWC ones as they are."""
+    out = np.asarray(out)
+    if out.ndim == 4 and out.shape != tuple(ref_shape) and out.transpose(0, 2, 3, 1).shape == tuple(ref_shape):
+        return out.transpose(0, 2, 3, 1)
+    return out
+
+
 def compare(out: np.ndarray, ref: np.ndarray) -> ParityResult:
-    """Parity of logits ``out`` against ``ref``, both (N,H,W,K) float, NHWC."""
-    out = np.asarray(out, np.float64)
+    """Parity of logits ``out`` ((N,K,H,W) NCHW or (N,H,W,K) NHWC, float) against ``ref`` (N,H,W,K) NHWC."""
+    out = as_nhwc(np.asarray(out, np.float64), np.shape(ref))
     ref = np.asarray(ref, np.float64)
     if out.shape != ref.shape:
         raise ConfigError(f"parity: output shape {out.shape} differs from the reference {ref.shape}")

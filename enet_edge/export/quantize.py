@@ -23,7 +23,7 @@ from enet_edge.errors import AccuracyError
 from enet_edge.export.targets import QuantizationSpec
 from enet_edge.metrics import evaluate_samples, segmenter_miou
 from enet_edge.runtime.precision import require_exact
-from enet_edge.runtime.segmenter import Segmenter, resize_to_model
+from enet_edge.runtime.segmenter import Segmenter, logits_class_axis, resize_to_model
 
 
 def model_frame(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -144,8 +144,10 @@ def _miou_of_compiled(compiled, pairs_data: Sequence[Tuple[np.ndarray, np.ndarra
     request = compiled.create_infer_request()
 
     def predict(tensor: np.ndarray, size: Tuple[int, int]) -> Tuple[np.ndarray, int]:
-        logits = request.infer({0: tensor})[compiled.output(0)]
-        return Segmenter.resize_labels(Segmenter.class_map(np.asarray(logits)), size), 0
+        logits = np.asarray(request.infer({0: tensor})[compiled.output(0)])
+        axis = logits_class_axis(logits.shape, len((classes or CAMVID).names),
+                                 tuple(tensor.shape[1:3]))
+        return Segmenter.resize_labels(Segmenter.class_map(logits, axis or 3), size), 0
 
     return float(evaluate_samples(pairs_data, predict, classes=classes).accumulator.scores()["miou"])
 

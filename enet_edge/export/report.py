@@ -42,13 +42,17 @@ def tool_versions() -> Dict[str, str]:
 
 
 def artifact_spec(kind: str, config: ENetConfig, class_map: Optional[str] = None) -> dict:
-    """The I/O spec of one artifact kind: the IR takes the OpenCV frame as is, the others float32 pixels.
+    """The I/O spec of one artifact kind: the IR takes the OpenCV frame as is, the others float32 pixels; the IR
+    and the ONNX give (1,K,H,W) NCHW logits, the TensorFlow graph (1,H,W,K) NHWC.
 
     ``class_map`` (int32/uint8): the IR and the ONNX output class ids (1,H,W) instead of the logits.
     """
     dtype, note = ("uint8", "OpenCV frame as is") if kind == "openvino_ir" else ("float32", "BGR pixel values 0..255")
     output = {"name": "logits", "shape": list(config.output_shape), "dtype": "float32", "layout": "NHWC",
               "note": "class map = argmax over the last axis"}
+    if kind in ("openvino_ir", "onnx"):  # channels-first, as ONNX and OpenVINO's model_api have them
+        n, h, w, k = config.output_shape
+        output.update(shape=[n, k, h, w], layout="NCHW", note="class map = argmax over axis 1 (the classes)")
     if kind in ("openvino_ir", "onnx") and class_map:
         output = {"name": "class_map", "shape": list(config.output_shape[:3]), "dtype": class_map, "layout": "NHW",
                   "note": "class ids: the arg-max over the classes ran inside the model"}

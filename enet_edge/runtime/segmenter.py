@@ -1,8 +1,9 @@
 """Task logic: frames in, class maps out. Talks to an :class:`InferenceAdapter` only.
 
 A *frame* is what OpenCV delivers: (H0, W0, 3) uint8 BGR, any size. Pre-processing resizes it to the
-model size and converts it to the adapter's input dtype; post-processing takes logits
-(1, H, W, K) float32 NHWC to a class map (H, W) uint8 and, on request, back to (H0, W0) with
+model size and converts it to the adapter's input dtype; post-processing takes logits -- (1, K, H, W) NCHW
+(enet-edge's ONNX and IR exports, as OpenVINO's model_api expects) or (1, H, W, K) NHWC (TensorFlow, and exports
+made before the NCHW output) -- to a class map (H, W) uint8 and, on request, back to (H0, W0) with
 nearest-neighbour resizing (labels must never be interpolated).
 """
 
@@ -37,8 +38,21 @@ CLASS_MAP_DTYPES = ("int32", "uint8")
 """Element types of a class-map output (class ids, the arg-max inside the model)."""
 
 
+def logits_class_axis(shape: Sequence[int], num_classes: int, size: Optional[Tuple[int, int]] = None) -> Optional[int]:
+    """Where the classes are in 4-D logits of ``shape``: 1 for (1, K, H, W) NCHW, 3 for (1, H, W, K) NHWC, None
+    for neither. ``size``: the (H, W) the logits must have (ENet's output is its input's size), which settles a
+    shape that could be both (K equal to H); NHWC where it still is."""
+    shape = tuple(int(d) for d in shape)
+    if len(shape) != 4:
+        return None
+    fits = {axis: shape[axis] == num_classes and (size is None or tuple(d for i, d in enumerate(shape[1:], 1)
+                                                                        if i != axis) == tuple(size))
+            for axis in (3, 1)}
+    return next((axis for axis, ok in fits.items() if ok), None)
+
+
 def is_class_map(output: np.ndarray) -> bool:
-    """True for a class-map output: (1, H, W) integer class ids rather than (1, H, W, K) float logits."""
+    """True for a class-map output: (1, H, W) integer class ids rather than 4-D float logits."""
     return output.ndim == 3 and np.issubdtype(output.dtype, np.integer)
 
 
@@ -97,10 +111,13 @@ class Segmenter:
             raise ArtifactError(f"{adapter.path} takes {spec.name} as {spec.dtype}; the segmenter feeds "
                                 f"{' or '.join(FRAME_DTYPES)} BGR 0..255")
         class_ids = len(out.shape) == 3 and out.shape[0] == 1 and out.dtype in CLASS_MAP_DTYPES
-        if not class_ids and (len(out.shape) != 4 or out.shape[0] != 1 or out.shape[3] != len(classes)):
+        axis = logits_class_axis(out.shape, len(classes), (spec.height, spec.width))
+        if not class_ids and (axis is None or out.shape[0] != 1):
             raise ArtifactError(f"{adapter.path} returns {out.name} {tuple(out.shape)} {out.dtype}; the segmenter "
-                                f"needs (1, H, W, {len(classes)}) NHWC logits, one channel per class, or a "
-                                f"(1, H, W) {' or '.join(CLASS_MAP_DTYPES)} class map")
+                                f"needs logits of its input's size, one channel per class: (1, {len(classes)}, H, W) "
+                                f"NCHW or (1, H, W, {len(classes)}) NHWC, or a (1, H, W) "
+                                f"{' or '.join(CLASS_MAP_DTYPES)} class map")
+        self.class_axis = axis if axis is not None else 3  # of the logits; unused for a class map
         self.adapter = adapter
         self.classes = tuple(classes)
         palette = np.asarray(palette_rgb, np.uint8)
@@ -152,12 +169,15 @@ class Segmenter:
         return resize_to_model(frame, *self.model_size)[None].astype(self.adapter.input_spec.dtype, copy=False)
 
     @staticmethod
-    def class_map(output: np.ndarray) -> np.ndarray:
-        """A model output -> (H, W) uint8 class ids: (1, H, W, K) float logits (argmax over K), or
-        (1, H, W) integer class ids from a class-map export (the arg-max ran inside the model)."""
+    def class_map(output: np.ndarray, class_axis: int = 3) -> np.ndarray:
+        """A model output -> (H, W) uint8 class ids: float logits, the arg-max over ``class_axis`` (1: (1, K, H, W)
+        NCHW; 3: (1, H, W, K) NHWC; :func:`logits_class_axis`), or (1, H, W) integer class ids from a class-map
+        export (the arg-max ran inside the model). Ties go to the lowest class id."""
         if is_class_map(output):
             return output[0].astype(np.uint8, copy=False)
-        return np.argmax(output[0], axis=-1).astype(np.uint8)
+        if class_axis not in (1, 3):
+            raise InputError(f"class_axis={class_axis}: 1 (NCHW logits) or 3 (NHWC)")
+        return np.argmax(output[0], axis=class_axis - 1).astype(np.uint8)
 
     resize_labels = staticmethod(resize_labels)
 
@@ -172,7 +192,7 @@ class Segmenter:
         return Segmentation(result[0], result[1], {"preprocess": t1 - t0, "infer": t2 - t1, "postprocess": t3 - t2}, t3)
 
     def _finish(self, logits: np.ndarray, frame_size) -> Tuple[np.ndarray, np.ndarray]:
-        cmap = self.class_map(logits)
+        cmap = self.class_map(logits, self.class_axis)
         return cmap, self.resize_labels(cmap, tuple(frame_size))
 
     def colorize(self, class_map: np.ndarray) -> np.ndarray:

@@ -52,7 +52,7 @@ def check_model_classes(segmenter: Segmenter) -> None:
     (the metric runs over the model's classes minus its ignore label, CamVid's by default)."""
     classes = tuple(segmenter.classes)
     out = segmenter.adapter.output_spec
-    channels = int(out.shape[-1]) if len(out.shape) == 4 else len(classes)  # a class-map output: the manifest's
+    channels = int(out.shape[segmenter.class_axis]) if len(out.shape) == 4 else len(classes)  # class map: the manifest's
     if channels != len(classes):
         raise ArtifactError(f"{segmenter.adapter.path} predicts {channels} channels but names {len(classes)} classes "
                             f"{list(classes)}; its manifest or weights card does not describe it")

@@ -9,7 +9,8 @@ loaded on first use (``adapters.OpenVINOAdapter``).
 
 Tensors are NHWC. An adapter's :attr:`input_spec` says what it takes: the OpenVINO IR exported by
 enet-edge takes uint8 BGR (1,H,W,3); ONNX and frozen graphs take float32 BGR 0..255 (1,H,W,3).
-Every adapter returns logits (1,H,W,K) float32 NHWC.
+Every adapter returns the model's output as it is: logits (1,K,H,W) NCHW (ONNX and IR exports) or (1,H,W,K) NHWC
+(TensorFlow, Keras, earlier exports), or a class map (1,H,W).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The interface every backend implements: :class:`InferenceAdapter`, with its tensor and counter records.
 
-Imports numpy alone. Tensors are NHWC; every adapter returns the model's output: logits (1,H,W,K)
+Imports numpy alone. Inputs are NHWC; every adapter returns the model's output: logits (1,K,H,W) NCHW or (1,H,W,K)
 float32 NHWC, or, for a class-map export, class ids (1,H,W) int32/uint8 (the arg-max ran in the model).
 """
 
@@ -95,7 +95,8 @@ class InferenceAdapter(abc.ABC):
 
     @abc.abstractmethod
     def infer(self, tensor: np.ndarray) -> np.ndarray:
-        """Synchronous inference: ``tensor`` per :attr:`input_spec` -> logits (1,H,W,K) float32 (or class ids (1,H,W))."""
+        """Synchronous inference: ``tensor`` per :attr:`input_spec` -> the output per :attr:`output_spec`: logits
+        (1,K,H,W) NCHW or (1,H,W,K) NHWC float32, or class ids (1,H,W)."""
 
     def infer_only(self, tensor: np.ndarray) -> None:
         """Synchronous inference whose output is not fetched (benchmark timing). Default: :meth:`infer`."""

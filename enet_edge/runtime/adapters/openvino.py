@@ -250,7 +250,10 @@ def _device_output(ov, model, device: str):
     wanted = device_output_type(device, declared)
     if wanted == declared:
         return model, None
-    ppp = ov.preprocess.PrePostProcessor(model)
+    preprocess = getattr(ov, "preprocess", None)
+    if preprocess is None:  # OpenVINO 2022.3: openvino.preprocess beside openvino.runtime
+        from openvino import preprocess
+    ppp = preprocess.PrePostProcessor(model)
     ppp.output(0).tensor().set_element_type(getattr(ov.Type, wanted))
     return ppp.build(), np.dtype(_OV_TYPES[declared])
 

@@ -70,3 +70,41 @@ def run_legacy(code: str, *args: str, env=None, timeout: int = 600) -> str:
     if done.returncode != 0:
         raise AssertionError(f"legacy OpenVINO run failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     return done.stdout
+
+
+PIP_ROUTE_REQUIREMENTS = REPO / "requirements-ncs2-pip.txt"
+PIP_ROUTE_SERIES = "2021.4"
+PIP_ROUTE_PYTHONS = ("3.9", "3.8")
+
+
+def pip_route_python() -> Path:
+    """Python of the pip-route venv (OpenVINO 2021.4.2 from ``requirements-ncs2-pip.txt``, the last PyPI wheel with
+    the MYRIAD plugin; Python 3.9 or 3.8), created in build/ncs2-pip-py3.X/ on first use (needs PyPI)."""
+    base = find_python(PIP_ROUTE_PYTHONS)
+    if base is None:
+        raise AssertionError("the pip route to the stick needs a Python 3.8 or 3.9 (openvino 2021.4.2 has no wheels for "
+                             "newer ones): install one with pyenv")
+    version = subprocess.run([str(base), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    root = REPO / "build" / f"ncs2-pip-py{version}"
+    python = root / "bin" / "python"
+    stamp = root / ".ok"
+    if stamp.is_file() and python.is_file() and stamp.read_text() == PIP_ROUTE_REQUIREMENTS.read_text():
+        return python
+    shutil.rmtree(root, ignore_errors=True)
+    subprocess.run([str(base), "-m", "venv", str(root)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r",
+                    str(PIP_ROUTE_REQUIREMENTS)], check=True)
+    check = subprocess.run([str(python), "-c", "from openvino.inference_engine import get_version; print(get_version())"],
+                           check=True, capture_output=True, text=True)
+    assert check.stdout.startswith(PIP_ROUTE_SERIES), check.stdout
+    stamp.write_text(PIP_ROUTE_REQUIREMENTS.read_text())
+    return python
+
+
+def run_cli(python: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """``enet-edge ARGS`` in the venv of ``python`` (the repository on PYTHONPATH, no TensorFlow there)."""
+    environment = dict(os.environ)
+    environment["PYTHONPATH"] = str(REPO)
+    return subprocess.run([str(python), "-m", "enet_edge.cli", *args], capture_output=True, text=True,
+                          env=environment, timeout=timeout)

@@ -432,3 +432,29 @@ def test_run_request_follows_the_mode():
     throughput = BenchConfig(entries=(entry,), mode="throughput", hint="none").run_request(entry)
     assert (throughput.nireq, throughput.hint, throughput.perf_counters) == (0, None, False)  # 0: the device's optimal
     assert BenchConfig(entries=(entry,), mode="throughput", nireq=3).run_request(entry).nireq == 3
+
+
+def test_request_devices_are_the_devices_requests_are_spread_over():
+    from enet_edge.runtime.adapters.openvino_core import request_devices
+
+    assert request_devices("MULTI:MYRIAD.1.1-ma2480,MYRIAD.1.2-ma2480") == ("MYRIAD.1.1-ma2480", "MYRIAD.1.2-ma2480")
+    assert request_devices("AUTO:CPU,GPU") == ("CPU", "GPU") and request_devices("auto:CPU") == ("CPU",)
+    assert request_devices("AUTO") == () and request_devices("CPU") == () and request_devices("MYRIAD") == ()
+    assert request_devices("HETERO:MYRIAD,CPU") == ()  # splits one request's layers, does not spread requests
+
+
+def test_bench_on_a_device_list_reports_each_device_alone_and_the_total(cpu_dir, tmp_path, capsys):
+    """`bench -d AUTO:CPU --hint cumulative_throughput`: the total, and each listed device alone with its requests."""
+    out = tmp_path / "auto.json"
+    assert main(["bench", str(cpu_dir), "-d", "AUTO:CPU", "--mode", "throughput", "--hint", "cumulative_throughput",
+                 "-n", "6", "--warmup", "1", "-q", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "devices of AUTO:CPU (infer-only, throughput):" in text and "all together" in text
+    doc = json.loads(out.read_text())
+    assert doc["device"] == "AUTO:CPU" and doc["properties"]["requested"]["PERFORMANCE_HINT"] == "CUMULATIVE_THROUGHPUT"
+    (cpu,) = doc["devices"]
+    assert cpu["device"] == "CPU" and cpu["requests"] >= 1 and cpu["fps"] > 0
+    single = tmp_path / "cpu.json"
+    assert main(["bench", str(cpu_dir), "--mode", "throughput", "-n", "2", "--warmup", "0", "-q",
+                 "--json", str(single)]) == 0
+    assert json.loads(single.read_text())["devices"] == [] and "devices of" not in capsys.readouterr().out

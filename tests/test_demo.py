@@ -260,3 +260,20 @@ def test_window_keys_drive_the_loop(tiny_export_dir, clip, monkeypatch):
     assert bottom(shown[1]) <= palette and bottom(shown[2]) <= palette  # mask only
     assert not bottom(shown[4]) <= palette  # TAB while paused: back to overlay
     assert np.array_equal(shown[3][-40:], shown[2][-40:])  # paused: same frame re-rendered
+
+
+def test_demo_takes_openvino_hints_for_device_lists(tiny_export_dir):
+    from enet_edge.device.demo import DemoConfig
+    from enet_edge.device.demo.loop import open_model
+
+    config = DemoConfig(model=str(tiny_export_dir), device="AUTO:CPU", hint="cumulative_throughput", nireq=4)
+    assert config.hint == "CUMULATIVE_THROUGHPUT"
+    segmenter, _, device, nireq = open_model(config, log=lambda m: None)
+    try:
+        assert device == "AUTO:CPU" and nireq == 4
+        assert segmenter.adapter.properties()["requested"]["PERFORMANCE_HINT"] == "CUMULATIVE_THROUGHPUT"
+    finally:
+        segmenter.adapter.close()
+    assert DemoConfig().hint is None
+    with pytest.raises(ConfigError, match="hint='fastest' must be one of latency, throughput, cumulative_throughput"):
+        DemoConfig(hint="fastest")

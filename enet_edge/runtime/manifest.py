@@ -16,7 +16,8 @@ from typing import Optional
 from enet_edge.class_sets import CAMVID_CLASSES, CAMVID_PALETTE_RGB, ClassSet, artifact_classes
 from enet_edge.errors import ArtifactError, ConfigError
 from enet_edge.fileio import sha256_file
-from enet_edge.runtime.backends import BACKENDS, KINDS, WEIGHTS_KIND, backend_for, kind_backend, model_types
+from enet_edge.runtime.backends import (BACKENDS, KINDS, OPENVINO_BACKEND, WEIGHTS_KIND, backend_for, kind_backend,
+                                       model_types)
 from enet_edge.runtime.backends import backend as _backend
 
 MANIFEST = "manifest.json"
@@ -131,6 +132,9 @@ def resolve_artifact(path, backend: Optional[str] = None, verify: bool = True) -
         else:
             have = ", ".join(manifest["artifacts"]) or "none"
             raise ArtifactError(f"{path} has no artifact for backend {backend}; it has {have}")
+        if kind == "openvino_ir" and "onnx" in manifest["artifacts"] and _openvino_reads_onnx_only():
+            # OpenVINO 2021.4 (the pip route to the stick) reads ONNX and IR v10, not the IR v11 we write
+            kind, entry, backend = "onnx", manifest["artifacts"]["onnx"], backend or OPENVINO_BACKEND
         if verify:
             verify_artifact(path, entry)
         return Artifact(path / entry["file"], backend or kind_backend(kind).name, kind, manifest, entry)
@@ -146,6 +150,13 @@ def resolve_artifact(path, backend: Optional[str] = None, verify: bool = True) -
         if entry is not None and verify:
             verify_artifact(path.parent, entry)
     return Artifact(path, backend or kind_backend(kind).name, kind, manifest, entry)
+
+
+def _openvino_reads_onnx_only() -> bool:
+    """The installed OpenVINO has only the 2021.4 Inference Engine API (it cannot read the IR v11 of exports)."""
+    from enet_edge.runtime.adapters.openvino_core import openvino_api
+
+    return openvino_api() == "ie"
 
 
 def _resolve_bare_directory(path: Path, backend: Optional[str]) -> Artifact:

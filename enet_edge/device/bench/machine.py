@@ -78,17 +78,20 @@ def machine_info() -> Dict[str, Any]:
     versions: Dict[str, Optional[str]] = {"enet_edge": __version__, "numpy": np.__version__}
     try:
         from enet_edge.runtime.adapters import import_openvino
+        from enet_edge.runtime.adapters.openvino_core import openvino_api, openvino_devices, openvino_version
 
-        ov = import_openvino()
-        versions["openvino"] = str(ov.get_version())
-        core = ov.Core()
-        devices = {}
-        for name in core.available_devices:
-            try:
-                devices[name] = str(core.get_property(name, "FULL_DEVICE_NAME"))
-            except RuntimeError:
-                devices[name] = ""
-        info["openvino_devices"] = devices
+        versions["openvino"] = openvino_version()
+        if openvino_api() == "ie":  # OpenVINO 2021.4: the Inference Engine API (the pip route to the stick)
+            info["openvino_devices"] = {name: "" for name in openvino_devices()}
+        else:
+            core = import_openvino().Core()
+            devices = {}
+            for name in core.available_devices:
+                try:
+                    devices[name] = str(core.get_property(name, "FULL_DEVICE_NAME"))
+                except RuntimeError:
+                    devices[name] = ""
+            info["openvino_devices"] = devices
     except Exception:  # noqa: BLE001 - no or broken OpenVINO: the description just lacks it
         versions["openvino"] = None
     versions["onnxruntime"] = _package_version("onnxruntime", ("onnxruntime", "onnxruntime-openvino", "onnxruntime-gpu"))

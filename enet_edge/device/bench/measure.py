@@ -20,6 +20,7 @@ from enet_edge.errors import ArtifactError, ConfigError, DeviceError, InputError
 from enet_edge.runtime import backends
 from enet_edge.runtime.backends import OPENVINO_BACKEND, adapter_options
 from enet_edge.runtime.adapters import InferenceAdapter, LayerCounter, open_adapter
+from enet_edge.runtime.adapters.openvino_core import request_devices
 from enet_edge.runtime.complexity import Complexity, ir_complexity
 from enet_edge.runtime.roofline import CpuSpec, measure_bandwidth_gbs, read_cpu_spec, roofline
 from enet_edge.runtime.manifest import Artifact, resolve_artifact
@@ -285,18 +286,49 @@ def run_bench(config: BenchConfig, log: Optional[Callable[[str], None]] = None) 
         for session in sessions:
             session.warm_up(config.warmup)
         interrupted = False
+        devices: Dict[int, Tuple[Dict[str, Any], ...]] = {}
         try:
             _timed_rounds(config, sessions, log)
+            for index, session in enumerate(sessions):
+                devices[index] = _each_device_alone(config, session, source, log)
         except KeyboardInterrupt:  # Ctrl-C: what was measured is the result (flagged), if anything was
             if not any(s.infer_ns or s.e2e_ns for s in sessions):
                 raise
             interrupted = True
             log("interrupted: reporting the iterations measured so far")
-        results = [dataclasses.replace(session.result(), interrupted=interrupted) for session in sessions]
+        results = [dataclasses.replace(session.result(), interrupted=interrupted, devices=devices.get(i, ()))
+                   for i, session in enumerate(sessions)]
     finally:
         for session in sessions:
             session.close()
     return with_bounds(results, log)
+
+
+def _each_device_alone(config: BenchConfig, session: "_Session", source: Optional[FrameSource],
+                       log: Callable[[str], None]) -> Tuple[Dict[str, Any], ...]:
+    """Throughput mode on an ``AUTO:``/``MULTI:`` device list: each listed device alone, with the same settings
+    (a cumulative-throughput hint becomes the device's throughput hint), infer-only for one round's share; a row per
+    device: ``device``, ``requests`` (in flight) and ``fps`` alone. OpenVINO does not say which device served which
+    request, so the combined run's FPS is the total and these are what each device gives by itself. () otherwise."""
+    members = request_devices(session.entry.device)
+    if not session.throughput or not members:
+        return ()
+    count = None if config.total_niter is None else max(1, config.total_niter // config.total_rounds)
+    seconds = None if config.time_s is None else config.time_s / config.total_rounds
+    hint = "THROUGHPUT" if config.ov_hint == "CUMULATIVE_THROUGHPUT" else config.ov_hint
+    rows = []
+    for member in members:
+        entry = dataclasses.replace(session.entry, device=member, label=f"{session.entry.label} on {member} alone",
+                                    options=tuple(session.entry.options) + ((("hint", hint),) if hint else ()))
+        alone = _Session(entry, config, source, session.artifact, 0.0, log)
+        try:
+            alone.warm_up(config.warmup)
+            alone.run_infer(count, seconds)
+            fps = PhaseResult(Stats.from_ns(alone.infer_ns), alone.infer_wall).fps
+            rows.append({"device": member, "requests": alone.adapter.num_requests, "fps": round(fps, 2)})
+        finally:
+            alone.close()
+    return tuple(rows)
 
 
 def with_bounds(results: List[BenchResult], log: Callable[[str], None]) -> List[BenchResult]:

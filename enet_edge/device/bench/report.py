@@ -48,6 +48,7 @@ def result_document(result: BenchResult, machine: Dict[str, Any]) -> Dict[str, A
         "spread": result.spread(),
         "warnings": list(result.warnings()),
         "interrupted": result.interrupted,
+        "devices": [dict(row) for row in result.devices],
         "notes": {
             "latency_ms": "infer-only: pre-processed tensors back to back, output not fetched "
                           "(async mode: start to completion of each request)",
@@ -160,6 +161,21 @@ def _stats_row(name: str, stats: Stats, fps: Optional[float] = None) -> str:
     return row + (f"{_fps(fps):>9}" if fps is not None else "")
 
 
+def devices_text(result: BenchResult) -> List[str]:
+    """The per-device lines of an AUTO:/MULTI: run in throughput mode: each device alone (requests in flight,
+    infer-only FPS), their sum and the total of all together; [] for one device."""
+    if not result.devices:
+        return []
+    total = result.infer.fps
+    alone = sum(row["fps"] for row in result.devices)
+    lines = ["", f"  devices of {result.device} (infer-only, throughput):"]
+    lines += [f"    {row['device']:<24} alone {row['requests']:>3} requests {_fps(row['fps']):>9} FPS"
+              for row in result.devices]
+    lines.append(f"    {'all together':<24}       {result.nireq:>3} requests {_fps(total):>9} FPS"
+                 + (f"  ({total / alone:.2f}x the sum of the devices alone)" if alone > 0 else ""))
+    return lines
+
+
 def format_report(result: BenchResult, per_layer: int = 0) -> str:
     """Human-readable report of one result; ``per_layer``: show the top N per-layer counters."""
     props = result.properties
@@ -198,6 +214,7 @@ def format_report(result: BenchResult, per_layer: int = 0) -> str:
         stats = result.e2e.stages.get(stage)
         if stats is not None and stats.count:
             lines.append(_stats_row(f"  {stage}", stats))
+    lines += devices_text(result)
     lines += [
         "",
         "  infer-only = pre-processed tensors back to back, output not fetched (what benchmark_app measures);",

@@ -80,6 +80,7 @@ class BenchResult:
     infer_samples_ns: Tuple[int, ...] = ()  # the infer-only latencies themselves, in the order measured
     precision_run: Optional[PrecisionRun] = None  # what was asked and what ran, with its note
     interrupted: bool = False  # Ctrl-C stopped the timed phases: the samples measured before it
+    devices: Tuple[Dict[str, Any], ...] = ()  # AUTO:/MULTI: lists in throughput mode: each device alone
 
     def spread(self) -> Dict[str, Optional[float]]:
         """p90 / median of each phase (1.0: no spread; None: no samples): how far to trust the medians."""

@@ -21,8 +21,12 @@ def add_arguments(p) -> None:
                                    "else build/cpu)")
     p.add_argument("--backend", choices=BACKENDS,
                    help="default: by artifact (an export directory runs its OpenVINO IR; .npz weights run with keras)")
-    p.add_argument("--device", help="OpenVINO device: CPU, MYRIAD, GPU, AUTO, ... (default: MYRIAD for an NCS "
-                                    "export when one is plugged in, else CPU)")
+    p.add_argument("--device", "-d", help="OpenVINO device: CPU, MYRIAD, GPU, AUTO, or several at once: "
+                                          "MULTI:MYRIAD.1.1-ma2480,MYRIAD.1.2-ma2480 (two sticks), AUTO:CPU,GPU ... "
+                                          "(default: MYRIAD for an NCS export when one is plugged in, else CPU)")
+    p.add_argument("--hint", choices=("latency", "throughput", "cumulative_throughput"),
+                   help="OpenVINO PERFORMANCE_HINT (with several devices: throughput or cumulative_throughput, and "
+                        "--nireq 2+ per device so that every device has frames)")
     p.add_argument("--nireq", type=int, default=1,
                    help="inference requests in flight (OpenVINO); 2+ overlaps inference of frame i+1 with "
                         "rendering of frame i, frames stay in order")
@@ -46,7 +50,7 @@ def config_from_args(args) -> DemoConfig:
         source=args.source, model=args.model, backend=args.backend, device=args.device, nireq=args.nireq,
         alpha=args.alpha, mode="mask" if args.mask_only else "overlay", legend=not args.no_legend,
         hud=not args.no_hud, show=not args.no_show, output=args.output, output_fps=args.output_fps,
-        limit=args.limit, loop=args.loop, json_path=args.json_path, precision=args.precision)
+        limit=args.limit, loop=args.loop, json_path=args.json_path, precision=args.precision, hint=args.hint)
 
 
 def run_from_args(args) -> int:

@@ -56,12 +56,17 @@ class DemoConfig:
     loop: bool = False
     json_path: Optional[str] = None
     precision: Optional[str] = None
+    hint: Optional[str] = None  # OpenVINO PERFORMANCE_HINT: latency, throughput, cumulative_throughput
 
     def __post_init__(self) -> None:
-        from enet_edge.runtime.backends import BACKENDS
+        from enet_edge.runtime.backends import BACKENDS, HINTS
         from enet_edge.runtime.precision import normalize_precision
 
         object.__setattr__(self, "precision", normalize_precision(self.precision))
+        if self.hint is not None:
+            object.__setattr__(self, "hint", str(self.hint).upper())
+            if self.hint not in HINTS:
+                raise ConfigError(f"hint={self.hint.lower()!r} must be one of {', '.join(h.lower() for h in HINTS)}")
 
         if not str(self.source).strip():
             raise ConfigError("source is empty; give a camera index, a video file, an image folder or a glob")

@@ -77,7 +77,7 @@ def open_model(config: DemoConfig, log: Callable[[str], None]):
         queued = " or ".join(row.name for row in TABLE if row.async_queue)
         log(f"note: --nireq {nireq} needs the {queued} backend; {artifact.backend} runs frames one at a time")
         nireq = 1
-    options = adapter_options(artifact.backend, RunRequest(precision=config.precision, nireq=nireq))
+    options = adapter_options(artifact.backend, RunRequest(precision=config.precision, nireq=nireq, hint=config.hint))
     adapter = open_adapter(artifact.path, backend=artifact.backend, device=device, **options)
     try:
         segmenter = Segmenter.for_artifact(adapter, artifact)  # the model's classes (CamVid's by default)

@@ -17,7 +17,7 @@ import numpy as np
 
 from enet_edge.errors import ArtifactError, ConfigError, DeviceError
 from enet_edge.runtime.adapters.base import InferenceAdapter, LayerCounter, TensorSpec
-from enet_edge.runtime.adapters.openvino_core import (openvino_module, newer_opset_hint, check_device,
+from enet_edge.runtime.adapters.openvino_core import (openvino_api, openvino_module, newer_opset_hint, check_device,
                                                       device_capabilities, ov_message, supported_properties)
 from enet_edge.runtime.precision import (MODEL_PRECISION_KEY, PRECISION_PROPERTY, PrecisionRun, device_output_type,
                                          device_precision, normalize_precision, openvino_config, type_name)
@@ -71,6 +71,15 @@ class OpenVINOAdapter(InferenceAdapter):
     """
 
     backend = "openvino"
+
+    def __new__(cls, *args, **kwargs):
+        """Where the installed OpenVINO is 2021.4 (the Inference Engine API only; the pip route to the stick), an
+        :class:`~enet_edge.runtime.adapters.openvino_ie.IECoreAdapter` with the same arguments."""
+        if cls is OpenVINOAdapter and openvino_api() == "ie":
+            from enet_edge.runtime.adapters.openvino_ie import IECoreAdapter
+
+            return IECoreAdapter(*args, **kwargs)
+        return super().__new__(cls)
 
     def __init__(self, path, device: str = "CPU", config: Optional[Dict[str, str]] = None, nireq: int = 1,
                  perf_counters: bool = False, hint: Optional[str] = None, precision: Optional[str] = None,

@@ -1,15 +1,19 @@
 """OpenVINO, the install: imported through calls that exist in 2022.3 and in the current release, its
 version, devices and their capabilities, and its messages made readable (numpy-free).
 
-``openvino.runtime.Core`` is used where the top-level ``openvino.Core`` is missing. Every import goes
+``openvino.runtime.Core`` is used where the top-level ``openvino.Core`` is missing; OpenVINO 2021.4 (only the
+Inference Engine API) is run by :mod:`enet_edge.runtime.adapters.openvino_ie`. Every import goes
 through the attribute ``enet_edge.runtime.adapters.import_openvino``, looked up at call time, so tests
 substitute a simulated OpenVINO there (tests/simulated_cpu.py).
 """
 
 from __future__ import annotations
 
+import ctypes
+import importlib.util
 import re
-from typing import List, Tuple
+from pathlib import Path
+from typing import List, Optional, Tuple
 
 from enet_edge.errors import DeviceError
 
@@ -25,8 +29,33 @@ def import_openvino():
     try:
         from openvino import runtime  # 2022.3 API 2.0
     except ImportError as exc:
-        raise DeviceError(f"this OpenVINO has no 2.0 API (openvino.runtime); install openvino>=2022.3 ({exc})") from exc
+        raise DeviceError(f"this OpenVINO has no 2.0 API (openvino.runtime): install openvino>=2022.3, or for "
+                          f"OpenVINO 2021.4 open the model with enet-edge's commands, which run it ({exc})") from exc
     return runtime
+
+
+def openvino_api() -> Optional[str]:
+    """Which OpenVINO API is installed: ``"2.0"`` (``openvino.Core`` or ``openvino.runtime``, 2022.1+), ``"ie"``
+    (``openvino.inference_engine`` only: 2021.4, the last PyPI wheel with the MYRIAD plugin), None (no OpenVINO)."""
+    try:
+        import openvino
+    except ImportError:
+        return None
+    if hasattr(openvino, "Core") or importlib.util.find_spec("openvino.runtime") is not None:
+        return "2.0"
+    return "ie" if importlib.util.find_spec("openvino.inference_engine") is not None else None
+
+
+def preload_libusb() -> None:
+    """Load PyPI libusb-package's libusb-1.0 where it is installed, so that OpenVINO 2021.4's MYRIAD plugin finds
+    it without the system package; nothing otherwise (the system's is used)."""
+    try:
+        import libusb_package
+    except ImportError:
+        return
+    library = Path(libusb_package.__file__).parent / "libusb-1.0.so"
+    if library.is_file():
+        ctypes.CDLL(str(library), mode=ctypes.RTLD_GLOBAL)
 
 
 def openvino_module():
@@ -38,10 +67,19 @@ def openvino_module():
 
 def openvino_version() -> str:
     """OpenVINO's build string, e.g. ``2023.0.2-11065-...``; raises :class:`DeviceError` when not installed."""
+    if openvino_api() == "ie":
+        from openvino.inference_engine import get_version
+
+        return str(get_version())
     return str(openvino_module().get_version())
 
 
 def openvino_devices() -> List[str]:
+    if openvino_api() == "ie":
+        preload_libusb()
+        from openvino.inference_engine import IECore
+
+        return list(IECore().available_devices)
     return list(openvino_module().Core().available_devices)
 
 
@@ -64,6 +102,16 @@ MYRIAD_NO_PLUGIN = ("; this OpenVINO {version} has no MYRIAD plugin: PyPI's open
                     "(with the plugin) is the one imported (docs/ncs2.md)")
 MYRIAD_NO_STICK = ("; OpenVINO {version} has the MYRIAD plugin but finds no stick: plug the Neural Compute Stick 2 in "
                    "and install its udev rules (docs/ncs2.md)")
+
+
+def request_devices(device: str) -> Tuple[str, ...]:
+    """The devices an ``AUTO:``/``MULTI:`` name spreads whole inference requests over, in its order
+    (``MULTI:MYRIAD.1.1-ma2480,MYRIAD.1.2-ma2480`` -> both sticks); () for one device, for a bare ``AUTO`` (it
+    picks) and for ``HETERO:``/``BATCH:`` (they split or batch each request, not spread requests)."""
+    head, _, rest = str(device).partition(":")
+    if head.upper() not in ("AUTO", "MULTI") or not rest:
+        return ()
+    return tuple(name.strip() for name in rest.split(",") if name.strip())
 
 
 def myriad_help(core, version: str) -> str:

@@ -85,9 +85,11 @@ def test_manifest_describes_and_hashes_every_artifact(small_exports):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["target"] == "ncs2" and manifest["supported"]
     assert set(manifest["artifacts"]) == {"tensorflow", "onnx", "openvino_ir"}
-    for entry in manifest["artifacts"].values():
+    for kind, entry in manifest["artifacts"].items():
         assert sha256_file(out / entry["file"]) == entry["sha256"]
-        assert entry["outputs"][0]["shape"] == [1, 64, 96, 12]
+        nchw = kind in ("onnx", "openvino_ir")  # ONNX and IR: NCHW logits (model_api's); TensorFlow: NHWC
+        assert entry["outputs"][0]["shape"] == ([1, 12, 64, 96] if nchw else [1, 64, 96, 12])
+        assert entry["outputs"][0]["layout"] == ("NCHW" if nchw else "NHWC")
     ir = manifest["artifacts"]["openvino_ir"]
     assert sha256_file(out / ir["weights_file"]) == ir["weights_sha256"]
     assert ir["inputs"][0]["dtype"] == "uint8" and ir["inputs"][0]["color"] == "BGR"

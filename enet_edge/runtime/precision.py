@@ -136,6 +136,8 @@ class PrecisionRun:
             return f"the model asks for {self.requested}"
         if self.requested is None and self.ran:
             return f"{self.device}'s default"
+        if not self.ran:
+            return f"{self.device} does not report what its devices run"
         return ""
 
     @property

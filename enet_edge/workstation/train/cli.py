@@ -36,6 +36,10 @@ def add_cli(sub) -> None:
     p.add_argument("--num-classes", type=int, help="classes of your data set (default: the class file's, else 12)")
     p.add_argument("--classes", help="class file: names, colours, ignore_label (JSON or TOML; docs/import.md); "
                                      "default: CamVid's classes")
+    p.add_argument("--strategy", choices=("auto", "default", "mirrored", "multi-worker"), default="auto",
+                   help="tf.distribute: one device (default), every local GPU (mirrored), the machines of TF_CONFIG "
+                        "(multi-worker); auto picks multi-worker with a TF_CONFIG cluster, mirrored with 2+ GPUs, "
+                        "else default. --batch is the global batch (docs/training.md)")
     p.set_defaults(func=run_train)
 
 
@@ -47,6 +51,7 @@ def run_train(args) -> int:
         select_window=args.select_window, seed=args.seed,
         limit_train=args.limit_train, limit_val=args.limit_val, max_steps=args.max_steps,
         init_weights=args.init_weights, num_classes=args.num_classes, classes_file=args.classes,
+        strategy=args.strategy,
     )
     try:
         state = train(cfg)

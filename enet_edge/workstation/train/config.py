@@ -45,6 +45,7 @@ class TrainConfig:
     num_initial_blocks: int = 1
     num_classes: Optional[int] = None  # None: the class file's count, else CamVid's 12
     classes_file: Optional[str] = None  # names, palette, ignore label (enet_edge.class_sets); None: CamVid's
+    strategy: str = "default"  # tf.distribute: auto | default | mirrored | multi-worker (workstation/train/distribute)
 
     def __post_init__(self) -> None:
         self.class_set  # noqa: B018 - validates num_classes and the class file up front
@@ -57,6 +58,8 @@ class TrainConfig:
         check_numbers(self)  # learning_rate, weight_decay, seed, limits (workstation/run_dir.py)
         if self.schedule not in ("cosine", "step"):
             raise ConfigError(f"schedule={self.schedule!r} must be cosine or step")
+        if self.strategy not in ("auto", "default", "mirrored", "multi-worker"):
+            raise ConfigError(f"strategy={self.strategy!r} must be auto, default, mirrored or multi-worker")
         if self.class_weighting not in ("enet", "mfb", "none"):
             raise ConfigError(f"class_weighting={self.class_weighting!r} must be enet, mfb or none")
 

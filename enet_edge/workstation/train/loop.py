@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Dict
 
@@ -13,11 +16,24 @@ from enet_edge.workstation.run_dir import log_rows_up_to, percent, plot_curve, s
 from enet_edge.workstation.train.checkpoints import append_log, load_state, prepare_log, restore, save_best, save_last
 from enet_edge.workstation.train.config import LOG_FIELDS, TrainConfig
 from enet_edge.workstation.train.data import TrainData, load_data
+from enet_edge.workstation.train.distribute import is_chief
 from enet_edge.workstation.train.trainer import Trainer, out_of_steps, train_epoch, validate
 
 
 def train(cfg: TrainConfig, log=print) -> Dict[str, object]:
-    """Train (or resume) per ``cfg``; returns the final state dict. Runs unchanged on CPU or GPU."""
+    """Train (or resume) per ``cfg``; returns the final state dict. Runs unchanged on CPU or GPU, on one device
+    or several (``cfg.strategy``); on a cluster only the chief writes ``cfg.run_dir``."""
+    if not is_chief(cfg.strategy):  # another worker of a cluster: the chief writes the run directory
+        scratch = tempfile.mkdtemp(prefix="enet-edge-worker-")
+        log(f"not the chief of the TF_CONFIG cluster: checkpoints go to {scratch} (removed at the end)")
+        try:
+            return _train(dataclasses.replace(cfg, run_dir=str(Path(scratch) / "run")), log)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return _train(cfg, log)
+
+
+def _train(cfg: TrainConfig, log) -> Dict[str, object]:
     from enet_edge.model.weights import read_weights
 
     run_dir = check_output_dir(cfg.run_dir, "--run-dir")  # every input is checked before the run directory is made
@@ -28,6 +44,9 @@ def train(cfg: TrainConfig, log=print) -> Dict[str, object]:
         read_weights(cfg.init_weights, "--init-weights")
     data = load_data(cfg, log)
     trainer = Trainer(cfg, data, state["epoch"])
+    if trainer.replicas > 1:
+        log(f"tf.distribute: {type(trainer.strategy).__name__}, {trainer.replicas} replicas, global batch "
+            f"{trainer.batch} ({trainer.batch // trainer.replicas} per replica)")
     restore(trainer, run_dir, log)
     created = make_dirs(run_dir, "--run-dir")
     for name in ("last_weights.npz", "last_optimizer.npz", "best_weights.npz", "state.json", "curve.png"):
@@ -36,7 +55,9 @@ def train(cfg: TrainConfig, log=print) -> Dict[str, object]:
     fresh_log = not log_path.exists()
     prepare_log(log_path, state["epoch"])
     try:
-        return _train_loop(cfg, trainer, data, state, run_dir, log_path, log)
+        state = _train_loop(cfg, trainer, data, state, run_dir, log_path, log)
+        trainer.barrier()  # a cluster's workers leave together
+        return state
     except BaseException:
         if fresh_log and not (run_dir / "state.json").exists():  # no epoch finished: leave nothing behind
             log_path.unlink(missing_ok=True)

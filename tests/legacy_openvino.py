@@ -28,28 +28,34 @@ def find_python(versions=PYTHONS) -> Optional[Path]:
     return _find_python(versions)
 
 
-def legacy_python() -> Path:
-    """Python of the NCS2-runtime venv, created on first use (needs PyPI)."""
-    base = find_python()
+def _venv_python(requirements: Path, pythons, prefix: str, probe: str, series: str, why: str) -> Path:
+    """Python of the venv ``build/<prefix>-py3.X`` holding ``requirements`` (made from the newest of ``pythons``
+    found, on first use; needs PyPI) whose OpenVINO, as ``probe`` prints it, starts with ``series``."""
+    base = find_python(pythons)
     if base is None:
-        raise AssertionError("the NCS2 runtime checks need a Python 3.8-3.10 (OpenVINO 2022.3 has no wheels for newer "
-                             "ones): put python3.10 on PATH or install it with pyenv")
+        raise AssertionError(why)
     version = subprocess.run([str(base), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                              check=True, capture_output=True, text=True).stdout.strip()
-    root = REPO / "build" / f"ncs2-runtime-py{version}"
+    root = REPO / "build" / f"{prefix}-py{version}"
     python = root / "bin" / "python"
     stamp = root / ".ok"
-    if stamp.is_file() and python.is_file() and stamp.read_text() == REQUIREMENTS.read_text():
+    if stamp.is_file() and python.is_file() and stamp.read_text() == requirements.read_text():
         return python
     shutil.rmtree(root, ignore_errors=True)
     subprocess.run([str(base), "-m", "venv", str(root)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", str(REQUIREMENTS)],
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", str(requirements)],
                    check=True)
-    check = subprocess.run([str(python), "-c", "import openvino.runtime as ov; print(ov.get_version())"],
-                           check=True, capture_output=True, text=True)
-    assert check.stdout.startswith(LEGACY_SERIES), check.stdout
-    stamp.write_text(REQUIREMENTS.read_text())
+    check = subprocess.run([str(python), "-c", probe], check=True, capture_output=True, text=True)
+    assert check.stdout.startswith(series), check.stdout
+    stamp.write_text(requirements.read_text())
     return python
+
+
+def legacy_python() -> Path:
+    """Python of the NCS2-runtime venv (OpenVINO 2022.3 from ``requirements-ncs2.txt``), created on first use."""
+    return _venv_python(REQUIREMENTS, PYTHONS, "ncs2-runtime", "import openvino.runtime as ov; print(ov.get_version())",
+                        LEGACY_SERIES, "the NCS2 runtime checks need a Python 3.8-3.10 (OpenVINO 2022.3 has no wheels "
+                        "for newer ones): put python3.10 on PATH or install it with pyenv")
 
 
 def legacy_version() -> str:
@@ -80,26 +86,10 @@ PIP_ROUTE_PYTHONS = ("3.9", "3.8")
 def pip_route_python() -> Path:
     """Python of the pip-route venv (OpenVINO 2021.4.2 from ``requirements-ncs2-pip.txt``, the last PyPI wheel with
     the MYRIAD plugin; Python 3.9 or 3.8), created in build/ncs2-pip-py3.X/ on first use (needs PyPI)."""
-    base = find_python(PIP_ROUTE_PYTHONS)
-    if base is None:
-        raise AssertionError("the pip route to the stick needs a Python 3.8 or 3.9 (openvino 2021.4.2 has no wheels for "
-                             "newer ones): install one with pyenv")
-    version = subprocess.run([str(base), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                             check=True, capture_output=True, text=True).stdout.strip()
-    root = REPO / "build" / f"ncs2-pip-py{version}"
-    python = root / "bin" / "python"
-    stamp = root / ".ok"
-    if stamp.is_file() and python.is_file() and stamp.read_text() == PIP_ROUTE_REQUIREMENTS.read_text():
-        return python
-    shutil.rmtree(root, ignore_errors=True)
-    subprocess.run([str(base), "-m", "venv", str(root)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r",
-                    str(PIP_ROUTE_REQUIREMENTS)], check=True)
-    check = subprocess.run([str(python), "-c", "from openvino.inference_engine import get_version; print(get_version())"],
-                           check=True, capture_output=True, text=True)
-    assert check.stdout.startswith(PIP_ROUTE_SERIES), check.stdout
-    stamp.write_text(PIP_ROUTE_REQUIREMENTS.read_text())
-    return python
+    return _venv_python(PIP_ROUTE_REQUIREMENTS, PIP_ROUTE_PYTHONS, "ncs2-pip",
+                        "from openvino.inference_engine import get_version; print(get_version())", PIP_ROUTE_SERIES,
+                        "the pip route to the stick needs a Python 3.8 or 3.9 (openvino 2021.4.2 has no wheels for "
+                        "newer ones): install one with pyenv")
 
 
 def run_cli(python: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:

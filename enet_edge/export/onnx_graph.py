@@ -66,3 +66,9 @@ def const(inits, name):
 
 def perm(node):
     return tuple(attributes(node).get("perm", ()))
+
+
+def insert(graph, position: int, nodes) -> None:
+    """Insert ``nodes`` in order at ``position`` of the graph's (topological) node list."""
+    for offset, node in enumerate(nodes):
+        graph.node.insert(position + offset, node)

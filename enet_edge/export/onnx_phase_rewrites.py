@@ -102,8 +102,7 @@ def interleave_transpose(model) -> int:
         if to_nchw:
             graph.node.remove(final)
             position = list(graph.node).index(concat)
-        for offset, node in enumerate(nodes):
-            graph.node.insert(position + offset, node)
+        G.insert(graph, position, nodes)
         count += 1
     if count:
         G.prune(graph)
@@ -239,8 +238,7 @@ def unpool_broadcast(model) -> int:
                  onnx.helper.make_node("Mul", [f"{mul.name}/y", f"{mul.name}/switches"], [split.output[0]],
                                        name=f"{mul.name}/broadcast")]
         position = list(graph.node).index(mul)
-        for offset, node in enumerate(nodes):
-            graph.node.insert(position + offset, node)
+        G.insert(graph, position, nodes)
         graph.node.remove(split)
         count += 1
     if count:
@@ -313,8 +311,7 @@ def phase_split(model) -> int:
         position = min(list(graph.node).index(node) for _, node in slices)
         for _, node in slices:
             graph.node.remove(node)
-        for offset, node in enumerate(nodes):
-            graph.node.insert(position + offset, node)
+        G.insert(graph, position, nodes)
         count += 1
     if count:
         G.prune(graph)

@@ -1,6 +1,7 @@
 """`make bench` (benchmarks/run.py, enet_edge.workstation.suite): one small real run over every variant, and its
 documents."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -8,8 +9,8 @@ import sys
 import pytest
 
 from conftest import REPO, SMALL_SIZE
-from enet_edge.errors import ConfigError
-from enet_edge.workstation.suite import cli, report, run
+from enet_edge.errors import ArtifactError, ConfigError
+from enet_edge.workstation.suite import cli, exports, report, run
 from enet_edge.workstation.suite import config as suite_config
 
 SIZE = f"{SMALL_SIZE[0]}x{SMALL_SIZE[1]}"
@@ -45,7 +46,7 @@ def small_suite(small_exports, camvid, tmp_path_factory):
                                compile_variants=("ncs2", "hw-dilation"))
     logs = []
     with pytest.MonkeyPatch.context() as patch:  # the suite's targets as the small exports were quantized
-        patch.setattr(run, "bench_target", _small_bench_target)
+        patch.setattr(exports, "bench_target", _small_bench_target)
         document = run.run_suite(config, log=logs.append)
     paths = report.write_outputs(document, config)
     return document, paths, readme, logs
@@ -179,7 +180,7 @@ def test_suite_on_simulated_cpu_kinds(small_suite, monkeypatch, tmp_path, kind, 
 
     _, paths, _, _ = small_suite
     cpu = simulate(monkeypatch, kind)
-    monkeypatch.setattr(run, "bench_target", _small_bench_target)
+    monkeypatch.setattr(exports, "bench_target", _small_bench_target)
     build = paths["json"].parent.parent / "build"  # the small suite's exports
     names = ("ov-fp32", "ov-bf16", "ov-bf16-cm", "ov-fp16", "ov-int8")
     config = suite_config.SuiteConfig(sizes=(SMALL_SIZE,), modes=("latency",), variants=names, time_s=None, niter=2,
@@ -298,13 +299,13 @@ def test_an_export_quantized_otherwise_is_not_reused():
     manifest = {"quantization": {"preset": q.preset, "fast_bias_correction": q.fast_bias_correction,
                                  "ignored_patterns": list(q.ignored_patterns),
                                  "calibration": {"split": q.calibration_split, "frames": q.calibration_frames}}}
-    assert run.quantization_matches(manifest, spec)
+    assert exports.quantization_matches(manifest, spec)
     other = "mixed" if q.preset == "performance" else "performance"
-    assert not run.quantization_matches({"quantization": {**manifest["quantization"], "preset": other}}, spec)
-    assert not run.quantization_matches({"quantization": {**manifest["quantization"],
+    assert not exports.quantization_matches({"quantization": {**manifest["quantization"], "preset": other}}, spec)
+    assert not exports.quantization_matches({"quantization": {**manifest["quantization"],
                                                           "fast_bias_correction": not q.fast_bias_correction}}, spec)
-    assert not run.quantization_matches({}, spec)  # an FP32 export where INT8 is wanted
-    assert run.quantization_matches({}, load_target("cpu")) and not run.quantization_matches(manifest,
+    assert not exports.quantization_matches({}, spec)  # an FP32 export where INT8 is wanted
+    assert exports.quantization_matches({}, load_target("cpu")) and not exports.quantization_matches(manifest,
                                                                                              load_target("cpu"))
 
 
@@ -319,3 +320,26 @@ def test_a_peer_that_cannot_be_converted_says_why(tmp_path):
         peers.ensure_peer(peers.peer_named("peer-ov-default"), bad, (64, 96), tmp_path / "build", log=lambda m: None)
     assert not list((tmp_path / "build").rglob("*.xml")) and not list((tmp_path / "build").rglob(".*.tmp"))
     assert peers.main(["tvm", str(bad), "64", "96", str(tmp_path / "x")]) == 2
+
+
+@pytest.mark.slow
+def test_exports_run_in_a_process_of_their_own_and_are_reused(camvid, tmp_path):
+    """make bench exports in a child process (the suite's own memory stays small) and records the key it used: the
+    same key reuses the export, another code digest makes it again; a failing export is one line."""
+    variant = next(v for v in suite_config.VARIANTS if v.target == "cpu" and not v.class_map)
+    config = suite_config.SuiteConfig(sizes=((32, 48),), build_dir=tmp_path / "build", out_dir=tmp_path / "r",
+                                      data_dir=camvid, readme=None)
+    logs = []
+    out = exports.ensure_export(variant, (32, 48), config, logs.append)
+    assert logs[0].startswith("exporting cpu at 32x48") and any(line.startswith("  [1/5] freeze") for line in logs)
+    assert (out / "manifest.json").is_file() and json.loads((out / exports.KEY_FILE).read_text())["size"] == [32, 48]
+    logs.clear()
+    assert exports.ensure_export(variant, (32, 48), config, logs.append) == out and logs == []
+    key = json.loads((out / exports.KEY_FILE).read_text())
+    (out / exports.KEY_FILE).write_text(json.dumps({**key, "code": "older"}))  # made by other code: made again
+    exports.ensure_export(variant, (32, 48), config, logs.append)
+    assert logs[0].startswith("exporting cpu at 32x48") and json.loads((out / exports.KEY_FILE).read_text()) == key
+    with pytest.raises(ConfigError, match="unknown target 'nope'"):  # checked here, before a process starts
+        exports.ensure_export(dataclasses.replace(variant, target="nope"), (32, 48), config, logs.append)
+    with pytest.raises(ArtifactError, match=r"exporting cpu at 36x48 failed: .*36"):  # the child's one line
+        exports.ensure_export(variant, (36, 48), config, logs.append)

@@ -27,6 +27,8 @@ SMOKE_ARGS = ["--epochs", "1", "--batch", "1", "--crop", "64", "96", "--val-ever
     ({"schedule": "linear"}, "schedule"),
     ({"class_weighting": "inverse"}, "class_weighting"),
     ({"select_window": 0}, "select_window"),
+    ({"train_splits": "val"}, "train_splits='val' must be one of train, train\\+val"),
+    ({"strategy": "tpu"}, "strategy='tpu' must be auto, default, mirrored or multi-worker"),
 ])
 def test_train_config_validation(kwargs, match):
     with pytest.raises(ConfigError, match=match):
@@ -142,3 +144,21 @@ def test_best_weights_evaluate_to_the_logged_miou(smoke_run, camvid, tmp_path):
     result = evaluate(EvalConfig(model=smoke_run / "best_weights.npz", data_dir=camvid, limit=1, progress=False,
                                  confusion_path=tmp_path / "cm.png"))
     assert result.miou == pytest.approx(state["best_miou"], abs=1e-4)
+
+
+def test_train_plus_val_learns_from_both_and_says_so(camvid):
+    """The final-weights recipe: val joins the training frames; the weights card records it, and the kept weights
+    are the last epoch's (a score on frames trained on selects nothing)."""
+    from types import SimpleNamespace
+
+    from enet_edge.workstation.train.checkpoints import _selection, weights_meta
+    from enet_edge.workstation.train.data import load_data
+
+    both = TrainConfig(data_dir=str(camvid), limit_train=2, limit_val=1, train_splits="train+val")
+    data = load_data(both, log=lambda m: None)
+    assert len(data.images) == 2 + len(list((camvid / "val").glob("*.png"))) == len(data.labels)
+    assert len(data.val_images) == 1 and both.val_trained_on and not TrainConfig().val_trained_on
+    meta = weights_meta(SimpleNamespace(cfg=both))
+    assert meta["trained_on"] == "CamVid train+val" and meta["val_trained_on"] is True
+    assert weights_meta(SimpleNamespace(cfg=TrainConfig()))["trained_on"] == "CamVid train"
+    assert _selection(both).startswith("the last validated epoch (val was trained on")

@@ -84,7 +84,7 @@ COMPILE_VARIANTS: Tuple[CompileVariant, ...] = (
 """The rows of ``make bench``'s compile table: the ncs2 export, the steps that led to it, and the alternatives."""
 
 
-def _code_digest() -> str:
+def code_digest() -> str:
     """sha256 (16 hex digits) of the modules that build the ONNX (model and export): a changed rewrite makes a
     cached ONNX stale even where its key's names are the same."""
     root = Path(__file__).resolve().parent.parent
@@ -105,7 +105,7 @@ def _onnx_for(target: TargetSpec, size: Tuple[int, int], request, loaded, direct
     model_weights, base_config, info = loaded
     key = {"realization": target.realization.name, "rewrites": list(target.onnx_rewrites),
            "class_map": target.class_map, "opset": target.onnx_opset, "size": list(size),
-           "weights": info.get("sha256") or f"random seed {info.get('seed')}", "code": _code_digest()}
+           "weights": info.get("sha256") or f"random seed {info.get('seed')}", "code": code_digest()}
     text = json.dumps(key, sort_keys=True)
     if text in made:
         return made[text]

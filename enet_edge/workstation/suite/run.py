@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import re
 import time
 from pathlib import Path
@@ -13,72 +12,14 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from enet_edge import camvid
 from enet_edge.device import bench
-from enet_edge.errors import ConfigError, EnetEdgeError
+from enet_edge.errors import EnetEdgeError
 from enet_edge.export.compile_table import COMPILE_VARIANTS, compile_table
 from enet_edge.export.targets import load_target
-from enet_edge.resources import DEFAULT_WEIGHTS
 from enet_edge.runtime.backends import OPENVINO_BACKEND
 from enet_edge.workstation.suite.config import BASELINE, SCALING_INT8, SCHEMA, VARIANTS, SuiteConfig, Variant
+from enet_edge.workstation.suite.exports import ensure_export, weights_path
 from enet_edge.workstation.suite.peers import PEERS, ensure_peer
 from enet_edge.workstation.suite.report import class_map_savings, evaluate_goals, evaluate_peer_goals, recommend
-
-def weights_path(config: SuiteConfig) -> Path:
-    path = Path(config.weights or DEFAULT_WEIGHTS)
-    if not path.is_file():
-        raise ConfigError(f"weights {path} not found; train (make train) or pass --weights")
-    return path
-
-
-def bench_target(target: str, gated: bool, class_map: Optional[str] = None):
-    """The export target ``target`` (with ``class_map``); INT8 targets get :data:`SCALING_INT8` when not ``gated``."""
-    from enet_edge.export.targets import load_target
-
-    spec = load_target(target).with_class_map(class_map)
-    if gated or spec.quantization is None:
-        return spec
-    return spec.with_quantization(ir_argmax_agreement=0.5, **SCALING_INT8)
-
-
-def quantization_matches(manifest: Dict[str, Any], spec) -> bool:
-    """Whether an export's manifest was quantized as ``spec`` (a ``TargetSpec``) says: the same NNCF preset,
-    bias correction, ignored scope and calibration (an FP32 spec matches a manifest without quantization)."""
-    wanted, done = spec.quantization, manifest.get("quantization")
-    if wanted is None or done is None:
-        return wanted is None and done is None
-    return (done.get("preset") == wanted.preset
-            and done.get("fast_bias_correction") == wanted.fast_bias_correction
-            and tuple(done.get("ignored_patterns", ())) == wanted.ignored_patterns
-            and done.get("calibration") == {"split": wanted.calibration_split, "frames": wanted.calibration_frames})
-
-
-def ensure_export(variant: Variant, size: Tuple[int, int], config: SuiteConfig, log: Callable[[str], None],
-                  gated: bool = True) -> Path:
-    """``build/bench/<H>x<W>/<export name>``, exported now unless it holds an export of the same weights, size,
-    realization, quantization and output."""
-    from enet_edge.export.pipeline import ExportRequest, export
-    from enet_edge.fileio import sha256_file
-
-    weights = weights_path(config)
-    target = variant.export_name
-    out = Path(config.build_dir) / f"{size[0]}x{size[1]}" / target
-    manifest_path = out / "manifest.json"
-    spec = bench_target(variant.target, gated, variant.class_map)
-    if manifest_path.is_file():
-        manifest = json.loads(manifest_path.read_text())
-        outputs = manifest.get("artifacts", {}).get("openvino_ir", {}).get("outputs") or [{}]
-        same = (manifest.get("weights", {}).get("sha256") == sha256_file(weights)
-                and (manifest["model"]["height"], manifest["model"]["width"]) == tuple(size)
-                and manifest.get("realization") == spec.realization.to_dict()
-                and quantization_matches(manifest, spec)
-                and (outputs[0].get("name") == "class_map") == bool(variant.class_map))
-        if same:
-            return out
-    log(f"exporting {target} at {size[0]}x{size[1]} to {out}")
-    request = ExportRequest(target=spec, out_dir=out, weights=weights, height=size[0], width=size[1],
-                            data_dir=config.data_dir)
-    export(request, log=lambda m: log("  " + m))
-    return out
-
 
 def cpu_flags_of_note() -> List[str]:
     """The x86 flags that decide CNN speed (AVX2, AVX-512, VNNI, AMX, FP16/BF16), from /proc/cpuinfo."""

@@ -16,8 +16,10 @@ from enet_edge.workstation.train.trainer import Trainer
 def weights_meta(trainer: Trainer, **extra) -> dict:
     """What a weights file of this run records: :data:`META`, the class set (names, palette, ignore label)."""
     classes = trainer.cfg.class_set
-    trained_on = META["trained_on"] if trainer.cfg.classes_file is None else "train split of the run's data"
-    return {**META, "trained_on": trained_on, "classes": classes.to_dict(), **extra}
+    splits = trainer.cfg.train_splits
+    trained_on = f"CamVid {splits}" if trainer.cfg.classes_file is None else f"{splits} of the run's data"
+    return {**META, "trained_on": trained_on, "val_trained_on": trainer.cfg.val_trained_on,
+            "classes": classes.to_dict(), **extra}
 
 
 def load_state(cfg: TrainConfig, run_dir: Path, log=print) -> Dict[str, object]:
@@ -57,8 +59,13 @@ def save_best(trainer: Trainer, run_dir: Path, epoch: int, val: Dict[str, object
 
     save_weights(trainer.model, run_dir / "best_weights.npz", trainer.save_config,
                  meta=weights_meta(trainer, epoch=epoch, val_miou=float(val["miou"]), per_class_iou=val["per_class_iou"],
-                                   val_miou_smoothed=score, selection=f"mean of the last {trainer.cfg.select_window} "
-                                                                     "validations"))
+                                   val_miou_smoothed=score, selection=_selection(trainer.cfg)))
+
+
+def _selection(cfg: TrainConfig) -> str:
+    if cfg.val_trained_on:
+        return "the last validated epoch (val was trained on: its mIoU is no held-out score, so no selection on it)"
+    return f"mean of the last {cfg.select_window} validations"
 
 
 def save_last(trainer: Trainer, run_dir: Path, epoch: int) -> None:

@@ -46,6 +46,8 @@ class TrainConfig:
     num_classes: Optional[int] = None  # None: the class file's count, else CamVid's 12
     classes_file: Optional[str] = None  # names, palette, ignore label (enet_edge.class_sets); None: CamVid's
     strategy: str = "default"  # tf.distribute: auto | default | mirrored | multi-worker (workstation/train/distribute)
+    train_splits: str = "train"  # train | train+val: the final-weights run also learns from val (selection then
+    #                              on val is biased: the last epoch is kept; docs/training.md)
 
     def __post_init__(self) -> None:
         self.class_set  # noqa: B018 - validates num_classes and the class file up front
@@ -58,6 +60,8 @@ class TrainConfig:
         check_numbers(self)  # learning_rate, weight_decay, seed, limits (workstation/run_dir.py)
         if self.schedule not in ("cosine", "step"):
             raise ConfigError(f"schedule={self.schedule!r} must be cosine or step")
+        if self.train_splits not in TRAIN_SPLITS:
+            raise ConfigError(f"train_splits={self.train_splits!r} must be one of {', '.join(TRAIN_SPLITS)}")
         if self.strategy not in ("auto", "default", "mirrored", "multi-worker"):
             raise ConfigError(f"strategy={self.strategy!r} must be auto, default, mirrored or multi-worker")
         if self.class_weighting not in ("enet", "mfb", "none"):
@@ -75,6 +79,11 @@ class TrainConfig:
                                   f"{classes.num_classes} classes")
             return classes
         return default_for(NUM_CLASSES if self.num_classes is None else self.num_classes)
+
+    @property
+    def val_trained_on(self) -> bool:
+        """The run learns from the val split too: its val mIoU is not a held-out score."""
+        return self.train_splits == "train+val"
 
     def model_config(self, height: int, width: int, batch: int) -> ENetConfig:
         return ENetConfig(
@@ -95,3 +104,6 @@ LOG_FIELDS = ["epoch", "steps", "lr", "train_loss", "val_miou", "val_pixel_accur
 
 
 META = {"trained_on": "CamVid train", "realization_trained": TRAIN_REALIZATION.name}
+
+TRAIN_SPLITS = ("train", "train+val")
+"""What a run learns from: CamVid train, or train and val (the final weights of a recipe chosen on val)."""

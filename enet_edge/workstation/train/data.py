@@ -48,6 +48,10 @@ def load_data(cfg: TrainConfig, log=print) -> TrainData:
     n = cfg.class_set.num_classes
     images, labels, _ = camvid.load_split(data_dir, "train", limit=cfg.limit_train, num_classes=n)
     val_images, val_labels, _ = camvid.load_split(data_dir, "val", limit=cfg.limit_val, num_classes=n)
+    if cfg.val_trained_on:  # the final-weights run: val joins the training frames (and is no held-out score)
+        more, more_labels, _ = camvid.load_split(data_dir, "val", num_classes=n)
+        images, labels = np.concatenate([images, more]), np.concatenate([labels, more_labels])
+        log(f"training on train+val: {len(images)} frames; val mIoU below is not a held-out score")
     height, width = images.shape[1:3]
     if cfg.crop_height > height or cfg.crop_width > width:
         raise ConfigError(f"crop {cfg.crop_height}x{cfg.crop_width} is larger than the frames ({height}x{width})")

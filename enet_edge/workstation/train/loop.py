@@ -89,7 +89,7 @@ def _train_loop(cfg: TrainConfig, trainer: Trainer, data: TrainData, state: dict
             score = smoothed_score(history, cfg.select_window)
             log(f"epoch {state['epoch']}: loss {row['train_loss']:.4f}, val mIoU {percent(val['miou'])} "
                 f"(mean of the last {min(cfg.select_window, len(history))}: {percent(score)})")
-            if score > state["best_score"]:
+            if score > state["best_score"] or cfg.val_trained_on:  # val was trained on: keep the last epoch
                 state["best_score"], state["best_miou"], state["best_epoch"] = score, float(val["miou"]), state["epoch"]
                 save_best(trainer, run_dir, state["epoch"], val, score)
         save_last(trainer, run_dir, state["epoch"])

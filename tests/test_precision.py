@@ -332,3 +332,28 @@ def test_the_openvino_adapter_widens_what_an_f16_device_writes(tiny_ncs2_dir, rn
     f32 = core.compile_model(same, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(frame)[0]
     assert f16.dtype == np.float16
     np.testing.assert_array_equal(f16, f32.astype(np.float16))
+
+
+def test_the_widened_output_is_the_irs_type_sync_and_async(tiny_ncs2_dir, rng, monkeypatch):
+    """As on MYRIAD (simulated: the CPU is asked for f16 outputs too): infer() and the async callbacks both hand back
+    float32, the device's f16 values widened, and the output spec says float32."""
+    from enet_edge.runtime.adapters import openvino as adapter_module
+    from enet_edge.runtime.adapters import open_adapter
+
+    monkeypatch.setattr(adapter_module, "device_output_type", lambda device, ir_type: "f16")
+    adapter = open_adapter(tiny_ncs2_dir / "enet.xml", backend="openvino", device="CPU", precision="f32", nireq=2)
+    plain = open_adapter(tiny_ncs2_dir / "enet.xml", backend="openvino", device="CPU", precision="f32")
+    try:
+        frame = rng.integers(0, 256, adapter.input_spec.shape, dtype=np.uint8)
+        assert adapter.output_spec.dtype == "float32"
+        sync = adapter.infer(frame)
+        got = []
+        adapter.start_async(frame, None, lambda logits, _: got.append(logits))
+        adapter.wait_all()
+        expected = plain.infer(frame).astype(np.float16).astype(np.float32)
+        for out in (sync, got[0]):
+            assert out.dtype == np.float32
+            np.testing.assert_array_equal(out, expected)
+    finally:
+        adapter.close()
+        plain.close()

@@ -203,7 +203,7 @@ class OpenVINOAdapter(InferenceAdapter):
             self._free.append(request)
             raise DeviceError(f"inference on {self.device} failed: {ov_message(exc)}") from exc
         self._inflight.popleft()
-        logits = np.array(request.get_output_tensor(0).data, copy=True) if fetch else None
+        logits = np.array(request.get_output_tensor(0).data, dtype=self._widen, copy=True) if fetch else None
         self.last_request_ns = int(request.latency * 1e6)
         self._free.append(request)
         callback(logits, userdata)

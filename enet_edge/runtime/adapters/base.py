@@ -136,6 +136,33 @@ class InferenceAdapter(abc.ABC):
         """Release the device (MYRIAD: two processes cannot share one stick)."""
 
 
+class InOrderRequests:
+    """Completion of an adapter's async requests in submission order (the OpenVINO adapters' queue). The adapter
+    holds ``_free`` and ``_inflight`` (deques; None before its pool exists), makes its pool in ``_ensure_pool`` and
+    completes the oldest request in ``_complete_oldest(block)`` (False where it is not done yet and not ``block``)."""
+
+    _free: Any = None
+    _inflight: Any = None
+
+    def _ensure_pool(self) -> None:
+        """Create the request pool where it is made lazily; nothing by default."""
+
+    def _complete_oldest(self, block: bool) -> bool:
+        raise NotImplementedError
+
+    def wait_idle(self) -> None:
+        """Collect what has ended; block for the oldest request while none is free."""
+        self._ensure_pool()
+        while self._inflight and self._complete_oldest(block=False):
+            pass
+        if not self._free:
+            self._complete_oldest(block=True)
+
+    def wait_all(self) -> None:
+        while self._inflight:
+            self._complete_oldest(block=True)
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (a framework's multi-line error as one line), else its type."""
     text = str(exc).strip().splitlines()

@@ -16,7 +16,7 @@ from typing import Any, Deque, Dict, List, Optional
 import numpy as np
 
 from enet_edge.errors import ArtifactError, ConfigError, DeviceError
-from enet_edge.runtime.adapters.base import InferenceAdapter, LayerCounter, TensorSpec
+from enet_edge.runtime.adapters.base import InferenceAdapter, InOrderRequests, LayerCounter, TensorSpec
 from enet_edge.runtime.adapters.openvino_core import (openvino_api, openvino_module, newer_opset_hint, check_device,
                                                       device_capabilities, ov_message, supported_properties)
 from enet_edge.runtime.precision import (MODEL_PRECISION_KEY, PRECISION_PROPERTY, PrecisionRun, device_output_type,
@@ -58,7 +58,7 @@ def _ov_spec(port, path) -> TensorSpec:
     return TensorSpec(name, shape, _OV_TYPES.get(type_name, type_name))
 
 
-class OpenVINOAdapter(InferenceAdapter):
+class OpenVINOAdapter(InOrderRequests, InferenceAdapter):
     """An IR (.xml) or ONNX file compiled by OpenVINO for ``device`` (CPU, GPU, NPU, MYRIAD, AUTO, HETERO:...).
 
     ``precision``: f32 | f16 | bf16 asked as ``INFERENCE_PRECISION_HINT`` (checked by ``open_adapter``);
@@ -209,10 +209,6 @@ class OpenVINOAdapter(InferenceAdapter):
         callback(logits, userdata)
         return True
 
-    def _collect_done(self) -> None:
-        while self._inflight and self._complete_oldest(block=False):
-            pass
-
     def start_async(self, tensor, userdata, callback, fetch: bool = True) -> None:
         tensor = self.check_input(tensor)
         self.wait_idle()
@@ -224,16 +220,6 @@ class OpenVINOAdapter(InferenceAdapter):
             self._free.append(request)
             raise DeviceError(f"inference on {self.device} failed: {ov_message(exc)}") from exc
         self._inflight.append((request, userdata, callback, fetch, tensor))  # tensor: its memory is shared
-
-    def wait_idle(self) -> None:
-        self._ensure_pool()
-        self._collect_done()
-        if not self._free:
-            self._complete_oldest(block=True)
-
-    def wait_all(self) -> None:
-        while self._inflight:
-            self._complete_oldest(block=True)
 
     def per_layer_counters(self) -> List[LayerCounter]:
         rows = []

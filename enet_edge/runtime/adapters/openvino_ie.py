@@ -19,7 +19,7 @@ from typing import Any, Deque, Dict, List, Optional
 import numpy as np
 
 from enet_edge.errors import ArtifactError, ConfigError, DeviceError
-from enet_edge.runtime.adapters.base import InferenceAdapter, LayerCounter, TensorSpec
+from enet_edge.runtime.adapters.base import InferenceAdapter, InOrderRequests, LayerCounter, TensorSpec
 from enet_edge.runtime.adapters.openvino_core import VIRTUAL_DEVICES, ov_message, preload_libusb
 from enet_edge.runtime.precision import PrecisionRun, device_output_type, device_precision, normalize_precision
 
@@ -35,7 +35,7 @@ def _spec(name: str, data, dtype: str) -> TensorSpec:
     return TensorSpec(name, shape, dtype, "NHWC" if len(shape) == 4 and shape[3] == 3 else "")
 
 
-class IECoreAdapter(InferenceAdapter):
+class IECoreAdapter(InOrderRequests, InferenceAdapter):
     """An ONNX (or IR v10) file loaded by OpenVINO 2021.4's IECore on ``device`` (CPU, MYRIAD, MULTI:...).
 
     Options as :class:`~enet_edge.runtime.adapters.openvino.OpenVINOAdapter`'s. ``precision``: CPU f32 or bf16
@@ -184,16 +184,6 @@ class IECoreAdapter(InferenceAdapter):
             self._free.append(request)
             raise DeviceError(f"inference on {self.device} failed: {ov_message(exc)}") from exc
         self._inflight.append((request, userdata, callback, fetch))
-
-    def wait_idle(self) -> None:
-        while self._inflight and self._complete_oldest(block=False):
-            pass
-        if not self._free:
-            self._complete_oldest(block=True)
-
-    def wait_all(self) -> None:
-        while self._inflight:
-            self._complete_oldest(block=True)
 
     def per_layer_counters(self) -> List[LayerCounter]:
         counts = self._requests[0].get_perf_counts()

@@ -53,19 +53,20 @@ class IECoreAdapter(InOrderRequests, InferenceAdapter):
 
         path, requested = Path(path), normalize_precision(precision)
         self.version = str(get_version())
+        release = self.version.split("-")[0]
         core = IECore()
         available = list(core.available_devices)
         head, _, rest = device.partition(":")
         for name in (rest.split(",") if head in VIRTUAL_DEVICES else [device]):
             if name.split(".")[0] not in {d.split(".")[0] for d in available} and name not in available:
-                raise DeviceError(NO_STICK.format(device=name, version=self.version.split("-")[0],
+                raise DeviceError(NO_STICK.format(device=name, version=release,
                                                   available=", ".join(available) or "none"))
         config = {str(k): str(v) for k, v in (config or {}).items()}
         keys = self._supported(core, head)
         if requested in ("f32", "bf16") and "ENFORCE_BF16" in keys:
             config["ENFORCE_BF16"] = "YES" if requested == "bf16" else "NO"
         elif requested and requested != device_precision(device):
-            raise ConfigError(f"OpenVINO {self.version.split('-')[0]} on {device} cannot be asked for {requested}")
+            raise ConfigError(f"OpenVINO {release} on {device} cannot be asked for {requested}")
         if threads and "CPU_THREADS_NUM" in keys:
             config["CPU_THREADS_NUM"] = str(threads)
         if streams and "CPU_THROUGHPUT_STREAMS" in keys:
@@ -78,7 +79,7 @@ class IECoreAdapter(InOrderRequests, InferenceAdapter):
         try:
             net = core.read_network(model=str(path))
         except RuntimeError as exc:
-            raise ArtifactError(f"OpenVINO {self.version.split('-')[0]} cannot read {path}: {ov_message(exc)} (it reads "
+            raise ArtifactError(f"OpenVINO {release} cannot read {path}: {ov_message(exc)} (it reads "
                                 "ONNX and IR v10, not the IR v11 of OpenVINO 2022.1+: open the export's enet.onnx)") from exc
         self._in, self._out = next(iter(net.input_info)), next(iter(net.outputs))
         net.input_info[self._in].precision = "U8"
@@ -91,7 +92,7 @@ class IECoreAdapter(InOrderRequests, InferenceAdapter):
             self._exec = core.load_network(net, device, config, num_requests=max(0, int(nireq)))
         except RuntimeError as exc:
             settings = f" with {config}" if config else ""
-            raise DeviceError(f"OpenVINO {self.version.split('-')[0]} cannot load {path} on {device}{settings}: "
+            raise DeviceError(f"OpenVINO {release} cannot load {path} on {device}{settings}: "
                               f"{ov_message(exc)}") from exc
         self.load_ms = (time.perf_counter_ns() - start) / 1e6
         self.path, self.device, self.config = str(path), device, config
@@ -139,8 +140,7 @@ class IECoreAdapter(InOrderRequests, InferenceAdapter):
     def _output(self, request, fetch: bool = True) -> Optional[np.ndarray]:
         if not fetch:
             return None
-        data = request.output_blobs[self._out].buffer
-        return np.array(data, dtype=self._widen, copy=True) if self._widen is not None else np.array(data, copy=True)
+        return np.array(request.output_blobs[self._out].buffer, dtype=self._widen, copy=True)
 
     def _run(self, tensor: np.ndarray):
         tensor = self.check_input(tensor)

@@ -43,7 +43,7 @@ def small_suite(small_exports, camvid, tmp_path_factory):
     readme.write_text(f"intro\n{suite_config.README_START}\nold table\n{suite_config.README_END}\nrest\n")
     config = suite_config.SuiteConfig(sizes=(SMALL_SIZE,), time_s=None, niter=3, warmup=1, miou_frames=2,
                                build_dir=root / "build", out_dir=root / "results", data_dir=camvid, readme=readme,
-                               compile_variants=("ncs2", "hw-dilation"))
+                               compile_variants=("ncs2", "hw-dilation"), cpu_kinds=())
     logs = []
     with pytest.MonkeyPatch.context() as patch:  # the suite's targets as the small exports were quantized
         patch.setattr(exports, "bench_target", _small_bench_target)
@@ -343,3 +343,92 @@ def test_exports_run_in_a_process_of_their_own_and_are_reused(camvid, tmp_path):
         exports.ensure_export(dataclasses.replace(variant, target="nope"), (32, 48), config, logs.append)
     with pytest.raises(ArtifactError, match=r"exporting cpu at 36x48 failed: .*36"):  # the child's one line
         exports.ensure_export(variant, (36, 48), config, logs.append)
+
+
+def test_which_cpu_kinds_a_machine_measures():
+    from test_isa import HASWELL, SAPPHIRE_RAPIDS, ZEN4
+    from enet_edge.workstation.suite import kinds
+
+    config = suite_config.SuiteConfig()
+    runs, not_run = kinds.plan_kinds(config, SAPPHIRE_RAPIDS)
+    assert [level.name for level in runs] == ["avx2", "avx512-bf16"] and list(not_run) == ["amx"]
+    assert "this machine is of this kind" in not_run["amx"]
+    runs, not_run = kinds.plan_kinds(config, ZEN4)
+    assert [level.name for level in runs] == ["avx2"]
+    assert not_run["amx"].startswith("this CPU lacks amx_bf16, amx_int8, amx_tile;")
+    runs, not_run = kinds.plan_kinds(config, HASWELL)
+    assert runs == [] and set(not_run) == {"avx2", "avx512-bf16", "amx"}
+    runs, not_run = kinds.plan_kinds(dataclasses.replace(config, variants=("tf-graph",)), ZEN4)
+    assert runs == [] and "none of its variants" in not_run["avx2"]
+    kind = kinds.kind_config(config, runs and runs[0] or kinds.isa_level("avx2"))
+    assert kind.modes == ("latency",) and kind.variants == suite_config.KIND_VARIANTS and kind.cpu_kind == "avx2"
+    assert kind.peers == suite_config.KIND_PEERS and kind.compile_variants == () and kind.readme is None
+    assert kind.cpu_kinds == () and kind.sizes == config.sizes
+    assert suite_config.config_from_dict(json.loads(json.dumps(suite_config.config_to_dict(kind)))) == kind
+    with pytest.raises(ConfigError, match="unknown CPU kind"):
+        suite_config.SuiteConfig(cpu_kinds=("avx2", "neon"))
+    with pytest.raises(ConfigError, match="unknown field"):
+        suite_config.config_from_dict({"colour": 1})
+    assert cli.parse_args(["--cpu-kinds"]).cpu_kinds == () and cli.parse_args([]).cpu_kinds == ("avx2", "avx512-bf16",
+                                                                                                    "amx")
+
+
+def test_a_run_as_a_cpu_kind_refuses_to_start_without_the_cap(monkeypatch):
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    config = suite_config.SuiteConfig(cpu_kind="avx2", compile_variants=(), peers=())
+    with pytest.raises(ConfigError, match="needs ONEDNN_MAX_CPU_ISA=AVX2 set before OpenVINO loads"):
+        run.run_suite(config, log=lambda m: None)
+
+
+def test_goals_per_cpu_kind_text():
+    native = _peer_doc(10.0, 16.0)
+    zen4 = _peer_doc(10.0, 12.0)
+    zen4["limits"] = [{"size": [360, 480], "variant": "ov-int8", "total_ms": 9.0, "above_cap_share": 0.031,
+                       "by_type": [{"node_type": "Convolution", "exec_type": "jit_avx512_I8", "layers": 40,
+                                    "ms": 4.5, "share": 0.5}]}]
+    zen4["miou"], zen4["skipped"] = {"ov-int8": 0.66}, {"ov-fp16": "this CPU has no FP16 arithmetic"}
+    zen4["openvino_cpu_capabilities"] = ["FP32", "INT8", "BF16"]
+    for doc in (native, zen4):
+        doc["peer_goals"] = report.evaluate_peer_goals(doc)
+    native["cpu_kinds"] = {"native": "amx", "runs": [{"kind": "avx512-bf16", "title": "AVX-512 (Zen 4)",
+                                                      "onednn_cap": "AVX512_CORE_BF16", "document": zen4}],
+                           "not_run": {"amx": "this machine is of this kind", "avx2": "the avx2 run failed: boom"}}
+    text = "\n".join(report.kinds_text(native))
+    assert "| this machine (amx) | `ov-int8` (f32) | 360x480 | 10.00 ms | 1.60x (goal 1.5x) | 2.50x (goal 2x) | met | – |" \
+        in text
+    assert ("| avx512-bf16: AVX-512 (Zen 4) | `ov-int8` (f32) | 360x480 | 10.00 ms | 1.20x (goal 1.5x) | 2.50x (goal 2x) "
+            "| **NO**: 20% short of `peer-ov-default` | 3.1% |") in text
+    assert "As avx512-bf16 (`ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16`; OpenVINO CPU capabilities as such a CPU reports " \
+           "them: FP32, INT8, BF16)" in text
+    assert "| 360x480 | `ov-int8` | f32 | 5.00 ms | 10.00 ms | 66.00% |" in text
+    assert "| 360x480 | Convolution | jit_avx512_I8 | 40 | 4.500 | 50.0% |" in text
+    assert "`ov-fp16`: this CPU has no FP16 arithmetic" in text
+    assert "- CPU kind avx2 not measured: the avx2 run failed: boom" in text and "CPU kind amx" not in text
+    assert report.kinds_text(_peer_doc(1.0, 2.0)) == []
+    zen4["recommendation"], native["miou"] = None, {"ov-int8": 0.66}
+    report.derive(native)  # derives the kinds' documents too
+    assert native["cpu_kinds"]["runs"][0]["document"]["recommendation"]["variant"] == "ov-int8"
+
+
+def test_a_run_as_a_lower_cpu_kind(small_suite, tmp_path):
+    """The AVX2 kind in a process of its own with oneDNN capped: what such a CPU offers is measured at its
+    precisions (f32 for the peers' default), the rest is skipped, and the counters say what ran above the cap."""
+    from enet_edge.runtime.isa import isa_level
+    from enet_edge.workstation.suite import kinds
+
+    _, paths, _, _ = small_suite
+    build = paths["json"].parent.parent / "build"
+    config = suite_config.SuiteConfig(sizes=(SMALL_SIZE,), time_s=None, niter=2, warmup=1, miou_frames=1,
+                                      build_dir=build, out_dir=tmp_path, readme=None,
+                                      variants=("ov-fp32", "ov-bf16", "ov-fp32-cm"), peers=("peer-ov-default",))
+    logs = []
+    document = kinds.run_kind(config, isa_level("avx2"), logs.append)
+    assert not any("exporting" in line for line in logs)  # the small suite's exports and peers were reused
+    assert document["cpu_kind"] == {"kind": "avx2", "title": isa_level("avx2").title, "onednn_cap": "AVX2"}
+    assert "BF16" not in document["openvino_cpu_capabilities"] and "ov-bf16" in document["skipped"]
+    ran = {r["variant"]: r["precision"] for r in document["runs"][0]["results"]}
+    assert ran == {"ov-fp32": "f32", "ov-fp32-cm": "f32", "peer-ov-default": "f32"}
+    assert [r["mode"] for r in document["runs"]] == ["latency"] and "cpu_kinds" not in document
+    assert document["recommendation"]["variant"] in ran
+    assert 0.0 <= document["limits"][0]["above_cap_share"] <= 1.0
+    assert not {"avx512f", "amx_int8"} & set(document["machine"]["cpu_flags_of_note"])

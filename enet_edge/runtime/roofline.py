@@ -18,14 +18,16 @@ median say how close the measurement is to each bound (1.0: at the bound).
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
 from enet_edge.errors import ConfigError
+from enet_edge.runtime.isa import capped_flags, capped_level
 
 
 @dataclass(frozen=True)
@@ -95,9 +97,12 @@ def peak_gmacs(precision: str, cpu: CpuSpec) -> float:
 
 
 def read_cpu_spec(cpuinfo: str = "/proc/cpuinfo",
-                  max_freq: str = "/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq") -> CpuSpec:
+                  max_freq: str = "/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq",
+                  environ: Optional[Mapping[str, str]] = None) -> CpuSpec:
     """:class:`CpuSpec` of this machine from ``/proc/cpuinfo`` (flags, vendor, family, physical cores, MHz) and the
-    kernel's maximum frequency (kHz) where it exists."""
+    kernel's maximum frequency (kHz) where it exists. Under an ISA cap (``ONEDNN_MAX_CPU_ISA`` in ``environ``,
+    default ``os.environ``: :mod:`enet_edge.runtime.isa`) the flags beyond the capped CPU kind are left out, so the
+    peak is that kind's."""
     try:
         text = Path(cpuinfo).read_text(errors="replace")
     except OSError as exc:
@@ -121,7 +126,8 @@ def read_cpu_spec(cpuinfo: str = "/proc/cpuinfo",
     except (OSError, ValueError):
         pass
     family = fields.get("cpu family")
-    return CpuSpec(tuple(fields.get("flags", "").split()), len(cores) or max(processors, 1), mhz / 1000,
+    level = capped_level(os.environ if environ is None else environ)
+    return CpuSpec(capped_flags(fields.get("flags", "").split(), level), len(cores) or max(processors, 1), mhz / 1000,
                    fields.get("vendor_id", ""), int(family) if family and family.isdigit() else None)
 
 

@@ -12,10 +12,10 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 
 from enet_edge.device import bench
 from enet_edge.errors import ConfigError, EnetEdgeError
+from enet_edge.runtime.isa import ISA_LEVEL_NAMES
 from enet_edge.workstation.suite.config import COMPILE_VARIANT_NAMES, SCHEMA, VARIANT_NAMES, SuiteConfig
 from enet_edge.workstation.suite.peers import PEER_NAMES
-from enet_edge.workstation.suite.report import (class_map_savings, evaluate_goals, evaluate_peer_goals, recommend,
-                                                render_markdown, write_outputs)
+from enet_edge.workstation.suite.report import derive, render_markdown, write_outputs
 from enet_edge.workstation.suite.run import run_suite
 
 def _size(text: str) -> Tuple[int, int]:
@@ -53,6 +53,9 @@ def parse_args(argv: Optional[Sequence[str]] = None, root: Path = Path(".")) -> 
                         + ", ".join(COMPILE_VARIANT_NAMES))
     p.add_argument("--peers", nargs="*", default=list(PEER_NAMES), metavar="NAME",
                    help="peers measured in the same rounds (none: no peers); subset of: " + ", ".join(PEER_NAMES))
+    p.add_argument("--cpu-kinds", nargs="*", default=list(ISA_LEVEL_NAMES), metavar="KIND",
+                   help="CPU kinds below this machine's to measure too, each in a run with oneDNN capped at its "
+                        "instruction set (none: only this machine); subset of: " + ", ".join(ISA_LEVEL_NAMES))
     p.add_argument("--no-limits", action="store_true",
                    help="skip the per-layer counters pass of the recommended variant")
     p.add_argument("--render", type=Path, metavar="JSON",
@@ -64,7 +67,7 @@ def parse_args(argv: Optional[Sequence[str]] = None, root: Path = Path(".")) -> 
                        out_dir=a.out_dir, weights=a.weights, data_dir=a.data_dir,
                        readme=None if a.no_readme else root / SuiteConfig.readme, render=a.render,
                        compile_variants=tuple(a.compile_variants), peers=tuple(a.peers),
-                       limits=not a.no_limits)
+                       limits=not a.no_limits, cpu_kinds=tuple(a.cpu_kinds))
 
 
 def rerender(path: Path) -> Dict[str, Any]:
@@ -75,11 +78,7 @@ def rerender(path: Path) -> Dict[str, Any]:
         raise ConfigError(f"--render {path}: not a readable results JSON ({exc})") from exc
     if not isinstance(document, dict) or document.get("schema") != SCHEMA:
         raise ConfigError(f"--render {path}: not a {SCHEMA} document")
-    document["goals"] = evaluate_goals(document)
-    document["class_map"] = class_map_savings(document)
-    document["recommendation"] = recommend(document)
-    document["peer_goals"] = evaluate_peer_goals(document)
-    return document
+    return derive(document)
 
 
 def main(argv: Optional[Sequence[str]] = None, root: Path = Path(".")) -> int:

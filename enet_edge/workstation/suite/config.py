@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from enet_edge.device import bench
 from enet_edge.errors import ConfigError
 from enet_edge.export.compile_table import COMPILE_VARIANTS
 from enet_edge.workstation.suite.peers import PEER_NAMES
 from enet_edge.runtime.backends import artifact_file
+from enet_edge.runtime.isa import ISA_LEVEL_NAMES
 
 SCHEMA = "enet-edge-bench-suite/1"
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -101,6 +103,8 @@ class SuiteConfig:
     compile_variants: Tuple[str, ...] = COMPILE_VARIANT_NAMES  # rows of the MYRIAD X compile table (first size)
     peers: Tuple[str, ...] = PEER_NAMES  # what users would run instead (peers.PEERS), measured in the same rounds
     limits: bool = True  # per-layer counters of the recommended variant, per size (a pass after the timed runs)
+    cpu_kinds: Tuple[str, ...] = ISA_LEVEL_NAMES  # CPU kinds below this machine's to emulate (.kinds), one run each
+    cpu_kind: Optional[str] = None  # this run is one of those: set by .kinds in the process it starts, never by hand
 
     def __post_init__(self) -> None:
         if not self.sizes:
@@ -123,12 +127,48 @@ class SuiteConfig:
         unknown = set(self.peers) - set(PEER_NAMES)
         if unknown:
             raise ConfigError(f"unknown peer(s) {sorted(unknown)}; choose from {', '.join(PEER_NAMES)}")
+        unknown = set(self.cpu_kinds) - set(ISA_LEVEL_NAMES)
+        if unknown or (self.cpu_kind is not None and self.cpu_kind not in ISA_LEVEL_NAMES):
+            raise ConfigError(f"unknown CPU kind(s) {sorted(unknown) or [self.cpu_kind]}; choose from "
+                              f"{', '.join(ISA_LEVEL_NAMES)}")
         if self.miou_frames < -1:
             raise ConfigError("--miou-frames must be >= -1 (-1: skip, 0: the whole val split)")
 
 
 # --------------------------------------------------------------------------------------------
 # Artifacts
+
+
+def config_to_dict(config: SuiteConfig) -> Dict[str, Any]:
+    """``config`` as JSON-ready values (paths as strings); :func:`config_from_dict` reads it back."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(config).items()}
+
+
+def config_from_dict(values: Dict[str, Any]) -> SuiteConfig:
+    """The :class:`SuiteConfig` that :func:`config_to_dict` wrote (lists back to tuples, strings back to paths)."""
+    fields = {f.name: f for f in dataclasses.fields(SuiteConfig)}
+    out: Dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in fields:
+            raise ConfigError(f"suite config: unknown field {name!r}")
+        if name == "sizes":
+            value = tuple(tuple(size) for size in value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        elif value is not None and name in PATH_FIELDS:
+            value = Path(value)
+        out[name] = value
+    return SuiteConfig(**out)
+
+
+PATH_FIELDS = ("build_dir", "out_dir", "weights", "data_dir", "readme", "render")
+
+KIND_VARIANTS = ("ov-fp32", "ov-bf16", "ov-fp16", "ov-int8", "ov-fp32-cm", "ov-int8-cm", "ov-bf16-cm")
+"""The variants measured again on each emulated CPU kind (:mod:`.kinds`): OpenVINO's, whose kernels the ISA cap
+reaches; TensorFlow and ONNX Runtime detect the CPU themselves, and the ncs2 IR on the CPU is not a choice for speed."""
+
+KIND_PEERS = ("peer-ov-default", "peer-ov-cpu", "peer-litert")
+"""The peers measured on each emulated CPU kind: those of the goals and the closest (the seed's is 7x slower)."""
 
 
 PEER_GOALS = (("peer-ov-default", 1.5), ("peer-litert", 2.0))

@@ -8,6 +8,7 @@ which keeps its measurement sessions, ran out of memory on a 23 GB machine when 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 from enet_edge.errors import ArtifactError, ConfigError
 from enet_edge.export.compile_table import code_digest
 from enet_edge.resources import DEFAULT_WEIGHTS
+from enet_edge.runtime.isa import environ_for
 from enet_edge.workstation.suite.config import SCALING_INT8, SuiteConfig, Variant
 
 KEY_FILE = "suite_key.json"
@@ -79,7 +81,9 @@ def ensure_export(variant: Variant, size: Tuple[int, int], config: SuiteConfig, 
     log(f"exporting {target} at {size[0]}x{size[1]} to {out}")
     command = [sys.executable, "-m", __name__, variant.target, "gated" if gated else "scaled", variant.class_map or "-",
                str(size[0]), str(size[1]), str(weights), str(config.data_dir or "-"), str(out)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # the machine's own ISA, even when the suite runs as a lower CPU kind: calibration and checks are the export's
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=environ_for(None, os.environ))
     lines = []
     for line in process.stdout:
         lines.append(line.rstrip())

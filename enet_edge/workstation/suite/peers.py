@@ -16,6 +16,7 @@ converters' graphs would otherwise stay in the suite's memory for the rest of th
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from typing import Callable, Optional, Tuple
 from enet_edge.errors import ArtifactError, DeviceError
 from enet_edge.fileio import sha256_file
 from enet_edge.model.config import REFERENCE_REALIZATION, Realization
+from enet_edge.runtime.isa import environ_for
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def ensure_peer(peer: Peer, weights: Path, size: Tuple[int, int], build_dir: Pat
     try:
         command = [sys.executable, "-m", __name__, peer.name, str(weights), str(size[0]), str(size[1]),
                    str(tmp / peer.file)]
-        done = subprocess.run(command, capture_output=True, text=True)
+        done = subprocess.run(command, capture_output=True, text=True, env=environ_for(None, os.environ))
         if done.returncode != 0 or not (tmp / peer.file).is_file():
             why = (done.stderr.strip().splitlines() or ["no output"])[-1]
             raise ArtifactError(f"{peer.name}: the conversion failed: {why}")

@@ -178,6 +178,85 @@ def limits_text(document: Dict[str, Any]) -> List[str]:
     return lines + [""]
 
 
+def kinds_text(document: Dict[str, Any]) -> List[str]:
+    """Markdown lines: the peer goals on every CPU kind measured (this machine's, then the emulated ones, each its own
+    interleaved run), each kind's latency table and per-layer counters, and the kinds not measured with why."""
+    kinds = document.get("cpu_kinds")
+    if not kinds:
+        return []
+    peers = [peer for peer, _ in PEER_GOALS]
+    lines = ["Goals per CPU kind. This machine's own kind is the tables above; every kind below it ran in a process "
+             "of its own with oneDNN capped at that kind's instruction set (`ONEDNN_MAX_CPU_ISA`: OpenVINO's variants "
+             "and the goals' peers interleaved, latency mode, at the precisions such a CPU runs; docs/bench.md, "
+             "\"CPU kinds\"). Memory, caches, clock and cores are this machine's; LiteRT's XNNPACK ignores the cap "
+             "and keeps this machine's instructions (its rows favour the peer). *Above the kind*: the share of the "
+             "recommended variant's counted time in kernels the cap did not reach.", "",
+             "| CPU kind | recommended | size | end-to-end median | "
+             + " | ".join(f"x `{p}`" for p in peers) + " | goals | above the kind |",
+             "|---|---|---|---|" + "---|" * len(peers) + "---|---|"]
+    measured = [(f"this machine ({kinds.get('native') or 'below AVX2'})", document)] + \
+        [(f"{k['kind']}: {k['title']}", k["document"]) for k in kinds.get("runs") or []]
+    for label, doc in measured:
+        rec = doc.get("recommendation")
+        if not rec:
+            lines.append(f"| {label} | no recommendation (no mIoU measured) | | |" + " |" * len(peers) + " | |")
+            continue
+        above = {tuple(limit["size"]): limit.get("above_cap_share") for limit in doc.get("limits") or []}
+        for run in doc["runs"]:
+            if run["mode"] != "latency":
+                continue
+            ours = _result(doc, rec["variant"], run["size"], "latency")
+            goals = [g for g in doc.get("peer_goals") or [] if list(g["size"]) == list(run["size"])]
+            cells = []
+            for peer in peers:
+                g = next((g for g in goals if g["peer"] == peer), None)
+                cells.append("–" if not g or g["value"] is None else f"{g['value']:.2f}x (goal {g['factor']:g}x)")
+            verdicts = [g for g in goals if g["value"] is not None]
+            short = [f"**NO**: {100 * (1 - g['value'] / g['factor']):.0f}% short of `{g['peer']}`"
+                     for g in verdicts if not g["met"]]
+            verdict = "; ".join(short) if short else ("met" if verdicts else "not measured")
+            share = above.get(tuple(run["size"]))
+            lines.append(f"| {label} | `{rec['variant']}` ({ours['precision'] if ours else '?'}) "
+                         f"| {run['size'][0]}x{run['size'][1]} "
+                         f"| {format_ms(ours['e2e_latency_ms']['median'] if ours else None, '–')} | "
+                         + " | ".join(cells) + f" | {verdict} | {'–' if share is None else f'{100 * share:.1f}%'} |")
+    lines.append("")
+    for k in kinds.get("runs") or []:
+        doc = k["document"]
+        lines += [f"As {k['kind']} (`ONEDNN_MAX_CPU_ISA={k['onednn_cap']}`; OpenVINO CPU capabilities as such a CPU "
+                  f"reports them: {', '.join(doc.get('openvino_cpu_capabilities') or [])}):", "",
+                  "| size | variant | precision | infer median | end-to-end median | mIoU |", "|---|---|---|---|---|---|"]
+        mious = {**doc.get("miou", {}), **(doc.get("peer_miou") or {})}
+        for run in doc["runs"]:
+            first = list(run["size"]) == list(doc["runs"][0]["size"])
+            for r in run["results"]:
+                miou = mious.get(r["variant"]) if first else None
+                lines.append(f"| {run['size'][0]}x{run['size'][1]} | `{r['variant']}` | {r['precision'] or ''} "
+                             f"| {format_ms(r['latency_ms']['median'], '–')} "
+                             f"| {format_ms(r['e2e_latency_ms']['median'], '–')} "
+                             f"| {'–' if miou is None else f'{100 * miou:.2f}%'} |")
+        lines += [""] + limits_text(doc)
+        if doc.get("skipped"):
+            lines += [f"Not measured as {k['kind']}: " + "; ".join(f"`{n}`: {why}" for n, why in doc["skipped"].items()),
+                      ""]
+    for kind, why in (kinds.get("not_run") or {}).items():
+        if kind != kinds.get("native"):
+            lines.append(f"- CPU kind {kind} not measured: {why}")
+    return lines + ([""] if kinds.get("not_run") else [])
+
+
+def derive(document: Dict[str, Any]) -> Dict[str, Any]:
+    """``document`` with its derived parts (goals, class-map savings, recommendation, peer goals) computed from its
+    measurements, and those of every CPU kind's document in it."""
+    document["goals"] = evaluate_goals(document)
+    document["class_map"] = class_map_savings(document)
+    document["recommendation"] = recommend(document)
+    document["peer_goals"] = evaluate_peer_goals(document)
+    for kind in (document.get("cpu_kinds") or {}).get("runs") or []:
+        derive(kind["document"])
+    return document
+
+
 def bounds_text(document: Dict[str, Any]) -> List[str]:
     """Markdown lines: how far the recommended variant is from the CPU's compute peak and from a one-pass activation
     stream, per size (latency mode; :mod:`enet_edge.runtime.roofline`)."""
@@ -275,7 +354,7 @@ def render_markdown(document: Dict[str, Any]) -> str:
         lines += ["MYRIAD X compiler (the ncs2 graph and its variants, compiled for the stick without one):", "",
                   render_compile_table(compiled["rows"], tuple(compiled["size"])), ""]
     lines += [recommendation_text(document.get("recommendation")), ""]
-    lines += bounds_text(document) + peers_text(document) + limits_text(document)
+    lines += bounds_text(document) + peers_text(document) + limits_text(document) + kinds_text(document)
     if document["skipped"]:
         lines += ["Not measured:", ""] + [f"- `{k}`: {v}" for k, v in document["skipped"].items()] + [""]
     lines += ["Goals (first size, latency mode):", "", "| goal | measured | met |", "|---|---|---|"]

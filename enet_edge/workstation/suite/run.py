@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import os
 import re
 import time
 from pathlib import Path
@@ -12,14 +13,16 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from enet_edge import camvid
 from enet_edge.device import bench
-from enet_edge.errors import EnetEdgeError
+from enet_edge.errors import ConfigError, EnetEdgeError
 from enet_edge.export.compile_table import COMPILE_VARIANTS, compile_table
 from enet_edge.export.targets import load_target
 from enet_edge.runtime.backends import OPENVINO_BACKEND
-from enet_edge.workstation.suite.config import BASELINE, SCALING_INT8, SCHEMA, VARIANTS, SuiteConfig, Variant
+from enet_edge.runtime.isa import ISA_CAP_VARIABLE, IsaLevel, capped_flags, capped_level, isa_level, share_above
+from enet_edge.workstation.suite.config import (BASELINE, SCALING_INT8, SCHEMA, VARIANTS, SuiteConfig, Variant,
+                                                config_to_dict)
 from enet_edge.workstation.suite.exports import ensure_export, weights_path
 from enet_edge.workstation.suite.peers import PEERS, ensure_peer
-from enet_edge.workstation.suite.report import class_map_savings, evaluate_goals, evaluate_peer_goals, recommend
+from enet_edge.workstation.suite.report import derive
 
 def cpu_flags_of_note() -> List[str]:
     """The x86 flags that decide CNN speed (AVX2, AVX-512, VNNI, AMX, FP16/BF16), from /proc/cpuinfo."""
@@ -64,16 +67,18 @@ def measure_miou(entry: bench.BenchEntry, pairs, log: Callable[[str], None]) -> 
 
 
 def peer_entries(size: Tuple[int, int], config: SuiteConfig, skipped: Dict[str, str],
-                 log: Callable[[str], None]) -> List[bench.BenchEntry]:
+                 log: Callable[[str], None], level: Optional[IsaLevel] = None) -> List[bench.BenchEntry]:
     """The bench entries of the peers (:mod:`.peers`) at ``size``, made or reused; a peer that cannot be made or run
-    here goes to ``skipped`` with why. Peers run at the CPU's default precision, as a user would run them."""
+    here goes to ``skipped`` with why. Peers run at the CPU's default precision, as a user would run them (as CPU
+    kind ``level``: that kind's default, asked explicitly; the capped OpenVINO would pick this machine's)."""
     entries = []
     for peer in PEERS:
         if peer.name not in config.peers:
             continue
+        precision = level.precision_for(None) if level is not None and peer.backend == OPENVINO_BACKEND else None
         try:
             path = ensure_peer(peer, weights_path(config), size, config.build_dir, log)
-            entries.append(bench.BenchEntry(str(path), peer.backend, "CPU", None, label=peer.name))
+            entries.append(bench.BenchEntry(str(path), peer.backend, "CPU", precision, label=peer.name))
         except EnetEdgeError as exc:
             skipped[f"{peer.name}@{size[0]}x{size[1]}"] = str(exc)
     return entries
@@ -84,10 +89,11 @@ LIMIT_ROWS = 8
 
 
 def limits_of(entries: Dict[Tuple[int, int], bench.BenchEntry], config: SuiteConfig,
-              log: Callable[[str], None]) -> List[Dict[str, Any]]:
+              log: Callable[[str], None], level: Optional[IsaLevel] = None) -> List[Dict[str, Any]]:
     """Where the time of one variant goes, per size: OpenVINO's per-layer counters summed by op type and
     implementation (the :data:`LIMIT_ROWS` largest), in a pass of its own after the timed runs, so that the counters
-    never slow what was timed. ``entries``: the variant's bench entry per size (OpenVINO entries only)."""
+    never slow what was timed. ``entries``: the variant's bench entry per size (OpenVINO entries only). As CPU kind
+    ``level``, each size also gets ``above_cap_share``: the counted time in kernels beyond that kind."""
     out = []
     for size, entry in entries.items():
         log(f"per-layer counters of {entry.label} at {size[0]}x{size[1]}")
@@ -99,6 +105,8 @@ def limits_of(entries: Dict[Tuple[int, int], bench.BenchEntry], config: SuiteCon
                     "by_type": [{"node_type": t.node_type, "exec_type": t.exec_type, "layers": t.layers,
                                  "ms": round(t.real_time_us / 1e3, 3), "share": round(t.real_time_us / total_us, 4)}
                                 for t in totals[:LIMIT_ROWS]]})
+        if level is not None:
+            out[-1]["above_cap_share"] = round(share_above(level, ((t.exec_type, t.real_time_us) for t in totals)), 4)
     return out
 
 
@@ -106,7 +114,13 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
     """Export what is missing, measure every variant, and return the suite document (not yet written)."""
     started = time.perf_counter()
     weights_path(config)  # fail now, not after the first exports
+    level = isa_level(config.cpu_kind) if config.cpu_kind else None
+    if level is not None and capped_level(os.environ) is not level:
+        raise ConfigError(f"a run as CPU kind {level.name} needs {ISA_CAP_VARIABLE}={level.onednn_cap} set before "
+                          "OpenVINO loads; the suite's CPU kinds (.kinds) start it so")
     caps = cpu_capabilities()
+    if level is not None:
+        caps = level.capabilities(caps)
     variants = [v for v in VARIANTS if v.name in config.variants]
     skipped: Dict[str, str] = {}
     for v in variants:
@@ -132,7 +146,7 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
                         skipped.setdefault(f"{v.name}@{size[0]}x{size[1]}", f"export failed: {exc}")
         entries = [entry_for(v, size, export_dirs, config) for v in variants
                    if v.name not in skipped and (v.target is None or export_dirs.get(v.export_name))]
-        peers = peer_entries(size, config, skipped, log)
+        peers = peer_entries(size, config, skipped, log, level)
         if index == 0 and config.miou_frames >= 0:
             pairs = camvid.spread_pairs(config.data_dir, "val", config.miou_frames)
             log(f"mIoU on {len(pairs)} CamVid val frames at {size[0]}x{size[1]}")
@@ -163,13 +177,15 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
                              log=log)
         compiled = {"size": list(size), "rows": rows}
     machine = bench.machine_info()  # after the runs: versions of what was imported (TensorFlow) are known
-    machine["cpu_flags_of_note"] = cpu_flags_of_note()
+    machine["cpu_flags_of_note"] = list(capped_flags(cpu_flags_of_note(), level))
     document = {
         "schema": SCHEMA,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine,
         "openvino_cpu_capabilities": list(caps),
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(config).items()},
+        "config": config_to_dict(config),
+        "cpu_kind": None if level is None else {"kind": level.name, "title": level.title,
+                                                "onednn_cap": level.onednn_cap},
         "baseline": BASELINE,
         "variants": [dataclasses.asdict(v) for v in variants],
         "peers": [{"name": p.name, "title": p.title, "converter": p.converter,
@@ -183,12 +199,14 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
         "myriad_compile": compiled,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    document["goals"] = evaluate_goals(document)
-    document["class_map"] = class_map_savings(document)
-    document["recommendation"] = recommend(document)
-    document["peer_goals"] = evaluate_peer_goals(document)
+    derive(document)
     rec = document["recommendation"]
     counted = {size: by_label[rec["variant"]] for size, by_label in entries_at.items()
                if rec and rec["variant"] in by_label and by_label[rec["variant"]].backend == OPENVINO_BACKEND}
-    document["limits"] = limits_of(counted, config, log) if config.limits else []
+    document["limits"] = limits_of(counted, config, log, level) if config.limits else []
+    if level is None and config.cpu_kinds:
+        from enet_edge.workstation.suite.kinds import run_kinds
+
+        document["cpu_kinds"] = run_kinds(config, bench.cpuinfo().get("flags", []), log)
+    document["seconds"] = round(time.perf_counter() - started, 1)
     return document

@@ -29,6 +29,8 @@ SMOKE_ARGS = ["--epochs", "1", "--batch", "1", "--crop", "64", "96", "--val-ever
     ({"select_window": 0}, "select_window"),
     ({"train_splits": "val"}, "train_splits='val' must be one of train, train\\+val"),
     ({"strategy": "tpu"}, "strategy='tpu' must be auto, default, mirrored or multi-worker"),
+    ({"scale_min": 1.5, "scale_max": 1.0}, "scale range 1.5..1 must satisfy"),
+    ({"scale_min": 0.1}, "scale range 0.1..1"),
 ])
 def test_train_config_validation(kwargs, match):
     with pytest.raises(ConfigError, match=match):
@@ -162,3 +164,52 @@ def test_train_plus_val_learns_from_both_and_says_so(camvid):
     assert meta["trained_on"] == "CamVid train+val" and meta["val_trained_on"] is True
     assert weights_meta(SimpleNamespace(cfg=TrainConfig()))["trained_on"] == "CamVid train"
     assert _selection(both).startswith("the last validated epoch (val was trained on")
+
+
+def _scaled_batches(scale, epoch=0, num_classes=None, classes_file=None):
+    from enet_edge.workstation.train import TrainData, make_dataset
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(1, 255, (4, 40, 64, 3), dtype=np.uint8)  # never 0: padding is
+    labels = rng.integers(0, 11, (4, 40, 64), dtype=np.uint8)  # never 11 (void): padding is
+    data = TrainData(images, labels, images[:1], labels[:1], np.ones(12, np.float32))
+    cfg = TrainConfig(crop_height=32, crop_width=48, scale_min=scale[0], scale_max=scale[1], num_classes=num_classes,
+                      classes_file=classes_file)
+    return [(x.numpy(), y.numpy()) for x, y in make_dataset(cfg, data, 2, epoch)]
+
+
+def test_scale_augmentation_rescales_pads_with_the_ignore_label_and_is_seeded():
+    """``--scale``: each frame is rescaled by a random factor before the crop; a frame smaller than the crop is
+    padded with image 0 and the ignore label (the loss weighs it 0); the same epoch draws the same batches."""
+    small = _scaled_batches((0.5, 0.5))
+    for x, y in small:  # 40x64 -> 20x32, padded to the 32x48 crop: 640 of 1536 pixels are the frame's
+        assert x.shape == (2, 32, 48, 3) and y.shape == (2, 32, 48)
+        assert ((y == 11).sum(axis=(1, 2)) == 1536 - 640).all()
+        assert ((x == 0).all(axis=-1) == (y == 11)).all()
+    large = _scaled_batches((2.0, 2.0))
+    assert all((y < 11).all() and (x > 0).all() for x, y in large)  # upscaled: every pixel from the frame
+    plain = _scaled_batches((1.0, 1.0))
+    assert all(set(np.unique(y)) <= set(range(11)) for _, y in plain)
+    again, other = _scaled_batches((0.6, 1.8)), _scaled_batches((0.6, 1.8), epoch=1)
+    assert all((a[0] == b[0]).all() for a, b in zip(again, _scaled_batches((0.6, 1.8))))
+    assert any((a[1] != b[1]).any() for a, b in zip(again, other))
+
+
+def test_scale_below_the_crop_needs_an_ignore_label(tmp_path, camvid):
+    from enet_edge.workstation.train.data import load_data
+
+    cfg = TrainConfig(data_dir=str(camvid), limit_train=1, limit_val=1, crop_height=360, crop_width=480,
+                      scale_min=0.75, scale_max=1.25, num_classes=13)  # generic classes: no ignore label
+    with pytest.raises(ConfigError, match="no ignore label to pad with"):
+        load_data(cfg, log=lambda m: None)
+    assert load_data(TrainConfig(data_dir=str(camvid), limit_train=1, limit_val=1, crop_height=360, crop_width=480,
+                                 scale_min=0.75, scale_max=1.25), log=lambda m: None).images.shape[0] == 1
+
+
+def test_train_cli_takes_the_scale_range(tmp_path, monkeypatch):
+    from enet_edge.workstation.train import cli as train_cli
+
+    seen = {}
+    monkeypatch.setattr(train_cli, "train", lambda cfg: seen.setdefault("cfg", cfg) and {})
+    main(["train", "--run-dir", str(tmp_path / "run"), "--scale", "0.75", "1.5"])
+    assert (seen["cfg"].scale_min, seen["cfg"].scale_max) == (0.75, 1.5)

@@ -40,6 +40,9 @@ def add_cli(sub) -> None:
                    help="tf.distribute: one device (default), every local GPU (mirrored), the machines of TF_CONFIG "
                         "(multi-worker); auto picks multi-worker with a TF_CONFIG cluster, mirrored with 2+ GPUs, "
                         "else default. --batch is the global batch (docs/training.md)")
+    p.add_argument("--scale", type=float, nargs=2, metavar=("MIN", "MAX"), default=(1.0, 1.0),
+                   help="rescale each frame by a random factor in [MIN, MAX] before the crop (labels by nearest "
+                        "neighbour; a frame smaller than the crop is padded with the ignore label); default 1 1: none")
     p.add_argument("--train-splits", choices=("train", "train+val"), default="train",
                    help="train+val: the final weights of a recipe chosen on val also learn from val; best_weights.npz "
                         "is then the last epoch (val is no held-out score) and the weights card says so")
@@ -54,7 +57,7 @@ def run_train(args) -> int:
         select_window=args.select_window, seed=args.seed,
         limit_train=args.limit_train, limit_val=args.limit_val, max_steps=args.max_steps,
         init_weights=args.init_weights, num_classes=args.num_classes, classes_file=args.classes,
-        strategy=args.strategy, train_splits=args.train_splits,
+        strategy=args.strategy, train_splits=args.train_splits, scale_min=args.scale[0], scale_max=args.scale[1],
     )
     try:
         state = train(cfg)

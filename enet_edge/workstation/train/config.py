@@ -48,6 +48,8 @@ class TrainConfig:
     strategy: str = "default"  # tf.distribute: auto | default | mirrored | multi-worker (workstation/train/distribute)
     train_splits: str = "train"  # train | train+val: the final-weights run also learns from val (selection then
     #                              on val is biased: the last epoch is kept; docs/training.md)
+    scale_min: float = 1.0  # random rescale of each frame by a factor in [scale_min, scale_max] before the crop
+    scale_max: float = 1.0  # (1, 1: none; a frame scaled below the crop is padded with the ignore label)
 
     def __post_init__(self) -> None:
         self.class_set  # noqa: B018 - validates num_classes and the class file up front
@@ -64,6 +66,9 @@ class TrainConfig:
             raise ConfigError(f"train_splits={self.train_splits!r} must be one of {', '.join(TRAIN_SPLITS)}")
         if self.strategy not in ("auto", "default", "mirrored", "multi-worker"):
             raise ConfigError(f"strategy={self.strategy!r} must be auto, default, mirrored or multi-worker")
+        if not 0.25 <= self.scale_min <= self.scale_max <= 4.0:
+            raise ConfigError(f"scale range {self.scale_min:g}..{self.scale_max:g} must satisfy 0.25 <= min <= max "
+                              "<= 4 (1 1: no rescaling)")
         if self.class_weighting not in ("enet", "mfb", "none"):
             raise ConfigError(f"class_weighting={self.class_weighting!r} must be enet, mfb or none")
 

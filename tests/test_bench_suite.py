@@ -185,7 +185,7 @@ def test_suite_on_simulated_cpu_kinds(small_suite, monkeypatch, tmp_path, kind, 
     names = ("ov-fp32", "ov-bf16", "ov-bf16-cm", "ov-fp16", "ov-int8")
     config = suite_config.SuiteConfig(sizes=(SMALL_SIZE,), modes=("latency",), variants=names, time_s=None, niter=2,
                                warmup=1, miou_frames=1, build_dir=build, out_dir=tmp_path / "results", readme=None,
-                               compile_variants=(), peers=(), limits=False)
+                               compile_variants=(), peers=(), limits=False, cpu_kinds=())
     logs = []
     document = run.run_suite(config, log=logs.append)
     assert not any(line.startswith("exporting") for line in logs)  # every export already there

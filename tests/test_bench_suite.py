@@ -404,7 +404,15 @@ def test_goals_per_cpu_kind_text():
     assert "| 360x480 | Convolution | jit_avx512_I8 | 40 | 4.500 | 50.0% |" in text
     assert "`ov-fp16`: this CPU has no FP16 arithmetic" in text
     assert "- CPU kind avx2 not measured: the avx2 run failed: boom" in text and "CPU kind amx" not in text
+    assert "Faster on this machine" not in text  # the kind's recommendation is not faster than this machine's
     assert report.kinds_text(_peer_doc(1.0, 2.0)) == []
+    native["recommendation"] = {"variant": "ov-bf16-cm", "size": [360, 480], "e2e_median_ms": 12.5}
+    zen4["recommendation"].update(size=[360, 480], e2e_median_ms=10.0)
+    assert report.faster_kinds_text(native) == [
+        "- Faster on this machine than its own recommendation: `ov-int8` as avx512-bf16, 10.00 ms against 12.50 ms "
+        "end to end at 360x480 (0.80x; separate processes, so confirm it in alternating rounds with "
+        "`benchmarks/cpu_kinds_ab.py`). A process runs so with `ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16` in its "
+        "environment (for every model it loads).", ""]
     zen4["recommendation"], native["miou"] = None, {"ov-int8": 0.66}
     report.derive(native)  # derives the kinds' documents too
     assert native["cpu_kinds"]["runs"][0]["document"]["recommendation"]["variant"] == "ov-int8"

@@ -221,6 +221,7 @@ def kinds_text(document: Dict[str, Any]) -> List[str]:
                          f"| {format_ms(ours['e2e_latency_ms']['median'] if ours else None, '–')} | "
                          + " | ".join(cells) + f" | {verdict} | {'–' if share is None else f'{100 * share:.1f}%'} |")
     lines.append("")
+    lines += faster_kinds_text(document)
     for k in kinds.get("runs") or []:
         doc = k["document"]
         lines += [f"As {k['kind']} (`ONEDNN_MAX_CPU_ISA={k['onednn_cap']}`; OpenVINO CPU capabilities as such a CPU "
@@ -243,6 +244,26 @@ def kinds_text(document: Dict[str, Any]) -> List[str]:
         if kind != kinds.get("native"):
             lines.append(f"- CPU kind {kind} not measured: {why}")
     return lines + ([""] if kinds.get("not_run") else [])
+
+
+def faster_kinds_text(document: Dict[str, Any]) -> List[str]:
+    """Markdown lines: the emulated kinds whose recommendation beats this machine's own at the first size (end to
+    end): running with fewer instructions can be faster (AMX against AVX-512 for narrow INT8 convolutions)."""
+    rec = document.get("recommendation")
+    if not rec or not rec.get("e2e_median_ms"):
+        return []
+    lines = []
+    for k in (document.get("cpu_kinds") or {}).get("runs") or []:
+        theirs = k["document"].get("recommendation") or {}
+        if theirs.get("e2e_median_ms") and theirs.get("size") == rec.get("size") \
+                and theirs["e2e_median_ms"] < rec["e2e_median_ms"]:
+            lines.append(f"- Faster on this machine than its own recommendation: `{theirs['variant']}` as {k['kind']}, "
+                         f"{format_ms(theirs['e2e_median_ms'])} against {format_ms(rec['e2e_median_ms'])} end to end "
+                         f"at {rec['size'][0]}x{rec['size'][1]} ({theirs['e2e_median_ms'] / rec['e2e_median_ms']:.2f}x; "
+                         "separate processes, so confirm it in alternating rounds with `benchmarks/cpu_kinds_ab.py`). "
+                         f"A process runs so with `ONEDNN_MAX_CPU_ISA={k['onednn_cap']}` in its environment (for "
+                         "every model it loads).")
+    return lines + ([""] if lines else [])
 
 
 def derive(document: Dict[str, Any]) -> Dict[str, Any]:

@@ -16,10 +16,14 @@ SMALL = ENetConfig(height=32, width=48)
 
 @pytest.fixture(scope="module")
 def ncs2_model():
-    """ENet at 32x48 in the ncs2 target's realization, default random init."""
+    """ENet at 32x48 in the ncs2 target's realization, default random init from a fixed seed (unseeded, the draw
+    followed whatever ran before in the process, and some draws overflow FP16 in bottleneck5_1)."""
+    import keras
+
     from enet_edge.export.targets import load_target
     from enet_edge.model import enet
 
+    keras.utils.set_random_seed(1234)
     return enet.build_enet(SMALL, load_target("ncs2").realization)
 
 

@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from enet_edge.errors import ArtifactError, ConfigError
 from enet_edge.export.compile_table import code_digest
@@ -82,16 +82,22 @@ def ensure_export(variant: Variant, size: Tuple[int, int], config: SuiteConfig, 
     command = [sys.executable, "-m", __name__, variant.target, "gated" if gated else "scaled", variant.class_map or "-",
                str(size[0]), str(size[1]), str(weights), str(config.data_dir or "-"), str(out)]
     # the machine's own ISA, even when the suite runs as a lower CPU kind: calibration and checks are the export's
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env=environ_for(None, os.environ))
-    lines = []
-    for line in process.stdout:
-        lines.append(line.rstrip())
-        log("  " + line.rstrip())
-    if process.wait() != 0:
-        raise ArtifactError(f"exporting {target} at {size[0]}x{size[1]} failed: {(lines or ['no output'])[-1]}")
+    returncode, last = run_logged(command, environ_for(None, os.environ), log, "  ")
+    if returncode != 0:
+        raise ArtifactError(f"exporting {target} at {size[0]}x{size[1]} failed: {last}")
     (out / KEY_FILE).write_text(json.dumps(_key(variant, size, weights, gated), indent=2))
     return out
+
+
+def run_logged(command: List[str], env: Dict[str, str], log: Callable[[str], None], prefix: str) -> Tuple[int, str]:
+    """Run ``command`` with ``env``, each line of its output (stdout and stderr) logged after ``prefix`` as it comes;
+    returns its exit code and its last line (``no output`` when it printed none)."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    last = "no output"
+    for line in process.stdout:
+        last = line.rstrip() or last
+        log(prefix + line.rstrip())
+    return process.wait(), last
 
 
 def _key(variant: Variant, size: Tuple[int, int], weights: Path, gated: bool) -> Dict[str, Any]:

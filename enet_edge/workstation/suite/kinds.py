@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +23,7 @@ from enet_edge.errors import DeviceError
 from enet_edge.runtime.isa import ISA_LEVELS, IsaLevel, environ_for, isa_level, native_level
 from enet_edge.workstation.suite.config import (KIND_PEERS, KIND_VARIANTS, SuiteConfig, config_from_dict,
                                                 config_to_dict)
+from enet_edge.workstation.suite.exports import run_logged
 
 
 def plan_kinds(config: SuiteConfig, flags: Sequence[str]) -> Tuple[List[IsaLevel], Dict[str, str]]:
@@ -63,14 +63,9 @@ def run_kind(config: SuiteConfig, level: IsaLevel, log: Callable[[str], None]) -
         config_path, out = Path(tmp) / "config.json", Path(tmp) / "document.json"
         config_path.write_text(json.dumps(config_to_dict(kind_config(config, level))))
         command = [sys.executable, "-m", __name__, str(config_path), str(out)]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   env=environ_for(level, os.environ))
-        lines = []
-        for line in process.stdout:
-            lines.append(line.rstrip())
-            log(f"  [{level.name}] {line.rstrip()}")
-        if process.wait() != 0 or not out.is_file():
-            raise DeviceError(f"the {level.name} run failed: {(lines or ['no output'])[-1]}")
+        returncode, last = run_logged(command, environ_for(level, os.environ), log, f"  [{level.name}] ")
+        if returncode != 0 or not out.is_file():
+            raise DeviceError(f"the {level.name} run failed: {last}")
         return json.loads(out.read_text())
 
 

@@ -281,6 +281,17 @@ def test_render_rederives_documents_from_a_saved_run(small_suite, tmp_path, caps
     assert (out / paths["png"].name).stat().st_size > 10_000 and "On this CPU use" in capsys.readouterr().out
 
 
+def test_page_says_when_the_weights_were_trained_on_val(small_suite):
+    from enet_edge.model.weights import read_weights
+    from enet_edge.resources import DEFAULT_WEIGHTS
+
+    document = small_suite[0]  # run with the shipped weights
+    assert document["weights_val_trained_on"] == bool(read_weights(DEFAULT_WEIGHTS)[2].get("val_trained_on"))
+    for trained_on_val in (True, False):
+        page = report.render_markdown({**document, "weights_val_trained_on": trained_on_val})
+        assert ("not a held-out score" in page) == trained_on_val
+
+
 def test_render_refuses_what_is_not_a_results_document(tmp_path, capsys):
     bad = tmp_path / "x.json"
     bad.write_text('{"schema": "something-else"}')

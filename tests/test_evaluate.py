@@ -6,6 +6,7 @@ the real 64x96 exports of ``small_exports`` (slow: real-model numbers) on the fi
 """
 
 import io
+import dataclasses
 import json
 import math
 import re
@@ -225,6 +226,15 @@ def test_format_result_and_nan(tmp_path):
     assert f"{100 * 12 / 42 / 3:.2f}" in text.splitlines()[-4]  # the mIoU line, in percent
     assert "Building" in text and "n/a" in text
     assert "ms/inference" in text
+
+
+@pytest.mark.parametrize("split, trained_on_val, noted", [("val", True, True), ("val", False, False),
+                                                          ("train", True, False)])
+def test_format_result_says_when_val_was_trained_on(tmp_path, split, trained_on_val, noted):
+    write_split(tmp_path / "data", hand_labels())
+    r = ev.evaluate(cfg_for(tmp_path), segmenter=Segmenter(FakeAdapter(4, 6, constant=ROAD)))
+    r = dataclasses.replace(r, split=split, model_info={"kind": "weights", "weights": {"val_trained_on": trained_on_val}})
+    assert ("not a held-out score" in ev.format_result(r)) == noted
 
 
 # ------------------------------------------------------------------ real exports on CamVid val frames

@@ -105,6 +105,17 @@ def test_manifest_describes_and_hashes_every_artifact(small_exports):
     assert "UNTRAINED" in report or "val mIoU" in report
 
 
+@pytest.mark.parametrize("trained_on_val", [True, False])
+def test_report_says_when_the_weights_were_trained_on_val(small_exports, trained_on_val):
+    from enet_edge.export.report import render_report
+    from enet_edge.runtime.manifest import read_manifest
+
+    manifest = read_manifest(small_exports["ncs2"])
+    manifest["weights"] = {"path": "w.npz", "trained": True, "val_miou": 0.7712, "val_trained_on": trained_on_val}
+    report = render_report(manifest)
+    assert "(val mIoU 77.1%" in report and ("not a held-out score" in report) == trained_on_val
+
+
 def test_ir_describes_itself_in_rt_info(small_exports):
     import openvino as ov
 

@@ -162,7 +162,8 @@ def render_report(manifest: dict) -> str:
                   "it does not segment anything.", ""]
     else:
         miou = w.get("val_miou")
-        lines += [f"Weights: `{w.get('path')}`" + (f" (val mIoU {100 * miou:.1f}%)" if miou else ""), ""]
+        held_out = "" if not w.get("val_trained_on") else "; trained on val too, so not a held-out score"
+        lines += [f"Weights: `{w.get('path')}`" + (f" (val mIoU {100 * miou:.1f}%{held_out})" if miou else ""), ""]
     status = "compatible" if manifest["supported"] else "**NOT COMPATIBLE**"
     lines += [f"Mode: {manifest['mode']}; target status: {status}.", "",
               f"Model: {manifest['model']['height']}x{manifest['model']['width']}, "

@@ -84,6 +84,8 @@ def format_result(result: EvalResult) -> str:
     weights = result.model_info.get("weights") or {}
     if result.model_info.get("kind") == "export" and not weights.get("trained", True):
         lines.append("  !!! UNTRAINED export (random weights): these numbers are meaningless !!!")
+    if weights.get("val_trained_on") and result.split == "val":
+        lines.append("  note: these weights were trained on val too: a parity check, not a held-out score")
     lines.append(f"{'class':<12} {'IoU %':>7} {'acc %':>7}")
     for name in result.metric_classes:
         lines.append(f"{name:<12} {_pct(result.per_class_iou[name]):>7} {_pct(result.per_class_accuracy[name]):>7}")

@@ -31,6 +31,13 @@ def weights_path(config: SuiteConfig) -> Path:
     return path
 
 
+def weights_meta(config: SuiteConfig) -> Dict[str, Any]:
+    """The free-form metadata (epoch, val mIoU, ``val_trained_on``, ...) of the suite's weights."""
+    from enet_edge.model.weights import read_weights
+
+    return read_weights(weights_path(config), "--weights")[2]
+
+
 def bench_target(target: str, gated: bool, class_map: Optional[str] = None):
     """The export target ``target`` (with ``class_map``); INT8 targets get :data:`SCALING_INT8` when not ``gated``."""
     from enet_edge.export.targets import load_target

@@ -333,7 +333,9 @@ def render_markdown(document: Dict[str, Any]) -> str:
              "All variants of a table ran interleaved in one process; ratios are to the TensorFlow frozen graph "
              f"(`{BASELINE}`) of the same table. mIoU: CamVid val ({document['miou_frames']} frames) through the runner, "
              "at the first size; INT8 at the other sizes is calibrated the same way but not gated on mIoU "
-             "(upscaled CamVid frames are not the scale the model works at).",
+             "(upscaled CamVid frames are not the scale the model works at)."
+             + (" The weights were trained on val too: the column compares the variants with each other, it is "
+                "not a held-out score." if document.get("weights_val_trained_on") else ""),
              ""]
     titles = {v["name"]: v["title"] for v in document["variants"] + (document.get("peers") or [])}
     for run in document["runs"]:

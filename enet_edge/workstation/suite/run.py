@@ -20,7 +20,7 @@ from enet_edge.runtime.backends import OPENVINO_BACKEND
 from enet_edge.runtime.isa import ISA_CAP_VARIABLE, IsaLevel, capped_flags, capped_level, isa_level, share_above
 from enet_edge.workstation.suite.config import (BASELINE, SCALING_INT8, SCHEMA, VARIANTS, SuiteConfig, Variant,
                                                 config_to_dict)
-from enet_edge.workstation.suite.exports import ensure_export, weights_path
+from enet_edge.workstation.suite.exports import ensure_export, weights_meta, weights_path
 from enet_edge.workstation.suite.peers import PEERS, ensure_peer
 from enet_edge.workstation.suite.report import derive
 
@@ -194,6 +194,7 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
         "skipped": skipped,
         "miou": miou,
         "miou_frames": None if config.miou_frames < 0 else (config.miou_frames or "all"),
+        "weights_val_trained_on": bool(weights_meta(config).get("val_trained_on")),
         "int8_at_scaling_sizes": SCALING_INT8,
         "runs": runs,
         "myriad_compile": compiled,

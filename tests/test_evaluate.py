@@ -20,7 +20,7 @@ from enet_edge import metrics
 from enet_edge.device import evaluate as ev
 from enet_edge.class_sets import CAMVID_CLASSES, NUM_CLASSES
 from enet_edge.cli import main
-from enet_edge.errors import ArtifactError, ConfigError, DataError
+from enet_edge.errors import ConfigError, DataError
 from enet_edge.runtime import InferenceAdapter, Segmenter, TensorSpec, read_manifest
 
 from tiny_models import TINY_SIZE

@@ -1,7 +1,6 @@
 """The MYRIAD X compiler check: reading its dump (pure), options and verdicts, and the real compiler (slow)."""
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np

@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 
+from enet_edge.class_sets import CAMVID
 from enet_edge.cli import main
 from enet_edge.errors import ConfigError
 from enet_edge.workstation.train import TrainConfig, train
@@ -112,10 +113,16 @@ def test_smoke_run_writes_the_run_directory(smoke_run):
     assert len(rows) == 1
     assert rows[0]["steps"] == "2" and math.isfinite(float(rows[0]["train_loss"]))
     assert float(rows[0]["val_miou"]) == pytest.approx(state["best_miou"], abs=1e-5)
+    with open(smoke_run / "val_classes.csv") as f:  # per-class IoU of the validation, one column per scored class
+        class_rows = list(csv.DictReader(f))
+    assert len(class_rows) == 1 and list(class_rows[0]) == ["epoch", *CAMVID.metric_names]
+    assert class_rows[0]["epoch"] == "1"
     weights, config, meta = read_weights(smoke_run / "best_weights.npz")
     # saved for inference at full frame size, batch 1, whatever the training crop was
     assert (config.height, config.width, config.batch) == (360, 480, 1)
     assert meta["epoch"] == 1 and meta["val_miou"] == pytest.approx(state["best_miou"])
+    logged = {k: float(v) for k, v in class_rows[0].items() if k != "epoch" and v}
+    assert logged == pytest.approx({k: v for k, v in meta["per_class_iou"].items() if k in logged}, abs=1e-5)
     assert meta["val_miou_smoothed"] == pytest.approx(state["best_score"])  # one validation: its own mean
     assert meta["selection"] == "mean of the last 3 validations"
     assert all(np.isfinite(v).all() for v in weights.values())
@@ -134,6 +141,7 @@ def test_resume_picks_up_where_it_stopped(smoke_run, camvid):
     assert any(m.startswith(f"resuming {smoke_run} at epoch 1") for m in messages)
     assert state["epoch"] == 1 and state["steps"] == 2
     assert len(_rows(smoke_run)) == 1  # the finished epoch is not trained or logged again
+    assert (smoke_run / "val_classes.csv").read_text().count("\n") == 2  # header and epoch 1, once
     assert (smoke_run / "best_weights.npz").read_bytes() == before
 
 

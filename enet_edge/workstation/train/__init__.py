@@ -6,6 +6,7 @@ A run directory holds:
   ``last_optimizer.npz``       Adam state after the last finished epoch (git-ignored: 3.1 MB)
   ``best_weights.npz``         weights with the best validation mIoU so far (what we ship)
   ``log.csv``                  one row per epoch; ``curve.png`` the training curve
+  ``val_classes.csv``          per-class val IoU at each validation (``enet-edge runs`` compares runs by it)
 Interrupt at any time: the next ``enet-edge train --run-dir`` with the same directory resumes.
 
 Modules: :mod:`.config`, :mod:`.data`, :mod:`.trainer`, :mod:`.checkpoints`, :mod:`.loop`, :mod:`.cli`. Everything public is importable from here.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Sequence, Tuple
 
 from enet_edge.fileio import atomic_savez
 from enet_edge.workstation.run_dir import log_rows_up_to, percent, read_state, restore_optimizer
@@ -76,21 +76,32 @@ def save_last(trainer: Trainer, run_dir: Path, epoch: int) -> None:
     atomic_savez(run_dir / "last_optimizer.npz", {f"v{i}": v.numpy() for i, v in enumerate(trainer.optimizer.variables)})
 
 
-def prepare_log(log_path: Path, epoch: int) -> None:
-    """Create ``log.csv``, or keep only its rows up to ``epoch`` (the resume point)."""
+def prepare_log(log_path: Path, epoch: int, fields: Sequence[str] = tuple(LOG_FIELDS)) -> None:
+    """Create ``log.csv`` (or another per-epoch CSV with columns ``fields``), or keep only its rows up to ``epoch``
+    (the resume point)."""
     if not log_path.exists():
         with open(log_path, "w", newline="") as f:
-            csv.writer(f).writerow(LOG_FIELDS)
+            csv.writer(f).writerow(fields)
         return
     # an interruption between appending a row and writing state.json leaves a row of an epoch
     # that will be trained again: drop rows past the resume point
-    rows = log_rows_up_to(log_path, epoch, LOG_FIELDS)
+    rows = log_rows_up_to(log_path, epoch, fields)
     with open(log_path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+        writer = csv.DictWriter(f, fieldnames=list(fields))
         writer.writeheader()
         writer.writerows(rows)
 
 
-def append_log(log_path: Path, row: dict) -> None:
+def append_log(log_path: Path, row: dict, fields: Sequence[str] = tuple(LOG_FIELDS)) -> None:
     with open(log_path, "a", newline="") as f:
-        csv.DictWriter(f, fieldnames=LOG_FIELDS).writerow(row)
+        csv.DictWriter(f, fieldnames=list(fields)).writerow(row)
+
+
+def class_log_fields(cfg: TrainConfig) -> Tuple[str, ...]:
+    """The columns of :data:`CLASS_LOG`: ``epoch``, then the scored classes' names (the ignore label left out)."""
+    return ("epoch",) + tuple(cfg.class_set.metric_names)
+
+
+def class_log_row(epoch: int, val: Dict[str, object]) -> Dict[str, object]:
+    """One :data:`CLASS_LOG` row: the epoch and each class's val IoU (fraction, 5 decimals; empty where undefined)."""
+    return {"epoch": epoch, **{name: ("" if iou != iou else round(iou, 5)) for name, iou in val["per_class_iou"].items()}}

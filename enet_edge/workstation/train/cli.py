@@ -47,6 +47,13 @@ def add_cli(sub) -> None:
                    help="train+val: the final weights of a recipe chosen on val also learn from val; best_weights.npz "
                         "is then the last epoch (val is no held-out score) and the weights card says so")
     p.set_defaults(func=run_train)
+    r = sub.add_parser("runs", help="compare training runs: mean val mIoU and per-class IoU of their last validations")
+    r.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories of enet-edge train (the first is "
+                                                                    "the reference of the mIoU difference)")
+    r.add_argument("--window", type=int, default=3, help="validations averaged per run (default 3)")
+    r.add_argument("--epoch", type=int, help="compare at this epoch: the validations up to it (default: each run's last)")
+    r.add_argument("--classes", nargs="+", metavar="NAME", help="class columns (default: every class)")
+    r.set_defaults(func=run_runs)
 
 
 def run_train(args) -> int:
@@ -71,4 +78,12 @@ def run_train(args) -> int:
     print(f"done: epoch {state['epoch']}; kept epoch {state['best_epoch']} (val mIoU {percent(state['best_miou'])}, "
           f"mean of the last {cfg.select_window} validations {percent(state['best_score'])}) in "
           f"{cfg.run_dir}/best_weights.npz")
+    return 0
+
+
+def run_runs(args) -> int:
+    from enet_edge.workstation.compare_runs import compare_markdown, summarize_run
+
+    summaries = [summarize_run(d, args.window, args.epoch) for d in args.run_dirs]
+    print(compare_markdown(summaries, args.classes))
     return 0

@@ -13,7 +13,9 @@ import numpy as np
 
 from enet_edge.fileio import atomic_write_text, check_output_dir, make_dirs, remove_created, remove_stale
 from enet_edge.workstation.run_dir import log_rows_up_to, percent, plot_curve, smoothed_score, val_history
-from enet_edge.workstation.train.checkpoints import append_log, load_state, prepare_log, restore, save_best, save_last
+from enet_edge.workstation.train.checkpoints import (append_log, class_log_fields, class_log_row, load_state, prepare_log,
+                                                     restore, save_best, save_last)
+from enet_edge.workstation.compare_runs import CLASS_LOG
 from enet_edge.workstation.train.config import LOG_FIELDS, TrainConfig
 from enet_edge.workstation.train.data import TrainData, load_data
 from enet_edge.workstation.train.distribute import is_chief
@@ -40,6 +42,8 @@ def _train(cfg: TrainConfig, log) -> Dict[str, object]:
     state = load_state(cfg, run_dir, log)
     if (run_dir / "log.csv").exists():
         log_rows_up_to(run_dir / "log.csv", state["epoch"], LOG_FIELDS)  # a damaged log fails now, not after the build
+    if (run_dir / CLASS_LOG).exists():
+        log_rows_up_to(run_dir / CLASS_LOG, state["epoch"], class_log_fields(cfg))
     if cfg.init_weights and not (run_dir / "last_weights.npz").exists():
         read_weights(cfg.init_weights, "--init-weights")
     data = load_data(cfg, log)
@@ -54,6 +58,7 @@ def _train(cfg: TrainConfig, log) -> Dict[str, object]:
     log_path = run_dir / "log.csv"
     fresh_log = not log_path.exists()
     prepare_log(log_path, state["epoch"])
+    prepare_log(run_dir / CLASS_LOG, state["epoch"], class_log_fields(cfg))
     try:
         state = _train_loop(cfg, trainer, data, state, run_dir, log_path, log)
         trainer.barrier()  # a cluster's workers leave together
@@ -61,6 +66,7 @@ def _train(cfg: TrainConfig, log) -> Dict[str, object]:
     except BaseException:
         if fresh_log and not (run_dir / "state.json").exists():  # no epoch finished: leave nothing behind
             log_path.unlink(missing_ok=True)
+            (run_dir / CLASS_LOG).unlink(missing_ok=True)
             remove_created(created)
         raise
 
@@ -82,8 +88,10 @@ def _train_loop(cfg: TrainConfig, trainer: Trainer, data: TrainData, state: dict
                "val_miou": "", "val_pixel_accuracy": "", "epoch_seconds": round(seconds, 2),
                "images_per_second": round(len(losses) * trainer.batch / seconds, 3)}
         finished = state["epoch"] >= cfg.epochs or out_of_steps(cfg, state["steps"])
+        class_row = None
         if state["epoch"] % cfg.val_every == 0 or finished:
             val = validate(trainer, data)
+            class_row = class_log_row(state["epoch"], val)
             row["val_miou"], row["val_pixel_accuracy"] = round(val["miou"], 5), round(val["pixel_accuracy"], 5)
             history.append((state["epoch"], float(val["miou"])))
             score = smoothed_score(history, cfg.select_window)
@@ -94,6 +102,8 @@ def _train_loop(cfg: TrainConfig, trainer: Trainer, data: TrainData, state: dict
                 save_best(trainer, run_dir, state["epoch"], val, score)
         save_last(trainer, run_dir, state["epoch"])
         append_log(log_path, row)
+        if class_row is not None:
+            append_log(run_dir / CLASS_LOG, class_row, class_log_fields(cfg))
         atomic_write_text(run_dir / "state.json", json.dumps(state, indent=2))
         plot_curve(log_path, run_dir / "curve.png", curve_title(run_dir, cfg), cfg.select_window)
         if out_of_steps(cfg, state["steps"]):

@@ -315,6 +315,12 @@ CASES = [
     C("train-num-classes-huge", ["train", *TRAIN, "--num-classes", "99999999999999999999"], 2,
       r"num_classes must be within 1..256"),
     C("train-unknown-schedule", ["train", *TRAIN, "--schedule", "linear"], 2, r"argument --schedule: invalid choice"),
+    C("runs-not-a-run-dir", ["runs", "nowhere"], 2, r"nowhere is not a training run directory \(no log.csv\)"),
+    C("runs-window-zero", ["runs", "run", "--window", "0"], 2, r"--window 0 must be >= 1"),
+    C("runs-log-damaged", ["runs", "run"], 2, r"run/log.csv is not readable as a training log \(no column val_miou\)",
+      setup=files(**{"run/log.csv": "epoch,steps\n1,1\n"})),
+    C("runs-no-validation-yet", ["runs", "run", "--epoch", "1"], 2, r"run has no validation up to epoch 1",
+      setup=files(**{"run/log.csv": "epoch,val_miou\n1,\n2,0.5\n"})),
 
     # -- empty values: never "not given" (that would fall back silently) ---------------------------
     C("export-empty-weights", ["export", "--weights", "", "--out", "out"], 2, r"argument --weights: empty value"),
@@ -465,8 +471,8 @@ def test_error_battery(case: Case, pristine, tmp_path, monkeypatch, capsys):
 
 
 def test_battery_size():
-    """At least 60 cases over the six subcommands, most of them fast."""
+    """At least 60 cases over the seven subcommands, most of them fast."""
     commands = {c.argv[0] for c in CASES}
-    assert commands == {"check", "export", "eval", "bench", "demo", "train"}
+    assert commands == {"check", "export", "eval", "bench", "demo", "train", "runs"}
     assert len(CASES) >= 60 and sum(not c.slow for c in CASES) >= 60
     assert len({c.id for c in CASES}) == len(CASES)

@@ -94,3 +94,28 @@ def test_a_resumed_log_keeps_only_rows_up_to_the_resume_epoch(tmp_path):
         assert [r["epoch"] for r in csv.DictReader(f)] == ["2", "4"]
     with pytest.raises(ArtifactError, match="damaged"):
         prepare_log(path, 4, ("epoch", "Road"))  # another class set's log
+
+
+def test_read_log_checks_the_header_and_cuts_at_an_epoch(tmp_path):
+    from enet_edge.workstation.run_dir import log_rows_up_to, read_log
+
+    path = tmp_path / "log.csv"
+    path.write_text("epoch,val_miou\n1,\n2,0.5\n,\n3,0.6\n")  # a row without an epoch is not a row
+    assert [r["epoch"] for r in read_log(path)] == ["1", "2", "3"]
+    assert [r["val_miou"] for r in read_log(path, up_to=2)] == ["", "0.5"]
+    with pytest.raises(ArtifactError, match=r"log.csv is damaged \(no column steps\); do this"):
+        read_log(path, required=("epoch", "steps"), fix="do this")
+    with pytest.raises(ArtifactError, match=r"is not epoch,steps\); delete it \(the log then restarts"):
+        log_rows_up_to(path, 2, ("epoch", "steps"))  # a resume gives the resume advice
+    assert len(log_rows_up_to(path, 2, ("epoch", "val_miou", "steps"))) == 2
+    with pytest.raises(ArtifactError, match="missing.csv is damaged"):
+        read_log(tmp_path / "missing.csv")
+
+
+def test_a_value_that_is_not_a_number_is_named(tmp_path):
+    run = write_run(tmp_path / "r", {2: 0.6}, {2: {"Pole": "x"}})
+    with pytest.raises(ArtifactError, match=r"val_classes.csv holds a value that is not a number"):
+        summarize_run(run)
+    (run / "log.csv").write_text("epoch,val_miou\n2,nan?\n")
+    with pytest.raises(ArtifactError, match=r"log.csv holds a value that is not a number"):
+        summarize_run(run)

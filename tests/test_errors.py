@@ -317,7 +317,7 @@ CASES = [
     C("train-unknown-schedule", ["train", *TRAIN, "--schedule", "linear"], 2, r"argument --schedule: invalid choice"),
     C("runs-not-a-run-dir", ["runs", "nowhere"], 2, r"nowhere is not a training run directory \(no log.csv\)"),
     C("runs-window-zero", ["runs", "run", "--window", "0"], 2, r"--window 0 must be >= 1"),
-    C("runs-log-damaged", ["runs", "run"], 2, r"run/log.csv is not readable as a training log \(no column val_miou\)",
+    C("runs-log-damaged", ["runs", "run"], 2, r"run/log.csv is damaged \(no column val_miou\); give the --run-dir of a run written by enet-edge train",
       setup=files(**{"run/log.csv": "epoch,steps\n1,1\n"})),
     C("runs-no-validation-yet", ["runs", "run", "--epoch", "1"], 2, r"run has no validation up to epoch 1",
       setup=files(**{"run/log.csv": "epoch,val_miou\n1,\n2,0.5\n"})),

@@ -8,14 +8,16 @@ existed have only the mIoU).
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 from enet_edge.errors import ArtifactError, ConfigError
+from enet_edge.workstation.run_dir import read_log, smoothed_score, val_history
+
+NOT_A_RUN_LOG = "give the --run-dir of a run written by enet-edge train"
 
 CLASS_LOG = "val_classes.csv"
 """Per-class val IoU at every validation of a run (columns: epoch, the class names); ``log.csv`` has the mIoU."""
@@ -34,18 +36,6 @@ class RunSummary:
     miou: float
     per_class: Dict[str, float] = field(default_factory=dict)
     recipe: str = ""
-
-
-def _rows(path: Path, required: Sequence[str]) -> List[Dict[str, str]]:
-    try:
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f)
-            missing = [c for c in required if c not in (reader.fieldnames or [])]
-            if missing:
-                raise ValueError(f"no column {', '.join(missing)}")
-            return [r for r in reader if r.get("epoch")]
-    except (OSError, ValueError, csv.Error, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{path} is not readable as a training log ({exc})") from exc
 
 
 def _recipe(run_dir: Path) -> str:
@@ -74,26 +64,31 @@ def summarize_run(run_dir, window: int = 3, epoch: Optional[int] = None) -> RunS
     if not log_path.is_file():
         raise ArtifactError(f"{run_dir} is not a training run directory (no log.csv); give the --run-dir of "
                             "an enet-edge train run")
-    rows = _rows(log_path, ("epoch", "val_miou"))
+    rows = read_log(log_path, required=("epoch", "val_miou"), fix=NOT_A_RUN_LOG)
     try:
-        validated = [(int(r["epoch"]), float(r["val_miou"])) for r in rows if r["val_miou"]]
+        history = val_history(rows)
     except ValueError as exc:
-        raise ArtifactError(f"{log_path} holds a value that is not a number ({exc})") from exc
-    validated = [(e, m) for e, m in validated if epoch is None or e <= epoch][-window:]
-    if not validated:
+        raise ArtifactError(f"{log_path} holds a value that is not a number ({exc}); {NOT_A_RUN_LOG}") from exc
+    until = [e for e, _ in history if epoch is None or e <= epoch][-window:]
+    if not until:
         raise ArtifactError(f"{run_dir} has no validation" + (f" up to epoch {epoch}" if epoch is not None else "")
                             + "; train it further or ask for a later --epoch")
-    epochs = tuple(e for e, _ in validated)
+    epochs = tuple(until)
+    miou = smoothed_score(history, window, epochs[-1])
     per_class: Dict[str, float] = {}
     if (run_dir / CLASS_LOG).is_file():
-        class_rows = {int(r["epoch"]): r for r in _rows(run_dir / CLASS_LOG, ("epoch",))}
-        if all(e in class_rows for e in epochs):
-            names = [n for n in class_rows[epochs[0]] if n != "epoch"]
-            for name in names:
-                values = [float(class_rows[e][name]) for e in epochs if class_rows[e].get(name)]
-                if values:
-                    per_class[name] = sum(values) / len(values)
-    return RunSummary(run_dir.name, epochs, sum(m for _, m in validated) / len(validated), per_class, _recipe(run_dir))
+        try:
+            class_rows = {int(r["epoch"]): r for r in read_log(run_dir / CLASS_LOG, fix=NOT_A_RUN_LOG)}
+            if all(e in class_rows for e in epochs):
+                names = [n for n in class_rows[epochs[0]] if n != "epoch"]
+                for name in names:
+                    values = [float(class_rows[e][name]) for e in epochs if class_rows[e].get(name)]
+                    if values:
+                        per_class[name] = sum(values) / len(values)
+        except ValueError as exc:
+            raise ArtifactError(f"{run_dir / CLASS_LOG} holds a value that is not a number ({exc}); "
+                                f"{NOT_A_RUN_LOG}") from exc
+    return RunSummary(run_dir.name, epochs, miou, per_class, _recipe(run_dir))
 
 
 def compare_markdown(summaries: Sequence[RunSummary], classes: Optional[Sequence[str]] = None) -> str:

@@ -87,19 +87,38 @@ def percent(miou: float) -> str:
     return "none yet" if miou is None or miou < 0 else f"{100 * miou:.2f}%"
 
 
-def log_rows_up_to(log_path: Path, epoch: int, fields) -> list:
-    """The rows of ``log.csv`` up to ``epoch`` (the resume point); :class:`ArtifactError` for a damaged log."""
-    import csv
+DAMAGED_LOG_FIX = "delete it (the log then restarts at this epoch) or give a new --run-dir"
+"""What to do about a damaged log when resuming a run (the default advice of :func:`read_log`)."""
 
+
+def read_log(path: Path, *, required: Sequence[str] = ("epoch",), allowed: Optional[Sequence[str]] = None,
+             up_to: Optional[int] = None, fix: str = DAMAGED_LOG_FIX) -> List[Dict[str, str]]:
+    """The rows of a run's csv log (``log.csv``, ``val_classes.csv``) with an epoch, up to epoch ``up_to``
+    (default: all), as ``{column: text}``.
+
+    The header must hold every ``required`` column and, when ``allowed`` is given, nothing else. A missing,
+    unreadable or malformed log raises :class:`ArtifactError` naming the file, what is wrong and ``fix``.
+    """
     try:
-        with open(log_path, newline="") as f:
+        with open(path, newline="") as f:
             reader = csv.DictReader(f)
-            if not reader.fieldnames or not set(reader.fieldnames) <= set(fields) or "epoch" not in reader.fieldnames:
-                raise ValueError(f"its header {reader.fieldnames} is not {','.join(fields)}")
-            return [r for r in reader if int(r["epoch"]) <= epoch]
+            header = reader.fieldnames or []
+            missing = [c for c in required if c not in header]
+            extra = [c for c in header if allowed is not None and c not in allowed]
+            if missing:
+                raise ValueError(f"no column {', '.join(missing)}")
+            if extra:
+                raise ValueError(f"its header {header} is not {','.join(allowed)}")
+            rows = [r for r in reader if r.get("epoch")]
+            return [r for r in rows if up_to is None or int(r["epoch"]) <= up_to]
     except (OSError, ValueError, TypeError, csv.Error, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{log_path} is damaged ({exc}); delete it (the log then restarts at this epoch) "
-                            f"or give a new --run-dir") from exc
+        raise ArtifactError(f"{path} is damaged ({exc}); {fix}") from exc
+
+
+def log_rows_up_to(log_path: Path, epoch: int, fields) -> list:
+    """The rows of ``log.csv`` (or ``val_classes.csv``) up to ``epoch``, the resume point, whose header must be
+    within ``fields``; :class:`ArtifactError` for a damaged log, with the advice for a resume."""
+    return read_log(log_path, allowed=fields, up_to=epoch)
 
 
 def val_history(rows) -> List[Tuple[int, float]]:

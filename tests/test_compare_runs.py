@@ -119,3 +119,24 @@ def test_a_value_that_is_not_a_number_is_named(tmp_path):
     (run / "log.csv").write_text("epoch,val_miou\n2,nan?\n")
     with pytest.raises(ArtifactError, match=r"log.csv holds a value that is not a number"):
         summarize_run(run)
+
+
+THIN_ARMS = ("thin_control", "thin_mfb", "thin_scale")
+THIN_CLASSES = ("Pole", "SignSymbol", "Fence", "Pedestrian", "Bicyclist")
+
+
+def test_the_documented_thin_class_table_is_what_the_committed_logs_say():
+    """docs/training.md's thin-class comparison is `enet-edge runs` over the committed arm logs, figure for figure."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    summaries = [summarize_run(root / "runs" / arm, epoch=12) for arm in THIN_ARMS]
+    assert all(s.epochs == (8, 10, 12) for s in summaries)
+    table = compare_markdown(summaries, THIN_CLASSES).splitlines()[2:]
+    doc = (root / "docs" / "training.md").read_text()
+    for row, summary in zip(table, summaries):
+        figures = row.split(" | ")[3:]  # mIoU, Δ mIoU, the thin classes
+        documented = next(line for line in doc.splitlines() if line.startswith(f"| [`{summary.name}`]"))
+        assert documented.rstrip(" |").split(" | ")[-len(figures):] == [f.rstrip(" |") for f in figures], summary.name
+    control = summaries[0].miou
+    assert all(s.miou - control < 0.005 for s in summaries[1:])  # the rule: no option is kept

@@ -100,7 +100,7 @@ def test_read_log_checks_the_header_and_cuts_at_an_epoch(tmp_path):
     from enet_edge.workstation.run_dir import log_rows_up_to, read_log
 
     path = tmp_path / "log.csv"
-    path.write_text("epoch,val_miou\n1,\n2,0.5\n,\n3,0.6\n")  # a row without an epoch is not a row
+    path.write_text("epoch,val_miou\n1,\n2,0.5\n3,0.6\n")
     assert [r["epoch"] for r in read_log(path)] == ["1", "2", "3"]
     assert [r["val_miou"] for r in read_log(path, up_to=2)] == ["", "0.5"]
     with pytest.raises(ArtifactError, match=r"log.csv is damaged \(no column steps\); do this"):
@@ -108,6 +108,9 @@ def test_read_log_checks_the_header_and_cuts_at_an_epoch(tmp_path):
     with pytest.raises(ArtifactError, match=r"is not epoch,steps\); delete it \(the log then restarts"):
         log_rows_up_to(path, 2, ("epoch", "steps"))  # a resume gives the resume advice
     assert len(log_rows_up_to(path, 2, ("epoch", "val_miou", "steps"))) == 2
+    (tmp_path / "gap.csv").write_text("epoch,val_miou\n1,\n,0.5\n")
+    with pytest.raises(ArtifactError, match=r"gap.csv is damaged \(invalid literal for int"):
+        read_log(tmp_path / "gap.csv")  # a row without an epoch
     with pytest.raises(ArtifactError, match="missing.csv is damaged"):
         read_log(tmp_path / "missing.csv")
 

@@ -69,11 +69,10 @@ def summarize_run(run_dir, window: int = 3, epoch: Optional[int] = None) -> RunS
         history = val_history(rows)
     except ValueError as exc:
         raise ArtifactError(f"{log_path} holds a value that is not a number ({exc}); {NOT_A_RUN_LOG}") from exc
-    until = [e for e, _ in history if epoch is None or e <= epoch][-window:]
-    if not until:
+    epochs = tuple(e for e, _ in history if epoch is None or e <= epoch)[-window:]
+    if not epochs:
         raise ArtifactError(f"{run_dir} has no validation" + (f" up to epoch {epoch}" if epoch is not None else "")
                             + "; train it further or ask for a later --epoch")
-    epochs = tuple(until)
     miou = smoothed_score(history, window, epochs[-1])
     per_class: Dict[str, float] = {}
     if (run_dir / CLASS_LOG).is_file():

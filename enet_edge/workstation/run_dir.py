@@ -93,8 +93,8 @@ DAMAGED_LOG_FIX = "delete it (the log then restarts at this epoch) or give a new
 
 def read_log(path: Path, *, required: Sequence[str] = ("epoch",), allowed: Optional[Sequence[str]] = None,
              up_to: Optional[int] = None, fix: str = DAMAGED_LOG_FIX) -> List[Dict[str, str]]:
-    """The rows of a run's csv log (``log.csv``, ``val_classes.csv``) with an epoch, up to epoch ``up_to``
-    (default: all), as ``{column: text}``.
+    """The rows of a run's csv log (``log.csv``, ``val_classes.csv``) up to epoch ``up_to`` (default: all), as
+    ``{column: text}``; every row must have an integer epoch.
 
     The header must hold every ``required`` column and, when ``allowed`` is given, nothing else. A missing,
     unreadable or malformed log raises :class:`ArtifactError` naming the file, what is wrong and ``fix``.
@@ -109,8 +109,9 @@ def read_log(path: Path, *, required: Sequence[str] = ("epoch",), allowed: Optio
                 raise ValueError(f"no column {', '.join(missing)}")
             if extra:
                 raise ValueError(f"its header {header} is not {','.join(allowed)}")
-            rows = [r for r in reader if r.get("epoch")]
-            return [r for r in rows if up_to is None or int(r["epoch"]) <= up_to]
+            rows = list(reader)
+            epochs = [int(r["epoch"]) for r in rows]  # a row without an integer epoch: a damaged log
+            return [r for r, e in zip(rows, epochs) if up_to is None or e <= up_to]
     except (OSError, ValueError, TypeError, csv.Error, UnicodeDecodeError) as exc:
         raise ArtifactError(f"{path} is damaged ({exc}); {fix}") from exc
 

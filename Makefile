@@ -14,7 +14,7 @@ EVAL_ARGS ?=
 BENCH_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: install test test-fast export bench bench-model demo train eval clean
+.PHONY: install test test-fast export bench bench-model demo train eval wheel docs clean
 
 install: $(STAMP)
 
@@ -50,6 +50,18 @@ bench-model: $(STAMP)
 demo: $(STAMP)
 	$(PY) demo/camera_demo.py $(DEMO_ARGS)
 
+# the wheel a device installs with `pip install --no-deps dist/enet_edge-*.whl` (built from the tracked files)
+wheel: $(STAMP)
+	rm -rf .whl && mkdir -p .whl/src dist
+	git ls-files -z | tar --null -T - -cf - | tar -xf - -C .whl/src
+	$(PY) -m pip wheel -q --no-deps --no-build-isolation --disable-pip-version-check -w dist .whl/src
+	rm -rf .whl
+	@ls dist/enet_edge-*.whl
+
+# render the generated blocks of README.md and docs/ from their sources (tests/test_docs.py checks them)
+docs: $(STAMP)
+	$(PY) tests/doc_facts.py --write
+
 clean:
-	rm -rf build .pytest_cache
+	rm -rf build dist .pytest_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

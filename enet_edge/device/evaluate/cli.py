@@ -21,7 +21,7 @@ def add_cli(sub) -> None:
                    help="confusion-matrix PNG (default: <json stem>_confusion.png, else build/eval/<model>_<split>_confusion.png)")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N frames of the split")
     p.add_argument("--backend", choices=EVAL_BACKENDS, help="default: by file type (directories: OpenVINO IR first)")
-    p.add_argument("--device", default="CPU", help="inference device: CPU, MYRIAD, GPU, AUTO ... (default: CPU)")
+    p.add_argument("-d", "--device", default="CPU", help="inference device: CPU, MYRIAD, GPU, AUTO ... (default: CPU)")
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help=".npz weights only: input size (default: the weights')")
     p.add_argument("--precision", choices=PRECISIONS,
                    help="arithmetic to measure, required to run as asked (default f32, the model's exact number; "

@@ -1,0 +1,284 @@
+"""What README.md and docs/*.md may state, checked against where each fact lives (tests/test_docs.py).
+
+- **Generated blocks**: ``<!-- generated: NAME -->`` ... ``<!-- end generated: NAME -->`` hold text rendered by
+  :data:`RENDERERS` from its source (the latest ``benchmarks/results/*.json``, the weights card, the I/O spec the
+  export writes into every manifest). ``python tests/doc_facts.py --write`` (``make docs``) renders them again;
+  the test fails while a block differs from its rendering.
+- **Measured figures** outside generated blocks (``66.41%``, ``11.5 ms``, ``297 MiB``, ``1.90x``, ``348 stages``,
+  ``20 FPS``, ``1139 tests``) must name their source file in the same paragraph (or, for a table, in the paragraph
+  just before it), and a number of that file must round to the figure (as is, or times 100 for a fraction).
+  Goals and limits (``goal 0.5x``, ``<= 300 MiB``, ``at most 150 stages``) are not measurements.
+- **Shapes** with the export's default size (``(1,12,360,480)``) may appear only as the generated ``io`` block
+  writes them.
+
+Dated pages under ``benchmarks/results/`` are sources, never checked: past figures live there.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Tuple
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = (REPO / "README.md",) + tuple(sorted((REPO / "docs").glob("*.md"))) + (REPO / "benchmarks" / "README.md",)
+RESULTS = REPO / "benchmarks" / "results"
+WEIGHTS_CARD = REPO / "weights" / "enet_camvid.json"
+
+BLOCK = re.compile(r"<!-- generated: (?P<name>[\w-]+) -->\n(?P<body>.*?)<!-- end generated: (?P=name) -->\n",
+                   re.DOTALL)
+FIGURE = re.compile(r"(?<![\w.,/-])(?P<num>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s?"
+                    r"(?P<unit>%|ms\b|MiB\b|GMAC\b|FPS\b|[×x](?![\w×])|(?:executed )?stages\b|tests\b|passed\b)")
+NOT_MEASURED = re.compile(r"(goal|target|limit|threshold|promise|≤|≥|<=|>=|at most|at least|under|within|up to|"
+                          r"beyond|moonshot)\W*(\w+\W+){0,3}$", re.IGNORECASE)
+SOURCE = re.compile(r"(?:\.\./)*((?:benchmarks/results|runs|weights)/[\w./+-]+\.(?:md|json|csv))")
+SHAPE = re.compile(r"\(1, ?\d+, ?\d+(?:, ?\d+)?\)|1×\d+×\d+(?:×\d+)?")
+
+
+def latest_results() -> Path:
+    """The newest ``make bench`` document: benchmarks/results/<date>-<cpu>.json, the latest date (then name)."""
+    files = sorted(RESULTS.glob("20??-??-??-*.json"), key=lambda p: (p.name[:10], p.name))
+    return files[-1]
+
+
+def _rel(path: Path) -> str:
+    return str(path.relative_to(REPO))
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+# ---- renderers: name -> (text of the block) ----------------------------------------------------------------------
+
+def render_io() -> str:
+    """The default export's I/O (``make export``: target ncs2 at its size), from the spec every manifest records."""
+    from enet_edge.export.report import artifact_spec
+    from enet_edge.export.targets import ARTIFACT_FILES, load_target
+
+    target = load_target("ncs2")
+    config = target.model_config()
+    lines = [f"I/O of `build/ncs2/` as `make export` writes it (target `ncs2`, {config.height}x{config.width}; "
+             "the same as its `manifest.json` `artifacts.*.inputs/outputs`; source: `artifact_spec` in "
+             "`enet_edge/export/report.py`):", "",
+             "| file | input | output |", "|---|---|---|"]
+
+    def tensor(t: dict) -> str:
+        return f"`{t['name']}` ({','.join(map(str, t['shape']))}) {t['dtype']} {t['layout']}"
+
+    kinds = [k for k in ("tensorflow", "onnx", "openvino_ir") if k in target.artifacts]
+    for kind in kinds:
+        spec = artifact_spec(kind, config, target.class_map)
+        (inp,), (out,) = spec["inputs"], spec["outputs"]
+        files = f"`{ARTIFACT_FILES[kind]}`" + (" / `.bin`" if kind == "openvino_ir" else "")
+        lines.append(f"| {files} | {tensor(inp)}, {inp['color']} {inp['range'][0]}..{inp['range'][1]} | "
+                     f"{tensor(out)}: {out['note']} |")
+    spec = artifact_spec("openvino_ir", config, "int32")
+    lines += ["", f"With `--class-map int32` the ONNX and the IR end in the arg-max: output "
+                  f"{tensor(spec['outputs'][0])} ({spec['outputs'][0]['note']})."]
+    return "\n".join(lines) + "\n"
+
+
+def _row(doc: dict, variant: str, size=(360, 480), mode="latency") -> dict:
+    for run in doc["runs"]:
+        if tuple(run["size"]) == tuple(size) and run["mode"] == mode:
+            for result in run["results"]:
+                if result["entry"] == variant:
+                    return result
+    raise KeyError(f"{variant} at {size} {mode}")
+
+
+def render_results() -> str:
+    """README's one results table: the latest ``make bench`` page and the weights card."""
+    path = latest_results()
+    doc = json.loads(path.read_text())
+    card = json.loads(WEIGHTS_CARD.read_text())
+    machine = doc["machine"]
+    rec = doc["recommendation"]
+    md = path.with_suffix(".md")
+    lines = [f"Measured {doc['created'][:10]} by `make bench` on {machine['cpu_model']}, "
+             f"{machine['logical_cores']} logical cores (source: [{_rel(md)}]({_rel(md)}), "
+             f"[{_rel(WEIGHTS_CARD)}]({_rel(WEIGHTS_CARD)})); other machines differ: run `make bench` on yours.", "",
+             "| what | figure |", "|---|---|",
+             f"| shipped weights, held-out estimate (CamVid val mIoU of the train-only twin, "
+             f"`{card['held_out']['run']}`) | {_pct(card['held_out']['val_miou'])} |",
+             f"| variant `make bench` recommends on this CPU | `{rec['variant']}`: "
+             f"{rec['e2e_median_ms']:.2f} ms end to end at {rec['size'][0]}x{rec['size'][1]}, "
+             f"mIoU {_pct(rec['miou'])} |"]
+    for name in ("ov-fp32", "ov-int8", "ov-ncs2-fp16ir"):
+        if name in doc["miou"]:
+            r = _row(doc, name)
+            lines.append(f"| `{name}` latency median at 360x480 | {r['latency_ms']['median']:.2f} ms |")
+    for goal in doc.get("peer_goals", []):
+        if tuple(goal["size"]) == (360, 480):
+            lines.append(f"| `{goal['variant']}` vs `{goal['peer']}` end to end (360x480) | {goal['value']:.2f}x |")
+    compiled = next((r for r in doc.get("myriad_compile", {}).get("rows", []) if r["variant"] == "ncs2"), None)
+    if compiled and compiled.get("verdict") == "compiled":
+        lines.append(f"| ncs2 export on the MYRIAD X compiler (360x480) | {compiled['stages']['executed']} stages "
+                     f"({compiled['stages']['NCE']} NCE, {compiled['stages']['SHAVE']} SHAVE, "
+                     f"{compiled['stages']['DMA']} DMA), {compiled['traffic_mib']['non_nce']:.0f} MiB non-NCE "
+                     f"traffic per frame |")
+    return "\n".join(lines) + "\n"
+
+
+def render_compile_table() -> str:
+    """docs/ncs2.md's MYRIAD X compile table: every row of the latest ``make bench`` compile table."""
+    path = latest_results()
+    doc = json.loads(path.read_text())
+    table = doc["myriad_compile"]
+    h, w = table["size"]
+    md = path.with_suffix(".md")
+    lines = [f"The MYRIAD X compile table of the latest `make bench` ({doc['created'][:10]}, source: "
+             f"[{_rel(md)}](../{_rel(md)})), {h}x{w}, u8 frame in:", "",
+             "| variant | what | output | executed | NCE | SHAVE | DMA | non-NCE MiB/frame |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in table["rows"]:
+        if r.get("verdict") != "compiled":
+            lines.append(f"| `{r['variant']}` | {r['title']} | {r.get('output', '')} | {r.get('verdict')} | | | | |")
+            continue
+        s, t = r["stages"], r["traffic_mib"]
+        lines.append(f"| `{r['variant']}` | {r['title']} | {r['output']} | {s['executed']} | {s['NCE']} | "
+                     f"{s['SHAVE']} | {s['DMA']} | {t['non_nce']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS: Dict[str, Callable[[], str]] = {
+    "io": render_io,
+    "results": render_results,
+    "compile-table": render_compile_table,
+}
+
+
+def blocks(text: str) -> Iterator[Tuple[str, str, Tuple[int, int]]]:
+    for m in BLOCK.finditer(text):
+        yield m.group("name"), m.group("body"), m.span()
+
+
+def regenerate(text: str) -> str:
+    """``text`` with every generated block rendered again."""
+    return BLOCK.sub(lambda m: f"<!-- generated: {m.group('name')} -->\n{RENDERERS[m.group('name')]()}"
+                               f"<!-- end generated: {m.group('name')} -->\n", text)
+
+
+# ---- figures ------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Figure:
+    doc: str
+    line: int
+    text: str
+    value: float
+    decimals: int
+    unit: str
+
+
+def _strip_generated(text: str) -> str:
+    return BLOCK.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+
+
+def _strip_code(text: str) -> str:
+    """Fenced code blocks blanked (commands and sample output are checked elsewhere); line numbers kept."""
+    return re.sub(r"```.*?```", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.DOTALL)
+
+
+def paragraphs(text: str) -> Iterator[Tuple[int, str, str]]:
+    """(first line number, paragraph, context): context is the paragraph itself, or for a table the paragraph
+    before it too (its caption)."""
+    previous = ""
+    start, buf = 1, []
+    for number, line in enumerate(text.splitlines() + [""], 1):
+        if line.strip():
+            if not buf:
+                start = number
+            buf.append(line)
+            continue
+        if buf:
+            para = "\n".join(buf)
+            is_table = buf[0].lstrip().startswith("|")
+            yield start, para, (previous + "\n" + para) if is_table else para
+            previous = para
+            buf = []
+
+
+def figures(path: Path) -> Iterator[Tuple[Figure, str]]:
+    """Every measured figure of ``path`` outside generated and code blocks, with its paragraph's context."""
+    text = _strip_code(_strip_generated(path.read_text()))
+    for start, para, context in paragraphs(text):
+        for offset, line in enumerate(para.splitlines()):
+            for m in FIGURE.finditer(line):
+                if NOT_MEASURED.search(line[: m.start()]):
+                    continue
+                num = m.group("num").replace(",", "")
+                decimals = len(num.split(".")[1]) if "." in num else 0
+                fig = Figure(_rel(path), start + offset, m.group(0), float(num), decimals, m.group("unit"))
+                yield fig, context
+
+
+def source_numbers(path: Path) -> List[float]:
+    return [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?(?:[eE]-?\d+)?", path.read_text().replace(",", ""))]
+
+
+def sources(context: str) -> List[Path]:
+    found = []
+    for rel in SOURCE.findall(context):
+        path = REPO / rel
+        if path.is_file() and path not in found:
+            found.append(path)
+    return found
+
+
+def matches(fig: Figure, numbers: List[float]) -> bool:
+    tolerance = 0.5 * 10 ** -fig.decimals + 1e-9
+    return any(abs(v - fig.value) <= tolerance or abs(100 * v - fig.value) <= tolerance for v in numbers)
+
+
+def figure_problems(path: Path) -> List[str]:
+    """One line per measured figure of ``path`` that names no source or that its sources do not hold."""
+    problems = []
+    cache: Dict[Path, List[float]] = {}
+    for fig, context in figures(path):
+        found = sources(context)
+        if not found:
+            problems.append(f"{fig.doc}:{fig.line}: {fig.text!r} names no source file in its paragraph "
+                            "(a benchmarks/results, runs or weights file), and is not in a generated block")
+            continue
+        if not any(matches(fig, cache.setdefault(s, source_numbers(s))) for s in found):
+            problems.append(f"{fig.doc}:{fig.line}: {fig.text!r} is not in {', '.join(_rel(s) for s in found)}")
+    return problems
+
+
+def shape_problems(path: Path) -> List[str]:
+    """Shapes with numbers outside the generated ``io`` block must be ones the block states."""
+    text = path.read_text()
+    io = "".join(body for name, body, _ in blocks(text) if name == "io") or render_io()
+    allowed = {s.replace(" ", "") for s in SHAPE.findall(io)}
+    problems = []
+    for number, line in enumerate(_strip_generated(text).splitlines(), 1):
+        for shape in SHAPE.findall(line):
+            if "360" in shape and shape.replace(" ", "") not in allowed and \
+                    shape.replace("×", ",").replace(" ", "") not in {a.replace("×", ",") for a in allowed}:
+                problems.append(f"{_rel(path)}:{number}: shape {shape} is not one the export writes "
+                                "(see the generated io block of docs/export.md)")
+    return problems
+
+
+def main(argv: List[str]) -> int:
+    if argv[1:] != ["--write"]:
+        print("usage: python tests/doc_facts.py --write   (renders every generated block of README.md and docs/)")
+        return 2
+    for path in DOCS:
+        if path.is_file():
+            text = path.read_text()
+            new = regenerate(text)
+            if new != text:
+                path.write_text(new)
+                print(f"rewrote {_rel(path)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    sys.exit(main(sys.argv))

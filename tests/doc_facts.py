@@ -145,7 +145,21 @@ def render_compile_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_compile_traffic() -> str:
+    """docs/ncs2.md: where the ncs2 row's non-NCE traffic goes, by stage type (MiB per frame, largest first)."""
+    path = latest_results()
+    row = next(r for r in json.loads(path.read_text())["myriad_compile"]["rows"] if r["variant"] == "ncs2")
+    md = path.with_suffix(".md")
+    lines = [f"(source: [{_rel(path)}](../{_rel(path)}), `myriad_compile`, row `ncs2`)", "",
+             "| stage type | MiB/frame |", "|---|---|"]
+    lines += [f"| {name} | {mib:.1f} |" for name, mib in sorted(row["traffic_by_type_mib"].items(),
+                                                                 key=lambda kv: -kv[1])]
+    lines.append(f"| all non-NCE | {row['traffic_mib']['non_nce']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: Dict[str, Callable[[], str]] = {
+    "compile-traffic": render_compile_traffic,
     "io": render_io,
     "results": render_results,
     "compile-table": render_compile_table,
@@ -218,7 +232,11 @@ def figures(path: Path) -> Iterator[Tuple[Figure, str]]:
 
 
 def source_numbers(path: Path) -> List[float]:
-    return [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?(?:[eE]-?\d+)?", path.read_text().replace(",", ""))]
+    """Every number of a source file: as written, and with thousands separators (372,859) read as one number."""
+    text = path.read_text()
+    number = r"-?\d+(?:\.\d+)?(?:[eE]-?\d+)?"
+    grouped = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
+    return sorted({float(n) for t in (text, grouped) for n in re.findall(number, t)})
 
 
 def sources(context: str) -> List[Path]:

@@ -30,10 +30,10 @@ WEIGHTS_CARD = REPO / "weights" / "enet_camvid.json"
 
 BLOCK = re.compile(r"<!-- generated: (?P<name>[\w-]+) -->\n(?P<body>.*?)<!-- end generated: (?P=name) -->\n",
                    re.DOTALL)
-FIGURE = re.compile(r"(?<![\w.,/-])(?P<num>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s?"
-                    r"(?P<unit>%|ms\b|MiB\b|GMAC\b|FPS\b|[×x](?![\w×])|(?:executed )?stages\b|tests\b|passed\b)")
+FIGURE = re.compile(r"(?<![\w.,/-])(?P<num>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)"
+                    r"(?:\s?(?P<unit>%|ms\b|MiB\b|GMAC\b|FPS\b|(?:executed )?stages\b|tests\b|passed\b)|(?P<x>[×x])(?![\w×]))")
 NOT_MEASURED = re.compile(r"(goal|target|limit|threshold|promise|≤|≥|<=|>=|at most|at least|under|within|up to|"
-                          r"beyond|moonshot)\W*(\w+\W+){0,3}$", re.IGNORECASE)
+                          r"beyond|moonshot|more than|less than|over|above|below)\W*(\w+\W+){0,3}$", re.IGNORECASE)
 SOURCE = re.compile(r"(?:\.\./)*((?:benchmarks/results|runs|weights)/[\w./+-]+\.(?:md|json|csv))")
 SHAPE = re.compile(r"\(1, ?\d+, ?\d+(?:, ?\d+)?\)|1×\d+×\d+(?:×\d+)?")
 
@@ -158,7 +158,22 @@ def render_compile_traffic() -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_backends() -> str:
+    """The backend table of bench, eval and demo (``--backend``): ``TABLE`` in enet_edge/runtime/backends.py."""
+    from enet_edge.runtime.backends import TABLE
+
+    lines = ["`--backend` (source: `TABLE` in `enet_edge/runtime/backends.py`; default: by the model's file type, an "
+             "export directory runs its OpenVINO IR first):", "",
+             "| `--backend` | reads | devices | precisions | needs TensorFlow |", "|---|---|---|---|---|"]
+    for b in TABLE:
+        devices = "any OpenVINO device (`-d`)" if b.devices is None else ", ".join(b.devices)
+        lines.append(f"| `{b.name}` | {b.reads} ({', '.join(f'`{x}`' for x in b.suffixes)}) | {devices} | "
+                     f"{', '.join(b.precisions)} | {'yes' if b.needs_tensorflow else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: Dict[str, Callable[[], str]] = {
+    "backends": render_backends,
     "compile-traffic": render_compile_traffic,
     "io": render_io,
     "results": render_results,
@@ -194,7 +209,8 @@ def _strip_generated(text: str) -> str:
 
 
 def _strip_code(text: str) -> str:
-    """Fenced code blocks blanked (commands and sample output are checked elsewhere); line numbers kept."""
+    """Fenced code blocks and inline code blanked (commands, literals and sample output are checked elsewhere, or
+    are not claims); line numbers kept."""
     return re.sub(r"```.*?```", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.DOTALL)
 
 
@@ -221,14 +237,15 @@ def figures(path: Path) -> Iterator[Tuple[Figure, str]]:
     """Every measured figure of ``path`` outside generated and code blocks, with its paragraph's context."""
     text = _strip_code(_strip_generated(path.read_text()))
     for start, para, context in paragraphs(text):
-        for offset, line in enumerate(para.splitlines()):
-            for m in FIGURE.finditer(line):
-                if NOT_MEASURED.search(line[: m.start()]):
-                    continue
-                num = m.group("num").replace(",", "")
-                decimals = len(num.split(".")[1]) if "." in num else 0
-                fig = Figure(_rel(path), start + offset, m.group(0), float(num), decimals, m.group("unit"))
-                yield fig, context
+        flat = re.sub(r"`[^`]+`", lambda c: re.sub(r"[^\n]", " ", c.group(0)), para)  # literals, not claims
+        for m in FIGURE.finditer(flat):
+            if NOT_MEASURED.search(flat[: m.start()].replace("\n", " ")):
+                continue
+            num = m.group("num").replace(",", "")
+            decimals = len(num.split(".")[1]) if "." in num else 0
+            line = start + flat[: m.start()].count("\n")
+            fig = Figure(_rel(path), line, m.group(0), float(num), decimals, m.group("unit") or "x")
+            yield fig, context
 
 
 def source_numbers(path: Path) -> List[float]:

@@ -262,6 +262,33 @@ print(json.dumps({"python": "%d.%d" % sys.version_info[:2], "numpy": np.__versio
 """
 
 
+def _docs_io_is_the_exports(out):
+    """The I/O that README.md and docs/export.md quote (their generated ``io`` block, tests/doc_facts.py) is the
+    manifest's, and the manifest's is what the IR and the ONNX really have: names, shapes, element types."""
+    import onnx
+    import openvino as ov
+
+    from enet_edge.export.report import artifact_spec
+    from enet_edge.export.targets import load_target
+
+    manifest = json.loads((out / "manifest.json").read_text())["artifacts"]
+    config = load_target("ncs2").model_config()
+    for kind in ("tensorflow", "onnx", "openvino_ir"):
+        spec = artifact_spec(kind, config, None)
+        assert {k: manifest[kind][k] for k in ("inputs", "outputs")} == spec, kind
+    ir = ov.Core().read_model(str(out / "enet.xml"))
+    io = manifest["openvino_ir"]
+    for ports, tensors in ((ir.inputs, io["inputs"]), (ir.outputs, io["outputs"])):
+        assert [p.get_any_name() for p in ports] == [t["name"] for t in tensors]
+        assert [list(p.get_shape()) for p in ports] == [t["shape"] for t in tensors]
+        assert [p.get_element_type().to_dtype().name for p in ports] == [t["dtype"] for t in tensors]
+    graph = onnx.load(str(out / "enet.onnx")).graph
+    io = manifest["onnx"]
+    for values, tensors in ((graph.input, io["inputs"]), (graph.output, io["outputs"])):
+        assert [v.name for v in values] == [t["name"] for t in tensors]
+        assert [[d.dim_value for d in v.type.tensor_type.shape.dim] for v in values] == [t["shape"] for t in tensors]
+
+
 @pytest.mark.slow
 def test_full_size_make_export_runs_in_the_ncs2_runtime_stack(camvid, tmp_path):
     """`enet-edge export` (what `make export` runs) at 360x480, then, in the NCS2 user's stack (OpenVINO 2022.3 on
@@ -281,6 +308,7 @@ def test_full_size_make_export_runs_in_the_ncs2_runtime_stack(camvid, tmp_path):
     # as enet-edge's MYRIAD runner asks: u8 frames in, the logits as the stick's own f16 (widened on the host)
     assert compiled["io_precisions"] == {"input-precision": "u8", "output-precision": "f16"}
     assert "## MYRIAD X compiler" in (out / "report.md").read_text()
+    _docs_io_is_the_exports(out)
     import onnx
 
     assert not {"Neg", "Sub"} & {n.op_type for n in onnx.load(str(out / "enet.onnx")).graph.node

@@ -9,6 +9,7 @@ import argparse
 import ast
 import re
 import shlex
+import sys
 import subprocess
 from pathlib import Path
 
@@ -245,5 +246,5 @@ def test_supported_versions_are_stated_once():
 
 
 def test_the_docs_generator_runs(tmp_path):
-    done = subprocess.run(["python", "tests/doc_facts.py"], cwd=REPO, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "tests/doc_facts.py"], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 2 and "--write" in done.stdout

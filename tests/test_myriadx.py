@@ -154,9 +154,17 @@ def test_the_compiler_refuses_scatter_nd_and_the_check_fails(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_the_compiler_builds_a_conv_on_the_nce_and_a_prelu_on_shaves(tmp_path):
+@pytest.mark.parametrize("version", myriadx.COMPILER_PYTHONS)
+def test_the_compiler_builds_a_conv_on_the_nce_and_a_prelu_on_shaves(tmp_path, monkeypatch, version):
+    """On every Python the compiler's venv is offered on (COMPILER_REQUIREMENTS install there; a missing one fails)."""
+    base = myriadx.find_python((version,))
+    assert base is not None, (f"the MYRIAD X compiler's venv is offered on Python {version} (COMPILER_PYTHONS) but no "
+                              f"python{version} was found under pyenv or on PATH: install it (pyenv install {version})")
+    monkeypatch.delenv(myriadx.PYTHON_ENV, raising=False)
+    monkeypatch.setattr(myriadx, "find_python", lambda versions=(): base)  # the venv is made from this one
     record = compile_model(_conv_onnx(tmp_path / "conv.onnx"), input_precision="u8", output_precision="f32")
     assert record["verdict"] == "compiled", record
+    assert f"myriadx-{myriadx.COMPILER_RELEASE}-py{version}" in record["python"]
     assert record["stages"]["NCE"] >= 1 and record["shave_types"].get("PRelu") == 1
     assert record["io_precisions"] == {"input-precision": "u8", "output-precision": "f32"}
     assert record["memory_bytes"]["blob"] > 0 and record["traffic_mib"]["non_nce"] > 0

@@ -1,7 +1,9 @@
-"""The pip route to the stick on x86: OpenVINO 2021.4.2 from PyPI (the last wheel with the MYRIAD plugin) in a
-Python 3.9/3.8 venv made from ``requirements-ncs2-pip.txt`` as docs/ncs2.md tells users to. enet-edge's bench, eval
-and demo run an ncs2 export there end to end on the CPU plugin (it reads the export's enet.onnx: 2021.4 cannot read
-IR v11), and ``-d MYRIAD`` without a stick ends in one line that says what is missing."""
+"""The pip route to the stick on x86: OpenVINO 2021.4.2 from PyPI (the last wheel with the MYRIAD plugin) in a venv
+made from ``requirements-ncs2-pip.txt`` as docs/ncs2.md tells users to, on EVERY Python the route is promised on
+(3.9 and 3.8: each test runs on both; a promised Python missing here fails, it is not skipped). enet-edge's bench,
+eval and demo run an ncs2 export there end to end on the CPU plugin (it reads the export's enet.onnx: 2021.4 cannot
+read IR v11), libusb-package's libusb-1.0 lets the MYRIAD plugin load, and ``-d MYRIAD`` without a stick ends in one
+line that says what is missing."""
 
 import json
 import os
@@ -10,12 +12,37 @@ import subprocess
 import numpy as np
 import pytest
 
-from legacy_openvino import REPO, pip_route_python, run_cli
+from legacy_openvino import PIP_ROUTE_PYTHONS, PIP_ROUTE_REQUIREMENTS, REPO, pip_route_python, run_cli
 
 
-@pytest.fixture(scope="module")
-def pip_python():
-    return pip_route_python()
+@pytest.fixture(scope="module", params=PIP_ROUTE_PYTHONS, ids=lambda version: f"py{version}")
+def pip_python(request):
+    return pip_route_python(request.param)
+
+
+def test_the_pins_are_the_same_in_the_requirements_the_extra_and_the_compiler():
+    """requirements-ncs2-pip.txt, pyproject's ncs2-pip extra and the MYRIAD X compiler's venv pin one libusb-package
+    and one openvino (the file adds tomli; the compiler needs no OpenCV)."""
+    from packaging.requirements import Requirement
+
+    from enet_edge.export.myriadx import COMPILER_REQUIREMENTS
+
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        import tomli as tomllib
+
+    lines = [line.split("#")[0].strip() for line in PIP_ROUTE_REQUIREMENTS.read_text().splitlines()]
+    in_file = {r.name: r for r in map(Requirement, filter(None, lines))}
+    extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["ncs2-pip"]
+    in_extra = {r.name: r for r in map(Requirement, extra)}
+    compiler = {r.name: r for r in map(Requirement, COMPILER_REQUIREMENTS)}
+    assert set(in_file) == set(in_extra) | {"tomli"} and set(compiler) == set(in_extra) - {"opencv-python-headless"}
+    for name, requirement in in_extra.items():
+        assert str(requirement) == str(in_file[name])
+        assert name not in compiler or requirement.specifier == compiler[name].specifier
+        for version in PIP_ROUTE_PYTHONS:  # the markers keep every promised Python
+            assert requirement.marker is None or requirement.marker.evaluate({"python_version": version})
 
 
 def test_bench_eval_demo_run_on_openvino_2021_4(pip_python, small_exports, camvid, tmp_path):
@@ -69,3 +96,33 @@ def test_the_pip_route_runs_what_the_current_openvino_runs(pip_python, small_exp
     info = json.loads(done.stdout.strip().splitlines()[-1])
     assert info["path"].endswith("enet.onnx") and info["precision"] == "f32"
     assert np.mean(np.load(tmp_path / "m.npy") == ours) >= 0.999
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preload", ["runtime", "compiler"])
+def test_libusb_package_lets_the_myriad_plugin_load(pip_python, preload):
+    """enet-edge's preload (the runtime's, and the MYRIAD X compiler driver's) maps libusb-package's libusb-1.0.so,
+    and with it 2021.4.2's MYRIAD plugin loads (without it: "Cannot load library ... libmyriadPlugin.so")."""
+    load = {"runtime": "from enet_edge.runtime.adapters.openvino_core import preload_libusb\n"
+                       "preload_libusb()\n",
+            "compiler": "import importlib.util\n"
+                        "spec = importlib.util.spec_from_file_location('driver', sys.argv[1])\n"
+                        "driver = importlib.util.module_from_spec(spec)\n"
+                        "spec.loader.exec_module(driver)\n"
+                        "driver._preload_libusb()\n"}[preload]
+    code = ("import json, sys\n" + load +
+            "import libusb_package\n"
+            "from openvino.inference_engine import IECore\n"
+            "mapped = sorted({line.split()[-1] for line in open('/proc/self/maps') if 'libusb-1.0' in line})\n"
+            "plugin = IECore().get_versions('MYRIAD')['MYRIAD']\n"
+            "print(json.dumps({'mapped': mapped, 'package': libusb_package.__file__, 'plugin': plugin.description, "
+            "'build': plugin.build_number}))\n")
+    driver = REPO / "enet_edge" / "export" / "myriadx_driver.py"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([str(pip_python), "-c", code, str(driver)], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    info = json.loads(done.stdout.strip().splitlines()[-1])
+    package = os.path.dirname(info["package"])
+    assert info["mapped"] and all(os.path.dirname(path) == package for path in info["mapped"]), info
+    assert info["plugin"] == "myriadPlugin" and info["build"].startswith("2021.4.2"), info

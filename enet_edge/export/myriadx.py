@@ -36,7 +36,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from enet_edge.errors import CompatibilityError, ConfigError
 
 COMPILER_RELEASE = "2021.4.2"
-COMPILER_REQUIREMENTS = ("openvino==2021.4.2", "numpy>=1.16.6,<1.20", "libusb-package==1.0.30.0")
+COMPILER_REQUIREMENTS = ("openvino==2021.4.2", "numpy>=1.16.6,<1.20", "libusb-package==1.0.26.3")
 """What the compiler's venv holds: the last openvino wheel with the MYRIAD plugin, its numpy, and a libusb-1.0
 (the plugin links it; libusb-package ships one, so no system package is needed)."""
 COMPILER_PYTHONS = ("3.9", "3.8")

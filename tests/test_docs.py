@@ -248,3 +248,14 @@ def test_supported_versions_are_stated_once():
 def test_the_docs_generator_runs(tmp_path):
     done = subprocess.run([sys.executable, "tests/doc_facts.py"], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 2 and "--write" in done.stdout
+
+
+def test_the_wheel_the_docs_name_is_the_one_make_wheel_builds():
+    """`make wheel` writes dist/enet_edge-<version>-py3-none-any.whl; every page that names a wheel names that one."""
+    import tomllib
+
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    wanted = f"enet_edge-{version}-py3-none-any.whl"
+    named = {(p.name, w) for p in PAGES for w in re.findall(r"enet_edge-[\w.]+-py3-none-any\.whl", p.read_text())}
+    assert named and all(w == wanted for _, w in named), (wanted, sorted(named))
+    assert re.search(r"^wheel:", (REPO / "Makefile").read_text(), re.MULTILINE)

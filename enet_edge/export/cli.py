@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Optional
 
 from enet_edge.errors import ArtifactError, CheckFailed, ConfigError
-from enet_edge.export.gates import check_graph, read_graph, ruleset_for, unreadable_here  # .pb: TensorFlow when read
-from enet_edge.export.myriadx import compile_model, summary_line
+from enet_edge.export.checks.gates import check_graph, read_graph, ruleset_for, unreadable_here  # .pb: TensorFlow when read
+from enet_edge.export.myriad.compiler import compile_model, summary_line
 from enet_edge.export.report import complexity_text
 from enet_edge.export.targets import ARTIFACT_FILES, available_targets, load_target
 from enet_edge.runtime.backends import OPENVINO_BACKEND, backend, export_kind, kind_backend

@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from enet_edge import camvid
 from enet_edge.device import bench
 from enet_edge.errors import ConfigError, EnetEdgeError
-from enet_edge.export.compile_table import COMPILE_VARIANTS, compile_table
+from enet_edge.export.myriad.compile_table import COMPILE_VARIANTS, compile_table
 from enet_edge.export.targets import load_target
 from enet_edge.runtime.backends import OPENVINO_BACKEND
 from enet_edge.runtime.isa import ISA_CAP_VARIABLE, IsaLevel, capped_flags, capped_level, isa_level, share_above

@@ -1,5 +1,5 @@
 """The MYRIAD X compile table of ``make bench``: the ncs2 graph in each realization, ONNX rewrite set, output and
-compiler option, compiled by the stick's own compiler (:mod:`enet_edge.export.myriadx`, no stick needed).
+compiler option, compiled by the stick's own compiler (:mod:`enet_edge.export.myriad.compiler`, no stick needed).
 
 Each row is one :class:`CompileVariant` of the ncs2 target: its ONNX is made by the export's own freeze and onnx
 stages (so it is what ``make export`` would write with that change), then compiled with the deployed IR's I/O
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from enet_edge.errors import ConfigError
-from enet_edge.export.myriadx import compile_model, summary_line
+from enet_edge.export.myriad.compiler import compile_model, summary_line
 from enet_edge.export.targets import TargetSpec
 from enet_edge.runtime.precision import device_output_type
 
@@ -85,12 +85,12 @@ COMPILE_VARIANTS: Tuple[CompileVariant, ...] = (
 
 
 def code_digest() -> str:
-    """sha256 (16 hex digits) of the modules that build the ONNX (model and export): a changed rewrite makes a
-    cached ONNX stale even where its key's names are the same."""
-    root = Path(__file__).resolve().parent.parent
+    """sha256 (16 hex digits) of the modules that build the ONNX (enet_edge/model/ and enet_edge/export/, their
+    subpackages included): a changed rewrite makes a cached ONNX stale even where its key's names are the same."""
+    root = Path(__file__).resolve().parents[2]  # enet_edge/
     digest = hashlib.sha256()
-    for path in sorted([*(root / "model").glob("*.py"), *(root / "export").glob("*.py")]):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for path in sorted([*(root / "model").rglob("*.py"), *(root / "export").rglob("*.py")]):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -131,7 +131,7 @@ def compile_table(base: TargetSpec, size: Tuple[int, int], work_dir: Path, weigh
     """Compile every variant of ``base`` (the ncs2 target) at ``size`` (height, width); one row each.
 
     A row: ``variant``, ``title``, ``realization`` (name), ``rewrites``, ``options``, ``output``, and the
-    compiler's record (:func:`enet_edge.export.myriadx.compile_model`: ``verdict``, ``stages``, ``traffic_mib``,
+    compiler's record (:func:`enet_edge.export.myriad.compiler.compile_model`: ``verdict``, ``stages``, ``traffic_mib``,
     ``memory_bytes``, ... or ``reason``/``layer``)."""
     # TensorFlow, only when a table is made (the bench records the versions of what its runs imported)
     from enet_edge.export.pipeline import ExportRequest, load_model_weights

@@ -8,7 +8,7 @@ none at the default places) random frames only, and the manifest's note says so.
 Rows (:func:`parity_rows`): every artifact run on the CPU through the device runner, plus for FP16 targets
 :data:`FP16_ARITHMETIC` (the target realization in FP16, Keras float16 policy) and :data:`OPENVINO_IR_F16`
 (the FP16 IR in f16, where the CPU has FP16 arithmetic). An FP16 target's activations are first audited
-against FP16's range (:mod:`enet_edge.export.fp16_range`).
+against FP16's range (:mod:`enet_edge.export.checks.fp16_range`).
 
 Metrics, all relative to ``max |ref|`` so they read the same for any logit scale:
   max_abs_rel       max |out - ref| / max |ref|
@@ -36,7 +36,7 @@ import numpy as np
 
 from enet_edge import camvid
 from enet_edge.errors import ConfigError, DataError, ParityError
-from enet_edge.export.fp16_range import activation_ranges, fp16_range_record, raise_on_overflow
+from enet_edge.export.checks.fp16_range import activation_ranges, fp16_range_record, raise_on_overflow
 from enet_edge.model.config import REFERENCE_REALIZATION
 from enet_edge.runtime.adapters import open_adapter
 from enet_edge.runtime.backends import RunRequest, adapter_options, kind_backend

@@ -1,0 +1,2 @@
+"""What an export is checked against: the op-table gates (:mod:`.gates`), parity against TensorFlow (:mod:`.parity`),
+the FP16 range audit (:mod:`.fp16_range`) and the checks made before building (:mod:`.preflight`)."""

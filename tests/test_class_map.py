@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from enet_edge.errors import ConfigError
-from enet_edge.export.checks.parity import ParityThresholds, compare, compare_class_map
+from enet_edge.export.checks.parity import compare, compare_class_map
+from enet_edge.export.checks.thresholds import ParityThresholds
 from enet_edge.runtime import Segmenter
 
 from tiny_models import TINY_SIZE, tiny_onnx

@@ -214,7 +214,7 @@ def random_weights_target(name):
     arithmetic (measured at 64x96: it moves the logits by 8-9% L2 and flips 2-5% of the argmaxes; the
     shipped trained weights' by 0.4% and 0.2%), so the FP16-arithmetic rows only catch a broken graph
     here; every FP32 row and the FP16-weights IR row keep the target's thresholds."""
-    from enet_edge.export.checks.parity import ParityThresholds
+    from enet_edge.export.checks.thresholds import ParityThresholds
     from enet_edge.export.targets import load_target
 
     target = load_target(name)

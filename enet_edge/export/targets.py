@@ -31,7 +31,7 @@ from typing import Dict, Optional, Tuple
 
 from enet_edge.model.config import ENetConfig, Realization
 from enet_edge.errors import ConfigError
-from enet_edge.export.checks.parity import ParityThresholds
+from enet_edge.export.checks.thresholds import ParityThresholds
 from enet_edge.resources import TARGET_DIR, read_toml  # TARGET_DIR: export/ in the repository, package data when installed
 from enet_edge.runtime.backends import artifact_file
 from enet_edge.runtime.precision import PRECISIONS, device_precision

@@ -40,11 +40,12 @@ from enet_edge.model.config import REFERENCE_REALIZATION, ENetConfig, Realizatio
 from enet_edge.model.weights import get_weights, read_weights, set_weights
 from enet_edge.resources import DEFAULT_WEIGHTS
 from enet_edge.runtime.adapters.tensorflow import write_graph_def
-from enet_edge.runtime.precision import MODEL_PRECISION_KEY, device_output_type
+from enet_edge.runtime.precision import MODEL_PRECISION_KEY
 from enet_edge.export.convert.onnx_ir import append_class_map_to_ir, model_info, to_onnx, to_openvino
 from enet_edge.export.convert.freeze import freeze_model, unknown_shapes
 from enet_edge.export.checks.gates import check_graph, graph_from_graph_def, raise_on_violations, read_graph, ruleset_for
-from enet_edge.export.myriad.compiler import compile_model, raise_if_refused, summary_line
+from enet_edge.export.myriad.compiler import raise_if_refused, summary_line
+from enet_edge.export.myriad.runner_io import compile_for_runner
 from enet_edge.export.outdir import check_out_dir, clean_stale, replace_dir, staging_dir
 from enet_edge.export.checks.parity import ParityInputs, parity_inputs, run_parity
 from enet_edge.export.checks.preflight import check_data_dir, check_rulesets
@@ -218,11 +219,10 @@ def gates_stage(ctx: ExportContext) -> None:
 
 def myriad_compile_stage(ctx: ExportContext) -> None:
     """Compile the ONNX with the stick's own compiler (OpenVINO 2021.4.2's MYRIAD X graph transformer, no stick
-    needed), with the deployed IR's I/O precisions; a model it refuses fails the export naming the layer."""
+    needed), with the I/O the runner asks of the deployed IR (:func:`compile_for_runner`); a model it refuses fails
+    the export naming the layer."""
     target = ctx.target
-    output = target.class_map or device_output_type(target.device, "f32")  # what our MYRIAD runner asks for
-    ctx.myriad_compiler = compile_model(ctx.path("onnx"), target.myriad_compiler, ctx.log,
-                                        input_precision="u8", output_precision=output)
+    ctx.myriad_compiler = compile_for_runner(ctx.path("onnx"), target, ctx.log)
     ctx.log(f"  MYRIAD X compiler: {summary_line(ctx.myriad_compiler)}")
     raise_if_refused(ctx.myriad_compiler, target.name)
 

@@ -194,7 +194,8 @@ def cycles(graph, packages):
             leaves = [m for m in members if m not in packages]
             own_package = len(leaves) == 1 and all(leaves[0].startswith(m + ".") for m in members - set(leaves))
             if len(members) > 1 and not own_package:
-                found.append(sorted((m, line, nxt) for m in members for nxt, line in graph[m].items() if nxt in members))
+                found.append(sorted((m, line, nxt) for m in members for nxt, line in graph[m].items()
+                                    if nxt in members))
 
     for node in sorted(graph):
         if node not in index:
@@ -267,13 +268,13 @@ def documented_tree():
 def test_the_doc_tree_names_every_module_and_only_modules():
     named = documented_tree()
     assert len(named) == len(set(named)), sorted(n for n in named if named.count(n) > 1)
-    missing = [n for n in named if not (PACKAGE / n).is_dir() if n.endswith("/")] + \
-              [n for n in named if not n.endswith("/") and not (PACKAGE / n).is_file()]
+    missing = [n for n in named if not ((PACKAGE / n).is_dir() if n.endswith("/") else (PACKAGE / n).is_file())]
     assert not missing, f"docs/architecture.md's tree names what enet_edge/ does not hold: {missing}"
     modules = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py") if p.name != "__init__.py"}
-    packages = {p.parent.relative_to(PACKAGE).as_posix() + "/" for p in PACKAGE.rglob("__init__.py") if p.parent != PACKAGE}
+    packages = {p.parent.relative_to(PACKAGE).as_posix() + "/" for p in PACKAGE.rglob("__init__.py")
+                if p.parent != PACKAGE}
     undocumented = sorted((modules | packages) - set(named))
-    assert not undocumented, f"add these to docs/architecture.md's tree (one line each, under their folder): {undocumented}"
+    assert not undocumented, f"add to docs/architecture.md's tree (a line each, under its folder): {undocumented}"
 
 
 BLOCKER = """

@@ -67,6 +67,7 @@ class ParityContext(Protocol):
 
     def build(self, realization: Any, dtype_policy: Optional[str] = None) -> Any: ...
 
+
 def as_nhwc(out: np.ndarray, ref_shape) -> np.ndarray:
     """Logits ``out`` in the reference's (N,H,W,K) NHWC layout: (N,K,H,W) NCHW ones (the ONNX and IR exports')
     transposed, NHWC ones as they are."""

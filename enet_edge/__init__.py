@@ -2,7 +2,7 @@
 
 Importing the package imports no TensorFlow: the runtime, benchmark and demo work on a device
 that has only numpy, OpenCV and an OpenVINO runtime. TensorFlow-dependent modules
-(``layers``, ``model``, ``freeze``, ``convert``, ``train``) import it themselves.
+(``model/``, ``export/``'s pipeline and conversions, ``workstation/train/``) import it themselves.
 """
 
 __version__ = "0.1.0"

@@ -61,8 +61,8 @@ class ENetBuilds:
         return self._models[realization]
 
     def frozen(self, realization):
-        """The frozen GraphDef of :meth:`model` (``enet_edge.export.freeze.freeze_model``)."""
-        from enet_edge.export import freeze
+        """The frozen GraphDef of :meth:`model` (``enet_edge.export.convert.freeze.freeze_model``)."""
+        from enet_edge.export.convert import freeze
 
         if realization not in self._frozen:
             self._frozen[realization] = freeze.freeze_model(self.model(realization), self.config)

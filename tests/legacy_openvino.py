@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Optional
 
-from enet_edge.export.myriadx import find_python as _find_python  # the MYRIAD X compiler's venv is found the same way
+from enet_edge.export.myriad.compiler import find_python as _find_python  # the MYRIAD X compiler's venv is found the same way
 
 REPO = Path(__file__).resolve().parents[1]
 REQUIREMENTS = REPO / "requirements-ncs2.txt"

@@ -2,6 +2,7 @@
 documents."""
 
 import dataclasses
+import importlib.util
 import json
 import subprocess
 import sys
@@ -361,6 +362,7 @@ def test_which_cpu_kinds_a_machine_measures():
     from enet_edge.workstation.suite import kinds
 
     config = suite_config.SuiteConfig()
+    assert importlib.util.find_spec(kinds.CHILD) is not None  # the module a kind's process runs
     runs, not_run = kinds.plan_kinds(config, SAPPHIRE_RAPIDS)
     assert [level.name for level in runs] == ["avx2", "avx512-bf16"] and list(not_run) == ["amx"]
     assert "this machine is of this kind" in not_run["amx"]

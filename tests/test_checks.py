@@ -4,10 +4,10 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from enet_edge.export import gates as checks
+from enet_edge.export.checks import gates as checks
 from enet_edge.model.config import REFERENCE_REALIZATION
 from enet_edge.errors import ArtifactError, CompatibilityError
-from enet_edge.export.gates import ruleset_for
+from enet_edge.export.checks.gates import ruleset_for
 from enet_edge.export.targets import load_target
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from enet_edge.errors import ConfigError
-from enet_edge.export.parity import ParityThresholds, compare, compare_class_map
+from enet_edge.export.checks.parity import compare, compare_class_map
+from enet_edge.export.checks.thresholds import ParityThresholds
 from enet_edge.runtime import Segmenter
 
 from tiny_models import TINY_SIZE, tiny_onnx
@@ -15,7 +16,7 @@ from tiny_models import TINY_SIZE, tiny_onnx
 @pytest.fixture(scope="module")
 def tiny_irs(tmp_path_factory):
     """The tiny model as logits IR and as int32 / uint8 class-map IRs."""
-    from enet_edge.export.convert import to_openvino
+    from enet_edge.export.convert.onnx_ir import to_openvino
 
     root = tmp_path_factory.mktemp("class_map")
     onnx_path = tiny_onnx(root / "m.onnx")
@@ -49,8 +50,8 @@ def test_onnx_class_map_is_the_argmax_and_converts_from_its_logits(tmp_path, tin
     import onnx
     import onnxruntime as ort
 
-    from enet_edge.export.convert import append_onnx_class_map, to_openvino
-    from enet_edge.export.gates import check_graph, load_ruleset, read_graph
+    from enet_edge.export.convert.onnx_ir import append_onnx_class_map, to_openvino
+    from enet_edge.export.checks.gates import check_graph, load_ruleset, read_graph
 
     model = onnx.load(str(tiny_onnx(tmp_path / "m.onnx")))
     append_onnx_class_map(model, dtype)
@@ -79,7 +80,7 @@ def test_onnx_myriad_allows_a_cast_only_of_the_argmax(tmp_path):
     import onnx
     from onnx import TensorProto, helper
 
-    from enet_edge.export.gates import check_graph, load_ruleset, read_onnx
+    from enet_edge.export.checks.gates import check_graph, load_ruleset, read_onnx
 
     graph = helper.make_graph(
         [helper.make_node("Relu", ["x"], ["r"], name="relu"),
@@ -93,7 +94,7 @@ def test_onnx_myriad_allows_a_cast_only_of_the_argmax(tmp_path):
 
 
 def test_class_map_ops_are_in_the_myriad_table_for_int32_only(tiny_irs):
-    from enet_edge.export.gates import check_graph, load_ruleset, read_graph
+    from enet_edge.export.checks.gates import check_graph, load_ruleset, read_graph
 
     ruleset = load_ruleset("myriad_2022_3")
     assert check_graph(read_graph(tiny_irs["int32"]), ruleset).ok  # TopK-3 + Squeeze, no Convert

@@ -1,4 +1,4 @@
-"""The MYRIAD X compile table of ``make bench`` (enet_edge.export.compile_table)."""
+"""The MYRIAD X compile table of ``make bench`` (enet_edge.export.myriad.compile_table)."""
 
 import json
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from enet_edge.errors import ConfigError
-from enet_edge.export.compile_table import (COMPILE_VARIANTS, CompileVariant, compile_table, goal_line,
+from enet_edge.export.myriad.compile_table import (COMPILE_VARIANTS, CompileVariant, compile_table, goal_line,
                                             render_compile_table)
 from enet_edge.export.targets import load_target
 
@@ -81,10 +81,10 @@ test_compile_table_compiles_and_reuses_the_onnx = pytest.mark.slow(test_compile_
 
 
 def test_a_cached_onnx_is_stale_when_the_code_that_made_it_changes(monkeypatch):
-    from enet_edge.export import compile_table as table
+    from enet_edge.export.myriad import compile_table as table
 
     first = table.code_digest()
     assert first == table.code_digest() and len(first) == 16
     real = Path.read_bytes
-    monkeypatch.setattr(Path, "read_bytes", lambda self: real(self) + (b"#" if self.name == "onnx_rewrites.py" else b""))
+    monkeypatch.setattr(Path, "read_bytes", lambda self: real(self) + (b"#" if self.name == "rewrites.py" else b""))
     assert table.code_digest() != first

@@ -1,4 +1,4 @@
-"""Slice-8 -> StridedSlice-1 rewrite of the OpenVINO IR (enet_edge.export.convert), on tiny models."""
+"""Slice-8 -> StridedSlice-1 rewrite of the OpenVINO IR (enet_edge.export.convert.onnx_ir), on tiny models."""
 
 import itertools
 import re
@@ -8,8 +8,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from enet_edge.export import gates as checks
-from enet_edge.export.convert import slices_to_strided_slices, to_openvino
+from enet_edge.export.checks import gates as checks
+from enet_edge.export.convert.onnx_ir import slices_to_strided_slices, to_openvino
 from enet_edge.errors import CompatibilityError
 
 ov = pytest.importorskip("openvino")

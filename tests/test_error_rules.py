@@ -235,7 +235,7 @@ def test_export_refuses_what_it_would_destroy(tmp_path, monkeypatch):
 def test_parity_without_camvid_only_when_none_was_asked_for(tmp_path, monkeypatch):
     from enet_edge import camvid
     from enet_edge.errors import DataError
-    from enet_edge.export.parity import parity_inputs
+    from enet_edge.export.checks.parity import parity_inputs
     from enet_edge.export.targets import load_target
 
     target = load_target("cpu")
@@ -255,7 +255,7 @@ def test_parity_without_camvid_only_when_none_was_asked_for(tmp_path, monkeypatc
 
 
 def test_parity_inputs_spread_over_camvid_val_then_random(camvid):
-    from enet_edge.export.parity import camvid_val_pairs, parity_inputs
+    from enet_edge.export.checks.parity import camvid_val_pairs, parity_inputs
     from enet_edge.export.targets import load_target
 
     pairs = camvid_val_pairs(camvid)

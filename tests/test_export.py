@@ -15,7 +15,7 @@ from enet_edge.errors import ArtifactError, ParityError
 from enet_edge.export.pipeline import ExportRequest, export
 from enet_edge.fileio import sha256_file
 from enet_edge.runtime import resolve_artifact, verify_artifact
-from enet_edge.export.parity import ParityResult
+from enet_edge.export.checks.thresholds import ParityResult
 from enet_edge.export.targets import available_targets, load_target
 from conftest import small_target
 from tiny_models import tiny_cpu_only_ir

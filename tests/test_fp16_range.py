@@ -1,4 +1,4 @@
-"""FP16 range check (enet_edge.export.fp16_range): per-layer activation ranges, the record, the one-line error."""
+"""FP16 range check (enet_edge.export.checks.fp16_range): per-layer activation ranges, the record, the one-line error."""
 
 import json
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from enet_edge.errors import GateError, ParityError
-from enet_edge.export.fp16_range import (FP16_MAX, NEAR_FACTOR, activation_ranges, fp16_range_record,
+from enet_edge.export.checks.fp16_range import (FP16_MAX, NEAR_FACTOR, activation_ranges, fp16_range_record,
                                          near_limit_text, raise_on_overflow)
 from enet_edge.model.config import ENetConfig
 

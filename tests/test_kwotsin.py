@@ -214,7 +214,7 @@ def random_weights_target(name):
     arithmetic (measured at 64x96: it moves the logits by 8-9% L2 and flips 2-5% of the argmaxes; the
     shipped trained weights' by 0.4% and 0.2%), so the FP16-arithmetic rows only catch a broken graph
     here; every FP32 row and the FP16-weights IR row keep the target's thresholds."""
-    from enet_edge.export.parity import ParityThresholds
+    from enet_edge.export.checks.thresholds import ParityThresholds
     from enet_edge.export.targets import load_target
 
     target = load_target(name)
@@ -236,7 +236,7 @@ def ir_logits(export_dir, frames):
 
 def export_and_compare(weights, target_name, height, width, out_dir, values, frames, **kwargs):
     """Export ``weights`` for a target; return (manifest, parity of the IR against the kwotsin reference)."""
-    from enet_edge.export.parity import compare
+    from enet_edge.export.checks.parity import compare
     from enet_edge.export.pipeline import ExportRequest, export
 
     target = random_weights_target(target_name)
@@ -296,7 +296,7 @@ def test_full_size_published_checkpoint_exports_for_ncs2_and_cpu(published, tmp_
                          ids=lambda r: r.name)
 def test_frozen_kwotsin_graph_stays_within_its_realizations_op_set(realization):
     """Conv2D with explicit padding + interleave for conv_interleave: no Conv2DBackpropInput on the stick."""
-    from enet_edge.export import freeze
+    from enet_edge.export.convert import freeze
 
     config = ENetConfig(flavour="kwotsin", height=32, width=32, batch=1)
     inventory = freeze.op_inventory(freeze.freeze_model(build_enet(config, realization), config))

@@ -8,8 +8,8 @@ import pytest
 
 from enet_edge import cli
 from enet_edge.errors import CompatibilityError, ConfigError
-from enet_edge.export import myriadx
-from enet_edge.export.myriadx import (check_options, compile_model, parse_dump, raise_if_refused, summarize,
+from enet_edge.export.myriad import compiler as myriadx
+from enet_edge.export.myriad.compiler import (check_options, compile_model, parse_dump, raise_if_refused, summarize,
                                       summary_line)
 
 

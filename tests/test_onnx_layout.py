@@ -3,7 +3,7 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-from enet_edge.export.onnx_layout import count_transposes, sink_transposes
+from enet_edge.export.rewrite.layout import count_transposes, sink_transposes
 
 NCHW_TO_NHWC = [0, 2, 3, 1]
 NHWC_TO_NCHW = [0, 3, 1, 2]

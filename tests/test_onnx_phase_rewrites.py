@@ -6,7 +6,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from enet_edge.export.onnx_phase_rewrites import interleave_fold, phase_split, unpool_broadcast
+from enet_edge.export.rewrite.phases import interleave_fold, phase_split, unpool_broadcast
 
 C, H, W = 3, 4, 6  # channels; the low-resolution (phase) height and width
 

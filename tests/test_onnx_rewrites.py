@@ -6,7 +6,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from enet_edge.errors import ConfigError
-from enet_edge.export.onnx_rewrites import REWRITES, apply_rewrites, fuse_prelu, split_prelu
+from enet_edge.export.rewrite.rewrites import REWRITES, apply_rewrites, fuse_prelu, split_prelu
 from enet_edge.export.targets import load_target
 
 

@@ -6,7 +6,7 @@ import logging
 import numpy as np
 import pytest
 
-from enet_edge.export import quantize
+from enet_edge.export.convert import quantize
 from enet_edge.errors import AccuracyError, ConfigError, DataError
 from enet_edge.export.targets import QuantizationSpec
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from enet_edge.export import freeze
+from enet_edge.export.convert import freeze
 from enet_edge.model.config import REFERENCE_REALIZATION, ENetConfig, Realization
 from enet_edge.model import enet
 from enet_edge.model.weights import get_weights, set_weights
@@ -94,7 +94,7 @@ def test_frozen_inventory_within_allowlist_and_static(realization, enet_builds):
     (out,) = graph_def_function(graph_def)(x)
     # constant folding reorders the BN arithmetic: rounding-level differences, which may even flip a
     # max-pool switch where two values tie within an ulp, so compare like the export's parity gate
-    from enet_edge.export.parity import compare
+    from enet_edge.export.checks.parity import compare
 
     result = compare(out, m(x, training=False).numpy())
     assert result.mean_abs_rel < 1e-5 and result.argmax_agreement > 0.999, result
@@ -132,7 +132,7 @@ def test_graph_def_io_errors(tmp_path):
 
 def test_realization_ruleset_follows_the_models_flavour():
     """kwotsin's BGR->RGB slices are allowed for a kwotsin model only (the cpu realization itself has none)."""
-    from enet_edge.export.gates import ruleset_for
+    from enet_edge.export.checks.gates import ruleset_for
     from enet_edge.export.targets import load_target
 
     cpu = load_target("cpu")

@@ -141,6 +141,8 @@ def test_wheel_ships_targets_rulesets_tables_and_weights(wheel):
             assert name in names, f"{name} is missing from {wheel.name}"
             assert zf.read(name) == source.read_bytes(), f"{name} in the wheel differs from {source}"
         assert "enet_edge/runtime/__init__.py" in names
+        modules = {p.relative_to(REPO).as_posix() for p in (REPO / "enet_edge").rglob("*.py")}  # every subpackage
+        assert not modules - names, f"pyproject's packages miss {sorted(modules - names)}"
         assert not [n for n in names if n.startswith(("export/", "weights/", "tests/"))]
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Optional
 
 from enet_edge.errors import ArtifactError, CheckFailed, ConfigError
-from enet_edge.export.gates import check_graph, read_graph, ruleset_for, unreadable_here  # .pb: TensorFlow when read
-from enet_edge.export.myriadx import compile_model, summary_line
+from enet_edge.export.checks.gates import check_graph, read_graph, ruleset_for, unreadable_here  # .pb: TensorFlow when read
+from enet_edge.export.myriad.compiler import summary_line
+from enet_edge.export.myriad.runner_io import compile_for_runner, model_io
 from enet_edge.export.report import complexity_text
 from enet_edge.export.targets import ARTIFACT_FILES, available_targets, load_target
 from enet_edge.runtime.backends import OPENVINO_BACKEND, backend, export_kind, kind_backend
@@ -101,13 +102,26 @@ def add_check_cli(sub) -> None:
 DEFAULT_CHECK_TARGET = "ncs2"
 
 
-def _compile_check(paths, options) -> list:
-    """Compile every .onnx/.xml of ``paths`` with the MYRIAD X compiler; print its verdict; the refusals."""
+def _compile_check(paths, target, manifest: Optional[dict]) -> list:
+    """Compile every .onnx/.xml of ``paths`` as the export compiles it (:func:`compile_for_runner`: ``target``'s
+    device and options, the I/O the runner asks); print its verdict; the refusals.
+
+    A file ``manifest`` lists is compiled with the export's own output (its ``outputs[0].dtype``: logits or a class
+    map) and a u8 image input; any other file with what it declares (u8 where its one input is an image, else left;
+    the output the device writes for its output type)."""
+    listed = {e.get("file"): e for e in ((manifest or {}).get("artifacts") or {}).values() if isinstance(e, dict)}
     refused = []
     for p in paths:
         if not backend(OPENVINO_BACKEND).reads_file(p):  # what OpenVINO reads, the MYRIAD X compiler compiles
             continue
-        record = compile_model(p, options, log=lambda m: print(m, file=sys.stderr))
+        entry = listed.get(p.name)
+        if entry is not None:
+            output_type, image_input = ((entry.get("outputs") or [{}])[0] or {}).get("dtype"), True
+        else:
+            declared = model_io(p)
+            output_type, image_input = declared.output or "f32", declared.image_input
+        record = compile_for_runner(p, target, lambda m: print(m, file=sys.stderr), output_type=output_type,
+                                    image_input=image_input)
         print(f"{p}: MYRIAD X compiler {summary_line(record)}")
         if record["verdict"] == "refused":
             refused.append(f"{p.name}: the MYRIAD X compiler refused it"
@@ -175,9 +189,9 @@ def run_check(args) -> int:
             failed.append(f"{p.name}: {len(report.violations)} violation(s) of {report.ruleset}")
             print(f"{p}: {len(report.violations)} violation(s) against {report.ruleset}")
             print(report.table())
-    compile_options = {"auto": target.myriad_compiler, "yes": target.myriad_compiler or {}, "no": None}[args.compile]
-    if compile_options is not None:  # an export directory: its ONNX stands for its IR v11 (docs/ncs2.md)
-        failed += _compile_check([p for p in paths if not path.is_dir() or export_kind(p) == "onnx"], compile_options)
+    if {"auto": target.myriad_compiler is not None, "yes": True, "no": False}[args.compile]:
+        # an export directory: its ONNX stands for its IR v11 (docs/ncs2.md)
+        failed += _compile_check([p for p in paths if not path.is_dir() or export_kind(p) == "onnx"], target, manifest)
     if failed:
         raise CheckFailed(f"target {target.name} does not accept {len(failed)} of {len(paths)} artifact(s): "
                           f"{'; '.join(failed)} (tables above)")

@@ -7,7 +7,7 @@ and does not touch the previous good one.
 The pipeline is a list of stages (:data:`STAGES`: freeze, onnx, openvino_ir, quantize, gates, myriad_compile,
 parity, write), each a function that reads and extends one :class:`ExportContext`; a target runs the stages
 that apply to it (:func:`stages_for`: no ``onnx`` artifact, no onnx stage; no ``[quantization]``,
-no quantize stage). Parity (its inputs, rows, comparison and thresholds) is :mod:`enet_edge.export.parity`.
+no quantize stage). Parity (its inputs, rows, comparison and thresholds) is :mod:`enet_edge.export.checks.parity`.
 
 Importing this module imports TensorFlow (the stages build, freeze and convert the network): ``enet-edge
 export`` imports it when it runs, ``enet-edge check`` never.
@@ -40,15 +40,16 @@ from enet_edge.model.config import REFERENCE_REALIZATION, ENetConfig, Realizatio
 from enet_edge.model.weights import get_weights, read_weights, set_weights
 from enet_edge.resources import DEFAULT_WEIGHTS
 from enet_edge.runtime.adapters.tensorflow import write_graph_def
-from enet_edge.runtime.precision import MODEL_PRECISION_KEY, device_output_type
-from enet_edge.export.convert import append_class_map_to_ir, model_info, to_onnx, to_openvino
-from enet_edge.export.freeze import freeze_model, unknown_shapes
-from enet_edge.export.gates import check_graph, graph_from_graph_def, raise_on_violations, read_graph, ruleset_for
-from enet_edge.export.myriadx import compile_model, raise_if_refused, summary_line
+from enet_edge.runtime.precision import MODEL_PRECISION_KEY
+from enet_edge.export.convert.onnx_ir import append_class_map_to_ir, model_info, to_onnx, to_openvino
+from enet_edge.export.convert.freeze import freeze_model, unknown_shapes
+from enet_edge.export.checks.gates import check_graph, graph_from_graph_def, raise_on_violations, read_graph, ruleset_for
+from enet_edge.export.myriad.compiler import raise_if_refused, summary_line
+from enet_edge.export.myriad.runner_io import compile_for_runner
 from enet_edge.export.outdir import check_out_dir, clean_stale, replace_dir, staging_dir
-from enet_edge.export.parity import ParityInputs, parity_inputs, run_parity
-from enet_edge.export.preflight import check_data_dir, check_rulesets
-from enet_edge.export.quantize import quantize_ir
+from enet_edge.export.checks.parity import ParityInputs, parity_inputs, run_parity
+from enet_edge.export.checks.preflight import check_data_dir, check_rulesets
+from enet_edge.export.convert.quantize import quantize_ir
 from enet_edge.export.report import build_manifest, model_classes, render_report
 from enet_edge.export.targets import ARTIFACT_FILES, TargetSpec
 
@@ -218,11 +219,10 @@ def gates_stage(ctx: ExportContext) -> None:
 
 def myriad_compile_stage(ctx: ExportContext) -> None:
     """Compile the ONNX with the stick's own compiler (OpenVINO 2021.4.2's MYRIAD X graph transformer, no stick
-    needed), with the deployed IR's I/O precisions; a model it refuses fails the export naming the layer."""
+    needed), with the I/O the runner asks of the deployed IR (:func:`compile_for_runner`); a model it refuses fails
+    the export naming the layer."""
     target = ctx.target
-    output = target.class_map or device_output_type(target.device, "f32")  # what our MYRIAD runner asks for
-    ctx.myriad_compiler = compile_model(ctx.path("onnx"), target.myriad_compiler, ctx.log,
-                                        input_precision="u8", output_precision=output)
+    ctx.myriad_compiler = compile_for_runner(ctx.path("onnx"), target, ctx.log)
     ctx.log(f"  MYRIAD X compiler: {summary_line(ctx.myriad_compiler)}")
     raise_if_refused(ctx.myriad_compiler, target.name)
 

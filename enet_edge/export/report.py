@@ -14,8 +14,8 @@ from typing import Dict, List, Optional, Tuple
 
 from enet_edge.class_sets import ClassSet, from_meta
 from enet_edge.errors import ArtifactError
-from enet_edge.export.fp16_range import near_limit_text
-from enet_edge.export.myriadx import summary_line
+from enet_edge.export.checks.fp16_range import near_limit_text
+from enet_edge.export.myriad.compiler import summary_line
 from enet_edge.export.targets import ARTIFACT_FILES, TargetSpec
 from enet_edge.fileio import sha256_file
 from enet_edge.model.config import REFERENCE_REALIZATION, ENetConfig

@@ -9,7 +9,7 @@ Adding a target means adding a file; no code path. Schema::
     [realization]                    # enet_edge.model.config.Realization fields
     [input]    height = 360, width = 480
     [onnx]     opset = 13
-               rewrites = ["prelu", "prelu_split"]   # optional: enet_edge.export.onnx_rewrites.REWRITES, in order
+               rewrites = ["prelu", "prelu_split"]   # optional: enet_edge.export.rewrite.rewrites.REWRITES, in order
     [openvino] precision = "FP16"    # FP32 | FP16 | INT8 (INT8 needs [quantization])
                inference_precision = "f32"   # optional: the float arithmetic the IR asks for (rt_info), see TargetSpec
     [output]   class_map = "int32"   # optional: the IR and ONNX output (1,H,W) class ids (int32 | uint8), not logits
@@ -31,7 +31,7 @@ from typing import Dict, Optional, Tuple
 
 from enet_edge.model.config import ENetConfig, Realization
 from enet_edge.errors import ConfigError
-from enet_edge.export.parity import ParityThresholds
+from enet_edge.export.checks.thresholds import ParityThresholds
 from enet_edge.resources import TARGET_DIR, read_toml  # TARGET_DIR: export/ in the repository, package data when installed
 from enet_edge.runtime.backends import artifact_file
 from enet_edge.runtime.precision import PRECISIONS, device_precision
@@ -107,7 +107,7 @@ class TargetSpec:
     # The float arithmetic the IR asks its runtime for when the caller asks for none (f32 | f16 | bf16; None: the
     # device's default), stored in the IR's rt_info/model_info/inference_precision and the manifest.
     inference_precision: Optional[str] = None
-    onnx_rewrites: Tuple[str, ...] = ()  # enet_edge.export.onnx_rewrites.REWRITES names, applied in order
+    onnx_rewrites: Tuple[str, ...] = ()  # enet_edge.export.rewrite.rewrites.REWRITES names, applied in order
     # MYRIAD X compiler options of the export's compile check; None: the target is not compiled for the stick
     myriad_compiler: Optional[Dict[str, str]] = None
     source: str = ""
@@ -142,7 +142,7 @@ class TargetSpec:
             if fixed and self.inference_precision != fixed:
                 raise ConfigError(f"target {self.name}: {self.device} computes in {fixed} only; inference_precision="
                                   f"{self.inference_precision!r} cannot run there")
-        from enet_edge.export.onnx_rewrites import REWRITES
+        from enet_edge.export.rewrite.rewrites import REWRITES
 
         object.__setattr__(self, "onnx_rewrites", tuple(self.onnx_rewrites))
         unknown = [name for name in self.onnx_rewrites if name not in REWRITES]
@@ -152,7 +152,7 @@ class TargetSpec:
         if self.myriad_compiler is not None:
             if "onnx" not in self.artifacts:
                 raise ConfigError(f"target {self.name}: [myriad_compiler] compiles the ONNX; list the onnx artifact")
-            from enet_edge.export.myriadx import check_options
+            from enet_edge.export.myriad.compiler import check_options
 
             object.__setattr__(self, "myriad_compiler", check_options(self.myriad_compiler))
         if self.class_map not in (None, "int32", "uint8"):

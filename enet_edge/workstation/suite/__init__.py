@@ -20,5 +20,5 @@ benchmarks/results/README.md (the latest results, linked from the top README).
 
 Modules: :mod:`.config` (variants, goals, :class:`~.config.SuiteConfig`), :mod:`.run` (exports and measuring),
 :mod:`.report` (goals, recommendation, markdown, files), :mod:`.plot` (the PNG), :mod:`.kinds` (the CPU kinds
-below this machine's, each in a capped process), :mod:`.cli` (``benchmarks/run.py``).
+below this machine's, each in a capped process: :mod:`.kind_child`), :mod:`.cli` (``benchmarks/run.py``).
 """

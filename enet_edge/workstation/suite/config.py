@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from enet_edge.device import bench
 from enet_edge.errors import ConfigError
-from enet_edge.export.compile_table import COMPILE_VARIANTS
+from enet_edge.export.myriad.compile_table import COMPILE_VARIANTS
 from enet_edge.workstation.suite.peers import PEER_NAMES
 from enet_edge.runtime.backends import artifact_file
 from enet_edge.runtime.isa import ISA_LEVEL_NAMES

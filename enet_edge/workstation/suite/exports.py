@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from enet_edge.errors import ArtifactError, ConfigError
-from enet_edge.export.compile_table import code_digest
+from enet_edge.export.myriad.compile_table import code_digest
 from enet_edge.resources import DEFAULT_WEIGHTS
 from enet_edge.runtime.isa import environ_for
 from enet_edge.workstation.suite.config import SCALING_INT8, SuiteConfig, Variant

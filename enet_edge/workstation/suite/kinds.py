@@ -2,7 +2,7 @@
 
 Users' CPUs are AVX2-only, AVX-512 with VNNI/BF16 (Zen 4) or AMX; the goals hold per kind. A machine of one kind
 measures the kinds below it (:mod:`enet_edge.runtime.isa`: what the cap reaches and what it does not): for each, a
-child process (``python -m enet_edge.workstation.suite.kinds CONFIG OUT``) started with ``ONEDNN_MAX_CPU_ISA`` runs
+child process (``python -m enet_edge.workstation.suite.kind_child CONFIG OUT``) started with ``ONEDNN_MAX_CPU_ISA`` runs
 the suite over OpenVINO's variants (:data:`~.config.KIND_VARIANTS`) and the goals' peers
 (:data:`~.config.KIND_PEERS`) in interleaved latency rounds at every size, with its own mIoU column,
 recommendation, peer goals and per-layer counters, at the precisions such a CPU runs. Exports and peer conversions
@@ -21,9 +21,12 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from enet_edge.errors import DeviceError
 from enet_edge.runtime.isa import ISA_LEVELS, IsaLevel, environ_for, isa_level, native_level
-from enet_edge.workstation.suite.config import (KIND_PEERS, KIND_VARIANTS, SuiteConfig, config_from_dict,
-                                                config_to_dict)
+from enet_edge.workstation.suite.config import KIND_PEERS, KIND_VARIANTS, SuiteConfig, config_to_dict
 from enet_edge.workstation.suite.exports import run_logged
+
+CHILD = "enet_edge.workstation.suite.kind_child"
+"""The module a kind's child process runs (``python -m``): it imports :mod:`.run`, which imports this module, so it
+is a module of its own."""
 
 
 def plan_kinds(config: SuiteConfig, flags: Sequence[str]) -> Tuple[List[IsaLevel], Dict[str, str]]:
@@ -62,7 +65,7 @@ def run_kind(config: SuiteConfig, level: IsaLevel, log: Callable[[str], None]) -
     with tempfile.TemporaryDirectory(prefix="enet-edge-kind-") as tmp:
         config_path, out = Path(tmp) / "config.json", Path(tmp) / "document.json"
         config_path.write_text(json.dumps(config_to_dict(kind_config(config, level))))
-        command = [sys.executable, "-m", __name__, str(config_path), str(out)]
+        command = [sys.executable, "-m", CHILD, str(config_path), str(out)]
         returncode, last = run_logged(command, environ_for(level, os.environ), log, f"  [{level.name}] ")
         if returncode != 0 or not out.is_file():
             raise DeviceError(f"the {level.name} run failed: {last}")
@@ -84,24 +87,3 @@ def run_kinds(config: SuiteConfig, flags: Sequence[str], log: Callable[[str], No
         runs.append({"kind": level.name, "title": level.title, "onednn_cap": level.onednn_cap, "document": document})
     native = native_level(flags)
     return {"native": native.name if native else None, "runs": runs, "not_run": not_run}
-
-
-def main(argv: Sequence[str]) -> int:
-    """``CONFIG_JSON OUT_JSON``: one kind's suite (the process :func:`run_kind` starts, capped)."""
-    from enet_edge.command import run_command
-    from enet_edge.fileio import atomic_write_text
-    from enet_edge.workstation.suite.run import run_suite
-
-    config_path, out = argv
-
-    def run() -> int:
-        config = config_from_dict(json.loads(Path(config_path).read_text()))
-        document = run_suite(config, log=lambda m: print(m, flush=True))
-        atomic_write_text(Path(out), json.dumps(document) + "\n")
-        return 0
-
-    return run_command("make bench, CPU kind", run)
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

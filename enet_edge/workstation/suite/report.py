@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from enet_edge.export.compile_table import render_compile_table
+from enet_edge.export.myriad.compile_table import render_compile_table
 from enet_edge.progress import format_ms
 from enet_edge.workstation.suite.plot import render_plot
 from enet_edge.workstation.suite.config import (BASELINE, GOALS, PEER_GOALS, README_END, README_START, VARIANTS,

@@ -14,13 +14,14 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from enet_edge import camvid
 from enet_edge.device import bench
 from enet_edge.errors import ConfigError, EnetEdgeError
-from enet_edge.export.compile_table import COMPILE_VARIANTS, compile_table
+from enet_edge.export.myriad.compile_table import COMPILE_VARIANTS, compile_table
 from enet_edge.export.targets import load_target
 from enet_edge.runtime.backends import OPENVINO_BACKEND
 from enet_edge.runtime.isa import ISA_CAP_VARIABLE, IsaLevel, capped_flags, capped_level, isa_level, share_above
 from enet_edge.workstation.suite.config import (BASELINE, SCALING_INT8, SCHEMA, VARIANTS, SuiteConfig, Variant,
                                                 config_to_dict)
 from enet_edge.workstation.suite.exports import ensure_export, weights_meta, weights_path
+from enet_edge.workstation.suite.kinds import run_kinds
 from enet_edge.workstation.suite.peers import PEERS, ensure_peer
 from enet_edge.workstation.suite.report import derive
 
@@ -205,8 +206,6 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
                if rec and rec["variant"] in by_label and by_label[rec["variant"]].backend == OPENVINO_BACKEND}
     document["limits"] = limits_of(counted, config, log, level) if config.limits else []
     if level is None and config.cpu_kinds:
-        from enet_edge.workstation.suite.kinds import run_kinds
-
         document["cpu_kinds"] = run_kinds(config, bench.cpuinfo().get("flags", []), log)
     document["seconds"] = round(time.perf_counter() - started, 1)
     return document

@@ -18,7 +18,7 @@ Optimizer of 2022+ fuses it into one PReLU when it writes ``enet.xml``.
     ``MYRIAD_HW_DILATION=YES``), where no ReLU fuses and doubled channels only double the SHAVE's traffic.
 
 The phase rewrites (``interleave_transpose``, ``interleave_fold``, ``unpool_broadcast``, ``phase_split``) are in
-:mod:`enet_edge.export.onnx_phase_rewrites`.
+:mod:`enet_edge.export.rewrite.phases`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from typing import Callable, Dict, Optional
 
 import numpy as np
 
-from enet_edge.export import onnx_graph as G
-from enet_edge.export.onnx_phase_rewrites import interleave_fold, interleave_transpose, phase_split, unpool_broadcast
+from enet_edge.export.rewrite import graph as G
+from enet_edge.export.rewrite.phases import interleave_fold, interleave_transpose, phase_split, unpool_broadcast
 
 
 def fuse_prelu(model) -> int:
@@ -63,7 +63,7 @@ def fuse_prelu(model) -> int:
 
 
 def _nce_conv(node, inits) -> bool:
-    """A plain convolution (:func:`onnx_graph.plain_conv`) without dilation: the MYRIAD X compiler's NCE takes it."""
+    """A plain convolution (:func:`.graph.plain_conv`) without dilation: the MYRIAD X compiler's NCE takes it."""
     return G.plain_conv(node, inits) and all(int(d) == 1 for d in G.attributes(node).get("dilations", (1, 1)))
 
 

@@ -1,14 +1,14 @@
 """ONNX rewrites of the 2x2 phase shuffles (pooling switches, unpooling, upsampling interleaves) for the MYRIAD X
 compiler, which builds each Slice, Concat and Transpose it reads as its own SHAVE stage or DMA copy. Each rewrite
 takes an ``onnx.ModelProto`` (edited in place) and returns how many places it changed; the table is in
-:mod:`enet_edge.export.onnx_rewrites`.
+:mod:`enet_edge.export.rewrite.rewrites`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from enet_edge.export import onnx_graph as G
+from enet_edge.export.rewrite import graph as G
 
 
 def _phase_source(node, producers, inits):

@@ -1,10 +1,10 @@
 """Run OpenVINO 2021.4.2's MYRIAD X graph compiler on one model, with no stick: a script for the compiler's venv.
 
-Not imported by enet_edge: :mod:`enet_edge.export.myriadx` runs this file with the Python of a venv that holds
+Not imported by enet_edge: :mod:`enet_edge.export.myriad.compiler` runs this file with the Python of a venv that holds
 ``openvino==2021.4.2`` (the last PyPI wheels with ``libmyriadPlugin.so``) and ``libusb-package``; it must stay
 valid Python 3.6. Usage::
 
-    python myriadx_driver.py MODEL DUMP_DOT [KEY=VALUE ...] [--input-precision U8] [--output-precision FP16]
+    python driver.py MODEL DUMP_DOT [KEY=VALUE ...] [--input-precision U8] [--output-precision FP16]
 
 ``load_network(net, "MYRIAD", {"VPU_MYRIAD_PLATFORM": "VPU_MYRIAD_2480", ...})`` runs every compiler pass and
 writes the compiled graph to ``DUMP_DOT`` (``MYRIAD_DUMP_INTERNAL_GRAPH_FILE_NAME``); without a stick it then fails

@@ -1,11 +1,12 @@
 """The MYRIAD X compile table of ``make bench``: the ncs2 graph in each realization, ONNX rewrite set, output and
-compiler option, compiled by the stick's own compiler (:mod:`enet_edge.export.myriadx`, no stick needed).
+compiler option, compiled by the stick's own compiler (:mod:`enet_edge.export.myriad.compiler`, no stick needed).
 
 Each row is one :class:`CompileVariant` of the ncs2 target: its ONNX is made by the export's own freeze and onnx
-stages (so it is what ``make export`` would write with that change), then compiled with the deployed IR's I/O
-precisions. A row reports the compiler's verdict, executed stages by category (NCE / SHAVE / DMA, injected and
-special apart), the per-frame traffic of the non-NCE stages (MiB, from the compiler's dump) and memory (BSS, CMX,
-blob). A variant the compiler refuses is a row that says so and names the layer, never a gap.
+stages (so it is what ``make export`` would write with that change), then compiled as the export compiles it, with
+the I/O the runner asks (:func:`~enet_edge.export.myriad.runner_io.compile_for_runner`). A row reports the
+compiler's verdict, executed stages by category (NCE / SHAVE / DMA, injected and special apart), the per-frame
+traffic of the non-NCE stages (MiB, from the compiler's dump) and memory (BSS, CMX, blob). A variant the compiler
+refuses is a row that says so and names the layer, never a gap.
 
 The ONNX of a variant is kept under ``work_dir/<variant>/`` with the key it was made from (realization, rewrites,
 output, size, weights' sha256) and reused while that key holds; a variant that differs only in compiler options
@@ -23,9 +24,9 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from enet_edge.errors import ConfigError
-from enet_edge.export.myriadx import compile_model, summary_line
+from enet_edge.export.myriad.compiler import summary_line
+from enet_edge.export.myriad.runner_io import compile_for_runner, runner_precisions
 from enet_edge.export.targets import TargetSpec
-from enet_edge.runtime.precision import device_output_type
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,12 @@ COMPILE_VARIANTS: Tuple[CompileVariant, ...] = (
 
 
 def code_digest() -> str:
-    """sha256 (16 hex digits) of the modules that build the ONNX (model and export): a changed rewrite makes a
-    cached ONNX stale even where its key's names are the same."""
-    root = Path(__file__).resolve().parent.parent
+    """sha256 (16 hex digits) of the modules that build the ONNX (enet_edge/model/ and enet_edge/export/, their
+    subpackages included): a changed rewrite makes a cached ONNX stale even where its key's names are the same."""
+    root = Path(__file__).resolve().parents[2]  # enet_edge/
     digest = hashlib.sha256()
-    for path in sorted([*(root / "model").glob("*.py"), *(root / "export").glob("*.py")]):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for path in sorted([*(root / "model").rglob("*.py"), *(root / "export").rglob("*.py")]):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -131,7 +132,7 @@ def compile_table(base: TargetSpec, size: Tuple[int, int], work_dir: Path, weigh
     """Compile every variant of ``base`` (the ncs2 target) at ``size`` (height, width); one row each.
 
     A row: ``variant``, ``title``, ``realization`` (name), ``rewrites``, ``options``, ``output``, and the
-    compiler's record (:func:`enet_edge.export.myriadx.compile_model`: ``verdict``, ``stages``, ``traffic_mib``,
+    compiler's record (:func:`enet_edge.export.myriad.compiler.compile_model`: ``verdict``, ``stages``, ``traffic_mib``,
     ``memory_bytes``, ... or ``reason``/``layer``)."""
     # TensorFlow, only when a table is made (the bench records the versions of what its runs imported)
     from enet_edge.export.pipeline import ExportRequest, load_model_weights
@@ -142,10 +143,10 @@ def compile_table(base: TargetSpec, size: Tuple[int, int], work_dir: Path, weigh
     rows = []
     for variant in variants:
         target = variant.target_for(base)
-        output = target.class_map or variant.logits or device_output_type(target.device, "f32")
         log(f"compile table: {variant.name} ({variant.title})")
         onnx_path = _onnx_for(target, size, request, loaded, Path(work_dir) / variant.name, made, log=lambda m: None)
-        record = compile_model(onnx_path, target.myriad_compiler, log, input_precision="u8", output_precision=output)
+        record = compile_for_runner(onnx_path, target, log, logits=variant.logits)
+        output = runner_precisions(target.device, target.class_map, logits=variant.logits)[1]  # the row's output
         log(f"  {summary_line(record)}")
         rows.append({"variant": variant.name, "title": variant.title, "realization": target.realization.name,
                      "rewrites": list(target.onnx_rewrites), "options": dict(target.myriad_compiler),

@@ -1,5 +1,5 @@
 """Checks an export makes before it builds anything: the CamVid it was asked for (or its INT8 calibration
-needs) and the rulesets its target names. (The parity inputs are listed then too: :mod:`enet_edge.export.parity`.)"""
+needs) and the rulesets its target names. (The parity inputs are listed then too: :mod:`enet_edge.export.checks.parity`.)"""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from enet_edge import camvid
-from enet_edge.export.gates import load_ruleset
+from enet_edge.export.checks.gates import load_ruleset
 from enet_edge.export.targets import TargetSpec
 
 

@@ -301,13 +301,13 @@ def ruleset_for(kind: str, name: str, target, flavour: str = "paper") -> Dict[st
     """The ruleset a target's ``[checks]`` names for artifact ``kind``.
 
     ``"realization"`` (frozen GraphDefs) is the declared TF op set of the target's realization for a
-    model of architecture ``flavour``; it comes from :mod:`enet_edge.export.freeze`, so it needs
+    model of architecture ``flavour``; it comes from :mod:`enet_edge.export.convert.freeze`, so it needs
     TensorFlow. Every other name is a ruleset file.
     """
     if name != "realization":
         return load_ruleset(name)
     try:
-        from enet_edge.export.freeze import realization_allowlist
+        from enet_edge.export.convert.freeze import realization_allowlist
     except ModuleNotFoundError as exc:
         if (exc.name or "").partition(".")[0] not in ("tensorflow", "keras"):
             raise

@@ -8,7 +8,7 @@ not IR v11: the export compiles its ONNX, which 2022.3's MYRIAD plugin would bui
 (docs/ncs2.md).
 
 This module has no TensorFlow or OpenVINO dependency (``enet-edge check`` uses it): the compiler runs in a venv of a
-Python <= 3.9 (:func:`compiler_python`), driven by ``myriadx_driver.py``; :func:`parse_dump` and :func:`summarize`
+Python <= 3.9 (:func:`compiler_python`), driven by ``driver.py``; :func:`parse_dump` and :func:`summarize`
 read its dump here.
 
 How the dump is counted (vpu ``StageNode::category()``): each stage label starts ``[exec_index / id]``; index -1
@@ -45,7 +45,7 @@ PYTHON_ENV = "ENET_EDGE_MYRIADX_PYTHON"
 """A Python that already has ``openvino==2021.4.2`` (and libusb): used as is, no venv is made."""
 CACHE_ENV = "ENET_EDGE_CACHE"
 """Where the compiler's venv is made (default ``$XDG_CACHE_HOME/enet-edge`` or ``~/.cache/enet-edge``)."""
-DRIVER = Path(__file__).with_name("myriadx_driver.py")
+DRIVER = Path(__file__).with_name("driver.py")
 DEFAULT_OPTIONS: Mapping[str, str] = {}
 NOT_NCE_CATEGORIES = ("SHAVE", "DMA", "injected")
 MIB = 1024 * 1024
@@ -351,5 +351,5 @@ def summary_line(record: dict) -> str:
     return f"not run: {record.get('reason')}"
 
 
-if __name__ == "__main__":  # pragma: no cover - a quick look: python -m enet_edge.export.myriadx MODEL [K=V ...]
+if __name__ == "__main__":  # pragma: no cover - a quick look: python -m enet_edge.export.myriad.compiler MODEL [K=V ...]
     print(json.dumps(compile_model(Path(sys.argv[1]), dict(a.split("=", 1) for a in sys.argv[2:]), print), indent=2))

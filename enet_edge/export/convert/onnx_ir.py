@@ -16,8 +16,8 @@ from typing import Dict, Optional
 
 from enet_edge.class_sets import CAMVID, ClassSet
 from enet_edge.errors import ArtifactError, CompatibilityError, ConfigError
-from enet_edge.export.onnx_layout import sink_transposes
-from enet_edge.export.onnx_rewrites import apply_rewrites
+from enet_edge.export.rewrite.layout import sink_transposes
+from enet_edge.export.rewrite.rewrites import apply_rewrites
 from enet_edge.model.enet import INPUT_NAME, OUTPUT_NAME
 
 
@@ -35,8 +35,8 @@ def to_onnx(graph_def, path, opset: int = 13, rewrites=(), log=None, class_map: 
 
     The model passes ``onnx.checker`` (full check, with shape inference). The layout Transposes that
     tf2onnx leaves around the argmax-free switches are sunk and cancelled
-    (:func:`enet_edge.export.onnx_layout.sink_transposes`; bit-identical results); then the target's
-    ``rewrites`` (:data:`enet_edge.export.onnx_rewrites.REWRITES` names) run in order. ``class_map``
+    (:func:`enet_edge.export.rewrite.layout.sink_transposes`; bit-identical results); then the target's
+    ``rewrites`` (:data:`enet_edge.export.rewrite.rewrites.REWRITES` names) run in order. ``class_map``
     (``int32``/``uint8``): the model ends in the arg-max (:func:`append_onnx_class_map`).
     """
     import onnx

@@ -8,7 +8,7 @@ none at the default places) random frames only, and the manifest's note says so.
 Rows (:func:`parity_rows`): every artifact run on the CPU through the device runner, plus for FP16 targets
 :data:`FP16_ARITHMETIC` (the target realization in FP16, Keras float16 policy) and :data:`OPENVINO_IR_F16`
 (the FP16 IR in f16, where the CPU has FP16 arithmetic). An FP16 target's activations are first audited
-against FP16's range (:mod:`enet_edge.export.fp16_range`).
+against FP16's range (:mod:`enet_edge.export.checks.fp16_range`).
 
 Metrics, all relative to ``max |ref|`` so they read the same for any logit scale:
   max_abs_rel       max |out - ref| / max |ref|
@@ -20,80 +20,52 @@ Metrics, all relative to ``max |ref|`` so they read the same for any logit scale
 A class-map artifact (class ids (N,H,W) instead of logits) is compared on the class map alone
 (:func:`compare_class_map`): its logit metrics are None, "not measured", and no threshold applies to them.
 
-Importing this module imports no TensorFlow (:mod:`enet_edge.export.targets` reads :class:`ParityThresholds`
-on the ``enet-edge check`` path); the models parity runs are built by the export's context.
+The metrics and the thresholds a target sets are :mod:`enet_edge.export.checks.thresholds`. Importing this module
+imports no TensorFlow; the models parity runs are built by the export's context (:class:`ParityContext`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Protocol, Tuple
 
 import numpy as np
 
 from enet_edge import camvid
 from enet_edge.errors import ConfigError, DataError, ParityError
-from enet_edge.export.fp16_range import activation_ranges, fp16_range_record, raise_on_overflow
+from enet_edge.export.checks.fp16_range import activation_ranges, fp16_range_record, raise_on_overflow
+from enet_edge.export.checks.thresholds import ParityResult
 from enet_edge.model.config import REFERENCE_REALIZATION
 from enet_edge.runtime.adapters import open_adapter
 from enet_edge.runtime.backends import RunRequest, adapter_options, kind_backend
 from enet_edge.runtime.precision import has_arithmetic, require_exact
 from enet_edge.runtime.segmenter import is_class_map, resize_to_model
 
-if TYPE_CHECKING:  # the pipeline imports this module
-    from enet_edge.export.pipeline import ExportContext
+if TYPE_CHECKING:  # targets never imports this module (its thresholds are in .thresholds)
     from enet_edge.export.targets import TargetSpec
 
-METRICS = ("max_abs_rel", "mean_abs_rel", "share_off_2pct", "l2_rel", "argmax_agreement")
-HIGHER_IS_BETTER = {"argmax_agreement"}
 
+class ParityContext(Protocol):
+    """What parity reads from and writes to an export's context (the pipeline's ``ExportContext`` is one; parity
+    never imports the pipeline, which imports parity).
 
-@dataclass(frozen=True)
-class ParityResult:
-    max_abs_rel: Optional[float]
-    mean_abs_rel: Optional[float]
-    share_off_2pct: Optional[float]
-    l2_rel: Optional[float]
-    argmax_agreement: float
-    n_elements: int
+    Reads ``target``, ``config`` (``height``, ``width``), ``parity_inputs``, ``log``, :meth:`path` (an artifact
+    kind's file) and :meth:`build` (the network in a realization with the export's weights: a Keras model, input
+    (1,H,W,3) float32 BGR 0..255, output (1,H,W,K) logits); writes ``parity``, ``ran_on`` and ``fp16_range``."""
 
-    def to_dict(self) -> Dict[str, float]:
-        return dataclasses.asdict(self)
+    target: "TargetSpec"
+    config: Any
+    parity_inputs: Optional["ParityInputs"]
+    log: Callable[[str], None]
+    parity: Dict[str, dict]
+    ran_on: Dict[str, dict]
+    fp16_range: Optional[dict]
 
+    def path(self, kind: str) -> Path: ...
 
-@dataclass(frozen=True)
-class ParityThresholds:
-    """Limits for one artifact kind; ``None`` = not gated."""
-
-    max_abs_rel: Optional[float] = None
-    mean_abs_rel: Optional[float] = None
-    share_off_2pct: Optional[float] = None
-    l2_rel: Optional[float] = None
-    argmax_agreement: Optional[float] = None
-
-    def __post_init__(self) -> None:
-        for name in METRICS:
-            value = getattr(self, name)
-            if value is not None and not 0 <= value <= 1:
-                raise ConfigError(f"parity threshold {name}={value} must be within 0..1")
-
-    def failures(self, result: ParityResult) -> Dict[str, str]:
-        """Metric -> 'value vs limit' for every metric outside its threshold."""
-        bad = {}
-        for name in METRICS:
-            limit = getattr(self, name)
-            if limit is None:
-                continue
-            value = getattr(result, name)
-            if value is None:  # not measured (a class-map artifact has no logits)
-                continue
-            ok = value >= limit if name in HIGHER_IS_BETTER else value <= limit
-            if not ok:
-                bad[name] = f"{value:.3g} {'<' if name in HIGHER_IS_BETTER else '>'} {limit:.3g}"
-        return bad
+    def build(self, realization: Any, dtype_policy: Optional[str] = None) -> Any: ...
 
 
 def as_nhwc(out: np.ndarray, ref_shape) -> np.ndarray:
@@ -229,7 +201,7 @@ def _run_artifact(kind: str, path: Path, frames: List[np.ndarray], precision: st
         adapter.close()
 
 
-def _run_fp16_emulation(ctx: "ExportContext", frames: List[np.ndarray]):
+def _run_fp16_emulation(ctx: ParityContext, frames: List[np.ndarray]):
     """Outputs of the target realization in FP16 (weights and activations, Keras float16 policy) as float32."""
     model = ctx.build(ctx.target.realization, dtype_policy="float16")
     outputs = [np.asarray(model(f.astype(np.float32), training=False), np.float32) for f in frames]
@@ -238,7 +210,7 @@ def _run_fp16_emulation(ctx: "ExportContext", frames: List[np.ndarray]):
     return outputs, ran, ()
 
 
-def parity_rows(ctx: "ExportContext", frames: List[np.ndarray]) -> List[Tuple[str, Callable[[], tuple]]]:
+def parity_rows(ctx: ParityContext, frames: List[np.ndarray]) -> List[Tuple[str, Callable[[], tuple]]]:
     """(row name, run) for every artifact, plus the FP16 arithmetic rows of FP16 targets; ``run()`` returns
     (outputs, what ran, the CPU's capabilities)."""
     target = ctx.target
@@ -249,7 +221,7 @@ def parity_rows(ctx: "ExportContext", frames: List[np.ndarray]) -> List[Tuple[st
     return rows
 
 
-def fp16_range_audit(ctx: "ExportContext", frames: List[np.ndarray]) -> None:
+def fp16_range_audit(ctx: ParityContext, frames: List[np.ndarray]) -> None:
     """Before FP16 parity: every layer's largest |activation| at f32 on the parity frames (``ctx.fp16_range``);
     the export stops naming the first layer beyond FP16's range (65504), where FP16 parity would only report NaN."""
     ctx.fp16_range = fp16_range_record(activation_ranges(ctx.build(ctx.target.realization), frames))
@@ -259,7 +231,7 @@ def fp16_range_audit(ctx: "ExportContext", frames: List[np.ndarray]) -> None:
 # -- the stage ----------------------------------------------------------------------------------------
 
 
-def run_parity(ctx: "ExportContext") -> None:
+def run_parity(ctx: ParityContext) -> None:
     """The parity stage: every row on ``ctx.parity_inputs`` against the TensorFlow reference realization
     (``ctx.parity``, ``ctx.ran_on``); :class:`ParityError` past the target's thresholds."""
     target, inputs = ctx.target, ctx.parity_inputs

@@ -181,7 +181,7 @@ def test_every_readme_command_parses(commands):
 
 # ---- paths and modules ----------------------------------------------------------------------------------------------
 
-PATH = re.compile(r"`((?:enet_edge|tests|docs|export|benchmarks|weights|demo|runs|\.ci)/[\w./-]*)`")
+PATH = re.compile(r"`((?:enet_edge|tests|docs|export|benchmarks|weights|demo|runs|\.ci)/[\w./-]*)(?::(\w+))?`")
 LINK = re.compile(r"\]\(((?!https?:|#|mailto:)[^)#\s]+)")
 MODULE = re.compile(r"`(enet_edge(?:\.\w+)+)")
 
@@ -215,9 +215,11 @@ def _defines(path: Path, name: str) -> bool:
 def test_every_path_and_module_a_page_names_exists(path):
     text = path.read_text()
     problems = []
-    for rel in PATH.findall(text):
+    for rel, name in PATH.findall(text):
         if not any(c in rel for c in "<*{") and not (REPO / rel.rstrip("/")).exists():
             problems.append(f"{path.name}: `{rel}` does not exist")
+        elif name and rel.endswith(".py") and not _defines(REPO / rel, name):
+            problems.append(f"{path.name}: `{rel}:{name}`: {rel} defines no {name}")
     for link in LINK.findall(text):
         if not (path.parent / link).exists():
             problems.append(f"{path.name}: link ({link}) does not exist")

@@ -46,6 +46,7 @@ KERAS_APPS = {
     "inception-v4-tf": ("inception_v4", 299),
     "facenet-20180408-102900": ("inception_resnet_v1", 160),
     "yolo_v4-tf": ("yolo_v4", 608),
+    "ssd_mobilenet_v1_coco": ("ssd_mobilenet_v1", 300),
 }
 BY_HAND = {
     "resnet-18-pytorch": ("torchvision_resnet", (18,)),
@@ -87,14 +88,20 @@ def keras_to_onnx(app, size, path):
     proto, _ = tf2onnx.convert.from_function(function, input_signature=spec, opset=11, inputs_as_nchw=["input:0"])
     folded = fold_conv_affine(proto)
     tail = getattr(myriad_fitset_keras, "ONNX_TAIL", {}).get(app)
-    if tail:
+    if isinstance(tail, str):
+        import myriad_fitset_onnx
+
+        getattr(myriad_fitset_onnx, tail)(proto)
+        what += " + myriad_fitset_onnx.%s" % tail
+    elif tail:
         from onnx import helper
 
         last = proto.graph.output[0]
         proto.graph.node.append(helper.make_node(tail[0], [last.name], [last.name + "_" + tail[0]], **tail[1]))
         last.name = last.name + "_" + tail[0]
         what += " + ONNX %s%s" % tail
-    onnx.checker.check_model(proto)
+    if not isinstance(tail, str):  # the checker knows no org.openvinotoolkit ops
+        onnx.checker.check_model(proto)
     onnx.save(proto, str(path))
     return "%s -> tf2onnx opset 11, NCHW input; %d Mul/Add folded into Conv" % (what, folded)
 

@@ -6,6 +6,8 @@ sources define them (random weights; a Conv + BatchNorm is a Conv with bias, as 
   160x160, 512-d bottleneck, L2-normalized by an ONNX LpNormalization appended after conversion).
 - ``yolo_v4``: CSPDarknet53 + SPP + PANet of david8862/keras-YOLOv3-model-set (OMZ ``yolo-v4-tf``, 608x608, the
   three raw 255-channel heads; Mish as x * tanh(softplus(x)), leaky ReLU 0.1, darknet's top-left padding).
+- ``ssd_mobilenet_v1``: TF OD API ``ssd_mobilenet_v1_coco`` (OMZ ``ssd_mobilenet_v1_coco``, 300x300, 91 classes),
+  its post-processing as the Model Optimizer writes it (PriorBoxClustered, DetectionOutput) added in the ONNX.
 """
 
 import tensorflow as tf
@@ -102,7 +104,7 @@ def inception_resnet_v1(size=160, bottleneck=512):
 
 # ops appended to the ONNX after conversion: TF's l2_normalize decomposes into 7 small SHAVE stages where the
 # Model Optimizer writes one NormalizeL2; ONNX LpNormalization is read as NormalizeL2
-ONNX_TAIL = {"inception_resnet_v1": ("LpNormalization", {"axis": 1, "p": 2})}
+ONNX_TAIL = {"inception_resnet_v1": ("LpNormalization", {"axis": 1, "p": 2}), "ssd_mobilenet_v1": "ssd_postprocess"}
 
 
 def _dconv(x, filters, kernel, stride=1, act="leaky"):
@@ -156,3 +158,33 @@ def yolo_v4(size=608, outputs=255):
     x1 = _five(_cat([_dconv(x2, 512, 3, 2), x1]), 512)
     y1 = conv(_dconv(x1, 1024, 3), outputs, 1, act=None)
     return tf.keras.Model(inp, [y1, y2, y3])
+
+
+SSD_ANCHORS = (3, 6, 6, 6, 6, 6)  # TF OD API ssd_anchor_generator, reduce_boxes_in_lowest_layer
+SSD_CLASSES = 91
+
+
+def ssd_mobilenet_v1(size=300):
+    """TF OD API ``ssd_mobilenet_v1_coco``: the (2/255)x - 1 preprocessing, MobileNetV1 (ReLU6, TF's SAME padding:
+    Keras's MobileNet pads differently, 18x18 maps at 300 instead of 19x19), four extra 1x1 + 3x3/2 layers on Conv2d_13 (512, 256, 256, 128), and 1x1 box and class
+    predictors on six maps. Outputs: six box then six class tensors (NHWC, as the predictors' BiasAdd); the
+    Transpose/Reshape/Concat, sigmoid, priors and DetectionOutput are appended to the ONNX by
+    :func:`myriad_fitset_onnx.ssd_postprocess`."""
+    inp = L.Input((size, size, 3), batch_size=1)
+    x = L.Rescaling(2.0 / 255, offset=-1.0)(inp)
+    x = L.ReLU(max_value=6.0)(conv(x, 32, 3, 2, "same", act=None))
+    maps = []
+    for i, (filters, stride) in enumerate([(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5
+                                          + [(1024, 2), (1024, 1)]):
+        x = L.ReLU(max_value=6.0)(L.DepthwiseConv2D(3, strides=stride, padding="same")(x))
+        x = L.ReLU(max_value=6.0)(conv(x, filters, 1, act=None))
+        if i in (10, 12):  # Conv2d_11_pointwise (19x19x512), Conv2d_13_pointwise (10x10x1024)
+            maps.append(x)
+    for depth in (512, 256, 256, 128):
+        x = conv(x, depth // 2, 1, act=None)
+        x = L.ReLU(max_value=6.0)(x)
+        x = L.ReLU(max_value=6.0)(conv(x, depth, 3, 2, "same", act=None))
+        maps.append(x)
+    boxes = [conv(m, a * 4, 1, act=None) for m, a in zip(maps, SSD_ANCHORS)]
+    classes = [conv(m, a * SSD_CLASSES, 1, act=None) for m, a in zip(maps, SSD_ANCHORS)]
+    return tf.keras.Model(inp, boxes + classes)

@@ -15,13 +15,13 @@ OPSET = 11
 class Graph:
     """A growing list of ONNX nodes and initializers with fresh names."""
 
-    def __init__(self, seed=0):
-        self.nodes, self.inits, self.count = [], [], 0
+    def __init__(self, seed=0, tag=""):
+        self.nodes, self.inits, self.count, self.tag = [], [], 0, tag
         self.rng = np.random.default_rng(seed)
 
     def name(self, prefix):
         self.count += 1
-        return "%s_%d" % (prefix, self.count)
+        return "%s%s_%d" % (self.tag, prefix, self.count)
 
     def const(self, array, prefix="c"):
         name = self.name(prefix)
@@ -166,3 +166,48 @@ def fold_conv_affine(model):
     for init in [i for i in graph.initializer if i.name not in used]:
         graph.initializer.remove(init)
     return folded
+
+
+def ssd_postprocess(model, classes=91, size=300):
+    """Append to a TF OD API SSD's ONNX (outputs: box then class predictor tensors, NHWC) what the Model Optimizer
+    writes after them: each output Reshape'd to (1, -1, 4) / (1, -1, classes), Concat, sigmoid on the classes,
+    flattened; a PriorBoxClustered per map (OpenVINO's ONNX domain ``org.openvinotoolkit``: ShapeOf, StridedSlice,
+    PriorBoxClustered, Unsqueeze once read), Concat, DetectionOutput with the attributes of MO's ssd_v2_support."""
+    graph = model.graph
+    outs = [o.name for o in graph.output]
+    half = len(outs) // 2
+    producer = {o: n for n in graph.node for o in n.output}
+    image = graph.input[0].name
+    g = Graph(tag="ssd_post/")
+    flat = {}
+    for kind, names, last in (("box", outs[:half], 4), ("cls", outs[half:], classes)):
+        parts = [g.op("Reshape", [n, g.const(np.array([1, -1, last], np.int64))]) for n in names]
+        x = g.op("Concat", parts, axis=1)
+        if kind == "cls":
+            x = g.op("Sigmoid", [x])
+        flat[kind] = g.op("Reshape", [x, g.const(np.array([1, -1], np.int64))])
+    priors = []
+    scales = np.linspace(0.2, 0.95, half)
+    for i, name in enumerate(outs[:half]):
+        # the NCHW tensor before tf2onnx's Transpose to NHWC (a Reshape where the map is 1x1)
+        nchw = producer[name].input[0] if producer[name].op_type in ("Transpose", "Reshape") else name
+        count = 3 if i == 0 else 6
+        sizes = list(np.linspace(0.1 if i == 0 else scales[i], scales[i] * 1.5, count) * size)
+        node = g.name("priorbox")
+        g.nodes.append(helper.make_node("PriorBoxClustered", [nchw, image], [node], name=node,
+                                        domain="org.openvinotoolkit", width=sizes, height=sizes[::-1], clip=0,
+                                        step_w=0.0, step_h=0.0, offset=0.5, variance=[0.1, 0.1, 0.2, 0.2]))
+        priors.append(node)
+    prior = g.op("Concat", priors, axis=2)
+    out = "detection_out"
+    g.nodes.append(helper.make_node(
+        "DetectionOutput", [flat["box"], flat["cls"], prior], [out], name=out, domain="org.openvinotoolkit",
+        num_classes=classes, background_label_id=0, top_k=100, keep_top_k=100, nms_threshold=0.6,
+        confidence_threshold=0.3, code_type="caffe.PriorBoxParameter.CENTER_SIZE", share_location=1,
+        variance_encoded_in_target=0, normalized=1, clip_after_nms=1, clip_before_nms=0))
+    graph.node.extend(g.nodes)
+    graph.initializer.extend(g.inits)
+    del graph.output[:]
+    graph.output.append(helper.make_tensor_value_info(out, TensorProto.FLOAT, None))
+    model.opset_import.append(helper.make_opsetid("org.openvinotoolkit", 1))
+    return model

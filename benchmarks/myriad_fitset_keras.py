@@ -104,7 +104,8 @@ def inception_resnet_v1(size=160, bottleneck=512):
 
 # ops appended to the ONNX after conversion: TF's l2_normalize decomposes into 7 small SHAVE stages where the
 # Model Optimizer writes one NormalizeL2; ONNX LpNormalization is read as NormalizeL2
-ONNX_TAIL = {"inception_resnet_v1": ("LpNormalization", {"axis": 1, "p": 2}), "ssd_mobilenet_v1": "ssd_postprocess"}
+ONNX_TAIL = {"inception_resnet_v1": ("LpNormalization", {"axis": 1, "p": 2}),
+             "ssd_mobilenet_v1": "ssd_postprocess"}  # a name: a function of myriad_fitset_onnx
 
 
 def _dconv(x, filters, kernel, stride=1, act="leaky"):

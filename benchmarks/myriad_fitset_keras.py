@@ -168,7 +168,8 @@ SSD_CLASSES = 91
 def ssd_mobilenet_v1(size=300):
     """TF OD API ``ssd_mobilenet_v1_coco``: the (2/255)x - 1 preprocessing, MobileNetV1 (ReLU6, TF's SAME padding:
     Keras's MobileNet pads differently, 18x18 maps at 300 instead of 19x19), four extra 1x1 + 3x3/2 layers on
-    Conv2d_13 (512, 256, 256, 128), and 1x1 box and class predictors on six maps. Outputs: six box then six class tensors (NHWC, as the predictors' BiasAdd); the
+    Conv2d_13 (512, 256, 256, 128), and 1x1 box and class predictors on six maps. Outputs: six box then six class
+    tensors (NHWC, as the predictors' BiasAdd); the
     Transpose/Reshape/Concat, sigmoid, priors and DetectionOutput are appended to the ONNX by
     :func:`myriad_fitset_onnx.ssd_postprocess`."""
     inp = L.Input((size, size, 3), batch_size=1)

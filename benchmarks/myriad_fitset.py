@@ -52,6 +52,7 @@ BY_HAND = {
     "resnet-18-pytorch": ("torchvision_resnet", (18,)),
     "resnet-50-pytorch": ("torchvision_resnet", (50,)),
     "mobilenet-v2-pytorch": ("torchvision_mobilenet_v2", ()),
+    "ssd-resnet34-1200-onnx": ("mlperf_ssd_resnet34", ()),
 }
 # IR v10 files as fetched (repo @ commit : path); their .bin is not in the snapshots and is synthesized.
 IR_SOURCES = {

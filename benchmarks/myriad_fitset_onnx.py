@@ -85,6 +85,52 @@ def torchvision_resnet(depth, size=224):
     return g.model("input", size, g.classifier(x, inplanes))
 
 
+def _basic_stages(g, x, inplanes, plan):
+    """torchvision BasicBlock stages: ``plan`` = [(planes, blocks, first stride)]."""
+    for planes, count, first in plan:
+        for i in range(count):
+            stride = first if i == 0 else 1
+            y = g.conv(g.op("Relu", [g.conv(x, inplanes, planes, 3, stride, 1)]), planes, planes, 3, 1, 1)
+            identity = g.conv(x, inplanes, planes, 1, stride) if (stride != 1 or inplanes != planes) else x
+            x = g.op("Relu", [g.op("Add", [y, identity])])
+            inplanes = planes
+    return x
+
+
+def mlperf_ssd_resnet34(size=1200, classes=81):
+    """MLPerf inference's SSD-ResNet34 1200 (``ssd_r34.py``, OMZ ``ssd-resnet34-1200-onnx``): torchvision ResNet34 up
+    to layer3 with layer3's stride 1 (256 x 150 x 150), five extra blocks (1x1 conv + ReLU, 3x3 conv + ReLU: strides
+    2, 2, 2, 2 without padding, 1 without padding), 3x3 stride-3 box and class heads (4, 6, 6, 6, 4, 4 defaults) on
+    the six maps (50, 25, 13, 7, 3, 3), each reshaped to (1, 4, -1) / (1, 81, -1) and concatenated, and the class
+    softmax. Not written: the box decoding and per-class NMS after it (``decode_batch_with_nms_trace``)."""
+    g = Graph(34)
+    x = g.op("Relu", [g.conv("input", 3, 64, 7, 2, 3)])
+    x = g.op("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    x = _basic_stages(g, x, 64, [(64, 3, 1), (128, 4, 2), (256, 6, 1)])
+    maps, cin = [x], 256
+    for mid, out, stride, pad in [(256, 512, 2, 1), (256, 512, 2, 1), (128, 256, 2, 1), (128, 256, 2, 0),
+                                  (128, 256, 1, 0)]:
+        x = g.op("Relu", [g.conv(x, cin, mid, 1)])
+        x = g.op("Relu", [g.conv(x, mid, out, 3, stride, pad)])
+        maps.append(x)
+        cin = out
+    locs, confs = [], []
+    for m, channels, defaults in zip(maps, [256, 512, 512, 256, 256, 256], [4, 6, 6, 6, 4, 4]):
+        for parts, width in ((locs, 4), (confs, classes)):
+            head = g.conv(m, channels, defaults * width, 3, 3, 1)
+            parts.append(g.op("Reshape", [head, g.const(np.array([1, width, -1], np.int64))]))
+    loc = g.op("Concat", locs, axis=2)
+    conf = g.op("Softmax", [g.op("Transpose", [g.op("Concat", confs, axis=2)], perm=[0, 2, 1])], axis=2)
+    graph = helper.make_graph(
+        g.nodes, "ssd_resnet34", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info(loc, TensorProto.FLOAT, [1, 4, 15130]),
+         helper.make_tensor_value_info(conf, TensorProto.FLOAT, [1, 15130, classes])], g.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="fitset")
+    model.ir_version = 6
+    onnx.checker.check_model(model)
+    return model
+
+
 def torchvision_mobilenet_v2(size=224):
     """torchvision ``mobilenet_v2`` (width 1.0): ReLU6 as Clip(0, 6), dropout gone in eval mode."""
     g = Graph(2)

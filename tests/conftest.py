@@ -41,6 +41,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _copy_bandwidth_once():
+    """Every in-process bench measures this machine's copy bandwidth for its bounds (``with_bounds``: 2 x 256 MiB
+    touched and copied, ~0.5 s a run, 15 runs in the fast tests); the session measures it for real once and its
+    benches share that figure. ``measure_bandwidth_gbs`` itself: test_roofline."""
+    import functools
+
+    from enet_edge.device.bench import measure
+
+    real = measure.measure_bandwidth_gbs
+    measure.measure_bandwidth_gbs = functools.lru_cache(maxsize=None)(real)
+    yield
+    measure.measure_bandwidth_gbs = real
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)

@@ -331,15 +331,17 @@ CASES = [
     C("train-empty-init-weights", ["train", *TRAIN, "--init-weights", ""], 2, r"argument --init-weights: empty value"),
 
     # -- signals (subprocesses) -----------------------------------------------------------------
+    # each delay starts once the model is loaded (bench: 5 warm-up iterations of ~0.1 ms, then the timed runs; demo:
+    # ~10 ms a frame), so 1 s leaves the process well inside the state the case interrupts, even on a loaded machine
     C("bench-sigint-finalizes-json", ["bench", T, "-t", "60", "--json", "b.json"], 130,
       r"interrupted \(Ctrl-C\) during the timed runs; the statistics above and --json hold",
-      signal=Signal(signal.SIGINT, r"bench: loading", 3.0), post=bench_json_finalized, creates=("b.json",)),
+      signal=Signal(signal.SIGINT, r"bench: loading", 1.0), post=bench_json_finalized, creates=("b.json",)),
     C("demo-sigint-finalizes-outputs", ["demo", *DEMO, "--loop", "--limit", "1000000", "--output", "o.mp4",
                                         "--json", "s.json"], 130,
       r"interrupted \(Ctrl-C\) after \d+ frame\(s\); the output and summary were finalized",
-      signal=Signal(signal.SIGINT, r"demo: 2 images", 3.0), post=demo_outputs_finalized, creates=("o.mp4", "s.json")),
+      signal=Signal(signal.SIGINT, r"demo: 2 images", 1.0), post=demo_outputs_finalized, creates=("o.mp4", "s.json")),
     C("demo-sigterm-exits-143", ["demo", *DEMO, "--loop", "--limit", "1000000", "--json", "s.json"], 143,
-      r"terminated \(SIGTERM\) after \d+ frame\(s\)", signal=Signal(signal.SIGTERM, r"demo: 2 images", 2.0),
+      r"terminated \(SIGTERM\) after \d+ frame\(s\)", signal=Signal(signal.SIGTERM, r"demo: 2 images", 1.0),
       creates=("s.json",)),
     C("eval-sigint-writes-nothing", ["eval", T, "--split", "train", "--data-dir", "{camvid}", "--json", "r/m.json"], 130,
       r"^enet-edge eval: error: interrupted \(Ctrl-C\)", signal=Signal(signal.SIGINT, r"eval train \[", 0.3)),

@@ -87,11 +87,23 @@ def _failing(name, exc, check=lambda ctx: None):
 
 @pytest.mark.parametrize("stage, exc", [("gates", KeyboardInterrupt()), ("write", ArtifactError("disk full"))],
                          ids=["interrupted-at-gates", "error-at-write"])
-def test_a_failing_stage_keeps_the_previous_export_and_no_temp_dir(tiny_export, tiny_weights, monkeypatch, stage, exc):
+def test_a_failing_stage_keeps_the_previous_export_and_no_temp_dir(tiny_export, tiny_weights, enet_builds, monkeypatch,
+                                                                   stage, exc):
     result, _ = tiny_export
     out = result.out_dir
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     seen = []
+    # The freeze stage runs (builds the network, writes enet_frozen.pb into the temp dir); its TensorFlow freezing
+    # comes from the session's cache: the same freeze_model of the same network (these weights, ncs1's realization,
+    # 48x64), which tiny_export above has just run for real.
+    realization = load_target("ncs1").realization
+
+    def cached_freeze(model, config):
+        assert (config.height, config.width) == TINY and config == enet_builds.config
+        assert [v.path for v in model.weights] == [v.path for v in enet_builds.model(realization).weights]
+        return enet_builds.frozen(realization)
+
+    monkeypatch.setattr(pipeline, "freeze_model", cached_freeze)
 
     def check(ctx):  # the stage runs in the temp dir beside the destination, with the frozen graph written
         seen.append(ctx.tmp)

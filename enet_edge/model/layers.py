@@ -213,6 +213,9 @@ class PReLU(keras.layers.Layer):
     def call(self, x):
         return prelu(x, self.alpha, self.realization)
 
+    def compute_output_spec(self, x):  # else Keras traces call() in a scratch graph for every symbolic call
+        return keras.KerasTensor(x.shape, dtype=x.dtype)
+
 
 class MaxPoolWithSwitches(keras.layers.Layer):
     """2x2/2 max-pooling returning ``[pooled, switches]`` in the chosen switch realization."""

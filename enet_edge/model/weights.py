@@ -119,9 +119,9 @@ def load_enet(
 
     ``dtype_policy`` "float16": weights and activations in FP16 (the arithmetic of the NCS2).
     """
+    weights, config, meta = read_weights(path)  # first: a bad file fails without importing TensorFlow
     from enet_edge.model.enet import build_enet
 
-    weights, config, meta = read_weights(path)
     changes = {k: v for k, v in (("height", height), ("width", width), ("batch", batch)) if v is not None}
     config = config.replace(**changes)
     model = build_enet(config, realization, dtype_policy=dtype_policy)

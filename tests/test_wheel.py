@@ -259,3 +259,19 @@ def test_runtime_install_runs_check_bench_eval_demo(runtime_venv, exported, away
     _run([enet_edge, "demo", "--no-show", "--model", exported, "--source", camvid / "val", "--limit", 2,
           "--output", f"{away / 'demo'}/"], cwd=away)
     assert len(list((away / "demo").glob("*.png"))) == 2
+
+
+@pytest.mark.slow
+def test_make_wheel_builds_the_wheel_the_docs_name():
+    """`make wheel` (README's stick route) writes dist/enet_edge-<version>-py3-none-any.whl from the tracked files,
+    with the package data a device needs."""
+    import tomllib
+
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    done = subprocess.run(["make", "wheel"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    wheel = REPO / "dist" / f"enet_edge-{version}-py3-none-any.whl"
+    assert done.stdout.strip().splitlines()[-1] == f"dist/{wheel.name}"
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+    assert {"enet_edge/cli.py", "enet_edge/data/targets/ncs2.toml", "enet_edge/data/weights/enet_camvid.npz"} <= names

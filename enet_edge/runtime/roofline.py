@@ -147,6 +147,11 @@ def measure_bandwidth_gbs(megabytes: int = 256, repeats: int = 5) -> float:
     return 2 * src.nbytes / best / 1e9
 
 
+def _significant(value: float, digits: int = 4) -> float:
+    """``value`` to ``digits`` significant digits: a tiny model's share of the peak stays above zero."""
+    return float(f"{value:.{digits}g}")
+
+
 def roofline(macs: int, activation_elements: int, median_ms: float, precision: str, cpu: CpuSpec,
              bandwidth_gbs: float) -> Dict[str, object]:
     """The bounds of one measurement (JSON-ready): reached and peak GMAC/s, the one-pass activation stream time, and
@@ -158,7 +163,8 @@ def roofline(macs: int, activation_elements: int, median_ms: float, precision: s
     reached = macs / (median_ms / 1e3) / 1e9
     stream_bytes = 2 * activation_elements * ELEMENT_BYTES[base_precision(precision)]
     stream_ms = stream_bytes / (bandwidth_gbs * 1e9) * 1e3
-    return {"gmacs_reached": round(reached, 2), "gmacs_peak": round(peak, 1), "compute_share": round(reached / peak, 4),
-            "stream_ms": round(stream_ms, 3), "stream_share": round(stream_ms / median_ms, 4),
+    return {"gmacs_reached": _significant(reached), "gmacs_peak": round(peak, 1),
+            "compute_share": _significant(reached / peak),
+            "stream_ms": _significant(stream_ms), "stream_share": _significant(stream_ms / median_ms),
             "bandwidth_gbs": round(bandwidth_gbs, 2), "macs_per_cycle_core": per_cycle, "peak_source": source,
             "cores": cpu.cores, "ghz": round(cpu.ghz, 3)}

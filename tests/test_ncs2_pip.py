@@ -25,7 +25,7 @@ def test_the_pins_are_the_same_in_the_requirements_the_extra_and_the_compiler():
     and one openvino (the file adds tomli; the compiler needs no OpenCV)."""
     from packaging.requirements import Requirement
 
-    from enet_edge.export.myriadx import COMPILER_REQUIREMENTS
+    from enet_edge.export.myriad.compiler import COMPILER_REQUIREMENTS
 
     try:
         import tomllib
@@ -117,7 +117,7 @@ def test_libusb_package_lets_the_myriad_plugin_load(pip_python, preload):
             "plugin = IECore().get_versions('MYRIAD')['MYRIAD']\n"
             "print(json.dumps({'mapped': mapped, 'package': libusb_package.__file__, 'plugin': plugin.description, "
             "'build': plugin.build_number}))\n")
-    driver = REPO / "enet_edge" / "export" / "myriadx_driver.py"
+    driver = REPO / "enet_edge" / "export" / "myriad" / "driver.py"
     env = dict(os.environ, PYTHONPATH=str(REPO))
     done = subprocess.run([str(pip_python), "-c", code, str(driver)], capture_output=True, text=True, env=env,
                           timeout=300)

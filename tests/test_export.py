@@ -273,6 +273,13 @@ def _docs_io_is_the_exports(out):
     from enet_edge.export.report import artifact_spec
     from enet_edge.export.targets import load_target
 
+    import re
+
+    table = (REPO / "docs" / "export.md").read_text().split("| file | what |", 1)[1].split("\n\n", 1)[0]
+    named = {f for cell in re.findall(r"^\| ([^|]+) \|", table, re.M) for f in re.findall(r"`([^`]+)`", cell)}
+    assert named == {p.name for p in out.iterdir()}, "docs/export.md's file table is not the export's files"
+    readme = (REPO / "README.md").read_text().split("## Two commands", 1)[1].split("## A first path", 1)[0]
+    assert all(f"`{name}`" in readme or f"{name}`" in readme for name in named)
     manifest = json.loads((out / "manifest.json").read_text())["artifacts"]
     config = load_target("ncs2").model_config()
     for kind in ("tensorflow", "onnx", "openvino_ir"):

@@ -60,8 +60,34 @@ _LABEL = re.compile(r'label="(.*)"', re.S)
 
 
 @dataclass(frozen=True)
+class Tensor:
+    """A data node of the dump: ``dims`` as the dump lists them (innermost first, e.g. W, H, C, N), element type
+    (``FP16``, ``U8``, ...), usage (``Input``, ``Intermediate``, ``Const``, ...)."""
+
+    dims: Tuple[int, ...]
+    dtype: str
+    usage: str = "Intermediate"
+
+    @property
+    def elements(self) -> int:
+        size = 1
+        for d in self.dims:
+            size *= d
+        return size
+
+    @property
+    def bytes(self) -> int:
+        return self.elements * _BYTES.get(self.dtype, 2)
+
+
+@dataclass(frozen=True)
 class Stage:
-    """One stage of the compiled graph. ``category``: NCE | SHAVE | DMA | injected | special."""
+    """One stage of the compiled graph. ``category``: NCE | SHAVE | DMA | injected | special.
+
+    ``inputs``/``outputs``: its non-constant input and its output tensors (what ``bytes_in``/``bytes_out`` count);
+    ``weights``: its constant inputs; ``macs``: multiply-accumulates per frame of a convolution-like stage (NCE
+    conv/pool/FC, SHAVE Conv, Deconvolution, FC: :func:`stage_macs`), 0 for the others; ``attrs``: the label's
+    scalar ``key = value`` lines (``hwOpType``, ``kernelSizeX``, ...)."""
 
     name: str
     type: str
@@ -69,10 +95,18 @@ class Stage:
     category: str
     bytes_in: int
     bytes_out: int
+    inputs: Tuple[Tensor, ...] = ()
+    outputs: Tuple[Tensor, ...] = ()
+    weights: Tuple[Tensor, ...] = ()
+    macs: int = 0
+    attrs: Tuple[Tuple[str, str], ...] = ()
 
     @property
     def traffic(self) -> int:
         return self.bytes_in + self.bytes_out
+
+    def attr(self, key: str, default: str = "") -> str:
+        return dict(self.attrs).get(key, default)
 
 
 @dataclass(frozen=True)
@@ -98,12 +132,53 @@ def _data_bytes(label: str) -> Tuple[str, int]:
     return (usage.group(1) if usage else "?"), size * _BYTES.get(kind.group(1) if kind else "", 2)
 
 
+def _tensor(label: str) -> Tensor:
+    """A data node's :class:`Tensor` from its label."""
+    usage = re.search(r"^usage = (\w+)", label, re.M)
+    kind = re.search(r"^desc = \[\n\s*type = (\w+)", label, re.M)
+    dims = re.search(r"^\s*dims = \[([^\]]*)\]", label, re.M)
+    sizes = tuple(int(part.split(":")[1]) for part in (dims.group(1).split(",") if dims and dims.group(1).strip() else []))
+    return Tensor(sizes, kind.group(1) if kind else "", usage.group(1) if usage else "?")
+
+
+_SHAVE_CONV = ("Conv", "Convolution", "DepthConv", "DepthwiseConvolution", "FullyConnected", "FC", "MatMul", "Gemm")
+_SHAVE_DECONV = ("Deconvolution", "Deconv")
+
+
+def stage_macs(kind: str, attrs: Mapping[str, str], inputs: Sequence[Tensor], outputs: Sequence[Tensor],
+               weights: Sequence[Tensor]) -> int:
+    """Multiply-accumulates of one stage per frame, from its tensors.
+
+    A convolution (NCE ``hwOpType`` CONV or FC, SHAVE Conv, depthwise conv, FC): every weight is used once per output
+    position: elements of the largest constant input (the weights, as the compiler laid them out, padded channels
+    included: the work the engine does) x output positions (output elements / output channels: W x H x N; an FC's
+    output is [C, N]). A deconvolution: every weight once per *input* position. An NCE pool: output elements x
+    kernelSizeX x kernelSizeY. Anything else: 0."""
+    def positions(t: Tensor) -> int:
+        return t.elements // t.dims[2] if len(t.dims) >= 3 and t.dims[2] else (t.dims[-1] if len(t.dims) > 1 else 1)
+
+    w = max((t.elements for t in weights), default=0)
+    if kind == "MyriadXHwOp":
+        op = attrs.get("hwOpType", "")
+        if op == "POOL" and outputs:
+            return sum(t.elements for t in outputs) * int(attrs.get("kernelSizeX", 1)) * int(attrs.get("kernelSizeY", 1))
+        if op in ("CONV", "FC", "CONV_POOL") and outputs:
+            return w * positions(outputs[0])
+        return 0
+    if kind in _SHAVE_CONV and outputs:
+        return w * positions(outputs[0])
+    if kind in _SHAVE_DECONV and inputs:
+        return w * positions(inputs[0])
+    return 0
+
+
 def parse_dump(text: str) -> CompiledGraph:
     """The executed, injected and special stages of a MYRIAD dot dump with their bytes in and out.
 
     Raises :class:`ValueError` when ``text`` is not such a dump (no stage found)."""
     labels = {m.group(1): _label(m.group(2)) for m in _NODE.finditer(text)}
     data = {name: _data_bytes(label) for name, label in labels.items() if name.startswith("data_")}
+    tensors = {name: _tensor(label) for name, label in labels.items() if name.startswith("data_")}
     inputs: Dict[str, List[str]] = {}
     outputs: Dict[str, List[str]] = {}
     injected = set()
@@ -131,7 +206,13 @@ def parse_dump(text: str) -> CompiledGraph:
             category = {"MyriadXHwOp": "NCE", "Copy": "DMA"}.get(kind, "SHAVE")
         moved = [sum(data[d][1] for d in edges.get(name, ()) if data.get(d, ("Const",))[0] not in ("Const", "Fake"))
                  for edges in (inputs, outputs)]
-        stages.append(Stage(stage_name, kind, index, category, moved[0], moved[1]))
+        ins = [tensors[d] for d in inputs.get(name, ()) if d in tensors]
+        outs = tuple(tensors[d] for d in outputs.get(name, ()) if d in tensors and tensors[d].usage not in ("Fake",))
+        live = tuple(t for t in ins if t.usage not in ("Const", "Fake"))
+        consts = tuple(t for t in ins if t.usage == "Const")
+        attrs = tuple(re.findall(r"^\s*(\w+) = ([^\[\n]+)$", label, re.M))
+        macs = stage_macs(kind, dict(attrs), live, outs, consts) if index >= 0 else 0
+        stages.append(Stage(stage_name, kind, index, category, moved[0], moved[1], live, outs, consts, macs, attrs))
     if not stages:
         raise ValueError("no compiled stage found: not a MYRIAD graph dump")
     graph_label = labels.get("", "") or _label(text[: text.find("\n    data_")])

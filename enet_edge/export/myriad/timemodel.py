@@ -6,7 +6,9 @@ stick (vpu's serialized stage list), so one request's compute time is the sum of
 - NCE (``MyriadXHwOp``: conv, pool, FC): ``macs / nce_gmacs`` (the MACs the engine does: weights as the compiler
   laid them out, padded channels and tile junk included, x output positions);
 - SHAVE compute stages (Conv, Deconvolution, depthwise conv, FC on SHAVEs): ``macs / shave_gmacs``;
-- SHAVE memory stages (Sum, PRelu, Permute, Convert, Pad, activations, ...): ``bytes moved / shave_gbs``;
+- SHAVE memory stages (Sum, PRelu, Permute, Convert, Pad, ReLU, ...): ``bytes moved / shave_gbs``; SHAVE
+  activations that evaluate a transcendental per element (Swish, Mish, Sigmoid, Tanh, Exp, SoftMax, Power, ...):
+  ``bytes moved / shave_act_gbs``;
 - DMA (``Copy``): ``bytes moved / dma_gbs``;
 - every executed stage: ``stage_us`` of dispatch. Injected stages run in an NCE stage's shadow: no time of their own.
 - A SHAVE stage type the model cannot price (e.g. DetectionOutput: a sort, neither MACs nor bytes) gets its dispatch
@@ -53,11 +55,16 @@ SHAVE_MEMORY_TYPES = frozenset({
     "Logical_AND", "Logical_OR", "Logical_NOT", "RegionYolo", "ReorgYolo", "Upsampling", "CTCDecoder", "Pooling",
     "Pool", "TopK", "ArgMax", "Broadcast", "Clip", "Ceil", "Round", "Sqrt", "Neg", "ScatterUpdate", "Sign"})
 """SHAVE stages priced by bytes moved (memory-bound: a few operations per element)."""
+SHAVE_ACTIVATION_TYPES = frozenset({"Swish", "Mish", "Sigmoid", "Tanh", "Exp", "SoftMax", "LogSoftMax", "Elu", "Gelu",
+                                    "HSwish", "SoftPlus", "Power", "Pow", "Log", "Erf", "Sqrt"})
+"""SHAVE memory stages that evaluate a transcendental per element: priced by bytes at ``shave_act_gbs`` (a Power
+stage with ``power = 1`` is a linear scaling: a memory stage)."""
 
 PARAMETER_UNITS = {
     "nce_gmacs": "GMAC/s: NCE multiply-accumulates per second",
     "shave_gmacs": "GMAC/s: SHAVE convolution multiply-accumulates per second",
     "shave_gbs": "GB/s: bytes a SHAVE memory stage reads and writes per second",
+    "shave_act_gbs": "GB/s: bytes a SHAVE transcendental activation (Swish, Sigmoid, ...) reads and writes per second",
     "dma_gbs": "GB/s: bytes a DMA copy reads and writes per second",
     "stage_us": "us: dispatch cost of every executed stage",
     "throughput_parallelism": "requests computed at once in throughput mode (1 = none; the plugin's 2 streams: <= 2)",
@@ -65,10 +72,11 @@ PARAMETER_UNITS = {
     "usb2_mbs": "MB/s: effective USB 2 bulk bandwidth",
     "usb_request_ms": "ms: fixed USB/plugin cost of one synchronous request",
 }
-FITTED = ("nce_gmacs", "shave_gbs", "dma_gbs", "stage_us")
+FITTED = ("nce_gmacs", "shave_gbs", "shave_act_gbs", "dma_gbs", "stage_us")
 """The parameters :func:`fit` estimates, in the order of :data:`FEATURES`' columns."""
-FEATURES = ("nce_gmac", "shave_gb", "dma_gb", "stages")
-"""A network's aggregated features (:func:`features`): NCE GMAC, SHAVE memory-stage GB, DMA GB, executed stages.
+FEATURES = ("nce_gmac", "shave_gb", "shave_act_gb", "dma_gb", "stages")
+"""A network's aggregated features (:func:`features`): NCE GMAC, SHAVE memory-stage GB, SHAVE activation GB, DMA GB,
+executed stages.
 ``shave_gmac`` (SHAVE convolution GMAC) is priced with the prior ``shave_gmacs`` (none in the fit set)."""
 
 
@@ -79,6 +87,7 @@ class TimeModel:
     nce_gmacs: float
     shave_gmacs: float
     shave_gbs: float
+    shave_act_gbs: float
     dma_gbs: float
     stage_us: float
     throughput_parallelism: float
@@ -120,7 +129,7 @@ def load_time_model(path: Optional[Path] = None) -> TimeModel:
 
 def stage_kind(stage: Stage) -> str:
     """How a stage is priced: ``nce``, ``shave_compute``, ``shave_memory``, ``dma``, ``hidden`` (injected),
-    ``none`` (special: never run) or ``unmodelled``."""
+    ``shave_activation``, ``none`` (special: never run) or ``unmodelled``."""
     if stage.category == "special":
         return "none"
     if stage.category == "injected":
@@ -131,9 +140,21 @@ def stage_kind(stage: Stage) -> str:
         return "dma"
     if stage.type in SHAVE_COMPUTE_TYPES and stage.macs > 0:
         return "shave_compute"
+    if stage.type in SHAVE_ACTIVATION_TYPES and not _linear_power(stage):
+        return "shave_activation"
     if stage.type in SHAVE_MEMORY_TYPES:
         return "shave_memory"
     return "unmodelled"
+
+
+def _linear_power(stage: Stage) -> bool:
+    """A Power stage with ``power = 1``: ``scale * x + shift``, a linear scaling (memory-bound), no transcendental."""
+    if stage.type not in ("Power", "Pow"):
+        return False
+    try:
+        return float(stage.attr("power", "nan")) == 1.0
+    except ValueError:
+        return False
 
 
 def stage_ms(stage: Stage, params: TimeModel) -> float:
@@ -142,13 +163,15 @@ def stage_ms(stage: Stage, params: TimeModel) -> float:
     if kind in ("none", "hidden"):
         return 0.0
     work = {"nce": stage.macs / params.nce_gmacs / 1e6, "shave_compute": stage.macs / params.shave_gmacs / 1e6,
-            "shave_memory": stage.traffic / params.shave_gbs / 1e6, "dma": stage.traffic / params.dma_gbs / 1e6}
+            "shave_memory": stage.traffic / params.shave_gbs / 1e6,
+            "shave_activation": stage.traffic / params.shave_act_gbs / 1e6, "dma": stage.traffic / params.dma_gbs / 1e6}
     return work.get(kind, 0.0) + params.stage_us / 1e3
 
 
 def features(graph: CompiledGraph) -> Dict[str, float]:
     """A graph's aggregated features: :data:`FEATURES`, ``shave_gmac``, its I/O bytes, and ``unmodelled`` stages."""
-    out = {"nce_gmac": 0.0, "shave_gmac": 0.0, "shave_gb": 0.0, "dma_gb": 0.0, "stages": 0, "unmodelled": 0}
+    out = {"nce_gmac": 0.0, "shave_gmac": 0.0, "shave_gb": 0.0, "shave_act_gb": 0.0, "dma_gb": 0.0, "stages": 0,
+           "unmodelled": 0}
     for stage in graph.stages:
         kind = stage_kind(stage)
         if kind in ("none", "hidden"):
@@ -160,6 +183,8 @@ def features(graph: CompiledGraph) -> Dict[str, float]:
             out["shave_gmac"] += stage.macs / 1e9
         elif kind == "shave_memory":
             out["shave_gb"] += stage.traffic / 1e9
+        elif kind == "shave_activation":
+            out["shave_act_gb"] += stage.traffic / 1e9
         elif kind == "dma":
             out["dma_gb"] += stage.traffic / 1e9
         else:
@@ -224,7 +249,8 @@ def predict(graph: CompiledGraph, params: Optional[TimeModel] = None) -> dict:
 def compute_ms_from_features(row: Mapping[str, float], params: TimeModel) -> float:
     """One request's compute ms from aggregated :func:`features` (the same sum as :func:`predict`)."""
     return (1e3 * (row["nce_gmac"] / params.nce_gmacs + row.get("shave_gmac", 0.0) / params.shave_gmacs
-                   + row["shave_gb"] / params.shave_gbs + row["dma_gb"] / params.dma_gbs)
+                   + row["shave_gb"] / params.shave_gbs + row["shave_act_gb"] / params.shave_act_gbs
+                   + row["dma_gb"] / params.dma_gbs)
             + row["stages"] * params.stage_us / 1e3)
 
 
@@ -271,7 +297,7 @@ def fit(feature_rows: Sequence[Mapping[str, float]], measured_fps: Sequence[floa
     p0 = prior.throughput_parallelism
     # SHAVE convolutions (prior rate) are known time: take them off the target, in throughput units
     known = np.array([1e3 * row.get("shave_gmac", 0.0) / prior.shave_gmacs for row in feature_rows]) / p0
-    scale = np.array([1e3, 1e3, 1e3, 1e-3])  # GMAC / (GMAC/s) -> ms, GB / (GB/s) -> ms, stages * us -> ms
+    scale = np.array([1e3, 1e3, 1e3, 1e3, 1e-3])  # GMAC / (GMAC/s) -> ms, GB / (GB/s) -> ms, stages * us -> ms
     coef = nnls((x * scale) / y[:, None], (y - known) / y)  # ms per unit, in throughput units
     parallelism = p0
     if sync_anchor is not None:
@@ -279,8 +305,8 @@ def fit(feature_rows: Sequence[Mapping[str, float]], measured_fps: Sequence[floa
         frames = (x[list(rows)] * scale) @ coef + known[list(rows)]
         parallelism = float(np.clip(sync_ms / np.exp(np.mean(np.log(frames))), 1.0, THROUGHPUT_REQUESTS))
     physical = coef * parallelism  # one request's ms per unit
-    rates = {name: (1.0 / c if c > 0 else float("inf")) for name, c in zip(FITTED[:3], physical[:3])}
-    return replace(prior, **rates, stage_us=float(physical[3]), throughput_parallelism=parallelism)
+    rates = {name: (1.0 / float(c) if c > 0 else float("inf")) for name, c in zip(FITTED[:4], physical[:4])}
+    return replace(prior, **rates, stage_us=float(physical[4]), throughput_parallelism=parallelism)
 
 
 def leave_one_out(feature_rows: Sequence[Mapping[str, float]], measured_fps: Sequence[float], prior: TimeModel,

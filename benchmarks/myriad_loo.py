@@ -54,7 +54,8 @@ def anchor_of(kept: List[Dict[str, object]], sync_ms: float) -> Optional[Tuple[L
 
 
 def loo_rows(rows: List[Dict[str, object]], params: tm.TimeModel, sync_ms: float) -> List[Dict[str, object]]:
-    """Each fit row's leave-one-out predicted FPS, and each row out of the fit predicted by ``params``."""
+    """Each fit row's leave-one-out predicted FPS (``params``: the prior of each refit: its parameters that are not
+    fitted), and each row out of the fit predicted by ``params`` (the stored, fitted ones)."""
     kept, fps = fit_rows(rows)
     loo = tm.leave_one_out(kept, fps, params, anchor_of(kept, sync_ms))
     out = [{"network": r["network"], "input": r["input"], "predicted": p, "measured": m, "in_fit": True,

@@ -36,7 +36,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from enet_edge.export.myriad.compiler import CompiledGraph, Stage
+from enet_edge.export.myriad.dump import CompiledGraph, Stage
 
 TIME_MODEL_FILE = "myriad_time_model.toml"
 THROUGHPUT_REQUESTS = 4

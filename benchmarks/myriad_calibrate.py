@@ -118,7 +118,11 @@ def write_toml(params: tm.TimeModel, names: list, loo_median: float, worst: floa
               'dumps = "OpenVINO 2021.4.2 MYRIAD plugin, VPU_MYRIAD_2480, U8 input, default output precision"',
               f'shave_gmacs = "assumption: 7 SHAVEs x 5.6 GMAC/s peak x ~25 % (no SHAVE convolution in the fit set)"',
               'usb3_mbs = "assumption: USB 3.0 5 Gb/s, 8b/10b = 500 MB/s raw, ~70 % for bulk transfers"',
-              'usb2_mbs = "assumption: USB 2.0 480 Mb/s = 60 MB/s raw, ~35 MB/s typical bulk"']
+              'usb2_mbs = "assumption: USB 2.0 480 Mb/s = 60 MB/s raw, ~35 MB/s typical bulk"',
+              'throughput_parallelism = "QuTiBench ResNet-50 compute latency over the fitted throughput frame time of'
+              ' resnet-50-tf and resnet-50-pytorch (geometric mean)"',
+              'usb_request_ms = "QuTiBench ResNet-50 system minus compute latency, less its request\'s bytes (FP32'
+              ' input assumed) at usb3_mbs"']
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -89,5 +89,21 @@ def render_loo_table(csv_path: Path = FEATURES_CSV, toml_path: Path = TIME_MODEL
     return "\n".join(lines) + "\n"
 
 
+def render_parameters(toml_path: Path = TIME_MODEL_TOML) -> str:
+    """The stored parameters as a markdown table: name, value, unit and meaning, fitted or from a source."""
+    from enet_edge.resources import read_toml
+
+    table = read_toml(toml_path)
+    fitted = set(table["fit"]["fitted"])
+    sources = table.get("sources", {})
+    lines = [f"`enet_edge/data/{tm.TIME_MODEL_FILE}` ({table['version']}, fitted {table['fit']['date']}):", "",
+             "| parameter | value | unit: meaning | from |", "|---|---:|---|---|"]
+    for key, value in table["parameters"].items():
+        origin = "fit" if key in fitted else sources.get(key, "")
+        lines.append(f"| `{key}` | {value:.4g} | {tm.PARAMETER_UNITS[key]} | {origin} |")
+    return "\n".join(lines) + "\n"
+
+
 if __name__ == "__main__":
+    print(render_parameters())
     print(render_loo_table(), end="")

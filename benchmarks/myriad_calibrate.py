@@ -97,7 +97,8 @@ def _toml_value(v) -> str:
 
 def write_toml(params: tm.TimeModel, names: list, loo_median: float, worst: float, path: Path, date: str) -> None:
     lines = ["# The MYRIAD X time model's parameters (enet_edge/export/myriad/timemodel.py).",
-             "# Written by benchmarks/myriad_calibrate.py; refit with `python benchmarks/myriad_calibrate.py --from-csv`.",
+             "# Written by benchmarks/myriad_calibrate.py;",
+             "# refit with `python benchmarks/myriad_calibrate.py --from-csv`.",
              f'version = "myriadx-tm-{date}"', "", "[parameters]"]
     for key, value in params.parameters().items():
         rounded = float(f"{value:.5g}") if math.isfinite(value) else value
@@ -112,8 +113,10 @@ def write_toml(params: tm.TimeModel, names: list, loo_median: float, worst: floa
               f"sync_anchor = {_toml_value(list(loo.SYNC_ANCHOR_ROWS))}",
               "", "[sources]",
               'throughput_fps = "openvinotoolkit/openvino@c393640e80cbd8afa542ac59ff6eb92c6041cdea:'
-              'docs/_static/csv/benchmark-data.csv (OV-2022.1, NCS2, Throughput-FP16); rows: benchmarks/myriad_fitset.toml"',
-              'sync = "QuTiBench (RCL-lab/QutibenchWeb): ResNet-50 NCS2 FP16 batch 1, 56.32 ms compute, 59.04 ms system:'
+              'docs/_static/csv/benchmark-data.csv (OV-2022.1, NCS2, Throughput-FP16);'
+              ' rows: benchmarks/myriad_fitset.toml"',
+              'sync = "QuTiBench (RCL-lab/QutibenchWeb): ResNet-50 NCS2 FP16 batch 1,'
+              ' 56.32 ms compute, 59.04 ms system:'
               ' sets throughput_parallelism and usb_request_ms (FP32 input assumed)"',
               'dumps = "OpenVINO 2021.4.2 MYRIAD plugin, VPU_MYRIAD_2480, U8 input, default output precision"',
               f'shave_gmacs = "assumption: 7 SHAVEs x 5.6 GMAC/s peak x ~25 % (no SHAVE convolution in the fit set)"',
@@ -154,7 +157,8 @@ def main(argv=None) -> int:
     print(f"\n{'network':28s} {'predicted':>9s} {'measured':>9s} {'error':>7s}")
     for r in table:
         tag = "" if r["in_fit"] else "  (not in the fit)"
-        print(f"{r['network']:28s} {r['predicted']:9.2f} {r['measured']:9.2f} {r['predicted'] / r['measured'] - 1:+7.0%}{tag}")
+        error = r["predicted"] / r["measured"] - 1
+        print(f"{r['network']:28s} {r['predicted']:9.2f} {r['measured']:9.2f} {error:+7.0%}{tag}")
     print(f"\nleave-one-out median |pred/meas - 1| = {median:.1%}, worst {worst:.2f}x over {len(fit)} networks")
     return 0
 

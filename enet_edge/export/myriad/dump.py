@@ -106,7 +106,8 @@ def _tensor(label: str) -> Tensor:
     usage = re.search(r"^usage = (\w+)", label, re.M)
     kind = re.search(r"^desc = \[\n\s*type = (\w+)", label, re.M)
     dims = re.search(r"^\s*dims = \[([^\]]*)\]", label, re.M)
-    sizes = tuple(int(part.split(":")[1]) for part in (dims.group(1).split(",") if dims and dims.group(1).strip() else []))
+    parts = dims.group(1).split(",") if dims and dims.group(1).strip() else []
+    sizes = tuple(int(part.split(":")[1]) for part in parts)
     return Tensor(sizes, kind.group(1) if kind else "", usage.group(1) if usage else "?")
 
 
@@ -130,7 +131,8 @@ def stage_macs(kind: str, attrs: Mapping[str, str], inputs: Sequence[Tensor], ou
     if kind == "MyriadXHwOp":
         op = attrs.get("hwOpType", "")
         if op == "POOL" and outputs:
-            return sum(t.elements for t in outputs) * int(attrs.get("kernelSizeX", 1)) * int(attrs.get("kernelSizeY", 1))
+            kernel = int(attrs.get("kernelSizeX", 1)) * int(attrs.get("kernelSizeY", 1))
+            return sum(t.elements for t in outputs) * kernel
         if op in ("CONV", "FC", "CONV_POOL") and outputs:
             return w * positions(outputs[0])
         return 0

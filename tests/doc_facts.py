@@ -180,7 +180,31 @@ def render_backends() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _myriad_loo():
+    """benchmarks/myriad_loo.py (the MYRIAD X time model's tables), imported by path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("myriad_loo", REPO / "benchmarks" / "myriad_loo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@functools.lru_cache(maxsize=None)
+def render_myriad_loo() -> str:
+    """The MYRIAD X time model's leave-one-out table (benchmarks/myriad_loo.py, from the committed CSV and TOML)."""
+    return _myriad_loo().render_loo_table()
+
+
+@functools.lru_cache(maxsize=None)
+def render_myriad_params() -> str:
+    """The MYRIAD X time model's stored parameters (enet_edge/data/myriad_time_model.toml)."""
+    return _myriad_loo().render_parameters()
+
+
 RENDERERS: Dict[str, Callable[[], str]] = {
+    "myriad-loo": render_myriad_loo,
+    "myriad-params": render_myriad_params,
     "backends": render_backends,
     "compile-traffic": render_compile_traffic,
     "io": render_io,

@@ -9,13 +9,8 @@ not IR v11: the export compiles its ONNX, which 2022.3's MYRIAD plugin would bui
 
 This module has no TensorFlow or OpenVINO dependency (``enet-edge check`` uses it): the compiler runs in a venv of a
 Python <= 3.9 (:func:`compiler_python`), driven by ``driver.py``; :func:`parse_dump` and :func:`summarize`
-read its dump here.
-
-How the dump is counted (vpu ``StageNode::category()``): each stage label starts ``[exec_index / id]``; index -1
-marks a *special* stage (StubConcat, Split, Reshape, Expand: buffer views, never run). The others run one after
-another: ``MyriadXHwOp`` on the NCE, ``Copy`` on DMA, every other type on SHAVEs. A dashed edge labelled
-"Injected Stage" puts its child in a HW stage's shadow: counted apart as *injected*. Traffic: the bytes each
-executed stage reads (non-constant inputs) and writes, from the data nodes' dims and types, per frame.
+(:mod:`enet_edge.export.myriad.dump`, re-exported here) read its dump, and
+:func:`~enet_edge.export.myriad.timemodel.predict` prices it (``predicted`` of a compiled record).
 """
 
 from __future__ import annotations
@@ -34,6 +29,9 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from enet_edge.errors import CompatibilityError, ConfigError
+from enet_edge.export.myriad.dump import (MIB, NOT_NCE_CATEGORIES, CompiledGraph, Stage, Tensor,  # noqa: F401
+                                          parse_dump, stage_macs, summarize)
+from enet_edge.export.myriad.timemodel import predict
 
 COMPILER_RELEASE = "2021.4.2"
 COMPILER_REQUIREMENTS = ("openvino==2021.4.2", "numpy>=1.16.6,<1.20", "libusb-package==1.0.26.3")
@@ -47,122 +45,6 @@ CACHE_ENV = "ENET_EDGE_CACHE"
 """Where the compiler's venv is made (default ``$XDG_CACHE_HOME/enet-edge`` or ``~/.cache/enet-edge``)."""
 DRIVER = Path(__file__).with_name("driver.py")
 DEFAULT_OPTIONS: Mapping[str, str] = {}
-NOT_NCE_CATEGORIES = ("SHAVE", "DMA", "injected")
-MIB = 1024 * 1024
-
-_BYTES = {"FP16": 2, "FP32": 4, "S32": 4, "I32": 4, "U8": 1, "I8": 1, "S8": 1, "I64": 8, "S64": 8}
-_NODE = re.compile(r'\n    ((?:stage|data)_0x[0-9a-f]+) \[\n(.*?)\n    \];', re.S)
-_EDGE = re.compile(r'\n    ((?:stage|data)_0x[0-9a-f]+) -> ((?:stage|data)_0x[0-9a-f]+) \[\n(.*?)\n    \];', re.S)
-_LABEL = re.compile(r'label="(.*)"', re.S)
-
-
-# -- reading the dump ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One stage of the compiled graph. ``category``: NCE | SHAVE | DMA | injected | special."""
-
-    name: str
-    type: str
-    exec_index: int
-    category: str
-    bytes_in: int
-    bytes_out: int
-
-    @property
-    def traffic(self) -> int:
-        return self.bytes_in + self.bytes_out
-
-
-@dataclass(frozen=True)
-class CompiledGraph:
-    stages: Tuple[Stage, ...]
-    memory: Dict[str, int]  # usedMemory: BSS, CMX, blob, input, output (bytes)
-    shaves: Optional[int]  # resources.numSHAVEs
-
-
-def _label(body: str) -> str:
-    match = _LABEL.search(body)
-    return match.group(1).replace("\\l", "\n") if match else ""
-
-
-def _data_bytes(label: str) -> Tuple[str, int]:
-    """(usage, bytes) of a data node's label: ``usage = Intermediate``, ``type = FP16``, ``dims = [W : 3, ...]``."""
-    usage = re.search(r"^usage = (\w+)", label, re.M)
-    kind = re.search(r"^desc = \[\n\s*type = (\w+)", label, re.M)
-    dims = re.search(r"^\s*dims = \[([^\]]*)\]", label, re.M)
-    size = 1
-    for part in (dims.group(1).split(",") if dims and dims.group(1).strip() else []):
-        size *= int(part.split(":")[1])
-    return (usage.group(1) if usage else "?"), size * _BYTES.get(kind.group(1) if kind else "", 2)
-
-
-def parse_dump(text: str) -> CompiledGraph:
-    """The executed, injected and special stages of a MYRIAD dot dump with their bytes in and out.
-
-    Raises :class:`ValueError` when ``text`` is not such a dump (no stage found)."""
-    labels = {m.group(1): _label(m.group(2)) for m in _NODE.finditer(text)}
-    data = {name: _data_bytes(label) for name, label in labels.items() if name.startswith("data_")}
-    inputs: Dict[str, List[str]] = {}
-    outputs: Dict[str, List[str]] = {}
-    injected = set()
-    for m in _EDGE.finditer(text):
-        src, dst, body = m.groups()
-        if "Injected Stage" in body:
-            injected.add(dst)
-        elif src.startswith("data_") and dst.startswith("stage_") and "StageInput" in body:
-            inputs.setdefault(dst, []).append(src)
-        elif src.startswith("stage_") and dst.startswith("data_") and "StageOutput" in body:
-            outputs.setdefault(src, []).append(dst)
-    stages = []
-    for name, label in labels.items():
-        if not name.startswith("stage_"):
-            continue
-        head = re.match(r"\[(-?\d+) / \d+\] Stage (.*)\ntype = (\w+)", label)
-        if head is None:
-            continue
-        index, stage_name, kind = int(head.group(1)), head.group(2), head.group(3)
-        if index < 0:
-            category = "special"
-        elif name in injected:
-            category = "injected"
-        else:
-            category = {"MyriadXHwOp": "NCE", "Copy": "DMA"}.get(kind, "SHAVE")
-        moved = [sum(data[d][1] for d in edges.get(name, ()) if data.get(d, ("Const",))[0] not in ("Const", "Fake"))
-                 for edges in (inputs, outputs)]
-        stages.append(Stage(stage_name, kind, index, category, moved[0], moved[1]))
-    if not stages:
-        raise ValueError("no compiled stage found: not a MYRIAD graph dump")
-    graph_label = labels.get("", "") or _label(text[: text.find("\n    data_")])
-    memory = {key: int(value) for key, value in re.findall(r"(BSS|CMX|blob|input|output) = (\d+)", graph_label)}
-    shaves = re.search(r"numSHAVEs = (\d+)", graph_label)
-    stages.sort(key=lambda s: (s.exec_index, s.category == "injected"))
-    return CompiledGraph(tuple(stages), memory, int(shaves.group(1)) if shaves else None)
-
-
-def summarize(graph: CompiledGraph, top: int = 12) -> dict:
-    """The manifest's numbers of a compiled graph: stages by category, SHAVE and DMA stage types, traffic (MiB per
-    frame) by category and of the non-NCE stages together, memory, and the ``top`` non-NCE stage types by traffic."""
-    by_category = Counter(s.category for s in graph.stages)
-    executed = [s for s in graph.stages if s.category in ("NCE", "SHAVE", "DMA")]
-    traffic = {c: round(sum(s.traffic for s in graph.stages if s.category == c) / MIB, 2)
-               for c in ("NCE", "SHAVE", "DMA", "injected")}
-    non_nce = [s for s in graph.stages if s.category in NOT_NCE_CATEGORIES]
-    by_type: Counter = Counter()
-    for s in non_nce:
-        by_type[f"{s.category} {s.type}"] += s.traffic
-    return {
-        "stages": {"executed": len(executed), **{c: by_category.get(c, 0) for c in ("NCE", "SHAVE", "DMA")},
-                   "injected": by_category.get("injected", 0), "special": by_category.get("special", 0)},
-        "shave_types": dict(Counter(s.type for s in graph.stages if s.category == "SHAVE").most_common()),
-        "injected_types": dict(Counter(s.type for s in graph.stages if s.category == "injected").most_common()),
-        "traffic_mib": {**traffic, "non_nce": round(sum(s.traffic for s in non_nce) / MIB, 2)},
-        "traffic_by_type_mib": {k: round(v / MIB, 2) for k, v in by_type.most_common(top)},
-        "memory_bytes": dict(graph.memory),
-        "shaves": graph.shaves,
-    }
-
 
 # -- the compiler's Python ------------------------------------------------------------------------------
 
@@ -276,7 +158,8 @@ def compile_model(model: Path, options: Mapping[str, str] = DEFAULT_OPTIONS, log
     ``input_precision``/``output_precision`` (e.g. ``u8``, ``f32``): the I/O element types the deployed IR has, set
     on the compiled network as an application would, so the compiled graph holds the same conversions.
 
-    ``verdict``: ``compiled`` (the numbers of :func:`summarize`), ``refused`` (``reason``: the compiler's message,
+    ``verdict``: ``compiled`` (the numbers of :func:`summarize`, and ``predicted``: the MYRIAD X time model's
+    :func:`~enet_edge.export.myriad.timemodel.predict` of the graph), ``refused`` (``reason``: the compiler's message,
     ``layer``: the layer it named), or ``not run`` (``reason``: why not, e.g. no Python <= 3.9 here, or an IR v11
     that 2021.4.2 cannot read)."""
     options = check_options(options)
@@ -322,8 +205,9 @@ def compile_model(model: Path, options: Mapping[str, str] = DEFAULT_OPTIONS, log
                     "layer": layer.group(1) if layer else None}
         if not dump.is_file():
             return {**record, **not_run("the compiler finished but wrote no graph dump", model)}
-        summary = summarize(parse_dump(dump.read_text()))
-    return {**record, "verdict": "compiled", "device_found": bool(result.get("device_found")), **summary}
+        graph = parse_dump(dump.read_text())
+    return {**record, "verdict": "compiled", "device_found": bool(result.get("device_found")), **summarize(graph),
+            "predicted": predict(graph)}
 
 
 def _first_line(message: str) -> str:

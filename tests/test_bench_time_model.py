@@ -55,6 +55,10 @@ def test_the_json(cpu_result):
     assert model["measured"]["latency_median_ms"] == doc["latency_ms"]["median"]
     assert model["measured"]["mode"] == "latency" and model["measured"]["nireq"] == 1
     assert result_document(cpu_result, MACHINE)["myriad_time_model"] is None
+    odd = {**PREDICTED, "throughput_fps": float("inf"), "model": {"version": "1", "loo_median_error": float("nan")}}
+    doc = result_document(_stick(cpu_result, odd), MACHINE)  # a manifest's NaN/inf: null in strict JSON
+    json.dumps(doc, allow_nan=False)
+    assert doc["myriad_time_model"]["predicted"]["throughput_fps"] is None
 
 
 def test_the_prediction_comes_from_the_manifest(tiny_export_dir, tmp_path):

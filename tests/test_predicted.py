@@ -124,7 +124,13 @@ def test_check_json_needs_the_compiler(tmp_path, fake_compile):
     assert cli.main(["check", str(lone), "--json", str(tmp_path)]) != 0  # a directory: refused before compiling
 
 
-def test_several_files_are_a_list(tmp_path):
+def test_several_files_are_a_list_in_strict_json(tmp_path):
     records = [{"file": "a.onnx", "myriad_compiler": COMPILED}, {"file": "b.xml", "myriad_compiler": _old(COMPILED)}]
     path = write_check_json(tmp_path / "c.json", records)
     assert json.loads(path.read_text()) == records
+    odd = copy.deepcopy(COMPILED)
+    odd["predicted"].update(throughput_fps=float("inf"), model={"version": "1", "loo_median_error": float("nan")})
+    written = json.loads(write_check_json(tmp_path / "d.json", [{"file": "a", "myriad_compiler": odd}]).read_text())
+    assert written["myriad_compiler"]["predicted"]["throughput_fps"] is None
+    assert written["myriad_compiler"]["predicted"]["model"]["loo_median_error"] is None
+    assert "? FPS throughput" not in predicted_text(odd) and "error ?%" in predicted_text(odd)

@@ -16,7 +16,7 @@ from enet_edge.export.checks.gates import check_graph, read_graph, ruleset_for, 
 from enet_edge.export.myriad.compiler import summary_line
 from enet_edge.export.myriad.runner_io import compile_for_runner, model_io
 from enet_edge.export.report import complexity_text, predicted_text
-from enet_edge.fileio import atomic_write_text, check_output_file
+from enet_edge.fileio import atomic_write_text, check_output_file, json_safe
 from enet_edge.export.targets import ARTIFACT_FILES, available_targets, load_target
 from enet_edge.runtime.backends import OPENVINO_BACKEND, backend, export_kind, kind_backend
 from enet_edge.runtime.manifest import MANIFEST, read_manifest, verify_artifact
@@ -142,7 +142,7 @@ def _compile_check(paths, target, manifest: Optional[dict]) -> Tuple[List[str], 
 
 def write_check_json(path, records: List[dict]) -> Path:
     """``--json``: one file's ``{"file", "myriad_compiler"}``, or the list of several, written atomically."""
-    document = records[0] if len(records) == 1 else records
+    document = json_safe(records[0] if len(records) == 1 else records)  # strict JSON: NaN/inf as null
     return atomic_write_text(path, json.dumps(document, indent=2, allow_nan=False) + "\n", "--json")
 
 

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from enet_edge.device.bench.config import PER_LAYER_RUNS, SCHEMA, STAGES
 from enet_edge.device.bench.results import BenchResult, Stats
-from enet_edge.fileio import atomic_write_text, check_output_file
+from enet_edge.fileio import atomic_write_text, check_output_file, json_safe
 from enet_edge.progress import format_ms
 from enet_edge.runtime.adapters import LayerCounter
 from enet_edge.runtime.backends import backend
@@ -123,7 +123,7 @@ def time_model_document(result: BenchResult, machine: Dict[str, Any]) -> Optiona
     line = time_model_line(result, machine)
     if line is None:
         return None
-    return {"line": line, "predicted": result.predicted,
+    return {"line": line, "predicted": json_safe(result.predicted),
             "measured": {"mode": result.mode, "nireq": result.nireq,
                          "latency_median_ms": result.infer.latency.ms().get("median"),
                          "throughput_fps": _finite(result.infer.fps),

@@ -40,9 +40,10 @@ def test_predicted_text_and_its_absence():
     assert predicted_text({"verdict": "refused", "reason": "x"}) == "no prediction (refused)"
     assert predicted_text({"verdict": "not run", "reason": "x"}) == "no prediction (not run)"
     assert predicted_text(None) == "no prediction (not compiled)"
-    partial = dict(COMPILED, predicted={"sync_ms": {"usb3": 9.0}, "model": {"version": "v2"}})
+    partial = dict(COMPILED, predicted={"sync_ms": {"usb3": 9.0}, "model": {"version": "myriadx-tm-2026-12-04"}})
     assert predicted_text(partial) == ("predicted 9.0 ms sync (USB 3) / ? ms (USB 2), ? FPS throughput (time model "
-                                       "v2, leave-one-out median error ?%)")
+                                       "myriadx-tm-2026-12-04, leave-one-out median error ?%)")
+    assert "(time model v?," in predicted_text(dict(COMPILED, predicted={"model": {}}))
 
 
 def test_report_section():

@@ -217,9 +217,10 @@ def _num(value, spec: str) -> str:
 
 
 def model_version(version) -> str:
-    """``v1.2`` of a time model's version (``1.2`` or ``v1.2``); ``v?`` where there is none."""
+    """A time model's version as written: ``v1.2`` for a number (``1.2``), a name as it is
+    (``myriadx-tm-2026-12-04``); ``v?`` where there is none."""
     text = str(version) if version not in (None, "") else "?"
-    return text if text.startswith("v") else f"v{text}"
+    return f"v{text}" if text[0].isdigit() or text == "?" else text
 
 
 def predicted_text(record: Optional[dict]) -> str:

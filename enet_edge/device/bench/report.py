@@ -80,8 +80,9 @@ def is_myriad(device: str) -> bool:
 
 
 def _version(version: Any) -> str:
+    """``v1.2`` for a number, a name as it is (``myriadx-tm-2026-12-04``), ``v?`` for none."""
     text = str(version) if version not in (None, "") else "?"
-    return text if text.startswith("v") else f"v{text}"
+    return f"v{text}" if text[0].isdigit() or text == "?" else text
 
 
 def _number(value: Any, spec: str) -> str:

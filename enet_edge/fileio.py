@@ -35,6 +35,17 @@ def atomic_write_text(path, text: str, flag: str = "") -> Path:
     return atomic_write_bytes(path, text.encode(), flag)
 
 
+def json_safe(value: object) -> object:
+    """``value`` with every NaN or infinite float as None (strict JSON has neither), containers copied."""
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def sha256_file(path) -> str:
     """Hex sha256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()

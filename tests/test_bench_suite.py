@@ -90,6 +90,7 @@ def test_documents_tables_plot_and_readme(small_suite):
     assert saved["myriad_compile"]["rows"][1]["options"] == {"MYRIAD_HW_DILATION": "YES"}
     assert "MYRIAD X compiler" in md and "| ncs2 as `make export` writes it | compiled |" in md
     assert "goal: SHAVE stages" in md
+    assert saved["myriad_compile"]["ranking"]["size"] == list(SMALL_SIZE) and "Ranking by predicted time" in md
     # peers: made from the weights, measured in the same rounds, against the recommended variant
     measured = {doc["variant"] for r in saved["runs"] for doc in r["results"]}
     for peer in suite_config.PEER_NAMES:

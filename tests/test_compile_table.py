@@ -7,7 +7,7 @@ import pytest
 
 from enet_edge.errors import ConfigError
 from enet_edge.export.myriad.compile_table import (COMPILE_VARIANTS, CompileVariant, compile_table, goal_line,
-                                            render_compile_table)
+                                            rank_rows, render_compile_table)
 from enet_edge.export.targets import load_target
 
 
@@ -49,20 +49,59 @@ def test_goal_line_and_table():
     text = render_compile_table([_row("ncs2"), _row("full-resolution", "refused")], (360, 480))
     lines = text.splitlines()
     assert "Per 360x480 frame" in lines[0]
-    assert "| title ncs2 | compiled | 359 | 152 | 139 | 68 | 49 | 117 | 338 | 147 | 2 | 4 | – |" in lines
-    assert "| title full-resolution | refused | – | – | – | – | – | – | – | – | – | – | – |" in lines
+    assert "| title ncs2 | compiled | – | – | 359 | 152 | 139 | 68 | 49 | 117 | 338 | 147 | 2 | 4 | – |" in lines
+    assert "| title full-resolution | refused | – | – | – | – | – | – | – | – | – | – | – | – | – |" in lines
     assert "- title ncs2, goal: SHAVE stages 139 <= 150: met; non-NCE MiB 338 <= 300: NOT met" in lines
     assert any(line.startswith("- title full-resolution: refused at layer `s`: unsupported") for line in lines)
+
+
+def _predicted(row, fps, sync, size=None, exact=True):
+    row = dict(row, exact=exact, predicted={"sync_ms": {"usb3": sync, "usb2": sync * 1.5}, "throughput_fps": fps,
+                                            "model": {"version": "1", "loo_median_error": 0.1}})
+    return dict(row, size=list(size)) if size else row
+
+
+def test_ranking_by_predicted_time_names_the_fastest_exact_graph():
+    rows = [_predicted(_row("ncs2"), 15.0, 70.0), _predicted(_row("prelu-split"), 18.0, 75.0),
+            _predicted(_row("hw-dilation"), 18.0, 60.0), _predicted(_row("approx"), 30.0, 40.0, exact=False),
+            _row("class-map"),  # compiled before the time model: no prediction, never ranked
+            _row("full-resolution", "refused"),
+            _predicted(_row("size-256x352"), 40.0, 30.0, size=(256, 352))]
+    ranking = rank_rows(rows, (360, 480))
+    assert [e["variant"] for e in ranking["by_throughput"]] == ["approx", "hw-dilation", "prelu-split", "ncs2"]
+    assert [e["variant"] for e in ranking["by_sync"]] == ["approx", "hw-dilation", "ncs2", "prelu-split"]
+    assert ranking["fastest_exact"] == "hw-dilation"  # the FPS tie goes to the lower sync ms; approx is not exact
+    assert ranking["unranked"] == ["class-map", "full-resolution"]
+    assert ranking["other_sizes"] == [{"variant": "size-256x352", "size": [256, 352], "throughput_fps": 40.0,
+                                       "sync_ms_usb3": 30.0, "exact": True}]
+    text = render_compile_table(rows, (360, 480))
+    assert "| title ncs2 | compiled | 70.0 | 15.0 | 359 |" in text
+    assert "the fastest exact graph is **hw-dilation** (title hw-dilation: 18.0 FPS throughput, 60.0 ms sync" in text
+    assert "| 1 | approx (not exact) | 30.0 | approx (not exact) | 40.0 |" in text
+    assert "- size-256x352 at 256x352 (another input size, ranked apart): 40.0 FPS" in text
+    assert "- no prediction: class-map, full-resolution" in text
+    old = render_compile_table([_row("ncs2"), _row("x", "refused")], (360, 480))  # a table made before the model
+    assert "Ranking by predicted time (360x480): none, no row has a prediction" in old
+    assert rank_rows([_row("ncs2")], (360, 480))["fastest_exact"] is None
+
+
+def test_a_size_variant():
+    variant = next(v for v in COMPILE_VARIANTS if v.name == "size-256x352")
+    assert variant.size == (256, 352) and variant.target_for(load_target("ncs2")) == load_target("ncs2")
+    with pytest.raises(ConfigError, match="must be \\(height, width\\)"):
+        CompileVariant("s", "s", size=(256,))
 
 
 def test_compile_table_compiles_and_reuses_the_onnx(tmp_path):
     """Two variants at 64x96 through the export's own stages and the real compiler; the ONNX is made once."""
     variants = (COMPILE_VARIANTS[0], CompileVariant("class-map", "class map", class_map="int32"),
                 CompileVariant("option", "option", options=(("MYRIAD_HW_DILATION", "YES"),)),
-                CompileVariant("f32", "f32 logits", logits="f32"))
+                CompileVariant("f32", "f32 logits", logits="f32"), CompileVariant("small", "small", size=(32, 48)))
     messages = []
     rows = compile_table(load_target("ncs2"), (64, 96), tmp_path, variants=variants, log=messages.append)
-    assert [r["variant"] for r in rows] == ["ncs2", "class-map", "option", "f32"]
+    assert [r["variant"] for r in rows] == ["ncs2", "class-map", "option", "f32", "small"]
+    assert rows[0]["size"] == [64, 96] and rows[4]["size"] == [32, 48] and rows[4]["exact"]
+    assert json.loads((tmp_path / "small" / "key.json").read_text())["size"] == [32, 48]
     assert rows[2]["options"] == {"MYRIAD_HW_DILATION": "YES"} and rows[2]["verdict"] == "compiled"
     assert not (tmp_path / "option").exists()  # only the compiler options differ: the ncs2 ONNX is compiled again
     assert all(r["verdict"] == "compiled" for r in rows), [r.get("reason") for r in rows]

@@ -6,15 +6,17 @@ Importing this module imports no TensorFlow: ``enet-edge check`` runs on a devic
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional, Tuple
 
 from enet_edge.errors import ArtifactError, CheckFailed, ConfigError
 from enet_edge.export.checks.gates import check_graph, read_graph, ruleset_for, unreadable_here  # .pb: TensorFlow when read
 from enet_edge.export.myriad.compiler import summary_line
 from enet_edge.export.myriad.runner_io import compile_for_runner, model_io
-from enet_edge.export.report import complexity_text
+from enet_edge.export.report import complexity_text, predicted_text
+from enet_edge.fileio import atomic_write_text, check_output_file, json_safe
 from enet_edge.export.targets import ARTIFACT_FILES, available_targets, load_target
 from enet_edge.runtime.backends import OPENVINO_BACKEND, backend, export_kind, kind_backend
 from enet_edge.runtime.manifest import MANIFEST, read_manifest, verify_artifact
@@ -81,6 +83,7 @@ def summarize_export(manifest: dict, out_dir, seconds: float) -> str:
         lines.append(f"  check {kind:<12} {check['ruleset']:<24} {verdict}")
     if manifest.get("myriad_compiler"):
         lines.append(f"  MYRIAD X compiler  {summary_line(manifest['myriad_compiler'])}")
+        lines.append(f"  MYRIAD X time      {predicted_text(manifest['myriad_compiler'])}")
     if not manifest["supported"]:
         lines.append(f"  target {manifest['target']} CANNOT run this model: see {out_dir}/report.md")
     lines.append("  " + complexity_text(manifest.get("complexity")))
@@ -95,22 +98,27 @@ def add_check_cli(sub) -> None:
                                     "manifest.json, for an export directory or a file beside one; else ncs2)")
     p.add_argument("--compile", choices=("auto", "yes", "no"), default="auto",
                    help="also compile each .onnx/.xml with the MYRIAD X compiler (OpenVINO 2021.4.2, no stick needed; "
-                        "auto: where the target has a [myriad_compiler] table)")
+                        "auto: where the target has a [myriad_compiler] table, or where --json is given) and print "
+                        "its prediction of the stick's time")
+    p.add_argument("--json", metavar="PATH", dest="json_path",
+                   help="write the MYRIAD X compiler's record of each compiled file (stages, traffic, predicted time) "
+                        "as JSON: {\"file\": ..., \"myriad_compiler\": {...}} for one file, a list for several")
     p.set_defaults(func=run_check)
 
 
 DEFAULT_CHECK_TARGET = "ncs2"
 
 
-def _compile_check(paths, target, manifest: Optional[dict]) -> list:
+def _compile_check(paths, target, manifest: Optional[dict]) -> Tuple[List[str], List[dict]]:
     """Compile every .onnx/.xml of ``paths`` as the export compiles it (:func:`compile_for_runner`: ``target``'s
-    device and options, the I/O the runner asks); print its verdict; the refusals.
+    device and options, the I/O the runner asks); print its verdict and predicted time; the refusals and
+    ``{"file", "myriad_compiler"}`` of each compiled file (what ``--json`` writes).
 
     A file ``manifest`` lists is compiled with the export's own output (its ``outputs[0].dtype``: logits or a class
     map) and a u8 image input; any other file with what it declares (u8 where its one input is an image, else left;
     the output the device writes for its output type)."""
     listed = {e.get("file"): e for e in ((manifest or {}).get("artifacts") or {}).values() if isinstance(e, dict)}
-    refused = []
+    refused, records = [], []
     for p in paths:
         if not backend(OPENVINO_BACKEND).reads_file(p):  # what OpenVINO reads, the MYRIAD X compiler compiles
             continue
@@ -123,10 +131,19 @@ def _compile_check(paths, target, manifest: Optional[dict]) -> list:
         record = compile_for_runner(p, target, lambda m: print(m, file=sys.stderr), output_type=output_type,
                                     image_input=image_input)
         print(f"{p}: MYRIAD X compiler {summary_line(record)}")
+        if record["verdict"] == "compiled":
+            print(f"{p}: MYRIAD X time model {predicted_text(record)}")
+        records.append({"file": str(p), "myriad_compiler": record})
         if record["verdict"] == "refused":
             refused.append(f"{p.name}: the MYRIAD X compiler refused it"
                            + (f" at layer {record['layer']!r}" if record.get("layer") else ""))
-    return refused
+    return refused, records
+
+
+def write_check_json(path, records: List[dict]) -> Path:
+    """``--json``: one file's ``{"file", "myriad_compiler"}``, or the list of several, written atomically."""
+    document = json_safe(records[0] if len(records) == 1 else records)  # strict JSON: NaN/inf as null
+    return atomic_write_text(path, json.dumps(document, indent=2, allow_nan=False) + "\n", "--json")
 
 
 def _check_target(args, manifest: Optional[dict], manifest_path: Path):
@@ -147,6 +164,11 @@ def _check_target(args, manifest: Optional[dict], manifest_path: Path):
 
 def run_check(args) -> int:
     path = Path(args.path)
+    json_path = getattr(args, "json_path", None)
+    if json_path:
+        if args.compile == "no":
+            raise ConfigError("--json writes the MYRIAD X compiler's records; it cannot go with --compile no")
+        check_output_file(json_path, "--json")  # now, not after the compiles
     if not path.exists():
         raise ArtifactError(f"{path} does not exist; give a .pb, .onnx or .xml file or an export directory")
     folder = path if path.is_dir() else path.parent
@@ -189,9 +211,15 @@ def run_check(args) -> int:
             failed.append(f"{p.name}: {len(report.violations)} violation(s) of {report.ruleset}")
             print(f"{p}: {len(report.violations)} violation(s) against {report.ruleset}")
             print(report.table())
-    if {"auto": target.myriad_compiler is not None, "yes": True, "no": False}[args.compile]:
+    if {"auto": target.myriad_compiler is not None or bool(json_path), "yes": True, "no": False}[args.compile]:
         # an export directory: its ONNX stands for its IR v11 (docs/ncs2.md)
-        failed += _compile_check([p for p in paths if not path.is_dir() or export_kind(p) == "onnx"], target, manifest)
+        refused, records = _compile_check([p for p in paths if not path.is_dir() or export_kind(p) == "onnx"],
+                                          target, manifest)
+        failed += refused
+        if json_path:
+            if not records:
+                raise ConfigError(f"--json: nothing in {path} is a file the MYRIAD X compiler reads (.onnx, .xml)")
+            print(f"wrote {write_check_json(json_path, records)}")
     if failed:
         raise CheckFailed(f"target {target.name} does not accept {len(failed)} of {len(paths)} artifact(s): "
                           f"{'; '.join(failed)} (tables above)")

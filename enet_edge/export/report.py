@@ -208,6 +208,69 @@ def _checks_section(checks: dict) -> List[str]:
     return lines
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def _num(value, spec: str) -> str:
+    return format(value, spec) if _is_number(value) else "?"
+
+
+def model_version(version) -> str:
+    """A time model's version as written: ``v1.2`` for a number (``1.2``), a name as it is
+    (``myriadx-tm-2026-12-04``); ``v?`` where there is none."""
+    text = str(version) if version not in (None, "") else "?"
+    return f"v{text}" if text[0].isdigit() or text == "?" else text
+
+
+def predicted_text(record: Optional[dict]) -> str:
+    """One line of a compiled record's ``predicted`` (the MYRIAD X time model's): sync ms over USB 3 and USB 2,
+    throughput FPS, the model's version and leave-one-out error, unmodelled stage types; or why there is none
+    ("no prediction": a refused or not-run compile, or a record made before the time model)."""
+    if not record:
+        return "no prediction (not compiled)"
+    predicted = record.get("predicted")
+    if not isinstance(predicted, dict):
+        if record.get("verdict") != "compiled":
+            return f"no prediction ({record.get('verdict') or 'not compiled'})"
+        return "no prediction (compiled before the MYRIAD X time model: export or check it again)"
+    sync, model = predicted.get("sync_ms") or {}, predicted.get("model") or {}
+    error = model.get("loo_median_error")
+    text = (f"predicted {_num(sync.get('usb3'), '.1f')} ms sync (USB 3) / {_num(sync.get('usb2'), '.1f')} ms "
+            f"(USB 2), {_num(predicted.get('throughput_fps'), '.1f')} FPS throughput (time model "
+            f"{model_version(model.get('version'))}, leave-one-out median error "
+            f"{_num(100 * error if _is_number(error) else None, '.0f')}%)")
+    unmodelled = [u for u in predicted.get("unmodelled") or () if isinstance(u, dict)]
+    if unmodelled:
+        text += "; unmodelled stage types: " + ", ".join(f"{u.get('type')} x{u.get('count')}" for u in unmodelled)
+    return text
+
+
+def predicted_section(record: dict) -> List[str]:
+    """report.md's prediction of a compiled record: the line, top stage types by time, unmodelled types."""
+    predicted = record.get("predicted")
+    lines = ["", f"Predicted time per frame (MYRIAD X time model, no stick): **{predicted_text(record)}**."]
+    if not isinstance(predicted, dict):
+        return lines
+    lines += ["", "Sync: one request at a time, the frame's input and output over USB; throughput: 4 requests in "
+                  "flight, the stick's own optimum. The leave-one-out error is the model's median error on the "
+                  "published NCS2 measurements it was fitted on, each left out in turn."]
+    top = [t for t in predicted.get("top_stage_types") or () if isinstance(t, dict)]
+    compute = predicted.get("compute_ms")
+    if top:
+        lines += ["", f"Where the stick's time goes (compute {_num(compute, '.1f')} ms per frame):", "",
+                  "| stage type | stages | predicted ms | share |", "|---|---|---|---|"]
+        for t in top:
+            share = 100 * t["ms"] / compute if _is_number(t.get("ms")) and _is_number(compute) and compute > 0 else None
+            lines.append(f"| {t.get('type')} | {t.get('count', '?')} | {_num(t.get('ms'), '.2f')} | "
+                         f"{_num(share, '.1f')}{'%' if share is not None else ''} |")
+    unmodelled = [u for u in predicted.get("unmodelled") or () if isinstance(u, dict)]
+    lines += ["", ("Unmodelled stage types (the time model has no figure for them; they are named, never counted "
+                   "silently as zero): " + ", ".join(f"`{u.get('type')}` ({u.get('count')} stages)" for u in unmodelled)
+                   + ".") if unmodelled else "Unmodelled stage types: none."]
+    return lines
+
+
 def myriad_compiler_section(record: Optional[dict]) -> List[str]:
     """report.md's account of the MYRIAD X compile: verdict, stages by category, SHAVE types, traffic, memory."""
     if not record:
@@ -221,6 +284,7 @@ def myriad_compiler_section(record: Optional[dict]) -> List[str]:
              f"Verdict: **{summary_line(record)}**"]
     if record.get("verdict") != "compiled":
         return lines
+    lines += predicted_section(record)
     s, t, m = record["stages"], record["traffic_mib"], record.get("memory_bytes", {})
     lines += ["", "Executed stages run one after another out of the stick's DDR: `MyriadXHwOp` on the NCE, `Copy` "
                   "on DMA, the rest on SHAVEs; injected stages run in an NCE stage's shadow, special ones are buffer "

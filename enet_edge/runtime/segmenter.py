@@ -9,6 +9,7 @@ nearest-neighbour resizing (labels must never be interpolated).
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -49,6 +50,76 @@ def logits_class_axis(shape: Sequence[int], num_classes: int, size: Optional[Tup
                                                                         if i != axis) == tuple(size))
             for axis in (3, 1)}
     return next((axis for axis, ok in fits.items() if ok), None)
+
+
+class ChannelArgMax:
+    """The arg-max over the classes of logits, exactly ``np.argmax`` (ties to the lowest id), faster on the host.
+
+    NCHW logits: a loop over the K channels keeps the running maxima in a preallocated plane ``best`` and writes
+    ``c`` into the class ids where channel ``c`` is strictly greater (``np.greater``, ``np.maximum``,
+    ``np.putmask``), so a tie keeps the lower id as ``np.argmax`` does; each channel is one contiguous (H, W)
+    plane. float16 logits are first widened into a preallocated float32 copy (exact: every f16 is an f32, so every
+    comparison is the same), since numpy compares f16 in software; NHWC float16 logits are widened into an NCHW
+    float32 copy the same way. NHWC float32 logits go to ``np.argmax`` itself, which is already fastest there
+    (a contiguous last axis); other element types (float64, integers) too.
+
+    NaN: ``np.maximum`` carries a NaN into ``best``, so a pixel with any NaN logit ends with a NaN maximum; when the
+    frame has one, the whole frame is done by ``np.argmax`` instead (the index of the first NaN, numpy's rule), so
+    the result equals ``np.argmax`` for NaN too, at numpy's speed for that frame.
+
+    The buffers (``best``, the mask, the f32 copy) are kept per instance, keyed by shape, and reused frame after
+    frame; the class ids returned are a new array each call (the caller keeps them: a :class:`Segmentation`, an
+    :class:`AsyncPipeline`'s queue). A call that finds the buffers in use by another thread uses fresh ones."""
+
+    def __init__(self) -> None:
+        self._buffers: Dict[Tuple[Tuple[int, ...], str], Tuple[np.ndarray, ...]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, logits: np.ndarray, class_axis: int) -> np.ndarray:
+        """(K, H, W) logits (``class_axis`` 0) or (H, W, K) (``class_axis`` 2) -> (H, W) uint8 class ids."""
+        if logits.ndim != 3 or class_axis not in (0, 2):
+            raise InputError(f"logits of shape {logits.shape}, class axis {class_axis}: (K, H, W) with 0 or "
+                             "(H, W, K) with 2")
+        if logits.dtype not in (np.float32, np.float16) or (class_axis == 2 and logits.dtype == np.float32):
+            return np.argmax(logits, axis=class_axis).astype(np.uint8)
+        planes = logits if class_axis == 0 else np.moveaxis(logits, 2, 0)
+        if not self._lock.acquire(blocking=False):
+            return self._run(logits, planes, class_axis, self._make(planes))
+        try:
+            key = (planes.shape, planes.dtype.str)
+            buffers = self._buffers.get(key)
+            if buffers is None:
+                self._buffers = {key: self._make(planes)}  # one shape at a time: a new size drops the old buffers
+                buffers = self._buffers[key]
+            return self._run(logits, planes, class_axis, buffers)
+        finally:
+            self._lock.release()
+
+    @staticmethod
+    def _make(planes: np.ndarray) -> Tuple[np.ndarray, ...]:
+        size = planes.shape[1:]
+        wide = None if planes.dtype == np.float32 else np.empty(planes.shape, np.float32)
+        return np.empty(size, np.float32), np.empty(size, np.bool_), wide
+
+    @staticmethod
+    def _run(logits: np.ndarray, planes: np.ndarray, class_axis: int, buffers: Tuple[np.ndarray, ...]) -> np.ndarray:
+        best, mask, wide = buffers
+        if wide is not None:
+            np.copyto(wide, planes)  # f16 -> f32 (and NHWC -> NCHW): exact
+            planes = wide
+        ids = np.zeros(best.shape, np.uint8)
+        np.copyto(best, planes[0])
+        for c in range(1, planes.shape[0]):
+            np.greater(planes[c], best, out=mask)  # strictly: a tie keeps the lower id
+            np.maximum(best, planes[c], out=best)
+            np.putmask(ids, mask, c)
+        if np.isnan(best).any():  # a NaN logit: numpy's rule (the first NaN's index), from numpy itself
+            return np.argmax(logits, axis=class_axis).astype(np.uint8)
+        return ids
+
+
+_SHARED_ARGMAX = ChannelArgMax()
+"""The arg-max of :meth:`Segmenter.class_map` called without a segmenter (its buffers, shared; thread-safe)."""
 
 
 def is_class_map(output: np.ndarray) -> bool:
@@ -128,6 +199,7 @@ class Segmenter:
             ignore_label = VOID_LABEL if self.classes == tuple(CAMVID_CLASSES) else None
         self.ignore_label = ignore_label
         self.artifact: Optional[Artifact] = None  # what it was opened from (for_artifact), else None
+        self._argmax = ChannelArgMax()  # its buffers, reused frame after frame
 
     @property
     def class_set(self) -> ClassSet:
@@ -169,15 +241,16 @@ class Segmenter:
         return resize_to_model(frame, *self.model_size)[None].astype(self.adapter.input_spec.dtype, copy=False)
 
     @staticmethod
-    def class_map(output: np.ndarray, class_axis: int = 3) -> np.ndarray:
+    def class_map(output: np.ndarray, class_axis: int = 3, argmax: Optional[ChannelArgMax] = None) -> np.ndarray:
         """A model output -> (H, W) uint8 class ids: float logits, the arg-max over ``class_axis`` (1: (1, K, H, W)
         NCHW; 3: (1, H, W, K) NHWC; :func:`logits_class_axis`), or (1, H, W) integer class ids from a class-map
-        export (the arg-max ran inside the model). Ties go to the lowest class id."""
+        export (the arg-max ran inside the model). Ties go to the lowest class id: the result is ``np.argmax``'s,
+        computed by ``argmax`` (:class:`ChannelArgMax`; a segmenter passes its own, whose buffers it reuses)."""
         if is_class_map(output):
             return output[0].astype(np.uint8, copy=False)
         if class_axis not in (1, 3):
             raise InputError(f"class_axis={class_axis}: 1 (NCHW logits) or 3 (NHWC)")
-        return np.argmax(output[0], axis=class_axis - 1).astype(np.uint8)
+        return (argmax or _SHARED_ARGMAX)(output[0], class_axis - 1)
 
     resize_labels = staticmethod(resize_labels)
 
@@ -192,7 +265,7 @@ class Segmenter:
         return Segmentation(result[0], result[1], {"preprocess": t1 - t0, "infer": t2 - t1, "postprocess": t3 - t2}, t3)
 
     def _finish(self, logits: np.ndarray, frame_size) -> Tuple[np.ndarray, np.ndarray]:
-        cmap = self.class_map(logits, self.class_axis)
+        cmap = self.class_map(logits, self.class_axis, self._argmax)
         return cmap, self.resize_labels(cmap, tuple(frame_size))
 
     def colorize(self, class_map: np.ndarray) -> np.ndarray:

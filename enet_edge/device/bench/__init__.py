@@ -32,8 +32,9 @@ from enet_edge.device.bench.config import (DEFAULT_NITER, DEFAULT_ROUNDS, ENTRY_
 from enet_edge.device.bench.machine import cpuinfo, machine_info
 from enet_edge.device.bench.measure import FrameSource, run_bench
 from enet_edge.device.bench.report import (LayerTypeTotal, compare_document, executed_layers, format_compare,
-                                         format_per_layer, format_report, per_layer_by_type, precision_label,
-                                         result_document, write_json)
+                                         format_per_layer, format_report, is_myriad, per_layer_by_type,
+                                         precision_label, result_document, time_model_document, time_model_line,
+                                         write_json)
 from enet_edge.device.bench.results import BenchResult, PhaseResult, Stats
 from enet_edge.progress import format_ms
 
@@ -41,6 +42,7 @@ __all__ = [
     "DEFAULT_NITER", "DEFAULT_ROUNDS", "ENTRY_SYNTAX", "HINTS", "MODES", "PER_LAYER_RUNS", "SCHEMA", "STAGES",
     "BenchConfig", "BenchEntry", "BenchResult", "FrameSource", "LayerTypeTotal", "PhaseResult", "Stats",
     "add_cli", "compare_document", "config_from_args", "cpuinfo", "executed_layers", "format_compare", "format_ms",
-    "format_per_layer", "format_report", "machine_info", "parse_entry", "per_layer_by_type", "precision_label",
-    "result_document", "run_bench", "run_cli", "write_json",
+    "format_per_layer", "format_report", "is_myriad", "machine_info", "parse_entry", "per_layer_by_type",
+    "precision_label", "result_document", "run_bench", "run_cli", "time_model_document", "time_model_line",
+    "write_json",
 ]

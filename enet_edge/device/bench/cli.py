@@ -10,7 +10,7 @@ from enet_edge.device.bench.config import (DEFAULT_NITER, DEFAULT_ROUNDS, ENTRY_
 from enet_edge.device.bench.machine import machine_info
 from enet_edge.device.bench.measure import run_bench
 from enet_edge.device.bench.report import (check_writable, compare_document, format_compare, format_report,
-                                         result_document, write_json)
+                                         result_document, time_model_line, write_json)
 from enet_edge.errors import ConfigError, Interrupted
 from enet_edge.runtime.adapters import BACKENDS
 
@@ -90,6 +90,10 @@ def run_cli(args) -> int:
     print(f"\nmachine: {cpu}, {machine.get('logical_cores')} logical cores, {machine['os']}, Python "
           f"{machine['python']}; openvino {versions.get('openvino') or '-'}, onnxruntime "
           f"{versions.get('onnxruntime') or '-'}, numpy {versions['numpy']}")
+    lines = [line for line in (time_model_line(r, machine) for r in results) if line]
+    if lines:
+        print("\nwith a stick, please send us this line (the MYRIAD X time model's next calibration points):")
+        print("\n".join(lines))
     if args.json_path:
         document = compare_document(results, machine) if compare else result_document(results[0], machine)
         print(f"wrote {write_json(document, args.json_path)}")

@@ -219,10 +219,19 @@ class _Session:
             infer=PhaseResult(Stats.from_ns(self.infer_ns), self.infer_wall),
             e2e=PhaseResult(Stats.from_ns(self.e2e_ns), self.e2e_wall, stages),
             rounds=self.config.total_rounds, per_layer=self.per_layer, infer_samples_ns=tuple(self.infer_ns),
-            complexity=_complexity(artifact), parameters=(manifest.get("complexity") or {}).get("parameters"))
+            complexity=_complexity(artifact), parameters=(manifest.get("complexity") or {}).get("parameters"),
+            predicted=manifest_prediction(manifest))
 
     def close(self) -> None:
         self.adapter.close()
+
+
+def manifest_prediction(manifest: Optional[dict]) -> Optional[Dict[str, Any]]:
+    """The MYRIAD X time model's prediction an export's manifest holds (``myriad_compiler.predicted``); None where
+    it has none (no manifest, no compile, a refused one, or an export made before the time model)."""
+    compiled = (manifest or {}).get("myriad_compiler")
+    predicted = compiled.get("predicted") if isinstance(compiled, dict) else None
+    return predicted if isinstance(predicted, dict) else None
 
 
 def _complexity(artifact: Artifact) -> Optional[Complexity]:

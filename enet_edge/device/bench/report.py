@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from enet_edge.device.bench.config import PER_LAYER_RUNS, SCHEMA, STAGES
 from enet_edge.device.bench.results import BenchResult, Stats
-from enet_edge.fileio import atomic_write_text, check_output_file
+from enet_edge.fileio import atomic_write_text, check_output_file, json_safe
 from enet_edge.progress import format_ms
 from enet_edge.runtime.adapters import LayerCounter
 from enet_edge.runtime.backends import backend
@@ -59,6 +59,7 @@ def result_document(result: BenchResult, machine: Dict[str, Any]) -> Dict[str, A
         "properties": result.properties,
         "complexity": complexity_document(result),
         "roofline": result.roofline,
+        "myriad_time_model": time_model_document(result, machine),
         "kernel_audit": kernel_audit(result),
         "per_layer": None if result.per_layer is None else [
             {"name": r.name, "node_type": r.node_type, "exec_type": r.exec_type, "status": r.status,
@@ -71,6 +72,63 @@ def result_document(result: BenchResult, machine: Dict[str, Any]) -> Dict[str, A
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     return doc
+
+
+def is_myriad(device: str) -> bool:
+    """A MYRIAD device or a device list naming one (``MYRIAD``, ``MYRIAD.1.2-ma2480``, ``HETERO:MYRIAD,CPU``)."""
+    return any(part.strip().upper().startswith("MYRIAD") for part in device.replace(":", ",").split(","))
+
+
+def _version(version: Any) -> str:
+    """``v1.2`` for a number, a name as it is (``myriadx-tm-2026-12-04``), ``v?`` for none."""
+    text = str(version) if version not in (None, "") else "?"
+    return f"v{text}" if text[0].isdigit() or text == "?" else text
+
+
+def _number(value: Any, spec: str) -> str:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    return format(value, spec) if ok else "?"
+
+
+def time_model_line(result: BenchResult, machine: Dict[str, Any]) -> Optional[str]:
+    """One line to send us from a run on a stick: the MYRIAD X time model's prediction (the export manifest's
+    ``myriad_compiler.predicted``) next to what was measured, with the versions and the input size; None for a run
+    on no MYRIAD device.
+
+    ``MYRIAD X time model v1: predicted 45.1 ms sync (USB 3) / 27.3 FPS throughput; measured 47.9 ms median /
+    20.9 FPS infer-only, 1 request sync (enet-edge 0.1.0, OpenVINO 2022.3.0, MYRIAD, 360x480, target ncs2)``"""
+    if not is_myriad(result.device):
+        return None
+    predicted = result.predicted
+    if predicted:
+        model = predicted.get("model") or {}
+        head = (f"MYRIAD X time model {_version(model.get('version'))}: predicted "
+                f"{_number((predicted.get('sync_ms') or {}).get('usb3'), '.1f')} ms sync (USB 3) / "
+                f"{_number(predicted.get('throughput_fps'), '.1f')} FPS throughput")
+    else:
+        head = ("MYRIAD X time model: no prediction (no myriad_compiler.predicted in an export manifest beside the "
+                "model: export it again)")
+    median = result.infer.latency.ms().get("median")
+    how = "1 request sync" if result.mode == "latency" else f"{result.nireq} requests async"
+    versions = machine.get("versions") or {}
+    shape = result.input.get("tensor", {}).get("shape") or []
+    size = f"{shape[1]}x{shape[2]}" if len(shape) == 4 else "?"
+    where = [f"enet-edge {versions.get('enet_edge') or '?'}", f"OpenVINO {versions.get('openvino') or '?'}",
+             result.device, size] + ([f"target {result.artifact['target']}"] if result.artifact.get("target") else [])
+    return (f"{head}; measured {_number(median, '.1f')} ms median / {_number(_finite(result.infer.fps), '.1f')} FPS "
+            f"infer-only, {how} ({', '.join(where)})")
+
+
+def time_model_document(result: BenchResult, machine: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The JSON of :func:`time_model_line`: the line, the prediction and the measured figures; None off MYRIAD."""
+    line = time_model_line(result, machine)
+    if line is None:
+        return None
+    return {"line": line, "predicted": json_safe(result.predicted),
+            "measured": {"mode": result.mode, "nireq": result.nireq,
+                         "latency_median_ms": result.infer.latency.ms().get("median"),
+                         "throughput_fps": _finite(result.infer.fps),
+                         "e2e_latency_median_ms": result.e2e.latency.ms().get("median")}}
 
 
 def _finite(value: float) -> Optional[float]:

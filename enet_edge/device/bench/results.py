@@ -113,3 +113,4 @@ class BenchResult:
     complexity: Optional[Complexity] = None  # MACs per layer of the model file (.xml/.onnx read by OpenVINO)
     parameters: Optional[int] = None  # trainable parameters of the network (from the export's manifest)
     roofline: Optional[Dict[str, Any]] = None  # compute peak and activation stream (enet_edge.runtime.roofline)
+    predicted: Optional[Dict[str, Any]] = None  # the export manifest's myriad_compiler.predicted (MYRIAD X time model)

@@ -36,7 +36,10 @@ class CompileVariant:
     ``realization``: ``(field, choice)`` pairs of :class:`enet_edge.model.config.Realization`; ``rewrites``: the
     ONNX rewrites in order (None: the target's); ``options``: MYRIAD plugin config ``(key, value)`` pairs for the
     compile; ``class_map``: the output (``int32`` class ids; None: the target's); ``logits``: the element type the
-    logits are asked for (None: what enet-edge's runner asks the device for, f16 on MYRIAD)."""
+    logits are asked for (None: what enet-edge's runner asks the device for, f16 on MYRIAD); ``size``: (height,
+    width) of the input, a size a user may ask (``enet-edge export --height .. --width ..``; None: the table's);
+    ``exact``: the graph computes the ncs2 export's class map for every frame (every rewrite and realization here
+    is the same arithmetic; False: an approximation, never the one :func:`rank_rows` names to ship)."""
 
     name: str
     title: str
@@ -45,12 +48,16 @@ class CompileVariant:
     options: Tuple[Tuple[str, str], ...] = ()
     class_map: Optional[str] = None
     logits: Optional[str] = None
+    size: Optional[Tuple[int, int]] = None
+    exact: bool = True
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name or self.name.startswith("."):
             raise ConfigError(f"compile variant name {self.name!r} must be a plain directory name")
         if self.logits not in (None, "f32", "f16"):
             raise ConfigError(f"compile variant {self.name}: logits={self.logits!r} must be f32 or f16")
+        if self.size is not None and (len(self.size) != 2 or not all(isinstance(n, int) and n > 0 for n in self.size)):
+            raise ConfigError(f"compile variant {self.name}: size={self.size!r} must be (height, width), positive")
 
     def target_for(self, base: TargetSpec) -> TargetSpec:
         """``base`` with this variant's changes (checked as a target is: an unknown choice is a ConfigError)."""
@@ -81,6 +88,7 @@ COMPILE_VARIANTS: Tuple[CompileVariant, ...] = (
     CompileVariant("full-resolution", "realization switches=full_resolution",
                    realization=(("switches", "full_resolution"),)),
     CompileVariant("initial-sum", "realization initial=sum", realization=(("initial", "sum"),)),
+    CompileVariant("size-256x352", "input 256x352 (export --height 256 --width 352)", size=(256, 352)),
 )
 """The rows of ``make bench``'s compile table: the ncs2 export, the steps that led to it, and the alternatives."""
 
@@ -144,14 +152,81 @@ def compile_table(base: TargetSpec, size: Tuple[int, int], work_dir: Path, weigh
     for variant in variants:
         target = variant.target_for(base)
         log(f"compile table: {variant.name} ({variant.title})")
-        onnx_path = _onnx_for(target, size, request, loaded, Path(work_dir) / variant.name, made, log=lambda m: None)
+        at = tuple(variant.size or size)
+        onnx_path = _onnx_for(target, at, request, loaded, Path(work_dir) / variant.name, made, log=lambda m: None)
         record = compile_for_runner(onnx_path, target, log, logits=variant.logits)
         output = runner_precisions(target.device, target.class_map, logits=variant.logits)[1]  # the row's output
         log(f"  {summary_line(record)}")
         rows.append({"variant": variant.name, "title": variant.title, "realization": target.realization.name,
                      "rewrites": list(target.onnx_rewrites), "options": dict(target.myriad_compiler),
-                     "output": output, **record})
+                     "output": output, "size": list(at), "exact": variant.exact, **record})
     return rows
+
+
+def _predicted(row: Dict[str, object]) -> Optional[Tuple[float, float]]:
+    """(throughput FPS, sync ms over USB 3) a compiled row's ``predicted`` holds; None where it has none."""
+    predicted = row.get("predicted") if row.get("verdict") == "compiled" else None
+    if not isinstance(predicted, dict):
+        return None
+    fps, sync = predicted.get("throughput_fps"), (predicted.get("sync_ms") or {}).get("usb3")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v == v for v in (fps, sync)):
+        return None
+    return float(fps), float(sync)
+
+
+def rank_rows(rows: Sequence[Dict[str, object]], size: Tuple[int, int]) -> Dict[str, object]:
+    """The rows at ``size`` (the table's; a row of another input size is a different question and is ranked apart)
+    by predicted throughput FPS (highest first) and by predicted sync ms over USB 3 (lowest first), ties to the
+    earlier row; ``fastest_exact``: the variant with the highest predicted throughput among the exact ones (ties:
+    the lower sync ms), the graph the ncs2 target should ship; None where no row has a prediction.
+
+    ``unranked``: rows at ``size`` without a prediction (refused, not run, or compiled before the time model);
+    ``other_sizes``: ``{"variant", "size", "throughput_fps", "sync_ms_usb3"}`` of rows at another input size."""
+    at, other, unranked = [], [], []
+    for index, row in enumerate(rows):
+        figures = _predicted(row)
+        same = tuple(row.get("size") or size) == tuple(size)
+        if figures is None:
+            if same:
+                unranked.append(row["variant"])
+            continue
+        entry = {"variant": row["variant"], "size": list(row.get("size") or size), "throughput_fps": figures[0],
+                 "sync_ms_usb3": figures[1], "exact": bool(row.get("exact", True)), "index": index}
+        (at if same else other).append(entry)
+    by_fps = sorted(at, key=lambda e: (-e["throughput_fps"], e["sync_ms_usb3"], e["index"]))
+    by_sync = sorted(at, key=lambda e: (e["sync_ms_usb3"], -e["throughput_fps"], e["index"]))
+    exact = [e for e in by_fps if e["exact"]]
+    strip = lambda entries: [{k: v for k, v in e.items() if k != "index"} for e in entries]  # noqa: E731
+    return {"size": list(size), "by_throughput": strip(by_fps), "by_sync": strip(by_sync),
+            "fastest_exact": exact[0]["variant"] if exact else None, "unranked": unranked,
+            "other_sizes": strip(other)}
+
+
+def ranking_lines(ranking: Dict[str, object], rows: Sequence[Dict[str, object]]) -> List[str]:
+    """Markdown lines of :func:`rank_rows`: the fastest exact graph, both orders, and the rows not ranked."""
+    titles = {row["variant"]: row["title"] for row in rows}
+    size = "x".join(str(n) for n in ranking["size"])
+    by_fps, by_sync = ranking["by_throughput"], ranking["by_sync"]
+    if not by_fps:
+        return [f"Ranking by predicted time ({size}): none, no row has a prediction of the MYRIAD X time model."]
+    best = ranking["fastest_exact"]
+    entry = next((e for e in by_fps if e["variant"] == best), None)
+    lines = [f"Ranking by predicted time ({size}, MYRIAD X time model): the fastest exact graph is **{best}** "
+             f"({titles.get(best, best)}: {entry['throughput_fps']:.1f} FPS throughput, {entry['sync_ms_usb3']:.1f} "
+             "ms sync over USB 3); the ncs2 target should ship it." if entry else
+             f"Ranking by predicted time ({size}, MYRIAD X time model): no exact graph has a prediction.", ""]
+    if by_sync and by_sync[0]["variant"] != (by_fps[0]["variant"]):
+        lines += [f"The lowest sync latency is another row: {by_sync[0]['variant']} "
+                  f"({by_sync[0]['sync_ms_usb3']:.1f} ms over USB 3).", ""]
+    lines += ["| rank | by throughput | FPS | by sync latency | ms (USB 3) |", "|---:|---|---:|---|---:|"]
+    for i, (f, y) in enumerate(zip(by_fps, by_sync), 1):
+        mark = lambda e: e["variant"] + ("" if e["exact"] else " (not exact)")  # noqa: E731
+        lines.append(f"| {i} | {mark(f)} | {f['throughput_fps']:.1f} | {mark(y)} | {y['sync_ms_usb3']:.1f} |")
+    notes = [f"- {e['variant']} at {e['size'][0]}x{e['size'][1]} (another input size, ranked apart): "
+             f"{e['throughput_fps']:.1f} FPS, {e['sync_ms_usb3']:.1f} ms sync over USB 3" for e in ranking["other_sizes"]]
+    if ranking["unranked"]:
+        notes.append(f"- no prediction: {', '.join(ranking['unranked'])}")
+    return lines + ([""] + notes if notes else [])
 
 
 COMPILE_GOALS = {"SHAVE stages": 150, "non-NCE MiB": 300}
@@ -181,17 +256,21 @@ def _cell(row: Dict[str, object], *path: str) -> str:
 def render_compile_table(rows: Sequence[Dict[str, object]], size: Tuple[int, int]) -> str:
     """Markdown: one line per row (stages by category, non-NCE traffic per frame, memory); refusals and rows that
     did not run say why below the table."""
-    lines = [f"Per {size[0]}x{size[1]} frame, from the MYRIAD X compiler's own dump (OpenVINO 2021.4.2, "
-             "VPU_MYRIAD_2480). Executed stages run one after another; injected ones run in an NCE stage's shadow, "
-             "special ones never run. Traffic: MiB read and written by the SHAVE, DMA and injected stages.", "",
-             "| variant | verdict | executed | NCE | SHAVE | DMA | injected | special | non-NCE MiB | NCE MiB "
-             "| blob KiB | BSS KiB | CMX KiB |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [f"Per {size[0]}x{size[1]} frame (a row of another input size says so), from the MYRIAD X compiler's "
+             "own dump (OpenVINO 2021.4.2, VPU_MYRIAD_2480). Executed stages run one after another; injected ones run "
+             "in an NCE stage's shadow, special ones never run. Traffic: MiB read and written by the SHAVE, DMA and "
+             "injected stages. Predicted: the MYRIAD X time model's sync ms per frame over USB 3 and throughput FPS "
+             "(– where a row has no prediction).", "",
+             "| variant | verdict | predicted sync ms (USB 3) | predicted FPS | executed | NCE | SHAVE | DMA "
+             "| injected | special | non-NCE MiB | NCE MiB | blob KiB | BSS KiB | CMX KiB |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     notes = []
     for row in rows:
         memory = row.get("memory_bytes") or {}
         kib = {k: (f"{memory[k] / 1024:.0f}" if k in memory else "–") for k in ("blob", "BSS", "CMX")}
-        lines.append(f"| {row['title']} | {row['verdict']} | {_cell(row, 'stages', 'executed')} "
+        figures = _predicted(row)
+        predicted = f"{figures[1]:.1f} | {figures[0]:.1f}" if figures else "– | –"
+        lines.append(f"| {row['title']} | {row['verdict']} | {predicted} | {_cell(row, 'stages', 'executed')} "
                      f"| {_cell(row, 'stages', 'NCE')} | {_cell(row, 'stages', 'SHAVE')} | {_cell(row, 'stages', 'DMA')} "
                      f"| {_cell(row, 'stages', 'injected')} | {_cell(row, 'stages', 'special')} "
                      f"| {_cell(row, 'traffic_mib', 'non_nce')} | {_cell(row, 'traffic_mib', 'NCE')} "
@@ -202,4 +281,5 @@ def render_compile_table(rows: Sequence[Dict[str, object]], size: Tuple[int, int
     first = next((row for row in rows if row["variant"] == COMPILE_VARIANTS[0].name), None)
     if first is not None:
         notes.insert(0, f"- {first['title']}, {goal_line(first)}")
-    return "\n".join(lines + ([""] + notes if notes else []))
+    ranking = ranking_lines(rank_rows(rows, size), rows)
+    return "\n".join(lines + ([""] + notes if notes else []) + [""] + ranking)

@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from enet_edge import camvid
 from enet_edge.device import bench
 from enet_edge.errors import ConfigError, EnetEdgeError
-from enet_edge.export.myriad.compile_table import COMPILE_VARIANTS, compile_table
+from enet_edge.export.myriad.compile_table import COMPILE_VARIANTS, compile_table, rank_rows
 from enet_edge.export.targets import load_target
 from enet_edge.runtime.backends import OPENVINO_BACKEND
 from enet_edge.runtime.isa import ISA_CAP_VARIABLE, IsaLevel, capped_flags, capped_level, isa_level, share_above
@@ -176,7 +176,7 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
         rows = compile_table(load_target("ncs2"), size, config.build_dir / f"{size[0]}x{size[1]}" / "myriadx",
                              weights_path(config), [v for v in COMPILE_VARIANTS if v.name in config.compile_variants],
                              log=log)
-        compiled = {"size": list(size), "rows": rows}
+        compiled = {"size": list(size), "rows": rows, "ranking": rank_rows(rows, size)}
     machine = bench.machine_info()  # after the runs: versions of what was imported (TensorFlow) are known
     machine["cpu_flags_of_note"] = list(capped_flags(cpu_flags_of_note(), level))
     document = {

@@ -39,10 +39,19 @@ SOURCE = re.compile(r"(?:\.\./)*((?:benchmarks/results|runs|weights)/[\w./+-]+\.
 SHAPE = re.compile(r"\(1, ?\d+, ?\d+(?:, ?\d+)?\)|1×\d+×\d+(?:×\d+)?")
 
 
-def latest_results() -> Path:
-    """The newest ``make bench`` document: benchmarks/results/<date>-<cpu>.json, the latest date (then name)."""
+def _whole_run(doc: dict) -> bool:
+    return bool(doc.get("recommendation")) and bool(doc.get("peer_goals"))
+
+
+def latest_results(needs: Callable[[dict], bool] = _whole_run) -> Path:
+    """The newest ``make bench`` document (benchmarks/results/<date>-<cpu>.json, the latest date, then name) that
+    ``needs`` accepts: by default a whole run (a recommendation and its peers), not a compile-table-only run."""
     files = sorted(RESULTS.glob("20??-??-??-*.json"), key=lambda p: (p.name[:10], p.name))
-    return files[-1]
+    return [p for p in files if needs(json.loads(p.read_text()))][-1]
+
+
+def _ranked(doc: dict) -> bool:
+    return bool((doc.get("myriad_compile") or {}).get("ranking", {}).get("by_throughput"))
 
 
 def _rel(path: Path) -> str:
@@ -132,7 +141,7 @@ def render_results() -> str:
 @functools.lru_cache(maxsize=None)
 def render_compile_table() -> str:
     """docs/ncs2.md's MYRIAD X compile table: every row of the latest ``make bench`` compile table."""
-    path = latest_results()
+    path = latest_results(lambda doc: bool((doc.get("myriad_compile") or {}).get("rows")))
     doc = json.loads(path.read_text())
     table = doc["myriad_compile"]
     h, w = table["size"]
@@ -154,7 +163,7 @@ def render_compile_table() -> str:
 @functools.lru_cache(maxsize=None)
 def render_compile_traffic() -> str:
     """docs/ncs2.md: where the ncs2 row's non-NCE traffic goes, by stage type (MiB per frame, largest first)."""
-    path = latest_results()
+    path = latest_results(lambda doc: bool((doc.get("myriad_compile") or {}).get("rows")))
     row = next(r for r in json.loads(path.read_text())["myriad_compile"]["rows"] if r["variant"] == "ncs2")
     md = path.with_suffix(".md")
     lines = [f"(source: [{_rel(path)}](../{_rel(path)}), `myriad_compile`, row `ncs2`)", "",
@@ -202,7 +211,59 @@ def render_myriad_params() -> str:
     return _myriad_loo().render_parameters()
 
 
+@functools.lru_cache(maxsize=None)
+def render_compile_ranking() -> str:
+    """docs/ncs2.md: the compile table's rows ranked by the MYRIAD X time model's predicted throughput, where the
+    shipped graph's time goes, and how far the choice between it and the first-ranked graph rests on ``shave_gmacs``
+    (an assumed parameter)."""
+    path = latest_results(_ranked)
+    doc = json.loads(path.read_text())
+    table = doc["myriad_compile"]
+    ranking, rows = table["ranking"], {r["variant"]: r for r in table["rows"]}
+    h, w = ranking["size"]
+    lines = [f"Ranked by the time model's prediction ({doc['created'][:10]}, source: [{_rel(path)}](../{_rel(path)}), "
+             f"`myriad_compile.ranking`; {h}x{w}, u8 in):", "",
+             "| rank | variant | predicted FPS (throughput) | predicted ms (sync, USB 3) | predicted ms (sync, USB 2) |",
+             "|---|---|---:|---:|---:|"]
+    for rank, e in enumerate(ranking["by_throughput"], 1):
+        p = rows[e["variant"]]["predicted"]
+        lines.append(f"| {rank} | `{e['variant']}` | {p['throughput_fps']:.1f} | {p['sync_ms']['usb3']:.1f} | "
+                     f"{p['sync_ms']['usb2']:.1f} |")
+    for e in ranking.get("other_sizes", []):
+        p = rows[e["variant"]]["predicted"]
+        lines.append(f"| (at {e['size'][0]}x{e['size'][1]}) | `{e['variant']}` | {p['throughput_fps']:.1f} | "
+                     f"{p['sync_ms']['usb3']:.1f} | {p['sync_ms']['usb2']:.1f} |")
+    shipped = rows["ncs2"]["predicted"]
+    lines += ["", f"Where the shipped graph's (`ncs2`) predicted {shipped['compute_ms']:.1f} ms of stick compute go:", "",
+              "| stage type | stages | predicted ms |", "|---|---:|---:|"]
+    lines += [f"| {t['type']} | {t['count']} | {t['ms']:.1f} |" for t in shipped["top_stage_types"]]
+    first = ranking["fastest_exact"]
+    conv = next((t for t in shipped["top_stage_types"] if t["type"] == "SHAVE Conv"), None)
+    if first and first != "ncs2" and conv:
+        import tomllib  # the parameters of the model that made this page's predictions
+
+        params = tomllib.loads((REPO / "enet_edge" / "data" / "myriad_time_model.toml").read_text())
+        g = next(v for k, v in _flat(params) if k == "shave_gmacs")
+        other = rows[first]["predicted"]["compute_ms"]
+        rest = shipped["compute_ms"] - conv["ms"]
+        even = conv["ms"] * g / (other - rest) if other > rest else float("inf")
+        lines += ["", f"The first-ranked exact graph is `{first}`, not the shipped `ncs2`. The shipped graph's "
+                      f"{conv['count']} SHAVE convolutions (its dilated ones) take {conv['ms']:.1f} ms at the assumed "
+                      f"`shave_gmacs` = {g:g} GMAC/s; at {even:.1f} GMAC/s or more the shipped graph is the faster "
+                      "one."]
+    return "\n".join(lines) + "\n"
+
+
+def _flat(table: dict, prefix: str = ""):
+    for key, value in table.items():
+        if isinstance(value, dict):
+            yield from _flat(value, f"{prefix}{key}.")
+        else:
+            yield key, value
+
+
 RENDERERS: Dict[str, Callable[[], str]] = {
+    "compile-ranking": render_compile_ranking,
     "myriad-loo": render_myriad_loo,
     "myriad-params": render_myriad_params,
     "backends": render_backends,

@@ -50,6 +50,10 @@ def latest_results(needs: Callable[[dict], bool] = _whole_run) -> Path:
     return [p for p in files if needs(json.loads(p.read_text()))][-1]
 
 
+def _compiled(doc: dict) -> bool:
+    return bool((doc.get("myriad_compile") or {}).get("rows"))
+
+
 def _ranked(doc: dict) -> bool:
     return bool((doc.get("myriad_compile") or {}).get("ranking", {}).get("by_throughput"))
 
@@ -141,7 +145,7 @@ def render_results() -> str:
 @functools.lru_cache(maxsize=None)
 def render_compile_table() -> str:
     """docs/ncs2.md's MYRIAD X compile table: every row of the latest ``make bench`` compile table."""
-    path = latest_results(lambda doc: bool((doc.get("myriad_compile") or {}).get("rows")))
+    path = latest_results(_compiled)
     doc = json.loads(path.read_text())
     table = doc["myriad_compile"]
     h, w = table["size"]
@@ -163,9 +167,8 @@ def render_compile_table() -> str:
 @functools.lru_cache(maxsize=None)
 def render_compile_traffic() -> str:
     """docs/ncs2.md: where the ncs2 row's non-NCE traffic goes, by stage type (MiB per frame, largest first)."""
-    path = latest_results(lambda doc: bool((doc.get("myriad_compile") or {}).get("rows")))
+    path = latest_results(_compiled)
     row = next(r for r in json.loads(path.read_text())["myriad_compile"]["rows"] if r["variant"] == "ncs2")
-    md = path.with_suffix(".md")
     lines = [f"(source: [{_rel(path)}](../{_rel(path)}), `myriad_compile`, row `ncs2`)", "",
              "| stage type | MiB/frame |", "|---|---|"]
     lines += [f"| {name} | {mib:.1f} |" for name, mib in sorted(row["traffic_by_type_mib"].items(),
@@ -240,10 +243,9 @@ def render_compile_ranking() -> str:
     first = ranking["fastest_exact"]
     conv = next((t for t in shipped["top_stage_types"] if t["type"] == "SHAVE Conv"), None)
     if first and first != "ncs2" and conv:
-        import tomllib  # the parameters of the model that made this page's predictions
+        from enet_edge.export.myriad.timemodel import load_time_model  # the model of this page's predictions
 
-        params = tomllib.loads((REPO / "enet_edge" / "data" / "myriad_time_model.toml").read_text())
-        g = next(v for k, v in _flat(params) if k == "shave_gmacs")
+        g = load_time_model().shave_gmacs
         other = rows[first]["predicted"]["compute_ms"]
         rest = shipped["compute_ms"] - conv["ms"]
         even = conv["ms"] * g / (other - rest) if other > rest else float("inf")
@@ -252,14 +254,6 @@ def render_compile_ranking() -> str:
                       f"`shave_gmacs` = {g:g} GMAC/s; at {even:.1f} GMAC/s or more the shipped graph is the faster "
                       "one."]
     return "\n".join(lines) + "\n"
-
-
-def _flat(table: dict, prefix: str = ""):
-    for key, value in table.items():
-        if isinstance(value, dict):
-            yield from _flat(value, f"{prefix}{key}.")
-        else:
-            yield key, value
 
 
 RENDERERS: Dict[str, Callable[[], str]] = {

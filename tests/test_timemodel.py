@@ -165,8 +165,8 @@ def test_a_regenerated_keras_network_gives_its_stored_csv_row(tmp_path):
 
     try:
         python = compiler_python()
-    except CompilerUnavailable as exc:
-        pytest.skip(str(exc))
+    except CompilerUnavailable as exc:  # CI has pyenv's 3.9/3.8: the compiler is promised there, never skipped
+        pytest.fail(f"the MYRIAD X compiler is needed to regenerate a fit-set row: {exc}")
     name = "mobilenet-v2-1.0-224-tf"
     done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "myriad_fitset.py"), str(tmp_path), "--only",
                            name, "--compiler-python", str(python)], capture_output=True, text=True, timeout=1800)

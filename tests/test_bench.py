@@ -398,7 +398,7 @@ def test_trained_weights_bench_through_the_keras_backend(monkeypatch):
     assert parse_entry("weights/enet_camvid.npz:keras:CPU:f16").precision == "f16"  # Keras float16 policy
     bf16 = dataclasses.replace(parse_entry(str(REPO / "weights" / "enet_camvid.npz") + ":keras:CPU:bf16"),
                                options=small.options)
-    monkeypatch.setattr(measure, "open_adapter", lambda *a, **k: pytest.fail("an entry was loaded"))
+    monkeypatch.setattr(measure, "open_artifact", lambda *a, **k: pytest.fail("an entry was loaded"))
     with pytest.raises(DeviceError, match="computes in f32 or f16 .*, not bf16"):  # checked before anything loads
         bench.run_bench(BenchConfig(entries=(small, bf16), niter=2, warmup=0))
 

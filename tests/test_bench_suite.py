@@ -44,7 +44,7 @@ def small_suite(small_exports, camvid, tmp_path_factory):
     readme.write_text(f"intro\n{suite_config.README_START}\nold table\n{suite_config.README_END}\nrest\n")
     config = suite_config.SuiteConfig(sizes=(SMALL_SIZE,), time_s=None, niter=3, warmup=1, miou_frames=2,
                                build_dir=root / "build", out_dir=root / "results", data_dir=camvid, readme=readme,
-                               compile_variants=("ncs2", "hw-dilation"), cpu_kinds=())
+                               compile_variants=("ncs2", "no-hw-dilation"), cpu_kinds=())
     logs = []
     with pytest.MonkeyPatch.context() as patch:  # the suite's targets as the small exports were quantized
         patch.setattr(exports, "bench_target", _small_bench_target)
@@ -86,10 +86,10 @@ def test_documents_tables_plot_and_readme(small_suite):
     assert {c["class_map"] for c in saved["class_map"]} == {"ov-fp32-cm", "ov-int8-cm"} | bf16
     assert saved["recommendation"]["variant"] in saved["miou"]
     assert paths["png"].stat().st_size > 10_000
-    assert [row["variant"] for row in saved["myriad_compile"]["rows"]] == ["ncs2", "hw-dilation"]
-    assert saved["myriad_compile"]["rows"][1]["options"] == {"MYRIAD_HW_DILATION": "YES"}
+    assert [row["variant"] for row in saved["myriad_compile"]["rows"]] == ["ncs2", "no-hw-dilation"]
+    assert saved["myriad_compile"]["rows"][1]["options"] == {"MYRIAD_HW_DILATION": "NO"}
     assert "MYRIAD X compiler" in md and "| ncs2 as `make export` writes it | compiled |" in md
-    assert "goal: SHAVE stages" in md
+    assert "goal: predicted " in md and "(proxies, not goals:" in md
     assert saved["myriad_compile"]["ranking"]["size"] == list(SMALL_SIZE) and "Ranking by predicted time" in md
     # peers: made from the weights, measured in the same rounds, against the recommended variant
     measured = {doc["variant"] for r in saved["runs"] for doc in r["results"]}

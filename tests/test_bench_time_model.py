@@ -45,6 +45,9 @@ def test_the_line(cpu_result):
     line = time_model_line(_stick(cpu_result, None, "HETERO:MYRIAD,CPU", mode="throughput", nireq=4), {})
     assert line.startswith("MYRIAD X time model: no prediction (") and "4 requests async" in line
     assert "(enet-edge ?, OpenVINO ?, HETERO:MYRIAD,CPU" in line
+    assert cpu_result.artifact["device_config"] == {}  # a CPU run: the export's MYRIAD options are not given
+    compiled = dataclasses.replace(result, artifact=dict(result.artifact, device_config={"MYRIAD_HW_DILATION": "YES"}))
+    assert time_model_line(compiled, MACHINE).endswith(f"target {cpu_result.artifact['target']}, MYRIAD_HW_DILATION=YES)")
     named = dict(PREDICTED, model={"version": "myriadx-tm-2026-12-04"})
     assert time_model_line(_stick(cpu_result, named), MACHINE).startswith("MYRIAD X time model myriadx-tm-2026-12-04: ")
 

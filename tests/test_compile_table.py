@@ -18,8 +18,13 @@ def test_variants_change_only_what_they_name():
     assert len(set(names)) == len(names)
     for variant in COMPILE_VARIANTS:  # every row is a valid target (an unknown choice would raise)
         variant.target_for(base)
-    dilation = CompileVariant("d", "d", options=(("MYRIAD_HW_DILATION", "YES"),)).target_for(base)
-    assert dilation.myriad_compiler == {"MYRIAD_HW_DILATION": "YES"} and dilation.onnx_rewrites == base.onnx_rewrites
+    assert base.myriad_compiler == {"MYRIAD_HW_DILATION": "YES"}  # the fastest predicted graph (docs/ncs2.md)
+    dilation = CompileVariant("d", "d", options=(("MYRIAD_HW_DILATION", "NO"),)).target_for(base)
+    assert dilation.myriad_compiler == {"MYRIAD_HW_DILATION": "NO"} and dilation.onnx_rewrites == base.onnx_rewrites
+    default = next(v for v in COMPILE_VARIANTS if v.name == "no-hw-dilation").target_for(base)
+    assert default.myriad_compiler == {"MYRIAD_HW_DILATION": "NO"}
+    others = [v.target_for(base) for v in COMPILE_VARIANTS if not v.options]  # every other row: the shipped options
+    assert all(t.myriad_compiler == base.myriad_compiler for t in others)
     bare = CompileVariant("b", "b", rewrites=(), realization=(("initial", "sum"),), class_map="int32").target_for(base)
     assert bare.onnx_rewrites == () and bare.realization.initial == "sum" and bare.class_map == "int32"
     assert bare.realization.switches == base.realization.switches
@@ -42,17 +47,29 @@ def _row(name, verdict="compiled", shave=139, traffic=337.7):
 
 
 def test_goal_line_and_table():
-    assert goal_line(_row("ncs2")) == "goal: SHAVE stages 139 <= 150: met; non-NCE MiB 338 <= 300: NOT met"
-    assert goal_line(_row("ncs2", shave=151, traffic=299)) == (
-        "goal: SHAVE stages 151 <= 150: NOT met; non-NCE MiB 299 <= 300: met")
+    """The goal is the predicted time (>= 20 FPS, the fastest exact row); stage counts and traffic are shown only."""
+    ncs2 = _predicted(_row("ncs2"), 21.2, 92.2)
+    assert goal_line(ncs2) == ("goal: predicted 21.2 FPS >= 20: met (proxies, not goals: 139 SHAVE stages, "
+                               "338 non-NCE MiB)")
+    assert goal_line(_predicted(_row("ncs2", shave=151, traffic=299), 19.8, 97.7)).startswith(
+        "goal: predicted 19.8 FPS >= 20: NOT met (proxies")
+    assert goal_line(_row("ncs2")).startswith("goal: not measured (no prediction of the MYRIAD X time model)")
     assert goal_line(_row("x", "refused")) == "goal: not measured (refused)"
-    text = render_compile_table([_row("ncs2"), _row("full-resolution", "refused")], (360, 480))
+    slower = _predicted(_row("no-hw-dilation"), 19.8, 97.7)
+    assert "the fastest exact graph of the table: met" in goal_line(ncs2, rank_rows([ncs2, slower], (360, 480)))
+    faster = _predicted(_row("class-map"), 22.0, 90.0)
+    assert "the fastest exact graph of the table: NOT met (class-map is)" in goal_line(
+        ncs2, rank_rows([ncs2, faster], (360, 480)))
+    text = render_compile_table([ncs2, slower, _row("full-resolution", "refused")], (360, 480))
     lines = text.splitlines()
     assert "Per 360x480 frame" in lines[0]
-    assert "| title ncs2 | compiled | – | – | 359 | 152 | 139 | 68 | 49 | 117 | 338 | 147 | 2 | 4 | – |" in lines
+    assert "| title ncs2 | compiled | 92.2 | 21.2 | 359 | 152 | 139 | 68 | 49 | 117 | 338 | 147 | 2 | 4 | – |" in lines
     assert "| title full-resolution | refused | – | – | – | – | – | – | – | – | – | – | – | – | – |" in lines
-    assert "- title ncs2, goal: SHAVE stages 139 <= 150: met; non-NCE MiB 338 <= 300: NOT met" in lines
+    assert ("- title ncs2, goal: predicted 21.2 FPS >= 20: met; the fastest exact graph of the table: met (proxies, "
+            "not goals: 139 SHAVE stages, 338 non-NCE MiB)") in lines
     assert any(line.startswith("- title full-resolution: refused at layer `s`: unsupported") for line in lines)
+    assert "the fastest exact graph is **ncs2** (title ncs2: 21.2 FPS throughput, 92.2 ms sync over USB 3); the " \
+           "ncs2 target ships it." in text
 
 
 def _predicted(row, fps, sync, size=None, exact=True):
@@ -76,7 +93,8 @@ def test_ranking_by_predicted_time_names_the_fastest_exact_graph():
                                        "sync_ms_usb3": 30.0, "exact": True}]
     text = render_compile_table(rows, (360, 480))
     assert "| title ncs2 | compiled | 70.0 | 15.0 | 359 |" in text
-    assert "the fastest exact graph is **hw-dilation** (title hw-dilation: 18.0 FPS throughput, 60.0 ms sync" in text
+    assert ("the fastest exact graph is **hw-dilation** (title hw-dilation: 18.0 FPS throughput, 60.0 ms sync over "
+            "USB 3); the ncs2 target should ship it.") in text
     assert "| 1 | approx (not exact) | 30.0 | approx (not exact) | 40.0 |" in text
     assert "- size-256x352 at 256x352 (another input size, ranked apart): 40.0 FPS" in text
     assert "- no prediction: class-map, full-resolution" in text
@@ -95,14 +113,15 @@ def test_a_size_variant():
 def test_compile_table_compiles_and_reuses_the_onnx(tmp_path):
     """Two variants at 64x96 through the export's own stages and the real compiler; the ONNX is made once."""
     variants = (COMPILE_VARIANTS[0], CompileVariant("class-map", "class map", class_map="int32"),
-                CompileVariant("option", "option", options=(("MYRIAD_HW_DILATION", "YES"),)),
+                CompileVariant("option", "option", options=(("MYRIAD_HW_DILATION", "NO"),)),
                 CompileVariant("f32", "f32 logits", logits="f32"), CompileVariant("small", "small", size=(32, 48)))
     messages = []
     rows = compile_table(load_target("ncs2"), (64, 96), tmp_path, variants=variants, log=messages.append)
     assert [r["variant"] for r in rows] == ["ncs2", "class-map", "option", "f32", "small"]
     assert rows[0]["size"] == [64, 96] and rows[4]["size"] == [32, 48] and rows[4]["exact"]
     assert json.loads((tmp_path / "small" / "key.json").read_text())["size"] == [32, 48]
-    assert rows[2]["options"] == {"MYRIAD_HW_DILATION": "YES"} and rows[2]["verdict"] == "compiled"
+    assert rows[0]["options"] == {"MYRIAD_HW_DILATION": "YES"}  # the ncs2 target's own
+    assert rows[2]["options"] == {"MYRIAD_HW_DILATION": "NO"} and rows[2]["verdict"] == "compiled"
     assert not (tmp_path / "option").exists()  # only the compiler options differ: the ncs2 ONNX is compiled again
     assert all(r["verdict"] == "compiled" for r in rows), [r.get("reason") for r in rows]
     assert rows[0]["output"] == "f16" and rows[1]["output"] == "int32" and rows[3]["output"] == "f32"

@@ -89,6 +89,12 @@ def test_verdict_lines_and_refusal_names_the_layer():
         raise_if_refused(refused, "ncs2")
     raise_if_refused({"verdict": "not run", "reason": "no Python"}, "ncs2")  # not run is not a refusal...
     assert summary_line({"verdict": "not run", "reason": "no Python"}) == "not run: no Python"  # ...nor a pass
+    compiled = {"verdict": "compiled", "stages": {"executed": 5, "NCE": 2, "SHAVE": 2, "DMA": 1, "injected": 0,
+                                                  "special": 1}, "traffic_mib": {"non_nce": 1.4}}
+    assert summary_line(compiled) == ("compiled: 5 executed stages (2 NCE, 2 SHAVE, 1 DMA; +0 injected, 1 special); "
+                                      "non-NCE traffic 1 MiB/frame")
+    assert summary_line(dict(compiled, options={"MYRIAD_HW_DILATION": "YES"})).startswith(
+        "compiled with MYRIAD_HW_DILATION=YES: 5 executed stages")
 
 
 def test_no_compiler_here_is_not_run_never_a_pass(tmp_path, monkeypatch):

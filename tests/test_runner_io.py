@@ -57,11 +57,25 @@ def test_the_export_the_compile_table_and_check_compile_alike(tmp_path, compiles
 
     export = tiny_export(tmp_path / "ncs2", target="ncs2", precision="FP16", device="MYRIAD")
     assert cli.main(["check", str(export)]) == 0  # the ncs2 target's [myriad_compiler]: compiled by default
-    assert "enet.onnx: MYRIAD X compiler compiled: 3 executed stages" in capsys.readouterr().out
+    assert "enet.onnx: MYRIAD X compiler compiled: 3 executed stages" in capsys.readouterr().out  # (the fake's record)
 
     same = ("enet.onnx", dict(ncs2.myriad_compiler), "u8", "f16")
     assert compiles == [same, same, same]
     assert rows[0]["output"] == "f16" and ctx.myriad_compiler["verdict"] == "compiled"
+
+
+def test_check_compiles_an_export_with_the_options_it_was_compiled_with(tmp_path, compiles):
+    """An export's manifest records the options of its compile (myriad_compiler.options): check compiles with those,
+    not with whatever the target says today; --target asks for the target's own."""
+    import json
+
+    export = tiny_export(tmp_path / "ncs2", target="ncs2", precision="FP16", device="MYRIAD")
+    manifest = json.loads((export / "manifest.json").read_text())
+    manifest["myriad_compiler"] = {"verdict": "compiled", "options": {"MYRIAD_HW_DILATION": "NO"}}
+    (export / "manifest.json").write_text(json.dumps(manifest))
+    assert cli.main(["check", str(export)]) == 0
+    assert cli.main(["check", str(export), "--target", "ncs2"]) == 0
+    assert [c[1] for c in compiles] == [{"MYRIAD_HW_DILATION": "NO"}, dict(load_target("ncs2").myriad_compiler)]
 
 
 def test_check_takes_the_output_from_the_manifest_or_the_model(tmp_path, compiles):

@@ -460,3 +460,39 @@ def test_exports_with_nhwc_logits_still_run(tmp_path, rng):
     assert logits_class_axis((1, 5, 32, 48), 12, (32, 48)) is None and logits_class_axis((1, 12, 32), 12) is None
     with pytest.raises(InputError, match="class_axis=2"):
         Segmenter.class_map(np.zeros((1, 4, 5, 6), np.float32), 2)
+
+
+@pytest.mark.parametrize("device, expect", [("MYRIAD", {"MYRIAD_HW_DILATION": "YES"}),
+                                            ("myriad.1.2-ma2480", {"MYRIAD_HW_DILATION": "YES"}),
+                                            ("CPU", {}), ("MULTI:MYRIAD,CPU", {}), ("AUTO", {})])
+def test_the_stick_is_opened_with_the_options_its_export_compiled_with(monkeypatch, device, expect):
+    """An export compiled with MYRIAD_HW_DILATION=YES (the ncs2 target) is opened on the stick with it again: the graph
+    the stick builds is the one the export compiled and predicted; the caller's own config keys win; other devices and
+    backends without an OpenVINO config get none."""
+    from enet_edge.runtime import adapters
+    from enet_edge.runtime.manifest import Artifact
+
+    seen = {}
+    monkeypatch.setattr(adapters, "open_adapter", lambda path, backend=None, device="CPU", **kw: seen.update(kw))
+    manifest = {"artifacts": {}, "myriad_compiler": {"options": {"MYRIAD_HW_DILATION": "YES"}}}
+    ir = Artifact(Path("enet.xml"), "openvino", "openvino_ir", manifest, None)
+    assert ir.device_config(device) == expect
+    adapters.open_artifact(ir, device=device, precision="f16")
+    assert seen.get("config", {}) == expect and seen["precision"] == "f16"
+    seen.clear()
+    adapters.open_artifact(ir, device=device, config={"MYRIAD_HW_DILATION": "NO", "PERF_COUNT": "YES"})
+    assert seen["config"] == {"MYRIAD_HW_DILATION": "NO", "PERF_COUNT": "YES"}
+    seen.clear()
+    adapters.open_artifact(Artifact(Path("enet.onnx"), "onnxruntime", "onnx", manifest, None), device=device)
+    assert "config" not in seen
+    assert Artifact(Path("enet.xml"), "openvino", "openvino_ir", {"artifacts": {}}, None).device_config(device) == {}
+    assert Artifact(Path("enet.xml"), "openvino", "openvino_ir").device_config(device) == {}
+
+
+def test_damaged_compiler_options_in_a_manifest_are_one_clear_error():
+    from enet_edge.runtime.manifest import Artifact
+
+    bad = Artifact(Path("enet.xml"), "openvino", "openvino_ir",
+                   {"artifacts": {}, "myriad_compiler": {"options": {"MYRIAD_HW_DILATION": True}}}, None)
+    with pytest.raises(ArtifactError, match="myriad_compiler.options .* re-export"):
+        bad.device_config("MYRIAD")

@@ -11,7 +11,7 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Dict, Optional
 
 from enet_edge.class_sets import CAMVID_CLASSES, CAMVID_PALETTE_RGB, ClassSet, artifact_classes
 from enet_edge.errors import ArtifactError, ConfigError
@@ -37,6 +37,20 @@ class Artifact:
     def is_weights(self) -> bool:
         """A trained weights file (``.npz``, the keras backend's kind), whose meta holds its classes; not an export."""
         return self.kind == WEIGHTS_KIND
+
+    def device_config(self, device: str) -> Dict[str, str]:
+        """The plugin config its export compiled and predicted with, for ``device``: on MYRIAD (``MYRIAD``,
+        ``MYRIAD.1.2-ma2480``), the manifest's ``myriad_compiler.options`` (e.g. ``{"MYRIAD_HW_DILATION": "YES"}``),
+        which the stick's compiler must get again at load to build the graph the export checked; else ``{}``
+        (CPU, virtual devices such as AUTO or MULTI, a file without a manifest, an export compiled with none)."""
+        if str(device).upper().split(".")[0] != "MYRIAD":
+            return {}
+        options = ((self.manifest or {}).get("myriad_compiler") or {}).get("options") or {}
+        if not isinstance(options, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                    for k, v in options.items()):
+            raise ArtifactError(f"the manifest beside {self.path} has myriad_compiler.options {options!r}, not a "
+                                "table of config keys and string values; re-export")
+        return dict(options)
 
     @functools.cached_property
     def classes(self) -> ClassSet:

@@ -18,7 +18,7 @@ import numpy as np
 
 from enet_edge.class_sets import CAMVID_CLASSES, CAMVID_PALETTE_RGB, VOID_LABEL, ClassSet
 from enet_edge.errors import ArtifactError, InputError
-from enet_edge.runtime.adapters import InferenceAdapter, open_adapter
+from enet_edge.runtime.adapters import InferenceAdapter, open_artifact
 from enet_edge.runtime.manifest import Artifact, resolve_artifact
 
 FRAME_DTYPES = ("uint8", "float32", "float16")  # model input dtypes a BGR 0..255 frame converts to
@@ -211,7 +211,7 @@ class Segmenter:
     def open(cls, path, backend: Optional[str] = None, device: str = "CPU", **options) -> "Segmenter":
         """Open an export directory (manifest verified) or a single .xml/.onnx/.pb file."""
         artifact: Artifact = resolve_artifact(path, backend)
-        adapter = open_adapter(artifact.path, backend=artifact.backend, device=device, **options)
+        adapter = open_artifact(artifact, device=device, **options)
         try:
             return cls.for_artifact(adapter, artifact)
         except BaseException:

@@ -19,7 +19,7 @@ from enet_edge.device.frames import IMAGE_SUFFIXES, image_files, read_image
 from enet_edge.errors import ArtifactError, ConfigError, DeviceError, InputError
 from enet_edge.runtime import backends
 from enet_edge.runtime.backends import OPENVINO_BACKEND, adapter_options
-from enet_edge.runtime.adapters import InferenceAdapter, LayerCounter, open_adapter
+from enet_edge.runtime.adapters import InferenceAdapter, LayerCounter, open_artifact
 from enet_edge.runtime.adapters.openvino_core import request_devices
 from enet_edge.runtime.complexity import Complexity, ir_complexity
 from enet_edge.runtime.roofline import CpuSpec, measure_bandwidth_gbs, read_cpu_spec, roofline
@@ -81,8 +81,7 @@ class _Session:
         self.artifact, self.verify_ms = artifact, verify_ms
         log(f"loading {entry.label}: {artifact.path} ({artifact.backend}, {entry.device})")
         options = {**adapter_options(artifact.backend, config.run_request(entry)), **dict(entry.options)}
-        self.adapter: InferenceAdapter = open_adapter(artifact.path, backend=artifact.backend, device=entry.device,
-                                                      **options)
+        self.adapter: InferenceAdapter = open_artifact(artifact, device=entry.device, **options)
         try:
             self.segmenter = Segmenter.for_artifact(self.adapter, artifact)
             self.source = source if source is not None else FrameSource(size=self.segmenter.model_size,
@@ -207,6 +206,7 @@ class _Session:
         artifact_info = {"path": str(artifact.path), "kind": artifact.kind,
                          "sha256": entry_info.get("sha256"), "verified": bool(entry_info),
                          "target": manifest.get("target"),
+                         "device_config": artifact.device_config(self.entry.device),  # the export's, e.g. on MYRIAD
                          "trained": (manifest.get("weights") or {}).get("trained") if manifest else None}
         stages = {s: Stats.from_ns(v) for s, v in self.stage_ns.items() if v}
         return BenchResult(

@@ -96,7 +96,8 @@ def time_model_line(result: BenchResult, machine: Dict[str, Any]) -> Optional[st
     on no MYRIAD device.
 
     ``MYRIAD X time model v1: predicted 45.1 ms sync (USB 3) / 27.3 FPS throughput; measured 47.9 ms median /
-    20.9 FPS infer-only, 1 request sync (enet-edge 0.1.0, OpenVINO 2022.3.0, MYRIAD, 360x480, target ncs2)``"""
+    20.9 FPS infer-only, 1 request sync (enet-edge 0.1.0, OpenVINO 2022.3.0, MYRIAD, 360x480, target ncs2,
+    MYRIAD_HW_DILATION=YES)``: the last items are the plugin config the export compiled with and the stick was given."""
     if not is_myriad(result.device):
         return None
     predicted = result.predicted
@@ -115,6 +116,7 @@ def time_model_line(result: BenchResult, machine: Dict[str, Any]) -> Optional[st
     size = f"{shape[1]}x{shape[2]}" if len(shape) == 4 else "?"
     where = [f"enet-edge {versions.get('enet_edge') or '?'}", f"OpenVINO {versions.get('openvino') or '?'}",
              result.device, size] + ([f"target {result.artifact['target']}"] if result.artifact.get("target") else [])
+    where += [f"{k}={v}" for k, v in (result.artifact.get("device_config") or {}).items()]  # as compiled and predicted
     return (f"{head}; measured {_number(median, '.1f')} ms median / {_number(_finite(result.infer.fps), '.1f')} FPS "
             f"infer-only, {how} ({', '.join(where)})")
 

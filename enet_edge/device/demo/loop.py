@@ -64,7 +64,7 @@ def _pick_device(artifact, requested: Optional[str]) -> str:
 
 def open_model(config: DemoConfig, log: Callable[[str], None]):
     """Resolve and open the model: (Segmenter, artifact, device, effective nireq)."""
-    from enet_edge.runtime.adapters import open_adapter
+    from enet_edge.runtime.adapters import open_artifact
     from enet_edge.runtime.backends import TABLE, RunRequest, adapter_options, backend
     from enet_edge.runtime.manifest import resolve_artifact
     from enet_edge.runtime.segmenter import Segmenter
@@ -78,7 +78,7 @@ def open_model(config: DemoConfig, log: Callable[[str], None]):
         log(f"note: --nireq {nireq} needs the {queued} backend; {artifact.backend} runs frames one at a time")
         nireq = 1
     options = adapter_options(artifact.backend, RunRequest(precision=config.precision, nireq=nireq, hint=config.hint))
-    adapter = open_adapter(artifact.path, backend=artifact.backend, device=device, **options)
+    adapter = open_artifact(artifact, device=device, **options)
     try:
         segmenter = Segmenter.for_artifact(adapter, artifact)  # the model's classes (CamVid's by default)
     except BaseException:

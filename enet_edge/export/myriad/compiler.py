@@ -224,11 +224,13 @@ def raise_if_refused(record: dict, target: str) -> None:
 
 
 def summary_line(record: dict) -> str:
-    """One line for the export summary and ``check``."""
+    """One line for the export summary and ``check``: the verdict (with the options compiled with), the stages and the
+    non-NCE traffic, or the refusal."""
     verdict = record.get("verdict")
     if verdict == "compiled":
         s, t = record["stages"], record["traffic_mib"]
-        return (f"compiled: {s['executed']} executed stages ({s['NCE']} NCE, {s['SHAVE']} SHAVE, {s['DMA']} DMA; "
+        options = " ".join(f"{k}={v}" for k, v in (record.get("options") or {}).items())
+        return (f"compiled{' with ' + options if options else ''}: {s['executed']} executed stages ({s['NCE']} NCE, {s['SHAVE']} SHAVE, {s['DMA']} DMA; "
                 f"+{s['injected']} injected, {s['special']} special); non-NCE traffic {t['non_nce']:.0f} MiB/frame")
     if verdict == "refused":
         return f"REFUSED{' at layer ' + repr(record['layer']) if record.get('layer') else ''}: {record['reason']}"

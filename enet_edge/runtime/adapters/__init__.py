@@ -34,7 +34,8 @@ from enet_edge.runtime.precision import PRECISION_PROPERTY, check_device_precisi
 
 __all__ = [
     "BACKENDS", "KERAS_BACKEND", "MYRIAD_HELP", "VIRTUAL_DEVICES", "InferenceAdapter", "LayerCounter", "TensorSpec",
-    "import_openvino", "open_adapter", "openvino_capabilities", "openvino_devices", "openvino_version", "ov_message",
+    "import_openvino", "open_adapter", "open_artifact", "openvino_capabilities", "openvino_devices", "openvino_version",
+    "ov_message",
 ]
 
 
@@ -64,6 +65,17 @@ def open_adapter(path, backend: Optional[str] = None, device: str = "CPU", **opt
     device = row.check_device(device)
     precision = check_device_precision(device, row.check_precision(asked))
     return row.load()(path, device, precision=precision, **options)
+
+
+def open_artifact(artifact, device: str = "CPU", **options) -> InferenceAdapter:
+    """:func:`open_adapter` for a resolved :class:`~enet_edge.runtime.manifest.Artifact`, with the plugin config its
+    export compiled with for ``device`` (:meth:`~enet_edge.runtime.manifest.Artifact.device_config`: on MYRIAD the
+    manifest's ``myriad_compiler.options``) under the caller's own ``config`` (a key the caller sets wins). A
+    backend without a ``config`` option gets none (ONNX Runtime, TensorFlow): the options are OpenVINO's."""
+    extra = artifact.device_config(device)
+    if extra and "config" in _backend(artifact.backend).options:
+        options["config"] = {**extra, **(options.get("config") or {})}
+    return open_adapter(artifact.path, backend=artifact.backend, device=device, **options)
 
 
 _backend = backend  # open_adapter's parameter shadows the table's function

@@ -58,6 +58,14 @@ def _ranked(doc: dict) -> bool:
     return bool((doc.get("myriad_compile") or {}).get("ranking", {}).get("by_throughput"))
 
 
+HOST_LOGITS, HOST_CLASS_MAP = "logits: host total (widen + ChannelArgMax)", "class map: host total (copy + to uint8)"
+
+
+def _host_share(doc: dict) -> bool:
+    """A benchmarks/myriad_host_share.py document."""
+    return HOST_LOGITS in (doc.get("steps") or {})
+
+
 def _rel(path: Path) -> str:
     return str(path.relative_to(REPO))
 
@@ -271,7 +279,33 @@ def render_compile_ranking() -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_host_share() -> str:
+    """docs/ncs2.md: a synchronous frame with the host's part, the shipped logits against the class map: the stick's
+    predicted sync time (the ranked compile table) plus the host's measured work on what the stick sends back
+    (benchmarks/myriad_host_share.py)."""
+    share_path, rank_path = latest_results(_host_share), latest_results(_ranked)
+    share, table = json.loads(share_path.read_text()), json.loads(rank_path.read_text())["myriad_compile"]
+    rows, steps = {r["variant"]: r for r in table["rows"]}, share["steps"]
+    m = share["machine"]
+    lines = [f"A synchronous frame: the stick's predicted time (source: [{_rel(rank_path)}](../{_rel(rank_path)})) "
+             f"plus the host's measured work on what the stick sends back (source: [{_rel(share_path)}]"
+             f"(../{_rel(share_path)}): {m.get('cpu_model')}, {m.get('logical_cores')} logical cores, "
+             f"{share['created'][:10]}), per {share['size'][0]}x{share['size'][1]} frame:", "",
+             "| stick output | variant | stick ms (USB 3) | stick ms (USB 2) | host ms | frame ms (USB 3) | "
+             "frame ms (USB 2) |", "|---|---|---:|---:|---:|---:|---:|"]
+    for label, variant, step in (("f16 logits", "ncs2", HOST_LOGITS), ("int32 class map", "class-map", HOST_CLASS_MAP)):
+        sync, host = rows[variant]["predicted"]["sync_ms"], steps[step]["median_ms"]
+        lines.append(f"| {label} | `{variant}` | {sync['usb3']:.1f} | {sync['usb2']:.1f} | {host:.1f} | "
+                     f"{sync['usb3'] + host:.1f} | {sync['usb2'] + host:.1f} |")
+    widen, ours = steps["logits: widen f16->f32"]["median_ms"], steps["logits: arg-max (ChannelArgMax)"]["median_ms"]
+    lines += ["", f"The logits' host part is the widening copy of the stick's f16 ({widen:.1f} ms) and the arg-max "
+                  f"({ours:.1f} ms with `ChannelArgMax`; numpy's `np.argmax` of the same logits took "
+                  f"{steps['logits: arg-max (np.argmax)']['median_ms']:.1f} ms, same ids)."]
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: Dict[str, Callable[[], str]] = {
+    "host-share": render_host_share,
     "compile-ranking": render_compile_ranking,
     "myriad-loo": render_myriad_loo,
     "myriad-params": render_myriad_params,

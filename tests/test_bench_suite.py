@@ -59,7 +59,7 @@ def test_every_variant_is_measured_or_skipped_with_a_reason(small_suite):
     measured = {doc["variant"] for run in document["runs"] for doc in run["results"]}
     for name in suite_config.VARIANT_NAMES:
         assert name in measured or name in document["skipped"], name
-    assert {"tf-keras", "tf-graph", "ort-fp32", "ov-fp32", "ov-ncs2-fp16ir", "ov-int8", "ov-fp32-cm",
+    assert {"tf-keras", "tf-graph", "ort-fp32", "cv-fp32", "ov-fp32", "ov-ncs2-fp16ir", "ov-int8", "ov-fp32-cm",
             "ov-int8-cm"} <= measured
     assert [(r["size"], r["mode"]) for r in document["runs"]] == [(list(SMALL_SIZE), "latency"),
                                                                     (list(SMALL_SIZE), "throughput")]

@@ -192,11 +192,11 @@ def render_backends() -> str:
 
     lines = ["`--backend` (source: `TABLE` in `enet_edge/runtime/backends.py`; default: by the model's file type, an "
              "export directory runs its OpenVINO IR first):", "",
-             "| `--backend` | reads | devices | precisions | needs TensorFlow |", "|---|---|---|---|---|"]
+             "| `--backend` | reads | devices | precisions | needs TensorFlow | note |", "|---|---|---|---|---|---|"]
     for b in TABLE:
         devices = "any OpenVINO device (`-d`)" if b.devices is None else ", ".join(b.devices)
         lines.append(f"| `{b.name}` | {b.reads} ({', '.join(f'`{x}`' for x in b.suffixes)}) | {devices} | "
-                     f"{', '.join(b.precisions)} | {'yes' if b.needs_tensorflow else 'no'} |")
+                     f"{', '.join(b.precisions)} | {'yes' if b.needs_tensorflow else 'no'} | {b.note} |")
     return "\n".join(lines) + "\n"
 
 

@@ -92,15 +92,28 @@ def _weights(directory: Path) -> Path:
     return REPO / "weights" / "enet_camvid.npz"  # built at a tiny size below (height/width options)
 
 
+def _opencv_runs(precision) -> bool:
+    """Whether the installed cv2 runs ``precision`` on the CPU (f16: only where it lists DNN_TARGET_CPU_FP16)."""
+    from enet_edge.runtime.adapters.opencv_dnn import DNN_PLAN, dnn_targets, import_cv2
+
+    backend_name, target = DNN_PLAN[("CPU", precision or "f32")]
+    return target in dnn_targets(import_cv2(), backend_name)
+
+
 MODELS = {"openvino": _tiny_ir, "onnxruntime": _tiny_onnx, "tensorflow": _tiny_pb, "litert": _tiny_tflite,
-          "keras": _weights}
+          "opencv": _tiny_onnx, "keras": _weights}
 OPTIONS = {"keras": {"height": 16, "width": 24}}  # the weights' own size is 360x480
+RUNS_HERE = {"opencv": _opencv_runs}
+"""A listed precision the installed build may lack on this machine (refused in one line saying what to ask for)."""
 
 
 def test_the_table_is_consistent():
-    assert BACKENDS == ("openvino", "onnxruntime", "tensorflow", "litert", "keras") and set(MODELS) == set(BACKENDS)
-    assert len(set(KINDS)) == len(KINDS) == len(TABLE)
-    assert len({row.suffixes[0] for row in TABLE}) == len(TABLE)
+    assert BACKENDS == ("openvino", "onnxruntime", "tensorflow", "litert", "opencv", "keras")
+    assert set(MODELS) == set(BACKENDS)
+    owners = [row for row in TABLE if row.kind]  # opencv owns no kind: it runs the onnx kind, by name only
+    assert [row.name for row in TABLE if not row.kind] == ["opencv"]
+    assert len(set(KINDS)) == len(KINDS) == len(owners)
+    assert len({row.suffixes[0] for row in owners}) == len(owners)
     for row in TABLE:
         for kind in row.kinds:  # a backend reads the files of every kind it runs
             assert kind_backend(kind).suffixes[0] in row.suffixes
@@ -119,8 +132,9 @@ def test_every_backend_row(row, tmp_path):
     # the factory imports (never its framework: that is imported when a model is opened)
     factory = row.load()
     assert issubclass(factory, InferenceAdapter) and factory.backend == row.name
-    # suffixes round-trip
-    assert backend(row.name) is row and backend_for(Path("m" + row.suffixes[0].upper())) is row
+    # suffixes round-trip; a row owning no kind is no file type's default, but reads its kinds' files
+    default = backend_for(Path("m" + row.suffixes[0].upper()))
+    assert backend(row.name) is row and (default is row) == bool(row.kind)
     for suffix in row.suffixes:
         assert find_backend(Path("m" + suffix)).suffixes[0] == suffix
         if row.sidecar and suffix == row.sidecar[0]:
@@ -138,13 +152,17 @@ def test_every_backend_row(row, tmp_path):
     with pytest.raises(ConfigError, match=f"the {row.name} backend takes no option bogus"):
         open_adapter(_any_file(tmp_path, row), backend=row.name, bogus=1)
     # devices: CPU everywhere; MYRIAD only where the row lists any device (checked against the machine when opened)
-    assert row.runs_on("cpu") and row.runs_on("MYRIAD") == (row.devices is None)
+    assert row.runs_on("cpu") and row.runs_on("MYRIAD") == (row.devices is None or "MYRIAD" in row.devices)
     # artifact files round-trip
-    assert kind_backend(row.kind) is row
+    assert all(kind_backend(kind).reads_file(Path("m" + kind_backend(kind).suffixes[0])) for kind in row.kinds)
+    if row.kind is None:
+        assert row.artifact_file is None and row.also_runs
+    else:
+        assert kind_backend(row.kind) is row
     if row.artifact_file is not None:
         assert artifact_file(row.kind) == row.artifact_file and export_kind(Path(row.artifact_file)) == row.kind
         assert backend_for(Path(row.artifact_file)) is row
-    else:
+    elif row.kind is not None:
         with pytest.raises(ArtifactError, match="not an export artifact"):
             artifact_file(row.kind)
         assert export_kind(Path("m" + row.suffixes[0])) is None
@@ -160,6 +178,10 @@ def test_every_backend_row(row, tmp_path):
             open_adapter(model, backend=row.name, precision=precision, **options)
     asked = [None if p == row.default_precision else p for p in row.precisions]  # None: the default
     for precision in asked + ([None] if row.default_precision is None else []):
+        if not RUNS_HERE.get(row.name, lambda p: True)(precision):
+            with pytest.raises(DeviceError, match=f"ask for f32.*--backend openvino"):
+                open_adapter(model, backend=row.name, precision=precision, **options)
+            continue
         adapter = open_adapter(model, backend=row.name, precision=precision, **options)
         try:
             assert adapter.backend == row.name and isinstance(adapter, factory)
@@ -169,7 +191,7 @@ def test_every_backend_row(row, tmp_path):
         finally:
             adapter.close()
     # devices: a device the row does not list is refused (OpenVINO: any name, checked against the machine)
-    with pytest.raises(DeviceError, match="CPU only|CPU or GPU|is not available"):
+    with pytest.raises(DeviceError, match="CPU only|CPU or GPU|is not available|MYRIAD is not among"):
         open_adapter(model, backend=row.name, device="MYRIAD", precision="f16" if "f16" in row.precisions else None,
                      **options)
     # another backend's own file type is refused by name
@@ -285,3 +307,35 @@ def test_first_line_of_a_framework_error():
 
     assert first_line(RuntimeError("cannot load\n  at frame 3\n")) == "cannot load"
     assert first_line(ValueError()) == "ValueError"
+
+
+ONNX_RUNNERS = tuple(row for row in TABLE if "onnx" in row.kinds)
+"""Every backend that runs an export's enet.onnx (openvino, onnxruntime, opencv): the same function as its IR."""
+
+
+def test_the_onnx_runners_are_read_from_the_table():
+    assert [row.name for row in ONNX_RUNNERS] == ["openvino", "onnxruntime", "opencv"]
+
+
+@pytest.mark.parametrize("row", ONNX_RUNNERS, ids=lambda row: row.name)
+def test_every_onnx_runner_gives_the_ir_logits_on_noise(row, tiny_export_dir, rng):
+    """Exactness on noise frames (no flat regions, so no arg-max near-ties): the export's ONNX through each backend
+    that reads it gives the f32 IR's logits (uint8 NHWC into the IR, the same values as float32 into the ONNX)."""
+    from enet_edge.runtime import resolve_artifact
+
+    ir = open_adapter(Path(tiny_export_dir) / "enet.xml", precision="f32")
+    artifact = resolve_artifact(tiny_export_dir, row.name)
+    assert artifact.kind in row.kinds and artifact.backend == row.name
+    onnx_run = open_adapter(Path(tiny_export_dir) / "enet.onnx", backend=row.name, precision="f32")
+    try:
+        assert onnx_run.input_spec.shape == ir.input_spec.shape and onnx_run.input_spec.dtype == "float32"
+        assert onnx_run.output_spec.shape == ir.output_spec.shape and onnx_run.precision == "f32"
+        for _ in range(3):
+            frame = rng.integers(0, 256, ir.input_spec.shape, dtype=np.uint8)
+            want, got = ir.infer(frame), onnx_run.infer(frame.astype(np.float32))
+            assert got.shape == want.shape and got.dtype == np.float32
+            assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
+            assert np.array_equal(got.argmax(1), want.argmax(1))
+    finally:
+        ir.close()
+        onnx_run.close()

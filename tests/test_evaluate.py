@@ -291,27 +291,34 @@ def test_export_dir_matches_independent_computation(cpu_result, small_exports, c
     _check_matches_reference(cpu_result, small_exports["cpu"], camvid, (64, 96), "cpu")
 
 
-@pytest.mark.parametrize("form", ["enet.onnx", "enet_frozen.pb", "ncs2"])
+FORMS = {"enet.onnx": "onnxruntime", "enet_frozen.pb": "tensorflow", "ncs2": "openvino", "enet.onnx:opencv": "opencv"}
+"""Each artifact form eval runs (``file[:backend]`` of the export, or the ncs2 export) -> the backend that runs it."""
+
+
+@pytest.mark.parametrize("form", FORMS)
 def test_every_backend_gives_the_same_number_on_the_tiny_model(form, tiny_result, tiny_tf_export_dir, tiny_ncs2_dir,
                                                                 camvid, tmp_path):
     """The same function as ONNX, frozen graph and FP16-weight IR: eval runs each backend to the same confusion."""
-    model = tiny_ncs2_dir if form == "ncs2" else tiny_tf_export_dir / form
-    r = ev.evaluate(ev.EvalConfig(model=model, data_dir=camvid, limit=N_FRAMES, progress=False,
+    file, _, asked = form.partition(":")
+    model = tiny_ncs2_dir if form == "ncs2" else tiny_tf_export_dir / file
+    r = ev.evaluate(ev.EvalConfig(model=model, data_dir=camvid, limit=N_FRAMES, progress=False, backend=asked or None,
                                   confusion_path=tmp_path / "cm.png"))
-    assert r.backend == {"enet.onnx": "onnxruntime", "enet_frozen.pb": "tensorflow", "ncs2": "openvino"}[form]
+    assert r.backend == FORMS[form]
     assert r.n_images == N_FRAMES and r.model_size == TINY_SIZE
     changed = np.abs(r.confusion - tiny_result.confusion).sum() + np.abs(r.misses - tiny_result.misses).sum()
     assert changed <= 0.01 * tiny_result.confusion.sum()  # argmax flips of near-ties only
     assert abs(r.miou - tiny_result.miou) < 0.005
 
 
-@pytest.mark.parametrize("form", ["enet.onnx", "enet_frozen.pb", "ncs2"])
+@pytest.mark.parametrize("form", FORMS)
 def test_every_artifact_gives_the_same_number(form, cpu_result, small_exports, camvid, tmp_path):
-    """ONNX Runtime, the frozen graph and the NCS2 FP16 IR (on CPU) agree with the CPU IR."""
-    model = small_exports["ncs2"] if form == "ncs2" else small_exports["cpu"] / form
-    r = ev.evaluate(ev.EvalConfig(model=model, data_dir=camvid, limit=N_FRAMES, progress=False,
+    """ONNX Runtime, OpenCV DNN, the frozen graph and the NCS2 FP16 IR (on CPU) agree with the CPU IR on real frames
+    (class agreement: flat regions have arg-max near-ties)."""
+    file, _, asked = form.partition(":")
+    model = small_exports["ncs2"] if form == "ncs2" else small_exports["cpu"] / file
+    r = ev.evaluate(ev.EvalConfig(model=model, data_dir=camvid, limit=N_FRAMES, progress=False, backend=asked or None,
                                   confusion_path=tmp_path / "cm.png"))
-    assert r.backend == {"enet.onnx": "onnxruntime", "enet_frozen.pb": "tensorflow", "ncs2": "openvino"}[form]
+    assert r.backend == FORMS[form]
     assert r.n_images == N_FRAMES and r.model_size == (64, 96)
     changed = np.abs(r.confusion - cpu_result.confusion).sum() + np.abs(r.misses - cpu_result.misses).sum()
     assert changed <= 0.01 * cpu_result.confusion.sum()  # argmax flips of near-ties only

@@ -7,7 +7,9 @@ only when a model is opened, so reading it needs neither a framework nor TensorF
 
 Artifact kinds are the keys of an export manifest's ``artifacts`` (and :attr:`Artifact.kind`): each
 backend owns one kind, with one file name in an export directory (``enet.xml``, ``enet.onnx``,
-``enet_frozen.pb``); the keras backend owns ``weights`` (trained ``.npz`` files, not part of an export).
+``enet_frozen.pb``); the keras backend owns ``weights`` (trained ``.npz`` files, not part of an export). A backend
+may own none and run other backends' kinds only (opencv runs the ``onnx`` of onnxruntime): it is never the default
+of a file type and is chosen by name (``--backend opencv``).
 """
 
 from __future__ import annotations
@@ -65,9 +67,10 @@ class Backend:
 
     Attributes:
         name: the backend's name (``--backend``, bench entries, reports).
-        suffixes: model file types it reads; the first is its own: :func:`backend_for` picks this
-            backend for it (``.onnx`` -> onnxruntime, though openvino reads it too).
-        kind: the artifact kind it runs (its own; ``weights`` for keras).
+        suffixes: model file types it reads; the first is its own where it owns a kind: :func:`backend_for`
+            picks this backend for it (``.onnx`` -> onnxruntime, though openvino and opencv read it too).
+        kind: the artifact kind it owns (``weights`` for keras); None: it owns none, runs :attr:`also_runs` only,
+            and is never a file type's default.
         artifact_file: that kind's file name in an export directory; None: not an export artifact.
         also_runs: other artifact kinds it runs, searched after its own in an export directory.
         devices: device names it runs on; None: any (OpenVINO's names, checked against the machine).
@@ -80,11 +83,12 @@ class Backend:
         sidecar: (suffix, companion suffix) that must lie beside the model file (.xml -> .bin).
         options: the keyword options its adapter takes besides ``precision``; those named like a
             :class:`RunRequest` field are filled by :func:`adapter_options` (``nireq``: it has an async queue).
+        note: what the docs' backend tables say beside it (limits of devices and precisions), "" for none.
     """
 
     name: str
     suffixes: Tuple[str, ...]
-    kind: str
+    kind: Optional[str]
     artifact_file: Optional[str]
     factory: str
     reads: str
@@ -97,11 +101,12 @@ class Backend:
     options: Tuple[str, ...] = ()
     device_message: str = "the {name} backend runs on CPU only here, not {device}"
     precision_message: str = "the {name} backend runs f32 only, not {precision}; use the OpenVINO IR for {precision}"
+    note: str = ""
 
     @property
     def kinds(self) -> Tuple[str, ...]:
         """Artifact kinds it runs, in the order an export directory is searched."""
-        return (self.kind,) + self.also_runs
+        return ((self.kind,) if self.kind else ()) + self.also_runs
 
     @property
     def async_queue(self) -> bool:
@@ -151,6 +156,8 @@ OPENVINO_BACKEND = "openvino"
 """OpenVINO: IRs and ONNX files on any OpenVINO device (what measures MACs and compiles for MYRIAD reads)."""
 LITERT_BACKEND = "litert"
 """LiteRT (TensorFlow Lite) with XNNPACK: the .tflite peers ``make bench`` measures (not an export artifact)."""
+OPENCV_BACKEND = "opencv"
+"""OpenCV's own DNN (``cv2.dnn``) on an .onnx: CPU, or MYRIAD through a cv2 built with OpenVINO."""
 KERAS_BACKEND = "keras"
 """Trained ``.npz`` weights built into the Keras model (needs TensorFlow)."""
 WEIGHTS_KIND = "weights"
@@ -168,6 +175,14 @@ TABLE: Tuple[Backend, ...] = (
             options=("input_name", "output_name")),
     Backend(LITERT_BACKEND, (".tflite",), "tflite", None, "enet_edge.runtime.adapters.litert:LiteRTAdapter",
             "a .tflite", options=("threads",)),
+    Backend(OPENCV_BACKEND, (".onnx",), None, None, "enet_edge.runtime.adapters.opencv_dnn:OpenCVDNNAdapter",
+            ".onnx", also_runs=("onnx",), devices=("CPU", "MYRIAD"), precisions=("f32", "f16"),
+            default_precision=None,
+            device_message="the {name} backend (OpenCV DNN) runs on CPU or MYRIAD (a cv2 built with OpenVINO), "
+                           "not {device}",
+            precision_message="the {name} backend (OpenCV DNN) computes in f32 or f16, not {precision}",
+            note="OpenCV's own DNN (OpenCV >= 4.8), asked by name (`.onnx` runs onnxruntime by default); f16 only "
+                 "where cv2 lists `DNN_TARGET_CPU_FP16`, MYRIAD only in a cv2 built with OpenVINO (pip's is not)"),
     Backend(KERAS_BACKEND, (".npz",), WEIGHTS_KIND, None,
             "enet_edge.model.keras_adapter:KerasWeightsAdapter", "trained .npz weights",
             devices=("CPU", "GPU"), precisions=("f32", "f16"), needs_tensorflow=True, options=("height", "width"),
@@ -177,14 +192,14 @@ TABLE: Tuple[Backend, ...] = (
 """Every backend, in the order an export directory is searched (OpenVINO IR first)."""
 
 BACKENDS: Tuple[str, ...] = tuple(row.name for row in TABLE)
-KINDS: Tuple[str, ...] = tuple(row.kind for row in TABLE)
+KINDS: Tuple[str, ...] = tuple(row.kind for row in TABLE if row.kind)
 """Artifact kinds in the order an export directory is searched."""
 ARTIFACT_FILES: Dict[str, str] = {row.kind: row.artifact_file for row in TABLE if row.artifact_file}
 """Export artifact kind -> its file name in an export directory."""
 
 _BY_NAME = {row.name: row for row in TABLE}
-_BY_KIND = {row.kind: row for row in TABLE}
-_BY_SUFFIX = {row.suffixes[0]: row for row in TABLE}
+_BY_KIND = {row.kind: row for row in TABLE if row.kind}
+_BY_SUFFIX = {row.suffixes[0]: row for row in TABLE if row.kind}  # a row owning no kind is no file type's default
 
 
 def backend(name: str) -> Backend:

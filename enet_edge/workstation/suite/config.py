@@ -43,6 +43,7 @@ VARIANTS: Tuple[Variant, ...] = (
     Variant("tf-keras", "TensorFlow, Keras model (trained weights)", None, "keras"),
     Variant("tf-graph", "TensorFlow, frozen graph (cpu realization)", "cpu", "tensorflow", artifact_file("tensorflow")),
     Variant("ort-fp32", "ONNX Runtime FP32 (cpu)", "cpu", "onnxruntime", artifact_file("onnx")),
+    Variant("cv-fp32", "OpenCV DNN FP32 (cpu)", "cpu", "opencv", artifact_file("onnx")),
     Variant("ov-fp32", "OpenVINO FP32 (cpu)", "cpu", "openvino", precision="f32"),
     Variant("ov-bf16", "OpenVINO BF16 (cpu)", "cpu", "openvino", precision="bf16", needs="BF16"),
     Variant("ov-fp16", "OpenVINO FP16 arithmetic (cpu)", "cpu", "openvino", precision="f16", needs="FP16"),

@@ -73,8 +73,9 @@ def run_kind(config: SuiteConfig, level: IsaLevel, log: Callable[[str], None]) -
 
 
 def run_kinds(config: SuiteConfig, flags: Sequence[str], log: Callable[[str], None]) -> Dict[str, Any]:
-    """``{"native": kind or None, "runs": [{"kind", "title", "onednn_cap", "document"}], "not_run": {kind: why}}``
-    for ``config.cpu_kinds`` on a CPU with ``flags``."""
+    """``{"native": kind or None, "runs": [{"kind", "title", "onednn_cap", "emulated": True, "document"}],
+    "not_run": {kind: why}}`` for ``config.cpu_kinds`` on a CPU with ``flags``. Every run is an emulation (labelled
+    so; no goal is judged on it: :func:`.report.verdict`)."""
     levels, not_run = plan_kinds(config, flags)
     runs = []
     for level in levels:
@@ -84,6 +85,7 @@ def run_kinds(config: SuiteConfig, flags: Sequence[str], log: Callable[[str], No
         except DeviceError as exc:
             not_run[level.name] = str(exc)
             continue
-        runs.append({"kind": level.name, "title": level.title, "onednn_cap": level.onednn_cap, "document": document})
+        runs.append({"kind": level.name, "title": level.title, "onednn_cap": level.onednn_cap, "emulated": True,
+                     "document": document})
     native = native_level(flags)
     return {"native": native.name if native else None, "runs": runs, "not_run": not_run}

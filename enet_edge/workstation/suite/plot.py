@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 
-def render_plot(document: Dict[str, Any], path: Path) -> Path:
-    """PNG: latency distribution per variant, accuracy against latency, and throughput per input size.
+def render_plot(document: Dict[str, Any], path: Path, measured: str = "") -> Path:
+    """PNG: latency distribution per variant, accuracy against latency, and throughput per input size. ``measured``:
+    what the figures are (native or emulated CPU kind: :func:`.report.measurement_text`), under the title.
 
     Linear axes with plain tick labels; every variant is numbered the same way in all three panels.
     """
@@ -57,7 +58,8 @@ def render_plot(document: Dict[str, Any], path: Path) -> Path:
         ax.grid(axis="x", alpha=0.3)
     m = document["machine"]
     fig.suptitle(f"enet-edge bench {document['created'][:10]}: {m.get('cpu_model', '?')}, "
-                 f"{m.get('logical_cores', '?')} cores; all variants interleaved in one process")
+                 f"{m.get('logical_cores', '?')} cores; all variants interleaved in one process"
+                 + (f"\n{measured}; emulated CPU kinds are not plotted" if measured else ""))
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.png")

@@ -24,8 +24,49 @@ def _result(document: Dict[str, Any], variant: str, size: Sequence[int], mode: s
     return None
 
 
+def measurement(level_name: Optional[str], level_title: Optional[str], cap: str, native: Optional[str],
+                cpu_model: str) -> Dict[str, Any]:
+    """What a suite document's figures are: ``{"emulated", "kind", "title", "on", "how"}``. A run as a CPU kind
+    (``level_name``, its ``level_title``), or any run with oneDNN capped (``cap``: ``ONEDNN_MAX_CPU_ISA`` as set, ""
+    for none), is **emulated** on ``cpu_model``: another CPU's kernels on this machine's memory, caches, clock and
+    cores, whatever it would measure on a real CPU of that kind. Otherwise it is this machine's ``native`` kind."""
+    if level_name or cap:
+        kind = level_name or f"capped at {cap}"
+        return {"emulated": True, "kind": kind, "title": level_title or kind, "on": cpu_model,
+                "how": f"emulated on {cpu_model}: oneDNN capped (ONEDNN_MAX_CPU_ISA={cap or '?'})"}
+    return {"emulated": False, "kind": native, "title": native or "below AVX2", "on": cpu_model,
+            "how": f"native: measured on {cpu_model} itself"}
+
+
+def is_emulated(document: Dict[str, Any]) -> bool:
+    """Whether ``document``'s figures come from an emulated CPU kind (:func:`measurement`): its ``measurement`` says
+    so, or it is a run as a CPU kind (``cpu_kind``; documents saved before ``measurement`` existed)."""
+    return bool(document.get("cpu_kind")) or bool((document.get("measurement") or {}).get("emulated"))
+
+
+def verdict(document: Dict[str, Any], value: Optional[float], met: bool) -> Optional[bool]:
+    """The one place a goal gets a verdict: ``met`` where ``value`` was measured natively; None (not measured)
+    where it was not measured or only emulated: a goal holds for a real CPU of its kind, which an emulation is not."""
+    if value is None or is_emulated(document):
+        return None
+    return met
+
+
+def measurement_text(document: Dict[str, Any]) -> str:
+    """``native: this machine's own CPU kind (amx), <cpu>; the only figures goals are judged on`` or ``EMULATED CPU
+    kind ... : no goal is judged``, for tables and plots (plain text)."""
+    m = document.get("measurement") or {}
+    if is_emulated(document):
+        kind = (document.get("cpu_kind") or {}).get("kind") or m.get("kind") or "?"
+        return f"EMULATED CPU kind {kind} on {document['machine'].get('cpu_model', '?')}: no goal is judged"
+    kind = m.get("kind") or (document.get("cpu_kinds") or {}).get("native") or "?"
+    return (f"native: this machine's own CPU kind ({kind}), {document['machine'].get('cpu_model', '?')}; the only "
+            "figures goals are judged on")
+
+
 def evaluate_goals(document: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """Each :data:`GOALS` entry with its measured value (first size, latency mode) and whether it is met."""
+    """Each :data:`GOALS` entry with its measured value (first size, latency mode) and whether it is met (None:
+    not measured, or measured on an emulated CPU kind only: :func:`verdict`)."""
     size = document["runs"][0]["size"] if document["runs"] else None
     out = []
     for goal in GOALS:
@@ -39,7 +80,8 @@ def evaluate_goals(document: Dict[str, Any]) -> List[Dict[str, Any]]:
             if a and b and a["latency_ms"]["median"] and b["latency_ms"]["median"]:
                 value = a["latency_ms"]["median"] / b["latency_ms"]["median"]
         out.append({"goal": goal.text, "value": value, "limit": goal.limit, "metric": goal.metric,
-                    "met": None if value is None else value <= goal.limit})
+                    "emulated": is_emulated(document),
+                    "met": verdict(document, value, value is not None and value <= goal.limit)})
     return out
 
 
@@ -108,7 +150,8 @@ def recommend(document: Dict[str, Any]) -> Optional[Dict[str, Any]]:
 
 def evaluate_peer_goals(document: Dict[str, Any]) -> List[Dict[str, Any]]:
     """Each :data:`PEER_GOALS` entry at every size (latency mode): the peer's end-to-end median over the recommended
-    variant's (``value``, the speed-up) and whether it reaches the factor; None where either was not measured."""
+    variant's (``value``, the speed-up) and whether it reaches the factor; None where either was not measured or the
+    CPU kind was only emulated (:func:`verdict`)."""
     rec = document.get("recommendation")
     ours = rec["variant"] if rec else None
     out = []
@@ -123,7 +166,8 @@ def evaluate_peer_goals(document: Dict[str, Any]) -> List[Dict[str, Any]]:
                 value = b["e2e_latency_ms"]["median"] / a["e2e_latency_ms"]["median"]
             out.append({"goal": f"`{ours}` >= {factor:g}x faster than `{peer}` end to end", "peer": peer,
                         "variant": ours, "size": run["size"], "factor": factor, "value": value,
-                        "met": None if value is None else value >= factor})
+                        "emulated": is_emulated(document),
+                        "met": verdict(document, value, value is not None and value >= factor)})
     return out
 
 
@@ -157,6 +201,8 @@ def peers_text(document: Dict[str, Any]) -> List[str]:
     for g in document.get("peer_goals") or []:
         if g["value"] is None:
             measured, met = "–", "not measured"
+        elif g["met"] is None:  # emulated: shown, never judged
+            measured, met = f"{g['value']:.2f}x emulated", "not measured (emulated CPU kind)"
         else:
             measured = f"{g['value']:.2f}x"
             met = "yes" if g["met"] else f"**NO**: {100 * (1 - g['value'] / g['factor']):.0f}% short"
@@ -191,13 +237,17 @@ def kinds_text(document: Dict[str, Any]) -> List[str]:
              "and the goals' peers interleaved, latency mode, at the precisions such a CPU runs; docs/bench.md, "
              "\"CPU kinds\"). Memory, caches, clock and cores are this machine's; LiteRT's XNNPACK ignores the cap "
              "and keeps this machine's instructions (its rows favour the peer). *Above the kind*: the share of the "
-             "recommended variant's counted time in kernels the cap did not reach.", "",
+             "recommended variant's counted time in kernels the cap did not reach. **Emulated kinds are labelled so "
+             "and no goal is judged on them**: a goal holds for a real CPU of its kind, whose memory, caches, clock "
+             "and kernels an emulation does not have (real CPUs measured short of goals an emulation met); their "
+             "goals read \"not measured\" until such a CPU measures them natively.", "",
              "| CPU kind | recommended | size | end-to-end median | "
              + " | ".join(f"x `{p}`" for p in peers) + " | goals | above the kind |",
              "|---|---|---|---|" + "---|" * len(peers) + "---|---|"]
-    measured = [(f"this machine ({kinds.get('native') or 'below AVX2'})", document)] + \
-        [(f"{k['kind']}: {k['title']}", k["document"]) for k in kinds.get("runs") or []]
+    measured = [(f"this machine ({kinds.get('native') or 'below AVX2'}, native)", document)] + \
+        [(f"{k['kind']}: {k['title']}, **emulated** on this machine", k["document"]) for k in kinds.get("runs") or []]
     for label, doc in measured:
+        emulated = is_emulated(doc)
         rec = doc.get("recommendation")
         if not rec:
             lines.append(f"| {label} | no recommendation (no mIoU measured) | | |" + " |" * len(peers) + " | |")
@@ -211,11 +261,14 @@ def kinds_text(document: Dict[str, Any]) -> List[str]:
             cells = []
             for peer in peers:
                 g = next((g for g in goals if g["peer"] == peer), None)
-                cells.append("–" if not g or g["value"] is None else f"{g['value']:.2f}x (goal {g['factor']:g}x)")
-            verdicts = [g for g in goals if g["value"] is not None]
+                cells.append("–" if not g or g["value"] is None else
+                             f"{g['value']:.2f}x{' emulated' if emulated else ''} (goal {g['factor']:g}x)")
+            verdicts = [g for g in goals if g["met"] is not None]
             short = [f"**NO**: {100 * (1 - g['value'] / g['factor']):.0f}% short of `{g['peer']}`"
                      for g in verdicts if not g["met"]]
             verdict = "; ".join(short) if short else ("met" if verdicts else "not measured")
+            if emulated:
+                verdict = f"not measured: needs a real {doc['cpu_kind']['kind'] if doc.get('cpu_kind') else 'such'} CPU"
             share = above.get(tuple(run["size"]))
             lines.append(f"| {label} | `{rec['variant']}` ({ours['precision'] if ours else '?'}) "
                          f"| {run['size'][0]}x{run['size'][1]} "
@@ -225,7 +278,8 @@ def kinds_text(document: Dict[str, Any]) -> List[str]:
     lines += faster_kinds_text(document)
     for k in kinds.get("runs") or []:
         doc = k["document"]
-        lines += [f"As {k['kind']} (`ONEDNN_MAX_CPU_ISA={k['onednn_cap']}`; OpenVINO CPU capabilities as such a CPU "
+        lines += [f"As {k['kind']}, **emulated** (`ONEDNN_MAX_CPU_ISA={k['onednn_cap']}` on this machine; figures not "
+                  "judged against the goals; OpenVINO CPU capabilities as such a CPU "
                   f"reports them: {', '.join(doc.get('openvino_cpu_capabilities') or [])}):", "",
                   "| size | variant | precision | infer median | end-to-end median | mIoU |", "|---|---|---|---|---|---|"]
         mious = {**doc.get("miou", {}), **(doc.get("peer_miou") or {})}
@@ -258,7 +312,8 @@ def faster_kinds_text(document: Dict[str, Any]) -> List[str]:
         theirs = k["document"].get("recommendation") or {}
         if theirs.get("e2e_median_ms") and theirs.get("size") == rec.get("size") \
                 and theirs["e2e_median_ms"] < rec["e2e_median_ms"]:
-            lines.append(f"- Faster on this machine than its own recommendation: `{theirs['variant']}` as {k['kind']}, "
+            lines.append(f"- Faster on this machine than its own recommendation: `{theirs['variant']}` as {k['kind']} "
+                         "(emulated: oneDNN capped on this machine, not a real such CPU), "
                          f"{format_ms(theirs['e2e_median_ms'])} against {format_ms(rec['e2e_median_ms'])} end to end "
                          f"at {rec['size'][0]}x{rec['size'][1]} ({theirs['e2e_median_ms'] / rec['e2e_median_ms']:.2f}x; "
                          "separate processes, so confirm it in alternating rounds with `benchmarks/cpu_kinds_ab.py`). "
@@ -381,11 +436,13 @@ def render_markdown(document: Dict[str, Any]) -> str:
     lines += bounds_text(document) + peers_text(document) + limits_text(document) + kinds_text(document)
     if document["skipped"]:
         lines += ["Not measured:", ""] + [f"- `{k}`: {v}" for k, v in document["skipped"].items()] + [""]
-    lines += ["Goals (first size, latency mode):", "", "| goal | measured | met |", "|---|---|---|"]
+    lines += ["Goals (first size, latency mode; " + measurement_text(document) + "):", "",
+              "| goal | measured | met |", "|---|---|---|"]
     for g in document["goals"]:
         value = "–" if g["value"] is None else (f"{g['value']:.2f} points" if g["metric"] == "miou_drop"
                                                   else f"{g['value']:.3f}x")
-        met = "not measured" if g["met"] is None else ("yes" if g["met"] else "**NO**")
+        met = ("not measured (emulated CPU kind)" if g.get("emulated") and g["value"] is not None else "not measured") \
+            if g["met"] is None else ("yes" if g["met"] else "**NO**")
         lines.append(f"| {g['goal']} | {value} | {met} |")
     return "\n".join(lines) + "\n"
 
@@ -428,7 +485,7 @@ def write_outputs(document: Dict[str, Any], config: SuiteConfig) -> Dict[str, Pa
     atomic_write_text(paths["json"], json.dumps(document, indent=1) + "\n")
     markdown = render_markdown(document)
     atomic_write_text(paths["md"], f"# enet-edge bench, {document['created'][:10]}\n\n{markdown}\n![plot]({stem}.png)\n")
-    render_plot(document, paths["png"])
+    render_plot(document, paths["png"], measurement_text(document))
     if config.readme is not None and Path(config.readme).is_file():
         rel = Path(paths["png"]).resolve().relative_to(Path(config.readme).resolve().parent) \
             if Path(paths["png"]).resolve().is_relative_to(Path(config.readme).resolve().parent) else paths["png"]

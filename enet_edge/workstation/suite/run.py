@@ -17,13 +17,14 @@ from enet_edge.errors import ConfigError, EnetEdgeError
 from enet_edge.export.myriad.compile_table import COMPILE_VARIANTS, compile_table, rank_rows
 from enet_edge.export.targets import load_target
 from enet_edge.runtime.backends import OPENVINO_BACKEND
-from enet_edge.runtime.isa import ISA_CAP_VARIABLE, IsaLevel, capped_flags, capped_level, isa_level, share_above
+from enet_edge.runtime.isa import (ISA_CAP_VARIABLE, IsaLevel, capped_flags, capped_level, isa_level, native_level,
+                                   share_above)
 from enet_edge.workstation.suite.config import (BASELINE, SCALING_INT8, SCHEMA, VARIANTS, SuiteConfig, Variant,
                                                 config_to_dict)
 from enet_edge.workstation.suite.exports import ensure_export, weights_meta, weights_path
 from enet_edge.workstation.suite.kinds import run_kinds
 from enet_edge.workstation.suite.peers import PEERS, ensure_peer
-from enet_edge.workstation.suite.report import derive
+from enet_edge.workstation.suite.report import derive, measurement
 
 def cpu_flags_of_note() -> List[str]:
     """The x86 flags that decide CNN speed (AVX2, AVX-512, VNNI, AMX, FP16/BF16), from /proc/cpuinfo."""
@@ -179,6 +180,7 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
         compiled = {"size": list(size), "rows": rows, "ranking": rank_rows(rows, size)}
     machine = bench.machine_info()  # after the runs: versions of what was imported (TensorFlow) are known
     machine["cpu_flags_of_note"] = list(capped_flags(cpu_flags_of_note(), level))
+    native = native_level(bench.cpuinfo().get("flags", []))
     document = {
         "schema": SCHEMA,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -186,7 +188,10 @@ def run_suite(config: SuiteConfig, log: Callable[[str], None] = print) -> Dict[s
         "openvino_cpu_capabilities": list(caps),
         "config": config_to_dict(config),
         "cpu_kind": None if level is None else {"kind": level.name, "title": level.title,
-                                                "onednn_cap": level.onednn_cap},
+                                                "onednn_cap": level.onednn_cap, "emulated": True},
+        "measurement": measurement(level and level.name, level and level.title,
+                                   os.environ.get(ISA_CAP_VARIABLE, "").strip(), native and native.name,
+                                   str(machine.get("cpu_model", "?"))),
         "baseline": BASELINE,
         "variants": [dataclasses.asdict(v) for v in variants],
         "peers": [{"name": p.name, "title": p.title, "converter": p.converter,

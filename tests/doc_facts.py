@@ -141,12 +141,14 @@ def render_results() -> str:
     for goal in doc.get("peer_goals", []):
         if tuple(goal["size"]) == (360, 480):
             lines.append(f"| `{goal['variant']}` vs `{goal['peer']}` end to end (360x480) | {goal['value']:.2f}x |")
-    compiled = next((r for r in doc.get("myriad_compile", {}).get("rows", []) if r["variant"] == "ncs2"), None)
-    if compiled and compiled.get("verdict") == "compiled":
-        lines.append(f"| ncs2 export on the MYRIAD X compiler (360x480) | {compiled['stages']['executed']} stages "
-                     f"({compiled['stages']['NCE']} NCE, {compiled['stages']['SHAVE']} SHAVE, "
-                     f"{compiled['stages']['DMA']} DMA), {compiled['traffic_mib']['non_nce']:.0f} MiB non-NCE "
-                     f"traffic per frame |")
+    ranked = latest_results(_ranked)  # the newest compile table, which may be a compile-table-only run
+    compiled = next(r for r in json.loads(ranked.read_text())["myriad_compile"]["rows"] if r["variant"] == "ncs2")
+    predicted, stages = compiled["predicted"], compiled["stages"]
+    lines.append(f"| ncs2 export on a stick, predicted by the MYRIAD X time model (360x480; source: "
+                 f"[{_rel(ranked.with_suffix('.md'))}]({_rel(ranked.with_suffix('.md'))})) | "
+                 f"{predicted['throughput_fps']:.1f} FPS throughput, {predicted['sync_ms']['usb3']:.1f} ms sync over "
+                 f"USB 3; {stages['executed']} stages ({stages['NCE']} NCE, {stages['SHAVE']} SHAVE, "
+                 f"{stages['DMA']} DMA) |")
     return "\n".join(lines) + "\n"
 
 

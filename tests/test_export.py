@@ -311,9 +311,10 @@ def test_full_size_make_export_runs_in_the_ncs2_runtime_stack(camvid, tmp_path):
     # the stick's own compiler built what the stick gets: PReLU as one op, then on the NCE where it sits between convs
     compiled = json.loads((out / "manifest.json").read_text())["myriad_compiler"]
     assert compiled["verdict"] == "compiled" and compiled["compiler"].startswith("OpenVINO 2021.4.2")
-    assert compiled["stages"]["SHAVE"] <= 150 and compiled["stages"]["NCE"] >= 137, compiled["stages"]
+    assert compiled["stages"]["NCE"] >= 137, compiled["stages"]
     # the dilated convolutions on the NCE too (MYRIAD_HW_DILATION), given to the stick again at load (the manifest);
-    # the goal of issue 37: >= 20 FPS predicted in throughput mode (it replaced issue 29's traffic proxy, <= 300 MiB)
+    # the goal of issue 37: >= 20 FPS predicted in throughput mode (it replaced issue 29's proxies, <= 150 SHAVE
+    # stages and <= 300 MiB of non-NCE traffic: the time model weighs them, and prelu_split, which served them, went)
     assert compiled["options"] == {"MYRIAD_HW_DILATION": "YES"}
     assert compiled["predicted"]["throughput_fps"] >= 20, compiled["predicted"]
     # as enet-edge's MYRIAD runner asks: u8 frames in, the logits as the stick's own f16 (widened on the host)

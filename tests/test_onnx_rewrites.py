@@ -112,8 +112,8 @@ def test_split_prelu_leaves_dilated_convolutions_alone(rng):
 
 
 def test_targets_name_only_known_rewrites(tmp_path):
-    assert load_target("ncs2").onnx_rewrites == ("prelu", "prelu_split", "interleave_transpose", "interleave_fold",
-                                                 "unpool_broadcast", "phase_split")
+    assert load_target("ncs2").onnx_rewrites == ("prelu", "interleave_transpose", "interleave_fold",
+                                                 "unpool_broadcast", "phase_split")  # prelu_split: predicted slower
     assert set(load_target("ncs2").onnx_rewrites) <= set(REWRITES)
     text = (tmp_path / "t.toml")
     text.write_text('name = "t"\n[onnx]\nrewrites = ["nope"]\n')

@@ -15,7 +15,9 @@ Optimizer of 2022+ fuses it into one PReLU when it writes ``enet.xml``.
     per-channel PReLU, so the PReLU's SHAVE stage goes and the NCE does twice the first convolution's outputs.
     Equal up to float rounding (the second convolution sums twice the terms): parity-checked, not bit-identical.
     Only where both convolutions run on the NCE: the compiler runs a dilated convolution on SHAVEs (unless
-    ``MYRIAD_HW_DILATION=YES``), where no ReLU fuses and doubled channels only double the SHAVE's traffic.
+    ``MYRIAD_HW_DILATION=YES``), where no ReLU fuses and doubled channels only double the SHAVE's traffic. The ncs2
+    target no longer applies it: the MYRIAD X time model predicts the doubled NCE work slower than the PReLU stages
+    it saves (the compile table's ``prelu-split`` row, docs/ncs2.md).
 
 The phase rewrites (``interleave_transpose``, ``interleave_fold``, ``unpool_broadcast``, ``phase_split``) are in
 :mod:`enet_edge.export.rewrite.phases`.

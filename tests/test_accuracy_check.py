@@ -69,6 +69,7 @@ def test_accuracy_check_scores_like_eval(accuracy_check_bin, ac_exports, camvid,
     theirs = accuracy_check_miou(accuracy_check_bin, directory, camvid, tmp_path)
     ours = evaluate(EvalConfig(model=directory, split="val", data_dir=camvid, progress=False,
                            confusion_path=tmp_path / "confusion.png")).miou
+    print(f"{name}: accuracy_check {100 * theirs:.2f}%, enet-edge eval {100 * ours:.4f}%")
     assert abs(theirs - ours) <= 0.001, f"{name}: accuracy_check {100 * theirs:.2f}%, enet-edge eval {100 * ours:.2f}%"
 
 

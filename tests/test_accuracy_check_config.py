@@ -84,6 +84,10 @@ def test_no_ir_or_an_unknown_output_layout_is_an_error(tmp_path):
     with pytest.raises(ArtifactError, match="layout 'CHWN'"):
         output_reading({"outputs": [{"name": "logits", "shape": [1, 2, 3, 4], "layout": "CHWN"}]})
     assert output_reading({"outputs": [{"name": "logits", "shape": [1, 12, 8, 8], "layout": "NCHW"}]}) == "nchw"
+    nchw_input = json.loads(json.dumps(manifest))
+    nchw_input["artifacts"]["openvino_ir"]["inputs"][0]["layout"] = "NCHW"
+    with pytest.raises(ArtifactError, match="not the NHWC frame"):
+        accuracy_check_config(nchw_input, tmp_path)
 
 
 def test_to_yaml():

@@ -61,6 +61,16 @@ def output_reading(entry: dict) -> str:
                         "NCHW or NHWC logits or a class map: re-export")
 
 
+def _input_name(entry: dict) -> str:
+    """The IR's frame input (``image``), declared NHWC to accuracy_check; :class:`ArtifactError` where the manifest
+    records another layout."""
+    spec = (entry.get("inputs") or [{}])[0]
+    if str(spec.get("layout", "NHWC")).upper() != "NHWC":
+        raise ArtifactError(f"the IR's input {spec.get('name')!r} is {spec.get('layout')}, not the NHWC frame "
+                            "accuracy_check's config declares: re-export")
+    return spec.get("name", "image")
+
+
 def _dataset(manifest: dict, meta_path: Path) -> dict:
     """The dataset section: CamVid's layout under ``-s``, the frames resized to the model, the class map back."""
     classes = from_meta(manifest)
@@ -95,7 +105,7 @@ def accuracy_check_config(manifest: dict, location: Path) -> dict:
     launcher = {"framework": "openvino", "device": "CPU",
                 "device_config": {"CPU": {"INFERENCE_PRECISION_HINT": "f32"}},
                 "model": entry["file"], "weights": entry.get("weights_file", Path(entry["file"]).stem + ".bin"),
-                "adapter": adapter, "inputs": [{"name": "image", "type": "INPUT", "layout": "NHWC"}]}
+                "adapter": adapter, "inputs": [{"name": _input_name(entry), "type": "INPUT", "layout": "NHWC"}]}
     body = {"launchers": [launcher], "datasets": [_dataset(manifest, Path(location) / AC_META)]}
     name = f"enet-edge-{manifest.get('target', 'export')}"
     if reading != "nchw":

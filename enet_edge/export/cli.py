@@ -75,8 +75,8 @@ def summarize_export(manifest: dict, out_dir, seconds: float) -> str:
     for kind, title, how in rows:
         result = manifest["parity"]["results"].get(kind)
         if result:
-            lines.append(f"  {title:<16} {how:>9}  argmax agreement {100 * result['argmax_agreement']:.3f}%  "
-                         f"max|diff|/max|ref| {result['max_abs_rel']:.1e}")
+            diff = "class map" if result["max_abs_rel"] is None else f"max|diff|/max|ref| {result['max_abs_rel']:.1e}"
+            lines.append(f"  {title:<16} {how:>9}  argmax agreement {100 * result['argmax_agreement']:.3f}%  {diff}")
         elif "skipped" in ran_on.get(kind, {}):
             lines.append(f"  {title:<16} not run: {ran_on[kind]['skipped']}")
     for kind, check in manifest["checks"].items():

@@ -18,11 +18,15 @@ Output directory (default ``build/<target>/``):
   enet.xml/.bin    OpenVINO IR, uint8 BGR NHWC input [targets with an openvino_ir artifact]
   manifest.json    tool versions, I/O specs, classes and palette, sha256, op inventories, checks, parity
   report.md        the same for people (:mod:`enet_edge.export.report`)
+  accuracy-check.yml, accuracy-check-meta.json [, enet_edge_accuracy_check.py]
+                   Intel's accuracy_check on the IR [targets with an openvino_ir artifact]
+                   (:mod:`enet_edge.export.accuracy_check`)
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -41,6 +45,7 @@ from enet_edge.model.weights import get_weights, read_weights, set_weights
 from enet_edge.resources import DEFAULT_WEIGHTS
 from enet_edge.runtime.adapters.tensorflow import write_graph_def
 from enet_edge.runtime.precision import MODEL_PRECISION_KEY
+from enet_edge.export.accuracy_check import write_accuracy_check
 from enet_edge.export.convert.onnx_ir import append_class_map_to_ir, model_info, to_onnx, to_openvino
 from enet_edge.export.convert.freeze import freeze_model, unknown_shapes
 from enet_edge.export.checks.gates import check_graph, graph_from_graph_def, raise_on_violations, read_graph, ruleset_for
@@ -228,7 +233,8 @@ def myriad_compile_stage(ctx: ExportContext) -> None:
 
 
 def write_stage(ctx: ExportContext) -> None:
-    """Write ``manifest.json`` and ``report.md`` beside the finished artifacts."""
+    """Write ``manifest.json`` and ``report.md`` beside the finished artifacts, and (an IR) Intel's accuracy_check
+    config naming the directory the export is renamed to (:func:`write_accuracy_check`)."""
     ctx.manifest = build_manifest(ctx.target, ctx.config, ctx.classes, ctx.weights_info, ctx.tmp, ctx.inventories,
                                   ctx.reports, ctx.parity, ctx.ran_on, ctx.parity_inputs.names, ctx.quantization, ctx.parameters)
     if ctx.parity_inputs.note:
@@ -239,6 +245,8 @@ def write_stage(ctx: ExportContext) -> None:
         ctx.manifest["parity"]["fp16_range"] = ctx.fp16_range
     (ctx.tmp / "manifest.json").write_text(json.dumps(ctx.manifest, indent=2) + "\n")
     (ctx.tmp / "report.md").write_text(render_report(ctx.manifest))
+    if "openvino_ir" in ctx.manifest["artifacts"]:
+        write_accuracy_check(ctx.tmp, os.path.abspath(ctx.request.out_dir), ctx.manifest)
 
 
 @dataclass(frozen=True)

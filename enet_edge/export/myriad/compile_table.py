@@ -82,6 +82,12 @@ COMPILE_VARIANTS: Tuple[CompileVariant, ...] = (
     CompileVariant("prelu-split", "ncs2 + prelu_split",
                    rewrites=("prelu", "prelu_split", "interleave_transpose", "interleave_fold", "unpool_broadcast",
                              "phase_split")),
+    CompileVariant("no-interleave-fold", "ncs2 without interleave_fold",
+                   rewrites=("prelu", "interleave_transpose", "unpool_broadcast", "phase_split")),
+    CompileVariant("no-unpool-broadcast", "ncs2 without unpool_broadcast",
+                   rewrites=("prelu", "interleave_transpose", "interleave_fold", "phase_split")),
+    CompileVariant("no-interleave", "ncs2 without interleave_transpose (nor interleave_fold, which folds into it)",
+                   rewrites=("prelu", "unpool_broadcast", "phase_split")),
     CompileVariant("ncs2-before", "the ncs2 graph before the time model chose (prelu_split, MYRIAD_HW_DILATION=NO)",
                    rewrites=("prelu", "prelu_split", "interleave_transpose", "interleave_fold", "unpool_broadcast",
                              "phase_split"), options=(("MYRIAD_HW_DILATION", "NO"),)),
@@ -96,7 +102,9 @@ COMPILE_VARIANTS: Tuple[CompileVariant, ...] = (
     CompileVariant("initial-sum", "realization initial=sum", realization=(("initial", "sum"),)),
     CompileVariant("size-256x352", "input 256x352 (export --height 256 --width 352)", size=(256, 352)),
 )
-"""The rows of ``make bench``'s compile table: the ncs2 export, the steps that led to it, and the alternatives."""
+"""The rows of ``make bench``'s compile table: the ncs2 export, the steps that led to it (each rewrite added in turn),
+the ncs2 export less one rewrite or plus ``prelu_split``, the graph shipped before the time model, and the other
+choices (output precision and type, compiler option, realizations, input size)."""
 
 
 def code_digest() -> str:

@@ -258,11 +258,13 @@ def render_compile_ranking() -> str:
     def shave_conv(row):
         return next((t for t in row["predicted"]["top_stage_types"] if t["type"] == "SHAVE Conv"), None)
 
-    def break_even(with_conv, without) -> float:
-        """shave_gmacs (GMAC/s) at and above which ``with_conv`` (SHAVE convolutions) computes faster than ``without``."""
-        conv = shave_conv(with_conv)
-        rest, other = with_conv["predicted"]["compute_ms"] - conv["ms"], without["predicted"]["compute_ms"]
-        return conv["ms"] * g / (other - rest) if other > rest else float("inf")
+    def break_even(more, fewer) -> float:
+        """shave_gmacs (GMAC/s) at and above which ``more`` (more SHAVE convolution time at ``g``) computes faster than
+        ``fewer``: both rows' SHAVE convolutions scale as g / shave_gmacs, the rest of their time stays."""
+        c_more, c_fewer = (shave_conv(r)["ms"] if shave_conv(r) else 0.0 for r in (more, fewer))
+        rest_more = more["predicted"]["compute_ms"] - c_more
+        rest_fewer = fewer["predicted"]["compute_ms"] - c_fewer
+        return (c_more - c_fewer) * g / (rest_fewer - rest_more) if rest_fewer > rest_more else float("inf")
 
     if first and first != "ncs2" and shave_conv(rows["ncs2"]):
         conv = shave_conv(rows["ncs2"])

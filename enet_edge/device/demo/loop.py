@@ -4,12 +4,15 @@ loop (:class:`FrameLoop`): capture -> inference (in order, ``nireq`` frames in f
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -18,12 +21,19 @@ from enet_edge.device.demo.render import Renderer
 from enet_edge.device.demo.sources import FrameSink, FrameSource, open_sink, open_source
 from enet_edge.device.demo.stats import DemoSummary, StageStats
 from enet_edge.device.demo.window import Display, ViewState, handle_key, quiet_cv2
-from enet_edge.errors import ArtifactError, DeviceError, InputError, Terminated
+from enet_edge.device.demo.serve import FrameServer, parse_serve
+from enet_edge.errors import ArtifactError, DeviceError, DeviceLost, InputError, SourceLost, Terminated
 from enet_edge.fileio import atomic_write_text, check_output_dir, check_output_file
 from enet_edge.progress import format_ms
 from enet_edge.resources import PACKAGE_DIR
+from enet_edge.runtime.adapters.base import first_line
 
 HudLine = Tuple[str, str, Tuple[int, int, int]]
+DEVICE_FAULTS = (DeviceError, RuntimeError)
+"""What an inference raises when the device fails: the OpenVINO adapters' :class:`DeviceError` (a stick that
+reset or was unplugged), or a runtime's own RuntimeError."""
+REOPEN_FAULTS = (DeviceError, ArtifactError, RuntimeError, OSError)
+"""What reopening the model may raise while the device is still away (counted as one more attempt)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -109,6 +119,8 @@ class DemoSession:
     nireq: int
     display: Optional[Display] = None
     sink: Optional[FrameSink] = None
+    server: Optional[FrameServer] = None
+    log: Callable[[str], None] = field(default=lambda message: print(message, file=sys.stderr), repr=False)
 
     @property
     def untrained(self) -> bool:
@@ -121,7 +133,8 @@ def run_demo(config: DemoConfig, log: Optional[Callable[[str], None]] = None) ->
 
     Raises :class:`EnetEdgeError` subclasses (one-line messages) for a missing camera, an
     unreadable video, an empty folder, a missing model or a window requested without a GUI.
-    Ctrl-C stops the run cleanly (the output is finalized and the summary returned).
+    Ctrl-C, SIGTERM, and a camera or device lost for good (``stopped_by`` ``camera-lost`` / ``device-lost``,
+    ``error`` set) stop the run cleanly: the output is finalized, the JSON written and the summary returned.
     """
     log = log or (lambda message: print(message, file=sys.stderr))
     quiet_cv2()
@@ -129,33 +142,58 @@ def run_demo(config: DemoConfig, log: Optional[Callable[[str], None]] = None) ->
         raise ArtifactError(f"model {config.model} does not exist; give an export directory or an .xml/.onnx/.pb file")
     check_outputs(config)
     display = Display() if config.show else None
-    source = sink = segmenter = None
+    source = sink = segmenter = server = session = None
     finished = False
     try:
         source = open_source(config.source)
         segmenter, artifact, device, nireq = open_model(config, log)
-        session = DemoSession(config, source, segmenter, artifact, device, nireq, display)
+        session = DemoSession(config, source, segmenter, artifact, device, nireq, display, log=log)
         log(f"demo: {source.description} -> {artifact.path} ({artifact.backend} on {device}, precision "
             f"{_precision_label(segmenter)}, nireq {nireq})"
             + ("; UNTRAINED weights" if session.untrained else ""))
+        if config.serve is not None:
+            server = session.server = FrameServer(*parse_serve(config.serve), segmenter.classes,
+                                                  segmenter.palette_bgr, title=f"enet-edge demo: {source.description}")
+            log(f"demo: serving {server.url} (live overlay; /stats: JSON)")
         fps_out = config.output_fps or source.fps or DEFAULT_OUTPUT_FPS
         sink = session.sink = open_sink(config.output, fps_out) if config.output else None
         summary = FrameLoop(session).run()
-        if sink is not None:
-            sink.close()  # finalized (also after Ctrl-C: the frames shown so far)
-        finished = True
-        if config.json_path:
-            atomic_write_text(config.json_path, json.dumps(summary.to_dict(), indent=2) + "\n", "--json")
+        with signals_deferred():  # a SIGTERM now waits until the output and the JSON are whole
+            if sink is not None:
+                sink.close()  # finalized (also after Ctrl-C, SIGTERM or a lost device: the frames shown so far)
+            finished = True
+            if config.json_path:
+                atomic_write_text(config.json_path, json.dumps(summary.to_dict(), indent=2) + "\n", "--json")
         return summary
     finally:
         if sink is not None and not finished:
             sink.abort()  # a failed run leaves no half-written output
-        if segmenter is not None:
-            segmenter.adapter.close()
+        if server is not None:
+            server.stop()
+        current = session.segmenter if session is not None else segmenter  # the reopened one after a fault
+        if current is not None:
+            with contextlib.suppress(*DEVICE_FAULTS):
+                current.adapter.close()
         if source is not None:
             source.close()
         if display is not None:
             display.close()
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """While inside, SIGINT and SIGTERM wait (blocked, then delivered on exit): the outputs are finalized whole.
+
+    Main thread on POSIX only; elsewhere a no-op."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def check_outputs(config: DemoConfig) -> None:
@@ -185,11 +223,151 @@ class FrameLoop:
         self.renderer = Renderer(segmenter.classes, segmenter.palette_bgr, config.alpha, config.legend)
         self.view = ViewState(mode=config.mode)
         self.pipeline = AsyncPipeline(segmenter) if session.nireq > 1 else None
-        self.header = (f"{session.device} {session.artifact.backend} {segmenter.adapter.precision}"
-                       + (f" x{session.nireq}" if session.nireq > 1 else ""))
         self.captured = self.emitted = self.next_index = 0
         self.in_order = True
         self.shown: Optional[Tuple[np.ndarray, np.ndarray]] = None  # last (frame, class map): re-rendered while paused
+        self.faults: Dict[str, int] = {"camera": 0, "device": 0}
+        self.recovered: Dict[str, int] = {"camera": 0, "device": 0}
+        self.fallback_used: Optional[str] = None
+        self.model_open = True
+        self._device_attempts = 0  # reopen attempts of the current device fault (0: none under way)
+        self._set_header()
+
+    def _set_header(self) -> None:
+        s = self.session
+        self.header = (f"{s.device} {s.artifact.backend} {s.segmenter.adapter.precision}"
+                       + (f" x{s.nireq}" if s.nireq > 1 else ""))
+        self.precision = _precision_label(s.segmenter)
+
+    def live_stats(self, state: str = "running") -> Dict[str, Any]:
+        """The figures ``/stats`` serves (JSON-able): frames, rolling FPS and per-stage ms, device, faults."""
+        s = self.session
+        fps = self.stats.fps()
+        stages = {STAGE_LABELS[st]: (None if ms is None else round(ms, 2))
+                  for st, ms in ((st, self.stats.recent_ms(st)) for st in STAGES)}
+        return {"state": state, "frames": self.emitted, "captured": self.captured,
+                "fps": None if fps is None else round(fps, 2), "stages_ms": stages, "device": s.device,
+                "backend": s.artifact.backend, "precision": self.precision, "nireq": s.nireq,
+                "source": s.source.description, "mode": self.view.mode, "faults": dict(self.faults),
+                "recovered": dict(self.recovered), "fallback_device": self.fallback_used}
+
+    def _state(self, state: str) -> None:
+        if self.session.server is not None:
+            self.session.server.set_state(state)
+
+    def _backoff(self, attempt: int) -> float:
+        first, longest = self.session.config.retry_backoff
+        return float(min(longest, first * 2 ** max(0, attempt - 1)))
+
+    # -- faults -------------------------------------------------------------------------------
+
+    def reconnect_source(self) -> Tuple[np.ndarray, int]:
+        """A live camera that failed a read: reopen it with backoff until a frame comes (returned with the ns its
+        read took) or ``camera_timeout`` passes (:class:`SourceLost`)."""
+        s = self.session
+        source, timeout = s.source, s.config.camera_timeout
+        self.faults["camera"] += 1
+        s.log(f"demo: {source.description} delivered no frame after {self.captured} frame(s); reopening it "
+              f"(camera fault {self.faults['camera']}, for up to {timeout:g} s)")
+        self._state("camera lost: reopening")
+        started, attempt = time.monotonic(), 0
+        while True:
+            attempt += 1
+            left = timeout - (time.monotonic() - started)
+            time.sleep(max(0.0, min(self._backoff(attempt), left)))
+            if source.reopen():
+                t0 = time.perf_counter_ns()
+                frame = source.read()
+                if frame is not None:
+                    self.recovered["camera"] += 1
+                    s.log(f"demo: {source.description} is back after {time.monotonic() - started:.1f} s "
+                          f"({attempt} attempt(s))")
+                    self._state("running")
+                    return frame, time.perf_counter_ns() - t0
+            if time.monotonic() - started >= timeout:
+                raise SourceLost(f"{source.description} lost: no frame for {timeout:g} s after {self.captured} "
+                                 f"frame(s) ({attempt} reopen attempt(s)); check its cable and power and that no "
+                                 f"other program holds it, or raise --camera-timeout")
+
+    def device_fault(self, exc: BaseException) -> None:
+        """An inference failed: close the model, reopen it on the same device with backoff (the fallback device
+        once ``device_retries`` attempts are spent); :class:`DeviceLost` when none is left. Returns once a model is
+        open again: the caller infers the same frame(s) again."""
+        s = self.session
+        config = s.config
+        if self._device_attempts == 0:
+            self.faults["device"] += 1
+            s.log(f"demo: device fault on {s.device} after {self.emitted} frame(s): {first_line(exc)}; reopening "
+                  f"the model (device fault {self.faults['device']})")
+            self._state("device fault: reopening")
+        self._close_model()
+        last = exc
+        while True:
+            self._device_attempts += 1
+            if self._device_attempts > config.device_retries:
+                if config.fallback_device and self.fallback_used is None:
+                    self.fallback_used = config.fallback_device
+                    s.log(f"demo: {s.device} did not come back after {config.device_retries} reopen attempt(s); "
+                          f"going on with --fallback-device {config.fallback_device}")
+                    s.device = config.fallback_device
+                    self._device_attempts = 0
+                    continue
+                tried = s.device if self.fallback_used is None else f"{s.device} (the fallback)"
+                raise DeviceLost(f"device {tried} lost after {self.emitted} frame(s): inference still failed after "
+                                 f"{config.device_retries} reopen attempt(s) ({first_line(last)}); check the stick "
+                                 f"(replug it, a powered USB hub), raise --device-retries or name a --fallback-device")
+            time.sleep(self._backoff(self._device_attempts))
+            try:
+                segmenter, _, _, _ = open_model(replace(config, device=s.device), s.log)
+            except REOPEN_FAULTS as reopen_error:
+                last = reopen_error
+                continue
+            s.segmenter = segmenter
+            self.model_open = True
+            if self.pipeline is not None:
+                from enet_edge.runtime.segmenter import AsyncPipeline
+
+                self.pipeline = AsyncPipeline(segmenter)
+            self._set_header()
+            return
+
+    def _close_model(self) -> None:
+        if self.model_open:
+            self.model_open = False
+            with contextlib.suppress(*DEVICE_FAULTS):  # a stick that is gone may fail its close too
+                self.session.segmenter.adapter.close()
+
+    def _infer(self, frame: np.ndarray):
+        """One frame through the model, reopening it after device faults (:meth:`device_fault`)."""
+        while True:
+            try:
+                return self.session.segmenter.infer(frame)
+            except DEVICE_FAULTS as exc:
+                self.device_fault(exc)
+
+    def _submit(self, queue: List[Any]) -> List[Any]:
+        """Submit ``queue`` (userdata tuples, in capture order) to the pipeline; after a device fault, the frames
+        still in flight and the rest of the queue go to the reopened model, in order. Results ready so far."""
+        out, queue = [], list(queue)
+        while queue:
+            try:
+                out.extend(self.pipeline.submit(queue[0][1], queue[0]))
+                queue.pop(0)
+            except DEVICE_FAULTS as exc:
+                lost = self.pipeline.unfinished()
+                self.device_fault(exc)
+                queue = sorted({ud[0]: ud for ud in lost + queue}.values(), key=lambda ud: ud[0])
+        return out
+
+    def _drain(self) -> List[Any]:
+        out: List[Any] = []
+        while True:
+            try:
+                return out + self.pipeline.drain()
+            except DEVICE_FAULTS as exc:
+                lost = self.pipeline.unfinished()
+                self.device_fault(exc)
+                out += self._submit(lost)
 
     # -- view ---------------------------------------------------------------------------------
 
@@ -236,6 +414,8 @@ class FrameLoop:
         if frame is None and loop and self.captured > 0 and source.rewind():
             t0 = time.perf_counter_ns()
             frame = source.read()
+        if frame is None and source.live and self.captured > 0:  # a camera that failed: a fault, not the end
+            return self.reconnect_source()
         return frame, time.perf_counter_ns() - t0
 
     def emit(self, userdata: Tuple[int, np.ndarray, int], seg) -> None:
@@ -258,6 +438,13 @@ class FrameLoop:
         self.stats.frame_out(t1)
         self.shown = (frame, seg.frame_class_map)
         self.emitted += 1
+        if self._device_attempts:  # the first frame after a device fault
+            self.recovered["device"] += 1
+            self.session.log(f"demo: {self.session.device} is back: frames go on ({self._device_attempts} reopen "
+                             f"attempt(s))")
+            self._device_attempts = 0
+        if self.session.server is not None:
+            self.session.server.publish(image, self.live_stats())
         self.poll_keys()
 
     def step(self, frame: np.ndarray, capture_ns: int) -> None:
@@ -265,16 +452,16 @@ class FrameLoop:
         userdata = (self.captured, frame, capture_ns)
         self.captured += 1
         if self.pipeline is not None:
-            results = self.pipeline.submit(frame, userdata)
+            results = self._submit([userdata])
         else:
-            results = [(userdata, self.session.segmenter.infer(frame))]
+            results = [(userdata, self._infer(frame))]
         for ud, seg in results:
             if not self.view.quit:
                 self.emit(ud, seg)
 
     def run(self) -> DemoSummary:
         limit, display = self.session.config.limit, self.session.display
-        stopped_by = "end"
+        stopped_by, error = "end", None
         started = time.perf_counter_ns()
         try:
             while not self.view.quit:
@@ -290,15 +477,21 @@ class FrameLoop:
                 self.step(frame, capture_ns)
             if self.view.quit:
                 stopped_by = "window" if display is not None and display.closed() else "key"
+            if self.pipeline is not None:
+                for ud, seg in self._drain():
+                    if stopped_by in ("end", "limit"):
+                        self.emit(ud, seg)
         except KeyboardInterrupt as exc:
             stopped_by = "terminated" if isinstance(exc, Terminated) else "interrupt"
-        if self.pipeline is not None:
-            for ud, seg in self.pipeline.drain():
-                if stopped_by in ("end", "limit"):
-                    self.emit(ud, seg)
-        return self.summary(stopped_by, (time.perf_counter_ns() - started) / 1e9)
+        except (SourceLost, DeviceLost) as exc:
+            stopped_by, error = ("camera-lost" if isinstance(exc, SourceLost) else "device-lost"), str(exc)
+        if self.pipeline is not None and self.model_open and stopped_by not in ("end", "limit", "key", "window"):
+            with contextlib.suppress(*DEVICE_FAULTS):
+                self.pipeline.drain()  # let the requests in flight end before the model is closed; not shown
+        self._state(stopped_by)
+        return self.summary(stopped_by, (time.perf_counter_ns() - started) / 1e9, error)
 
-    def summary(self, stopped_by: str, elapsed: float) -> DemoSummary:
+    def summary(self, stopped_by: str, elapsed: float, error: Optional[str] = None) -> DemoSummary:
         s = self.session
         warnings = [] if self.in_order else ["frames came out of capture order"]
         return DemoSummary(
@@ -307,4 +500,5 @@ class FrameLoop:
             source=s.source.description, model=str(s.artifact.path), backend=s.artifact.backend, device=s.device,
             nireq=s.nireq, precision=_precision_label(s.segmenter), output=s.config.output,
             output_size=s.sink.size if s.sink is not None else None, in_order=self.in_order,
-            stopped_by=stopped_by, warnings=tuple(warnings))
+            stopped_by=stopped_by, warnings=tuple(warnings), faults=dict(self.faults), recovered=dict(self.recovered),
+            fallback_device=self.fallback_used, error=error, served=s.server.url if s.server is not None else None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Deque, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -70,8 +70,19 @@ class DemoSummary:
     output: Optional[str] = None
     output_size: Optional[Tuple[int, int]] = None  # (width, height) of the rendered frames
     in_order: bool = True
-    stopped_by: str = "end"  # "end" of the source, "limit", "key", "window", "interrupt" (Ctrl-C) or "terminated"
+    stopped_by: str = "end"  # "end" of the source, "limit", "key", "window", "interrupt" (Ctrl-C), "terminated",
+    # "camera-lost" (--camera-timeout spent) or "device-lost" (--device-retries spent, no fallback left)
     warnings: Tuple[str, ...] = ()
+    faults: Dict[str, int] = field(default_factory=dict)  # {"camera": n, "device": n}: fault events seen
+    recovered: Dict[str, int] = field(default_factory=dict)  # of those, the ones frames came back after
+    fallback_device: Optional[str] = None  # the --fallback-device the run went on with, if it had to
+    error: Optional[str] = None  # the one line of a camera-lost / device-lost end
+    served: Optional[str] = None  # the --serve URL
+
+    @property
+    def clean(self) -> bool:
+        """Ended by the source, the limit, a key or the window (not a signal, not a lost camera or device)."""
+        return self.stopped_by in ("end", "limit", "key", "window")
 
     def to_dict(self) -> Dict[str, Any]:
         data = asdict(self)
@@ -91,6 +102,13 @@ class DemoSummary:
         if self.output:
             w, h = self.output_size or (0, 0)
             lines.append(f"  output: {self.output} ({w}x{h})")
+        if any(self.faults.values()):
+            lines.append("  faults: " + ", ".join(f"{kind} {n} ({self.recovered.get(kind, 0)} recovered)"
+                                                  for kind, n in sorted(self.faults.items())))
+        if self.fallback_device:
+            lines.append(f"  fell back to {self.fallback_device}")
+        if self.served:
+            lines.append(f"  served: {self.served}")
         lines.extend(f"  note: {w}" for w in self.warnings)
         return "\n".join(lines)
 

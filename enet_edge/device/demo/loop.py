@@ -10,96 +10,26 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from enet_edge.device.demo.config import DEFAULT_MODELS, DEFAULT_OUTPUT_FPS, STAGE_LABELS, STAGES, DemoConfig, output_kind
+from enet_edge.device.demo.config import DEFAULT_OUTPUT_FPS, STAGE_LABELS, STAGES, DemoConfig, output_kind
+from enet_edge.device.demo.faults import DEVICE_FAULTS, Recovery
+from enet_edge.device.demo.model import default_model, open_model, precision_label
 from enet_edge.device.demo.render import Renderer
+from enet_edge.device.demo.serve import FrameServer, parse_serve
 from enet_edge.device.demo.sources import FrameSink, FrameSource, open_sink, open_source
 from enet_edge.device.demo.stats import DemoSummary, StageStats
 from enet_edge.device.demo.window import Display, ViewState, handle_key, quiet_cv2
-from enet_edge.device.demo.serve import FrameServer, parse_serve
-from enet_edge.errors import ArtifactError, DeviceError, DeviceLost, InputError, SourceLost, Terminated
+from enet_edge.errors import ArtifactError, DeviceLost, InputError, SourceLost, Terminated
 from enet_edge.fileio import atomic_write_text, check_output_dir, check_output_file
 from enet_edge.progress import format_ms
-from enet_edge.resources import PACKAGE_DIR
-from enet_edge.runtime.adapters.base import first_line
 
 HudLine = Tuple[str, str, Tuple[int, int, int]]
-DEVICE_FAULTS = (DeviceError, RuntimeError)
-"""What an inference raises when the device fails: the OpenVINO adapters' :class:`DeviceError` (a stick that
-reset or was unplugged), or a runtime's own RuntimeError."""
-REOPEN_FAULTS = (DeviceError, ArtifactError, RuntimeError, OSError)
-"""What reopening the model may raise while the device is still away (counted as one more attempt)."""
-
-
-# --------------------------------------------------------------------------------------------
-# Model
-# --------------------------------------------------------------------------------------------
-
-
-def default_model() -> Path:
-    """First of :data:`DEFAULT_MODELS` holding a manifest, in the working directory then the repository."""
-    roots = [Path.cwd(), PACKAGE_DIR.parent]
-    for rel in DEFAULT_MODELS:
-        for root in roots:
-            if (root / rel / "manifest.json").is_file():
-                return root / rel
-    raise ArtifactError(f"no model given and none of {', '.join(DEFAULT_MODELS)} holds an export; run "
-                        f"`enet-edge export --target ncs2` (or --target cpu) or pass --model PATH")
-
-
-def _pick_device(artifact, requested: Optional[str]) -> str:
-    """``requested``, else MYRIAD for an NCS export where a stick is plugged in and the backend runs there, else CPU."""
-    from enet_edge.runtime.backends import backend
-
-    if requested:
-        return requested
-    if not backend(artifact.backend).runs_on("MYRIAD"):
-        return "CPU"
-    target = (artifact.manifest or {}).get("target", "")
-    if str(target).startswith("ncs"):
-        from enet_edge.runtime.adapters import openvino_devices
-
-        try:
-            if any(d.startswith("MYRIAD") for d in openvino_devices()):
-                return "MYRIAD"
-        except (DeviceError, RuntimeError):
-            return "CPU"
-    return "CPU"
-
-
-def open_model(config: DemoConfig, log: Callable[[str], None]):
-    """Resolve and open the model: (Segmenter, artifact, device, effective nireq)."""
-    from enet_edge.runtime.adapters import open_adapter
-    from enet_edge.runtime.backends import TABLE, RunRequest, adapter_options, backend
-    from enet_edge.runtime.manifest import resolve_artifact
-    from enet_edge.runtime.segmenter import Segmenter
-
-    path = Path(config.model) if config.model else default_model()
-    artifact = resolve_artifact(path, config.backend)
-    device = _pick_device(artifact, config.device)
-    nireq = config.nireq
-    if nireq > 1 and not backend(artifact.backend).async_queue:
-        queued = " or ".join(row.name for row in TABLE if row.async_queue)
-        log(f"note: --nireq {nireq} needs the {queued} backend; {artifact.backend} runs frames one at a time")
-        nireq = 1
-    options = adapter_options(artifact.backend, RunRequest(precision=config.precision, nireq=nireq, hint=config.hint))
-    adapter = open_adapter(artifact.path, backend=artifact.backend, device=device, **options)
-    try:
-        segmenter = Segmenter.for_artifact(adapter, artifact)  # the model's classes (CamVid's by default)
-    except BaseException:
-        adapter.close()
-        raise
-    return segmenter, artifact, device, nireq
-
-
-def _precision_label(segmenter) -> str:
-    run = segmenter.adapter.precision_run
-    return run.label if run is not None else segmenter.adapter.precision
+__all__ = ["DemoSession", "FrameLoop", "check_outputs", "default_model", "open_model", "run_demo", "signals_deferred"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -149,7 +79,7 @@ def run_demo(config: DemoConfig, log: Optional[Callable[[str], None]] = None) ->
         segmenter, artifact, device, nireq = open_model(config, log)
         session = DemoSession(config, source, segmenter, artifact, device, nireq, display, log=log)
         log(f"demo: {source.description} -> {artifact.path} ({artifact.backend} on {device}, precision "
-            f"{_precision_label(segmenter)}, nireq {nireq})"
+            f"{precision_label(segmenter)}, nireq {nireq})"
             + ("; UNTRAINED weights" if session.untrained else ""))
         if config.serve is not None:
             server = session.server = FrameServer(*parse_serve(config.serve), segmenter.classes,
@@ -207,7 +137,7 @@ def check_outputs(config: DemoConfig) -> None:
         check_output_file(config.json_path, "--json")
 
 
-class FrameLoop:
+class FrameLoop(Recovery):
     """The frame loop of one :class:`DemoSession`: frames leave in capture order, keys act between frames.
 
     ``run()`` reads until the source ends, ``config.limit`` frames were captured, a key or the window
@@ -237,7 +167,7 @@ class FrameLoop:
         s = self.session
         self.header = (f"{s.device} {s.artifact.backend} {s.segmenter.adapter.precision}"
                        + (f" x{s.nireq}" if s.nireq > 1 else ""))
-        self.precision = _precision_label(s.segmenter)
+        self.precision = precision_label(s.segmenter)
 
     def live_stats(self, state: str = "running") -> Dict[str, Any]:
         """The figures ``/stats`` serves (JSON-able): frames, rolling FPS and per-stage ms, device, faults."""
@@ -250,127 +180,6 @@ class FrameLoop:
                 "backend": s.artifact.backend, "precision": self.precision, "nireq": s.nireq,
                 "source": s.source.description, "mode": self.view.mode, "faults": dict(self.faults),
                 "recovered": dict(self.recovered), "fallback_device": self.fallback_used}
-
-    def _state(self, state: str) -> None:
-        if self.session.server is not None:
-            self.session.server.set_state(state)
-
-    def _backoff(self, attempt: int) -> float:
-        first, longest = self.session.config.retry_backoff
-        return float(min(longest, first * 2 ** max(0, attempt - 1)))
-
-    # -- faults -------------------------------------------------------------------------------
-
-    def reconnect_source(self) -> Tuple[np.ndarray, int]:
-        """A live camera that failed a read: reopen it with backoff until a frame comes (returned with the ns its
-        read took) or ``camera_timeout`` passes (:class:`SourceLost`)."""
-        s = self.session
-        source, timeout = s.source, s.config.camera_timeout
-        self.faults["camera"] += 1
-        s.log(f"demo: {source.description} delivered no frame after {self.captured} frame(s); reopening it "
-              f"(camera fault {self.faults['camera']}, for up to {timeout:g} s)")
-        self._state("camera lost: reopening")
-        started, attempt = time.monotonic(), 0
-        while True:
-            attempt += 1
-            left = timeout - (time.monotonic() - started)
-            time.sleep(max(0.0, min(self._backoff(attempt), left)))
-            if source.reopen():
-                t0 = time.perf_counter_ns()
-                frame = source.read()
-                if frame is not None:
-                    self.recovered["camera"] += 1
-                    s.log(f"demo: {source.description} is back after {time.monotonic() - started:.1f} s "
-                          f"({attempt} attempt(s))")
-                    self._state("running")
-                    return frame, time.perf_counter_ns() - t0
-            if time.monotonic() - started >= timeout:
-                raise SourceLost(f"{source.description} lost: no frame for {timeout:g} s after {self.captured} "
-                                 f"frame(s) ({attempt} reopen attempt(s)); check its cable and power and that no "
-                                 f"other program holds it, or raise --camera-timeout")
-
-    def device_fault(self, exc: BaseException) -> None:
-        """An inference failed: close the model, reopen it on the same device with backoff (the fallback device
-        once ``device_retries`` attempts are spent); :class:`DeviceLost` when none is left. Returns once a model is
-        open again: the caller infers the same frame(s) again."""
-        s = self.session
-        config = s.config
-        if self._device_attempts == 0:
-            self.faults["device"] += 1
-            s.log(f"demo: device fault on {s.device} after {self.emitted} frame(s): {first_line(exc)}; reopening "
-                  f"the model (device fault {self.faults['device']})")
-            self._state("device fault: reopening")
-        self._close_model()
-        last = exc
-        while True:
-            self._device_attempts += 1
-            if self._device_attempts > config.device_retries:
-                if config.fallback_device and self.fallback_used is None:
-                    self.fallback_used = config.fallback_device
-                    s.log(f"demo: {s.device} did not come back after {config.device_retries} reopen attempt(s); "
-                          f"going on with --fallback-device {config.fallback_device}")
-                    s.device = config.fallback_device
-                    self._device_attempts = 0
-                    continue
-                tried = s.device if self.fallback_used is None else f"{s.device} (the fallback)"
-                raise DeviceLost(f"device {tried} lost after {self.emitted} frame(s): inference still failed after "
-                                 f"{config.device_retries} reopen attempt(s) ({first_line(last)}); check the stick "
-                                 f"(replug it, a powered USB hub), raise --device-retries or name a --fallback-device")
-            time.sleep(self._backoff(self._device_attempts))
-            try:
-                segmenter, _, _, _ = open_model(replace(config, device=s.device), s.log)
-            except REOPEN_FAULTS as reopen_error:
-                last = reopen_error
-                continue
-            s.segmenter = segmenter
-            self.model_open = True
-            if self.pipeline is not None:
-                from enet_edge.runtime.segmenter import AsyncPipeline
-
-                self.pipeline = AsyncPipeline(segmenter)
-            self._set_header()
-            return
-
-    def _close_model(self) -> None:
-        if self.model_open:
-            self.model_open = False
-            with contextlib.suppress(*DEVICE_FAULTS):  # a stick that is gone may fail its close too
-                self.session.segmenter.adapter.close()
-
-    def _infer(self, frame: np.ndarray):
-        """One frame through the model, reopening it after device faults (:meth:`device_fault`)."""
-        while True:
-            try:
-                return self.session.segmenter.infer(frame)
-            except DEVICE_FAULTS as exc:
-                self.device_fault(exc)
-
-    def _submit(self, queue: List[Any]) -> List[Any]:
-        """Submit ``queue`` (userdata tuples, in capture order) to the pipeline; after a device fault, the frames
-        still in flight and the rest of the queue go to the reopened model, in order. Results ready so far."""
-        out, queue = [], list(queue)
-        while queue:
-            try:
-                out.extend(self.pipeline.submit(queue[0][1], queue[0]))
-                queue.pop(0)
-            except DEVICE_FAULTS as exc:
-                lost = self.pipeline.unfinished()
-                self.device_fault(exc)
-                queue = sorted({ud[0]: ud for ud in lost + queue}.values(), key=lambda ud: ud[0])
-        return out
-
-    def _drain(self) -> List[Any]:
-        out: List[Any] = []
-        while True:
-            try:
-                return out + self.pipeline.drain()
-            except DEVICE_FAULTS as exc:
-                lost = self.pipeline.unfinished()
-                self.device_fault(exc)
-                out += self._submit(lost)
-
-    # -- view ---------------------------------------------------------------------------------
-
     def hud_lines(self) -> List[HudLine]:
         if not self.session.config.hud:
             return []
@@ -498,7 +307,7 @@ class FrameLoop:
             frames=self.emitted, seconds=round(elapsed, 4),
             fps=round(self.emitted / elapsed, 3) if elapsed > 0 else 0.0, stages_ms=self.stats.summary_ms(),
             source=s.source.description, model=str(s.artifact.path), backend=s.artifact.backend, device=s.device,
-            nireq=s.nireq, precision=_precision_label(s.segmenter), output=s.config.output,
+            nireq=s.nireq, precision=precision_label(s.segmenter), output=s.config.output,
             output_size=s.sink.size if s.sink is not None else None, in_order=self.in_order,
             stopped_by=stopped_by, warnings=tuple(warnings), faults=dict(self.faults), recovered=dict(self.recovered),
             fallback_device=self.fallback_used, error=error, served=s.server.url if s.server is not None else None)

@@ -1,45 +1,27 @@
-"""The demo on a headless board (issue #39): the overlay in a browser, camera and device faults survived, outputs
-valid after SIGTERM or a lost device.
-
-Faults are injected with fake sources and adapters (in process); the browser test runs Debian's ``chromium``
-headless against a real ``enet-edge demo --serve`` process (``.ci/run`` installs chromium). Everything runs on the
-tiny exports of tests/tiny_models.py with 360x480 CamVid frames.
+"""The demo survives a camera and a device that fail (issue #39), and leaves valid outputs after SIGTERM or a lost
+device. Faults are injected with fake sources and adapters, in process, on the tiny exports of tests/tiny_models.py
+with 360x480 CamVid frames; SIGTERM goes to a real ``enet-edge demo`` process.
 """
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from board_helpers import CLIP_FRAMES, clip_folder, demo_process, free_port, png_frames, stats, video_frames, wait_for
 from enet_edge import cli
-from enet_edge.class_sets import CAMVID_CLASSES, CAMVID_PALETTE_RGB
 from enet_edge.device.demo import DemoConfig, FrameSource, run_demo
-from enet_edge.device.demo.serve import FrameServer, LatestFrame, page_html, parse_serve
-from enet_edge.errors import ConfigError, DeviceError, OutputError
+from enet_edge.errors import ConfigError, DeviceError
 from enet_edge.runtime.adapters.base import InferenceAdapter
 
-REPO = Path(__file__).resolve().parents[1]
-CLIP_FRAMES = 6
 FAST = (0.001, 0.01)  # retry_backoff of the in-process runs: first and longest wait, s
-PALETTE_BGR = np.asarray(CAMVID_PALETTE_RGB, np.uint8)[:, ::-1]
 
 
 @pytest.fixture(scope="module")
 def clip(camvid, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("board_clip")
-    for path in sorted((camvid / "val").glob("*.png"))[:CLIP_FRAMES]:
-        (folder / path.name).symlink_to(path)
-    return folder
+    return clip_folder(camvid, tmp_path_factory.mktemp("board_clip"))
 
 
 @pytest.fixture(scope="module")
@@ -47,27 +29,6 @@ def clip_frames(clip):
     import cv2
 
     return [cv2.imread(str(p)) for p in sorted(clip.glob("*.png"))]
-
-
-def png_frames(folder):
-    import cv2
-
-    return [cv2.imread(str(p)) for p in sorted(Path(folder).glob("frame_*.png"))]
-
-
-def video_frames(path):
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    assert cap.isOpened(), path
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,34 +271,18 @@ def test_fault_options_are_checked():
 # --------------------------------------------------------------------------------------------
 
 
-def _demo_process(*args):
-    return subprocess.Popen([sys.executable, "-m", "enet_edge.cli", "demo", "--no-show", *map(str, args)], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONPATH=str(REPO)))
-
-
-def _wait_for(predicate, timeout=120.0, what="it"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.parametrize("kind", ["video", "folder"])
 def test_sigterm_mid_run_leaves_valid_outputs(kind, tiny_export_dir, clip, tmp_path):
     """SIGTERM while frames are written: exit 143, the video plays (OpenCV reads it back), the PNG folder holds
     whole frames only, the JSON says ``terminated``."""
     out = tmp_path / ("out.avi" if kind == "video" else "frames")
-    stats = tmp_path / "s.json"
-    port = _free_port()
-    proc = _demo_process("--model", tiny_export_dir, "--source", clip, "--loop", "--limit", 10 ** 6,
-                         "--output", f"{out}/" if kind == "folder" else out, "--json", stats,
+    summary_path = tmp_path / "s.json"
+    port = free_port()
+    proc = demo_process("--model", tiny_export_dir, "--source", clip, "--loop", "--limit", 10 ** 6,
+                         "--output", f"{out}/" if kind == "folder" else out, "--json", summary_path,
                          "--serve", f"127.0.0.1:{port}")
     try:
-        _wait_for(lambda: (_stats(port) or {}).get("frames", 0) >= 20, what="20 frames")
+        wait_for(lambda: (stats(port) or {}).get("frames", 0) >= 20, what="20 frames")
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     finally:
@@ -345,7 +290,7 @@ def test_sigterm_mid_run_leaves_valid_outputs(kind, tiny_export_dir, clip, tmp_p
             proc.kill()
     assert proc.returncode == 143, err
     assert err.strip().splitlines()[-1].startswith("enet-edge demo: error: terminated (SIGTERM)")
-    summary = json.loads(stats.read_text())
+    summary = json.loads(summary_path.read_text())
     assert summary["stopped_by"] == "terminated" and summary["frames"] >= 20
     if kind == "video":
         frames = video_frames(out)
@@ -356,179 +301,3 @@ def test_sigterm_mid_run_leaves_valid_outputs(kind, tiny_export_dir, clip, tmp_p
         names = sorted(p.name for p in out.iterdir())
         assert names == [f"frame_{i:06d}.png" for i in range(summary["frames"])]  # no temp file, none missing
         assert all(f is not None for f in png_frames(out))
-
-
-# --------------------------------------------------------------------------------------------
-# Serving
-# --------------------------------------------------------------------------------------------
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(port, path, timeout=10):
-    """(status, body) of GET ``path``."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
-def _stats(port):
-    try:
-        return json.loads(_get(port, "/stats", timeout=5)[1])
-    except (OSError, ValueError):
-        return None
-
-
-def test_parse_serve_and_the_page():
-    assert parse_serve("8080") == ("127.0.0.1", 8080)
-    assert parse_serve("0.0.0.0:8080") == ("0.0.0.0", 8080)
-    assert parse_serve("[::1]:9000") == ("::1", 9000)
-    assert parse_serve(":0") == ("127.0.0.1", 0)
-    for bad in ("", "x", "80800", "host:"):
-        with pytest.raises(ConfigError):
-            parse_serve(bad)
-    page = page_html(CAMVID_CLASSES, PALETTE_BGR, "t<b>")
-    assert "/stream.mjpg" in page and "t&lt;b&gt;" in page and "/stats" in page
-    for name, (r, g, b) in zip(CAMVID_CLASSES, CAMVID_PALETTE_RGB):
-        assert f"rgb({r},{g},{b})" in page and name in page
-
-
-def test_latest_frame_skips_for_slow_viewers():
-    latest = LatestFrame()
-    assert latest.newer(0, 0.01) is None
-    for k in range(5):
-        latest.publish(np.full((8, 8, 3), k * 40, np.uint8))
-    seq, jpeg = latest.newer(0, 1.0)
-    assert seq == 5 and jpeg[:2] == b"\xff\xd8"  # the latest, not the first: a slow viewer skips frames
-    assert latest.newer(5, 0.01) is None
-    assert latest.newer(0, 1.0)[1] is jpeg  # encoded once
-    latest.close()
-    assert latest.newer(0, 1.0) is None
-
-
-def test_frame_server_in_process():
-    server = FrameServer("127.0.0.1", 0, CAMVID_CLASSES, PALETTE_BGR, max_viewers=1)
-    try:
-        with pytest.raises(OutputError, match="cannot serve on"):
-            FrameServer("127.0.0.1", server.port, CAMVID_CLASSES, PALETTE_BGR)
-        server.publish(np.zeros((16, 16, 3), np.uint8), {"frames": 1})
-        assert _get(server.port, "/")[0] == 200
-        assert json.loads(_get(server.port, "/stats")[1])["frames"] == 1
-        status, body = _get(server.port, "/frame.jpg")
-        assert status == 200 and body[:2] == b"\xff\xd8"
-        for path in ("/nope", "/../etc/passwd", "/stats/x", "/index.html", "//etc/passwd"):
-            assert _get(server.port, path)[0] == 404, path
-        first = _stream_socket(server.port)
-        _wait_for(lambda: server.viewers == 1, 10, "the viewer")
-        assert _get(server.port, "/stream.mjpg")[0] == 503  # max_viewers 1
-        first.close()
-    finally:
-        server.stop()
-
-
-def _stream_socket(port, read=True):
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    if not read:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.sendall(b"GET /stream.mjpg HTTP/1.0\r\n\r\n")
-    return sock
-
-
-class _Viewer(threading.Thread):
-    def __init__(self, port):
-        super().__init__(daemon=True)
-        self.sock = _stream_socket(port)
-        self.parts = 0
-        self.halt = threading.Event()
-
-    def run(self):
-        try:
-            while not self.halt.is_set():
-                data = self.sock.recv(1 << 16)
-                if not data:
-                    return
-                self.parts += data.count(b"--enetedgeframe")
-        except OSError:
-            return
-
-
-@pytest.fixture(scope="module")
-def served(tiny_export_dir, clip, tmp_path_factory):
-    """A running ``enet-edge demo --serve`` on the tiny export (class colours alone, no HUD over them), looping."""
-    port = _free_port()
-    proc = _demo_process("--model", tiny_export_dir, "--source", clip, "--loop", "--serve", f"127.0.0.1:{port}",
-                         "--alpha", "1", "--no-hud")
-    try:
-        _wait_for(lambda: proc.poll() is not None or (_stats(port) or {}).get("frames", 0) > 0, what="the server")
-        assert proc.poll() is None, proc.communicate()[1]
-        yield port
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def test_stats_count_frames_with_viewers_and_a_stalled_connection(served):
-    stalled = _stream_socket(served, read=False)  # asks for the stream, never reads
-    viewers = [_Viewer(served) for _ in range(2)]
-    for v in viewers:
-        v.start()
-    try:
-        _wait_for(lambda: (_stats(served) or {}).get("viewers") == 3, 30, "three viewers")
-        before = _stats(served)
-        time.sleep(2.0)
-        after = _stats(served)
-        assert after["frames"] > before["frames"] + 10, (before, after)  # inference goes on
-        assert after["state"] == "running" and after["device"] == "CPU" and after["precision"]
-        assert set(after["stages_ms"]) == {"capture", "pre", "infer", "post", "render"}
-        assert all(v.parts > 5 for v in viewers), [v.parts for v in viewers]
-        for path in ("/nope", "/../../etc/passwd", "/stream.mjpg/x", "/favicon.ico"):
-            assert _get(served, path)[0] == 404, path
-    finally:
-        for v in viewers:
-            v.halt.set()
-            v.sock.close()
-        stalled.close()
-
-
-def chromium_binary():
-    import shutil
-
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail("Debian's chromium is needed for the browser test: apt-get install -y chromium (.ci/run installs it)")
-
-
-def test_the_page_in_a_real_browser(served, tmp_path):
-    """Headless chromium opens the page: the screenshot holds the overlay (class colours in the stream's area) and the
-    legend (every class's exact swatch colour); the DOM names every class."""
-    import cv2
-
-    browser = chromium_binary()
-    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1000,560", "--virtual-time-budget=4000"]
-    shot = tmp_path / "shot.png"
-    done = subprocess.run(flags + [f"--screenshot={shot}", f"http://127.0.0.1:{served}/"], capture_output=True,
-                          text=True, timeout=120)
-    assert shot.is_file(), done.stderr[-2000:]
-    image = cv2.imread(str(shot))
-    pixels = image.reshape(-1, 3).astype(np.int16)
-    for name, colour in zip(CAMVID_CLASSES, PALETTE_BGR.astype(np.int16)):
-        assert (np.abs(pixels - colour).max(axis=1) == 0).sum() >= 100, f"legend swatch of {name} missing"
-    # the stream's area (left of the legend, below the title): class colours alone (alpha 1), JPEG-approximated
-    area = image[60:400, 10:480].reshape(-1, 3).astype(np.int16)
-    near = np.min(np.abs(area[:, None, :] - PALETTE_BGR.astype(np.int16)[None]).max(axis=2), axis=1) <= 24
-    assert near.mean() > 0.8, f"only {near.mean():.0%} of the stream's area holds class colours"
-    dom = subprocess.run(flags + ["--dump-dom", f"http://127.0.0.1:{served}/"], capture_output=True, text=True,
-                         timeout=120).stdout
-    assert 'src="/stream.mjpg"' in dom and all(name in dom for name in CAMVID_CLASSES)

@@ -145,7 +145,8 @@ def write_markdown(doc: Dict[str, Any], path: Path) -> None:
              f"{m.get('versions', {}).get('opencv')}. Machine shared with other work (not a latency figure).", "",
              f"Command: `{' '.join(c['command'])}`; {c['viewers']} viewer(s) on `/stream.mjpg` during every other "
              f"block of {c['every']:,} frames. {doc['seconds'] / 60:.1f} min, {doc['frames'] / doc['seconds']:.1f} "
-             f"FPS end to end; demo exit code {doc['exit_code']}, stopped by `{doc.get('summary', {}).get('stopped_by')}`.",
+             f"FPS end to end; demo exit code {doc['exit_code']}, stopped by "
+             f"`{doc.get('summary', {}).get('stopped_by')}`.",
              "",
              f"**Verdict: {'met' if v.get('ok') else 'NOT met'}.** After the warm-up ({v.get('warmup_frames'):,} "
              f"frames) resident memory went from {v.get('rss_base_mib')} MiB by {v.get('rss_growth_mib')} MiB "
@@ -227,7 +228,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     doc["demo_output_tail"] = output.splitlines()[-12:]
     if summary_path.is_file():
         doc["summary"] = json.loads(summary_path.read_text())
-    name = f"{created[:10]}-soak-{slug(doc['machine'].get('cpu_model') or 'cpu')}-{doc['machine'].get('logical_cores')}c"
+    machine = doc["machine"]
+    name = f"{created[:10]}-soak-{slug(machine.get('cpu_model') or 'cpu')}-{machine.get('logical_cores')}c"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(doc, indent=1) + "\n")

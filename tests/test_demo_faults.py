@@ -220,7 +220,8 @@ def test_device_that_stays_away_ends_with_one_line(tiny_export_dir, clip, tmp_pa
                      "1", "--output", f"{tmp_path}/frames/", "--json", str(stats)])
     assert code == 2
     err = capfd.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("enet-edge demo: error: device CPU lost after 2 frame(s)") and "--device-retries" in err[-1]
+    assert err[-1].startswith("enet-edge demo: error: device CPU lost after 2 frame(s)")
+    assert "--device-retries" in err[-1]
     assert sum("device fault" in line for line in err) == 1
     summary = json.loads(stats.read_text())
     assert summary["stopped_by"] == "device-lost" and summary["faults"]["device"] == 1
@@ -301,3 +302,40 @@ def test_sigterm_mid_run_leaves_valid_outputs(kind, tiny_export_dir, clip, tmp_p
         names = sorted(p.name for p in out.iterdir())
         assert names == [f"frame_{i:06d}.png" for i in range(summary["frames"])]  # no temp file, none missing
         assert all(f is not None for f in png_frames(out))
+
+
+def test_signals_wait_while_outputs_are_finalized():
+    """Inside ``signals_deferred`` a SIGTERM waits: the block finishes, then Terminated is raised (POSIX)."""
+    import os
+
+    from enet_edge.command import sigterm_as_interrupt
+    from enet_edge.device.demo import signals_deferred
+    from enet_edge.errors import Terminated
+
+    finished = []
+    with pytest.raises(Terminated):
+        with sigterm_as_interrupt():
+            with signals_deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)
+                finished.append(True)
+            time.sleep(1.0)  # delivered here at the latest
+    assert finished == [True]
+
+
+def test_only_a_live_camera_is_reopened(clip, tmp_path):
+    from enet_edge.device.demo import open_source
+
+    images = open_source(str(clip))
+    assert not images.live and not images.reopen()
+    video = tmp_path / "v.avi"
+    import cv2
+
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 15, (48, 32))
+    writer.write(np.zeros((32, 48, 3), np.uint8))
+    writer.release()
+    source = open_source(str(video))
+    try:
+        assert not source.live and not source.reopen()  # a file's end is its end
+    finally:
+        source.close()

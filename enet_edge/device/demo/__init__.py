@@ -40,10 +40,10 @@ from enet_edge.device.demo.stats import DemoSummary, StageStats
 from enet_edge.device.demo.window import Display, ViewState, gui_problem, handle_key
 
 __all__ = [
-    "DEFAULT_MODELS", "DEFAULT_OUTPUT_FPS", "HELP", "KEYS_HELP", "MODES", "STAGE_LABELS", "STAGES", "VIDEO_SUFFIXES",
-    "CaptureSource", "DemoConfig", "DemoSession", "DemoSummary", "Display", "FolderSink", "FrameLoop", "FrameServer",
-    "FrameSink", "FrameSource", "LatestFrame", "ImageSink", "ImageSource", "Renderer", "StageStats", "VideoSink", "ViewState", "add_arguments",
-    "add_cli", "config_from_args", "default_model", "draw_hud", "gui_problem", "handle_key", "legend_panel",
-    "legend_width", "main", "open_model", "open_sink", "open_source", "output_kind", "page_html", "parse_serve", "run_demo",
-    "run_from_args", "signals_deferred",
+    "DEFAULT_MODELS", "DEFAULT_OUTPUT_FPS", "HELP", "KEYS_HELP", "MODES", "STAGES", "STAGE_LABELS",
+    "VIDEO_SUFFIXES", "CaptureSource", "DemoConfig", "DemoSession", "DemoSummary", "Display", "FolderSink",
+    "FrameLoop", "FrameServer", "FrameSink", "FrameSource", "ImageSink", "ImageSource", "LatestFrame", "Renderer",
+    "StageStats", "VideoSink", "ViewState", "add_arguments", "add_cli", "config_from_args", "default_model",
+    "draw_hud", "gui_problem", "handle_key", "legend_panel", "legend_width", "main", "open_model", "open_sink",
+    "open_source", "output_kind", "page_html", "parse_serve", "run_demo", "run_from_args", "signals_deferred",
 ]

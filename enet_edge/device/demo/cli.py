@@ -43,7 +43,8 @@ def add_arguments(p) -> None:
     p.add_argument("--json", dest="json_path", help="write the run summary (frames, FPS, per-stage ms) as JSON here")
     p.add_argument("--serve", metavar="[HOST:]PORT",
                    help="serve the live overlay, legend and HUD to browsers at http://HOST:PORT/ (MJPEG; /stats is "
-                        "JSON); HOST defaults to 127.0.0.1 (this machine only): 0.0.0.0:PORT exposes it to your network")
+                        "JSON); HOST defaults to 127.0.0.1 (this machine only): 0.0.0.0:PORT exposes it to your "
+                        "network")
     p.add_argument("--camera-timeout", type=float, default=DEFAULT_CAMERA_TIMEOUT_S, metavar="SECONDS",
                    help=f"a live camera that stops delivering frames is reopened, with backoff, for this long; then "
                         f"the run ends with exit 2 (default {DEFAULT_CAMERA_TIMEOUT_S:g})")

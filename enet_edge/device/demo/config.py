@@ -109,7 +109,8 @@ class DemoConfig:
             parse_serve(self.serve)  # raises ConfigError
         if not (isinstance(self.camera_timeout, (int, float)) and math.isfinite(self.camera_timeout)
                 and 0 < self.camera_timeout <= MAX_CAMERA_TIMEOUT_S):
-            raise ConfigError(f"camera_timeout={self.camera_timeout} must be > 0 and at most {MAX_CAMERA_TIMEOUT_S:g} s")
+            raise ConfigError(f"camera_timeout={self.camera_timeout} must be > 0 and at most "
+                              f"{MAX_CAMERA_TIMEOUT_S:g} s")
         if not isinstance(self.device_retries, int) or not 0 <= self.device_retries <= MAX_DEVICE_RETRIES:
             raise ConfigError(f"device_retries={self.device_retries} must be an integer within 0..{MAX_DEVICE_RETRIES}")
         if self.fallback_device is not None and not str(self.fallback_device).strip():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -112,18 +113,26 @@ def run_demo(config: DemoConfig, log: Optional[Callable[[str], None]] = None) ->
 
 @contextlib.contextmanager
 def signals_deferred():
-    """While inside, SIGINT and SIGTERM wait (blocked, then delivered on exit): the outputs are finalized whole.
-
-    Main thread on POSIX only; elsewhere a no-op."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+    """While inside, SIGINT and SIGTERM are held: the block (finalizing the outputs) runs to its end, then the first
+    signal that came is handed to the handler that was in place (``Terminated`` / ``KeyboardInterrupt`` raised as
+    usual). Main thread only (where Python runs signal handlers); elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    signals = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    caught: List[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if caught:
+            handler = previous[caught[0]]
+            if callable(handler):
+                handler(caught[0], None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), caught[0])
 
 
 def check_outputs(config: DemoConfig) -> None:

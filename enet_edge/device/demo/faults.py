@@ -147,5 +147,3 @@ class Recovery:
                 lost = self.pipeline.unfinished()
                 self.device_fault(exc)
                 out += self._submit(lost)
-
-    # -- view ---------------------------------------------------------------------------------

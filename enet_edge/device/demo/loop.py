@@ -189,6 +189,8 @@ class FrameLoop(Recovery):
                 "backend": s.artifact.backend, "precision": self.precision, "nireq": s.nireq,
                 "source": s.source.description, "mode": self.view.mode, "faults": dict(self.faults),
                 "recovered": dict(self.recovered), "fallback_device": self.fallback_used}
+    # -- view ---------------------------------------------------------------------------------
+
     def hud_lines(self) -> List[HudLine]:
         if not self.session.config.hud:
             return []

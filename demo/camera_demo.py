@@ -6,6 +6,7 @@ Same options as ``enet-edge demo`` (see docs/demo.md); runs without TensorFlow. 
     python demo/camera_demo.py --source 0                        # first camera, window
     python demo/camera_demo.py --source 0 --device MYRIAD --nireq 4
     python demo/camera_demo.py --source ../shared/camvid/val --no-show --output out.mp4 --limit 100
+    python demo/camera_demo.py --source 0 --no-show --serve 8080      # headless: http://127.0.0.1:8080/
 
 Keys (window only): q/ESC quit, space pause, TAB overlay <-> mask only.
 """

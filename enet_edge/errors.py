@@ -82,6 +82,14 @@ class InputError(EnetEdgeError, ValueError):
     """An input (frame, image folder, video, dataset) is missing or has the wrong shape/dtype."""
 
 
+class SourceLost(InputError):
+    """A live camera stopped delivering frames and did not come back within ``--camera-timeout`` (the demo)."""
+
+
+class DeviceLost(DeviceError):
+    """Inference kept failing after ``--device-retries`` reopens of the model (and of any fallback device)."""
+
+
 class DataError(InputError):
     """The dataset directory is missing or malformed."""
 

@@ -277,3 +277,25 @@ def test_demo_takes_openvino_hints_for_device_lists(tiny_export_dir):
     assert DemoConfig().hint is None
     with pytest.raises(ConfigError, match="hint='fastest' must be one of latency, throughput, cumulative_throughput"):
         DemoConfig(hint="fastest")
+
+
+def test_stage_stats_hold_bounded_memory():
+    """A run of days keeps at most ``keep`` samples per stage; count, mean and max stay exact, percentiles close."""
+    from enet_edge.device.demo import StageStats
+
+    exact = StageStats(keep=1000)
+    values = [(i % 100) * 1_000_000 for i in range(1, 501)]  # 0..99 ms, under the cap: every sample kept
+    for v in values:
+        exact.add("infer", v)
+    ms = np.asarray(values) / 1e6
+    assert exact.summary_ms()["infer"] == {"mean": round(ms.mean(), 3), "p50": round(float(np.percentile(ms, 50)), 3),
+                                           "p95": round(float(np.percentile(ms, 95)), 3), "max": 99.0}
+    stats = StageStats(keep=1000)
+    for i in range(20_000):
+        stats.add("infer", (i % 100) * 1_000_000)
+    series = stats.all["infer"]
+    assert series.count == 20_000 and len(series.samples) == 1000  # bounded
+    summary = stats.summary_ms()["infer"]
+    assert summary["mean"] == 49.5 and summary["max"] == 99.0
+    assert abs(summary["p50"] - 49.5) < 6 and abs(summary["p95"] - 94) < 4
+    assert "render" not in stats.summary_ms()  # stages without samples left out

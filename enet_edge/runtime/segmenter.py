@@ -327,3 +327,14 @@ class AsyncPipeline:
     def drain(self) -> List[Tuple[Any, Segmentation]]:
         self.segmenter.adapter.wait_all()
         return self._ready()
+
+    def unfinished(self) -> List[Any]:
+        """The userdata of every frame submitted and not returned yet (in flight, or done and waiting for an
+        earlier one), in submission order; the pipeline forgets them. After a device fault (an exception from
+        :meth:`submit` or :meth:`drain`), submit them again to a pipeline of the reopened model: no frame is lost."""
+        tokens = sorted(set(self._pending) | set(self._done))
+        out = [self._pending[t][0] if t in self._pending else self._done[t][0] for t in tokens]
+        self._pending.clear()
+        self._done.clear()
+        self._next_out = self._next_id
+        return out

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from enet_edge.device.demo.config import DemoConfig
+from enet_edge.device.demo.config import DEFAULT_CAMERA_TIMEOUT_S, DEFAULT_DEVICE_RETRIES, DemoConfig
 from enet_edge.device.demo.loop import run_demo
-from enet_edge.errors import EXIT_TERMINATED, Interrupted
+from enet_edge.errors import EXIT_TERMINATED, DeviceError, InputError, Interrupted
 from enet_edge.runtime.backends import BACKENDS
 
 HELP = "live segmentation demo: camera/video/images -> overlay + legend + FPS/latency HUD"
@@ -41,6 +41,19 @@ def add_arguments(p) -> None:
     p.add_argument("--limit", type=int, help="stop after N frames")
     p.add_argument("--loop", action="store_true", help="restart a video or image sequence at its end")
     p.add_argument("--json", dest="json_path", help="write the run summary (frames, FPS, per-stage ms) as JSON here")
+    p.add_argument("--serve", metavar="[HOST:]PORT",
+                   help="serve the live overlay, legend and HUD to browsers at http://HOST:PORT/ (MJPEG; /stats is "
+                        "JSON); HOST defaults to 127.0.0.1 (this machine only): 0.0.0.0:PORT exposes it to your "
+                        "network")
+    p.add_argument("--camera-timeout", type=float, default=DEFAULT_CAMERA_TIMEOUT_S, metavar="SECONDS",
+                   help=f"a live camera that stops delivering frames is reopened, with backoff, for this long; then "
+                        f"the run ends with exit 2 (default {DEFAULT_CAMERA_TIMEOUT_S:g})")
+    p.add_argument("--device-retries", type=int, default=DEFAULT_DEVICE_RETRIES, metavar="N",
+                   help=f"an inference or device error (a stick reset or unplugged) reopens the model on the same "
+                        f"device, with backoff, up to N times per fault; then --fallback-device, else the run ends "
+                        f"with exit 2 (default {DEFAULT_DEVICE_RETRIES})")
+    p.add_argument("--fallback-device", metavar="DEVICE",
+                   help="device or device list to go on with once --device-retries are spent (e.g. CPU)")
     p.add_argument("--precision", help="f32, f16 or bf16 asked of OpenVINO (default: the device's own; what ran "
                                        "is read back and shown)")
 
@@ -50,7 +63,9 @@ def config_from_args(args) -> DemoConfig:
         source=args.source, model=args.model, backend=args.backend, device=args.device, nireq=args.nireq,
         alpha=args.alpha, mode="mask" if args.mask_only else "overlay", legend=not args.no_legend,
         hud=not args.no_hud, show=not args.no_show, output=args.output, output_fps=args.output_fps,
-        limit=args.limit, loop=args.loop, json_path=args.json_path, precision=args.precision, hint=args.hint)
+        limit=args.limit, loop=args.loop, json_path=args.json_path, precision=args.precision, hint=args.hint,
+        serve=args.serve, camera_timeout=args.camera_timeout, device_retries=args.device_retries,
+        fallback_device=args.fallback_device)
 
 
 def run_from_args(args) -> int:
@@ -64,6 +79,8 @@ def run_from_args(args) -> int:
         if summary.stopped_by == "terminated":
             error.exit_code = EXIT_TERMINATED
         raise error
+    if summary.error:  # a camera or device lost for good: outputs finalized above, then one line and exit 2
+        raise (InputError if summary.stopped_by == "camera-lost" else DeviceError)(summary.error)
     return 0
 
 

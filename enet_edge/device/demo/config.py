@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+import math
+from typing import Optional, Tuple
 
 from enet_edge.device.frames import IMAGE_SUFFIXES
 from enet_edge.errors import ConfigError
@@ -21,6 +22,14 @@ then to the repository root)."""
 DEFAULT_OUTPUT_FPS = 15.0
 MAX_OUTPUT_FPS = 1000.0
 """Output video frame rate when the source does not say (CamVid frames are 15 fps sequences)."""
+DEFAULT_CAMERA_TIMEOUT_S = 60.0
+"""How long a live camera that stopped delivering frames is reopened before the run ends (``--camera-timeout``)."""
+MAX_CAMERA_TIMEOUT_S = 7 * 86400.0
+DEFAULT_DEVICE_RETRIES = 5
+"""Reopen attempts of the model after a device fault before the run ends or falls back (``--device-retries``)."""
+MAX_DEVICE_RETRIES = 1000
+RETRY_BACKOFF_S = (0.5, 8.0)
+"""Seconds between reopen attempts (camera and device): the first wait, doubled per attempt up to the second."""
 KEY_ESC, KEY_TAB, KEY_SPACE = 27, 9, 32
 WINDOW = "enet-edge demo"
 
@@ -37,7 +46,10 @@ class DemoConfig:
     suffix) or a single image (.png/.jpg: the last rendered frame, e.g. a screenshot).
     ``limit``: stop after this many rendered frames. ``json_path``: write the run summary there.
     ``precision``: f32, f16 or bf16 asked of OpenVINO; None runs the device's default. What ran is
-    read back and shown in the log, the HUD and the summary.
+    read back and shown in the log, the HUD and the summary. ``serve``: ``"[HOST:]PORT"`` to serve the overlay
+    in a browser (host 127.0.0.1 unless given). ``camera_timeout``: seconds a live camera that stopped is reopened
+    (with ``retry_backoff`` between attempts) before the run ends. ``device_retries``: reopen attempts of the model
+    per device fault; then ``fallback_device`` (if given) takes over, else the run ends.
     """
 
     source: str = "0"
@@ -57,6 +69,11 @@ class DemoConfig:
     json_path: Optional[str] = None
     precision: Optional[str] = None
     hint: Optional[str] = None  # OpenVINO PERFORMANCE_HINT: latency, throughput, cumulative_throughput
+    serve: Optional[str] = None  # "[HOST:]PORT": the overlay, legend, HUD and /stats in a browser
+    camera_timeout: float = DEFAULT_CAMERA_TIMEOUT_S  # a live camera that stops: reopen for this long, then stop
+    device_retries: int = DEFAULT_DEVICE_RETRIES  # reopen attempts per device fault before the run ends
+    fallback_device: Optional[str] = None  # device (list) to go on with once device_retries are spent
+    retry_backoff: Tuple[float, float] = RETRY_BACKOFF_S  # (first, longest) wait between reopen attempts, s
 
     def __post_init__(self) -> None:
         from enet_edge.runtime.backends import BACKENDS, HINTS
@@ -84,8 +101,25 @@ class DemoConfig:
             raise ConfigError(f"output_fps={self.output_fps} must be > 0 and at most {MAX_OUTPUT_FPS:g}")
         if self.output is not None:
             output_kind(self.output)  # raises ConfigError on an unsupported suffix
-        if not self.show and self.loop and self.limit is None:
-            raise ConfigError("--loop without a window never ends; add --limit N")
+        if not self.show and self.loop and self.limit is None and self.serve is None:
+            raise ConfigError("--loop without a window never ends; add --limit N (or --serve PORT to watch it)")
+        if self.serve is not None:
+            from enet_edge.device.demo.serve import parse_serve
+
+            parse_serve(self.serve)  # raises ConfigError
+        if not (isinstance(self.camera_timeout, (int, float)) and math.isfinite(self.camera_timeout)
+                and 0 < self.camera_timeout <= MAX_CAMERA_TIMEOUT_S):
+            raise ConfigError(f"camera_timeout={self.camera_timeout} must be > 0 and at most "
+                              f"{MAX_CAMERA_TIMEOUT_S:g} s")
+        if not isinstance(self.device_retries, int) or not 0 <= self.device_retries <= MAX_DEVICE_RETRIES:
+            raise ConfigError(f"device_retries={self.device_retries} must be an integer within 0..{MAX_DEVICE_RETRIES}")
+        if self.fallback_device is not None and not str(self.fallback_device).strip():
+            raise ConfigError("fallback_device is empty; give a device or device list (CPU, MULTI:MYRIAD,CPU, ...)")
+        first, longest = (tuple(self.retry_backoff) + (None, None))[:2]
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) and v >= 0 for v in (first, longest)) \
+                or first > longest:
+            raise ConfigError(f"retry_backoff={self.retry_backoff} must be (first, longest) seconds, 0 <= first <= "
+                              f"longest")
 
 
 def output_kind(path: str) -> str:

@@ -4,92 +4,33 @@ loop (:class:`FrameLoop`): capture -> inference (in order, ``nireq`` frames in f
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from enet_edge.device.demo.config import DEFAULT_MODELS, DEFAULT_OUTPUT_FPS, STAGE_LABELS, STAGES, DemoConfig, output_kind
+from enet_edge.device.demo.config import DEFAULT_OUTPUT_FPS, STAGE_LABELS, STAGES, DemoConfig, output_kind
+from enet_edge.device.demo.faults import DEVICE_FAULTS, Recovery
+from enet_edge.device.demo.model import default_model, open_model, precision_label
 from enet_edge.device.demo.render import Renderer
+from enet_edge.device.demo.serve import FrameServer, parse_serve
 from enet_edge.device.demo.sources import FrameSink, FrameSource, open_sink, open_source
 from enet_edge.device.demo.stats import DemoSummary, StageStats
 from enet_edge.device.demo.window import Display, ViewState, handle_key, quiet_cv2
-from enet_edge.errors import ArtifactError, DeviceError, InputError, Terminated
+from enet_edge.errors import ArtifactError, DeviceLost, InputError, SourceLost, Terminated
 from enet_edge.fileio import atomic_write_text, check_output_dir, check_output_file
 from enet_edge.progress import format_ms
-from enet_edge.resources import PACKAGE_DIR
 
 HudLine = Tuple[str, str, Tuple[int, int, int]]
-
-
-# --------------------------------------------------------------------------------------------
-# Model
-# --------------------------------------------------------------------------------------------
-
-
-def default_model() -> Path:
-    """First of :data:`DEFAULT_MODELS` holding a manifest, in the working directory then the repository."""
-    roots = [Path.cwd(), PACKAGE_DIR.parent]
-    for rel in DEFAULT_MODELS:
-        for root in roots:
-            if (root / rel / "manifest.json").is_file():
-                return root / rel
-    raise ArtifactError(f"no model given and none of {', '.join(DEFAULT_MODELS)} holds an export; run "
-                        f"`enet-edge export --target ncs2` (or --target cpu) or pass --model PATH")
-
-
-def _pick_device(artifact, requested: Optional[str]) -> str:
-    """``requested``, else MYRIAD for an NCS export where a stick is plugged in and the backend runs there, else CPU."""
-    from enet_edge.runtime.backends import backend
-
-    if requested:
-        return requested
-    if not backend(artifact.backend).runs_on("MYRIAD"):
-        return "CPU"
-    target = (artifact.manifest or {}).get("target", "")
-    if str(target).startswith("ncs"):
-        from enet_edge.runtime.adapters import openvino_devices
-
-        try:
-            if any(d.startswith("MYRIAD") for d in openvino_devices()):
-                return "MYRIAD"
-        except (DeviceError, RuntimeError):
-            return "CPU"
-    return "CPU"
-
-
-def open_model(config: DemoConfig, log: Callable[[str], None]):
-    """Resolve and open the model: (Segmenter, artifact, device, effective nireq)."""
-    from enet_edge.runtime.adapters import open_artifact
-    from enet_edge.runtime.backends import TABLE, RunRequest, adapter_options, backend
-    from enet_edge.runtime.manifest import resolve_artifact
-    from enet_edge.runtime.segmenter import Segmenter
-
-    path = Path(config.model) if config.model else default_model()
-    artifact = resolve_artifact(path, config.backend)
-    device = _pick_device(artifact, config.device)
-    nireq = config.nireq
-    if nireq > 1 and not backend(artifact.backend).async_queue:
-        queued = " or ".join(row.name for row in TABLE if row.async_queue)
-        log(f"note: --nireq {nireq} needs the {queued} backend; {artifact.backend} runs frames one at a time")
-        nireq = 1
-    options = adapter_options(artifact.backend, RunRequest(precision=config.precision, nireq=nireq, hint=config.hint))
-    adapter = open_artifact(artifact, device=device, **options)
-    try:
-        segmenter = Segmenter.for_artifact(adapter, artifact)  # the model's classes (CamVid's by default)
-    except BaseException:
-        adapter.close()
-        raise
-    return segmenter, artifact, device, nireq
-
-
-def _precision_label(segmenter) -> str:
-    run = segmenter.adapter.precision_run
-    return run.label if run is not None else segmenter.adapter.precision
+__all__ = ["DemoSession", "FrameLoop", "check_outputs", "default_model", "open_model", "run_demo", "signals_deferred"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -109,6 +50,8 @@ class DemoSession:
     nireq: int
     display: Optional[Display] = None
     sink: Optional[FrameSink] = None
+    server: Optional[FrameServer] = None
+    log: Callable[[str], None] = field(default=lambda message: print(message, file=sys.stderr), repr=False)
 
     @property
     def untrained(self) -> bool:
@@ -121,7 +64,8 @@ def run_demo(config: DemoConfig, log: Optional[Callable[[str], None]] = None) ->
 
     Raises :class:`EnetEdgeError` subclasses (one-line messages) for a missing camera, an
     unreadable video, an empty folder, a missing model or a window requested without a GUI.
-    Ctrl-C stops the run cleanly (the output is finalized and the summary returned).
+    Ctrl-C, SIGTERM, and a camera or device lost for good (``stopped_by`` ``camera-lost`` / ``device-lost``,
+    ``error`` set) stop the run cleanly: the output is finalized, the JSON written and the summary returned.
     """
     log = log or (lambda message: print(message, file=sys.stderr))
     quiet_cv2()
@@ -129,33 +73,66 @@ def run_demo(config: DemoConfig, log: Optional[Callable[[str], None]] = None) ->
         raise ArtifactError(f"model {config.model} does not exist; give an export directory or an .xml/.onnx/.pb file")
     check_outputs(config)
     display = Display() if config.show else None
-    source = sink = segmenter = None
+    source = sink = segmenter = server = session = None
     finished = False
     try:
         source = open_source(config.source)
         segmenter, artifact, device, nireq = open_model(config, log)
-        session = DemoSession(config, source, segmenter, artifact, device, nireq, display)
+        session = DemoSession(config, source, segmenter, artifact, device, nireq, display, log=log)
         log(f"demo: {source.description} -> {artifact.path} ({artifact.backend} on {device}, precision "
-            f"{_precision_label(segmenter)}, nireq {nireq})"
+            f"{precision_label(segmenter)}, nireq {nireq})"
             + ("; UNTRAINED weights" if session.untrained else ""))
+        if config.serve is not None:
+            server = session.server = FrameServer(*parse_serve(config.serve), segmenter.classes,
+                                                  segmenter.palette_bgr, title=f"enet-edge demo: {source.description}")
+            log(f"demo: serving {server.url} (live overlay; /stats: JSON)")
         fps_out = config.output_fps or source.fps or DEFAULT_OUTPUT_FPS
         sink = session.sink = open_sink(config.output, fps_out) if config.output else None
         summary = FrameLoop(session).run()
-        if sink is not None:
-            sink.close()  # finalized (also after Ctrl-C: the frames shown so far)
-        finished = True
-        if config.json_path:
-            atomic_write_text(config.json_path, json.dumps(summary.to_dict(), indent=2) + "\n", "--json")
+        with signals_deferred():  # a SIGTERM now waits until the output and the JSON are whole
+            if sink is not None:
+                sink.close()  # finalized (also after Ctrl-C, SIGTERM or a lost device: the frames shown so far)
+            finished = True
+            if config.json_path:
+                atomic_write_text(config.json_path, json.dumps(summary.to_dict(), indent=2) + "\n", "--json")
         return summary
     finally:
         if sink is not None and not finished:
             sink.abort()  # a failed run leaves no half-written output
-        if segmenter is not None:
-            segmenter.adapter.close()
+        if server is not None:
+            server.stop()
+        current = session.segmenter if session is not None else segmenter  # the reopened one after a fault
+        if current is not None:
+            with contextlib.suppress(*DEVICE_FAULTS):
+                current.adapter.close()
         if source is not None:
             source.close()
         if display is not None:
             display.close()
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """While inside, SIGINT and SIGTERM are held: the block (finalizing the outputs) runs to its end, then the first
+    signal that came is handed to the handler that was in place (``Terminated`` / ``KeyboardInterrupt`` raised as
+    usual). Main thread only (where Python runs signal handlers); elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: List[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if caught:
+            handler = previous[caught[0]]
+            if callable(handler):
+                handler(caught[0], None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), caught[0])
 
 
 def check_outputs(config: DemoConfig) -> None:
@@ -169,7 +146,7 @@ def check_outputs(config: DemoConfig) -> None:
         check_output_file(config.json_path, "--json")
 
 
-class FrameLoop:
+class FrameLoop(Recovery):
     """The frame loop of one :class:`DemoSession`: frames leave in capture order, keys act between frames.
 
     ``run()`` reads until the source ends, ``config.limit`` frames were captured, a key or the window
@@ -185,12 +162,33 @@ class FrameLoop:
         self.renderer = Renderer(segmenter.classes, segmenter.palette_bgr, config.alpha, config.legend)
         self.view = ViewState(mode=config.mode)
         self.pipeline = AsyncPipeline(segmenter) if session.nireq > 1 else None
-        self.header = (f"{session.device} {session.artifact.backend} {segmenter.adapter.precision}"
-                       + (f" x{session.nireq}" if session.nireq > 1 else ""))
         self.captured = self.emitted = self.next_index = 0
         self.in_order = True
         self.shown: Optional[Tuple[np.ndarray, np.ndarray]] = None  # last (frame, class map): re-rendered while paused
+        self.faults: Dict[str, int] = {"camera": 0, "device": 0}
+        self.recovered: Dict[str, int] = {"camera": 0, "device": 0}
+        self.fallback_used: Optional[str] = None
+        self.model_open = True
+        self._device_attempts = 0  # reopen attempts of the current device fault (0: none under way)
+        self._set_header()
 
+    def _set_header(self) -> None:
+        s = self.session
+        self.header = (f"{s.device} {s.artifact.backend} {s.segmenter.adapter.precision}"
+                       + (f" x{s.nireq}" if s.nireq > 1 else ""))
+        self.precision = precision_label(s.segmenter)
+
+    def live_stats(self, state: str = "running") -> Dict[str, Any]:
+        """The figures ``/stats`` serves (JSON-able): frames, rolling FPS and per-stage ms, device, faults."""
+        s = self.session
+        fps = self.stats.fps()
+        stages = {STAGE_LABELS[st]: (None if ms is None else round(ms, 2))
+                  for st, ms in ((st, self.stats.recent_ms(st)) for st in STAGES)}
+        return {"state": state, "frames": self.emitted, "captured": self.captured,
+                "fps": None if fps is None else round(fps, 2), "stages_ms": stages, "device": s.device,
+                "backend": s.artifact.backend, "precision": self.precision, "nireq": s.nireq,
+                "source": s.source.description, "mode": self.view.mode, "faults": dict(self.faults),
+                "recovered": dict(self.recovered), "fallback_device": self.fallback_used}
     # -- view ---------------------------------------------------------------------------------
 
     def hud_lines(self) -> List[HudLine]:
@@ -236,6 +234,8 @@ class FrameLoop:
         if frame is None and loop and self.captured > 0 and source.rewind():
             t0 = time.perf_counter_ns()
             frame = source.read()
+        if frame is None and source.live and self.captured > 0:  # a camera that failed: a fault, not the end
+            return self.reconnect_source()
         return frame, time.perf_counter_ns() - t0
 
     def emit(self, userdata: Tuple[int, np.ndarray, int], seg) -> None:
@@ -258,6 +258,13 @@ class FrameLoop:
         self.stats.frame_out(t1)
         self.shown = (frame, seg.frame_class_map)
         self.emitted += 1
+        if self._device_attempts:  # the first frame after a device fault
+            self.recovered["device"] += 1
+            self.session.log(f"demo: {self.session.device} is back: frames go on ({self._device_attempts} reopen "
+                             f"attempt(s))")
+            self._device_attempts = 0
+        if self.session.server is not None:
+            self.session.server.publish(image, self.live_stats())
         self.poll_keys()
 
     def step(self, frame: np.ndarray, capture_ns: int) -> None:
@@ -265,16 +272,16 @@ class FrameLoop:
         userdata = (self.captured, frame, capture_ns)
         self.captured += 1
         if self.pipeline is not None:
-            results = self.pipeline.submit(frame, userdata)
+            results = self._submit([userdata])
         else:
-            results = [(userdata, self.session.segmenter.infer(frame))]
+            results = [(userdata, self._infer(frame))]
         for ud, seg in results:
             if not self.view.quit:
                 self.emit(ud, seg)
 
     def run(self) -> DemoSummary:
         limit, display = self.session.config.limit, self.session.display
-        stopped_by = "end"
+        stopped_by, error = "end", None
         started = time.perf_counter_ns()
         try:
             while not self.view.quit:
@@ -290,21 +297,28 @@ class FrameLoop:
                 self.step(frame, capture_ns)
             if self.view.quit:
                 stopped_by = "window" if display is not None and display.closed() else "key"
+            if self.pipeline is not None:
+                for ud, seg in self._drain():
+                    if stopped_by in ("end", "limit"):
+                        self.emit(ud, seg)
         except KeyboardInterrupt as exc:
             stopped_by = "terminated" if isinstance(exc, Terminated) else "interrupt"
-        if self.pipeline is not None:
-            for ud, seg in self.pipeline.drain():
-                if stopped_by in ("end", "limit"):
-                    self.emit(ud, seg)
-        return self.summary(stopped_by, (time.perf_counter_ns() - started) / 1e9)
+        except (SourceLost, DeviceLost) as exc:
+            stopped_by, error = ("camera-lost" if isinstance(exc, SourceLost) else "device-lost"), str(exc)
+        if self.pipeline is not None and self.model_open and stopped_by not in ("end", "limit", "key", "window"):
+            with contextlib.suppress(*DEVICE_FAULTS):
+                self.pipeline.drain()  # let the requests in flight end before the model is closed; not shown
+        self._state(stopped_by)
+        return self.summary(stopped_by, (time.perf_counter_ns() - started) / 1e9, error)
 
-    def summary(self, stopped_by: str, elapsed: float) -> DemoSummary:
+    def summary(self, stopped_by: str, elapsed: float, error: Optional[str] = None) -> DemoSummary:
         s = self.session
         warnings = [] if self.in_order else ["frames came out of capture order"]
         return DemoSummary(
             frames=self.emitted, seconds=round(elapsed, 4),
             fps=round(self.emitted / elapsed, 3) if elapsed > 0 else 0.0, stages_ms=self.stats.summary_ms(),
             source=s.source.description, model=str(s.artifact.path), backend=s.artifact.backend, device=s.device,
-            nireq=s.nireq, precision=_precision_label(s.segmenter), output=s.config.output,
+            nireq=s.nireq, precision=precision_label(s.segmenter), output=s.config.output,
             output_size=s.sink.size if s.sink is not None else None, in_order=self.in_order,
-            stopped_by=stopped_by, warnings=tuple(warnings))
+            stopped_by=stopped_by, warnings=tuple(warnings), faults=dict(self.faults), recovered=dict(self.recovered),
+            fallback_device=self.fallback_used, error=error, served=s.server.url if s.server is not None else None)

@@ -23,12 +23,17 @@ class FrameSource:
 
     description: str = ""
     fps: Optional[float] = None  # frame rate the source reports, if any
+    live: bool = False  # a camera: a failed read may be a fault to recover from (a file's end is its end)
 
     def read(self) -> Optional[np.ndarray]:
         raise NotImplementedError
 
     def rewind(self) -> bool:
         """Start over (for ``loop``); False where the source cannot (a camera)."""
+        return False
+
+    def reopen(self) -> bool:
+        """Release and open the source again after a failed read (a live camera); True if it opened."""
         return False
 
     def close(self) -> None:
@@ -53,6 +58,7 @@ class CaptureSource(FrameSource):
                              f"codec this OpenCV/FFmpeg lacks)")
         fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = fps if 0.0 < fps < 1000.0 else None
+        self.live = isinstance(target, int)
 
     def read(self) -> Optional[np.ndarray]:
         ok, frame = self._cap.read()
@@ -64,6 +70,14 @@ class CaptureSource(FrameSource):
 
     def rewind(self) -> bool:
         if isinstance(self._target, int):
+            return False
+        cv2 = quiet_cv2()
+        self._cap.release()
+        self._cap = cv2.VideoCapture(self._target)
+        return self._cap.isOpened()
+
+    def reopen(self) -> bool:
+        if not self.live:
             return False
         cv2 = quiet_cv2()
         self._cap.release()

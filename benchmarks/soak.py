@@ -138,14 +138,16 @@ def slug(text: str) -> str:
 
 def write_markdown(doc: Dict[str, Any], path: Path) -> None:
     m, v, c = doc["machine"], doc["verdict"], doc["config"]
-    lines = [f"# Soak: `enet-edge demo` for {doc['frames']:,} frames", "",
+    frames = (doc.get("summary") or {}).get("frames") or doc["frames"]  # the demo's own count (samples end before)
+    lines = [f"# Soak: `enet-edge demo` for {frames:,} frames", "",
              f"Measured {doc['created'][:10]} by `benchmarks/soak.py` on {m.get('cpu_model')}, "
              f"{m.get('logical_cores')} logical cores, {m.get('memory_gb')} GB, {m.get('os')}; Python "
              f"{m.get('python')}, openvino {m.get('versions', {}).get('openvino')}, opencv "
              f"{m.get('versions', {}).get('opencv')}. Machine shared with other work (not a latency figure).", "",
              f"Command: `{' '.join(c['command'])}`; {c['viewers']} viewer(s) on `/stream.mjpg` during every other "
-             f"block of {c['every']:,} frames. {doc['seconds'] / 60:.1f} min, {doc['frames'] / doc['seconds']:.1f} "
-             f"FPS end to end; demo exit code {doc['exit_code']}, stopped by "
+             f"block of {c['every']:,} frames. {doc['seconds'] / 60:.1f} min, {frames / doc['seconds']:.1f} "
+             f"FPS end to end (the last sample at {doc['frames']:,} frames); demo exit code {doc['exit_code']}, "
+             f"stopped by "
              f"`{doc.get('summary', {}).get('stopped_by')}`.",
              "",
              f"**Verdict: {'met' if v.get('ok') else 'NOT met'}.** After the warm-up ({v.get('warmup_frames'):,} "

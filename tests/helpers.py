@@ -67,3 +67,20 @@ class ENetBuilds:
         if realization not in self._frozen:
             self._frozen[realization] = freeze.freeze_model(self.model(realization), self.config)
         return self._frozen[realization]
+
+
+def throwaway_venv(root, *pip_args: str, timeout: int = 900):
+    """A venv in ``root`` (no pip of its own) into which ``.venv``'s pip installs ``pip_args`` without dependencies
+    (each tool's requirements are pinned by the test); returns the venv's Python. Intel's tools are tested there,
+    with no enet-edge code on their path."""
+    import subprocess
+    import sys
+    import venv
+    from pathlib import Path
+
+    venv.create(Path(root) / "venv", with_pip=False, clear=True)
+    python = Path(root) / "venv" / "bin" / "python"
+    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
+                           "--disable-pip-version-check", *pip_args], capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return python

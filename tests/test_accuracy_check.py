@@ -12,11 +12,11 @@ tests/test_accuracy_check_config.py.
 
 import re
 import subprocess
-import sys
-import venv
 from pathlib import Path
 
 import pytest
+
+from helpers import throwaway_venv
 
 REQUIREMENTS = Path(__file__).with_name("requirements-accuracy-check.txt")
 SIZE = (72, 96)
@@ -27,14 +27,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def accuracy_check_bin(tmp_path_factory):
-    root = tmp_path_factory.mktemp("accuracy-check-venv")
-    venv.create(root / "venv", with_pip=False, clear=True)
-    python = root / "venv" / "bin" / "python"
-    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
-                           "--disable-pip-version-check", "-r", str(REQUIREMENTS)],
-                          capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return root / "venv" / "bin" / "accuracy_check"
+    python = throwaway_venv(tmp_path_factory.mktemp("accuracy-check-venv"), "-r", str(REQUIREMENTS))
+    return python.with_name("accuracy_check")
 
 
 @pytest.fixture(scope="module")

@@ -26,45 +26,19 @@ from enet_edge.device.demo import (
     output_kind,
 )
 from enet_edge.errors import ConfigError
+from board_helpers import CLIP_FRAMES, REPO, clip_folder, png_frames, video_frames
 
-REPO = Path(__file__).resolve().parents[1]
-CLIP_FRAMES = 6
 FRAME_H, FRAME_W = 360, 480
 
 
 @pytest.fixture(scope="module")
 def clip(camvid, tmp_path_factory):
     """A folder with the first CLIP_FRAMES CamVid val frames of one sequence (symlinks)."""
-    folder = tmp_path_factory.mktemp("clip")
-    for path in sorted((camvid / "val").glob("*.png"))[:CLIP_FRAMES]:
-        (folder / path.name).symlink_to(path)
-    return folder
+    return clip_folder(camvid, tmp_path_factory.mktemp("clip"))
 
 
 def run_cli(*args):
     return cli.main(["demo", "--no-show", *map(str, args)])
-
-
-def video_frames(path):
-    """All frames of a video file, (H, W, 3) uint8 each."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    assert cap.isOpened(), path
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
-
-
-def png_frames(folder):
-    import cv2
-
-    return [cv2.imread(str(p)) for p in sorted(Path(folder).glob("frame_*.png"))]
 
 
 def test_headless_video_has_all_frames_and_timings(tiny_export_dir, clip, tmp_path, capfd):

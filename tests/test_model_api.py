@@ -6,13 +6,13 @@ line), so no enet-edge code is on its path: it reads the IR's ``rt_info/model_in
 """
 
 import subprocess
-import sys
 import sysconfig
-import venv
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from helpers import throwaway_venv
 
 MODEL_API = "openvino-model-api==0.4.7"
 """The model_api release the test reads our IRs with (Python >= 3.11, OpenVINO >= 2025.3: .venv's)."""
@@ -21,12 +21,7 @@ CLIENT = Path(__file__).with_name("model_api_client.py")
 
 @pytest.fixture(scope="module")
 def model_api_python(tmp_path_factory):
-    root = tmp_path_factory.mktemp("model-api-venv")
-    venv.create(root / "venv", with_pip=False, clear=True)
-    python = root / "venv" / "bin" / "python"
-    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
-                           "--disable-pip-version-check", MODEL_API], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    python = throwaway_venv(tmp_path_factory.mktemp("model-api-venv"), MODEL_API, timeout=600)
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
     borrowed = dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))

@@ -450,7 +450,9 @@ def test_a_run_as_a_lower_cpu_kind(small_suite, tmp_path):
     logs = []
     document = kinds.run_kind(config, isa_level("avx2"), logs.append)
     assert not any("exporting" in line for line in logs)  # the small suite's exports and peers were reused
-    assert document["cpu_kind"] == {"kind": "avx2", "title": isa_level("avx2").title, "onednn_cap": "AVX2"}
+    assert document["cpu_kind"] == {"kind": "avx2", "title": isa_level("avx2").title, "onednn_cap": "AVX2",
+                                    "emulated": True}
+    assert document["measurement"]["emulated"]  # a capped run is an emulation: no goal is judged on it
     assert "BF16" not in document["openvino_cpu_capabilities"] and "ov-bf16" in document["skipped"]
     ran = {r["variant"]: r["precision"] for r in document["runs"][0]["results"]}
     assert ran == {"ov-fp32": "f32", "ov-fp32-cm": "f32", "peer-ov-default": "f32"}

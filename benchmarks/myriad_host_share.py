@@ -40,6 +40,9 @@ from enet_edge.workstation.suite.report import result_stem  # noqa: E402
 
 SIZE = (360, 480)
 CLASSES = 12
+WIDEN, ARGMAX, NP_ARGMAX = "logits: widen f16->f32", "logits: arg-max (ChannelArgMax)", "logits: arg-max (np.argmax)"
+HOST_LOGITS, HOST_CLASS_MAP = "logits: host total (widen + ChannelArgMax)", "class map: host total (copy + to uint8)"
+"""The steps' names: keys of the document's ``steps`` (docs/ncs2.md's host-share block reads them)."""
 
 
 def steps(rng: np.random.Generator) -> Dict[str, Callable[[], np.ndarray]]:
@@ -50,13 +53,11 @@ def steps(rng: np.random.Generator) -> Dict[str, Callable[[], np.ndarray]]:
     argmax = ChannelArgMax()
     widened = np.array(stick_logits, dtype=np.float32, copy=True)
     return {
-        "logits: widen f16->f32": lambda: np.array(stick_logits, dtype=np.float32, copy=True),
-        "logits: arg-max (ChannelArgMax)": lambda: Segmenter.class_map(widened, 1, argmax),
-        "logits: arg-max (np.argmax)": lambda: np.argmax(widened[0], axis=0).astype(np.uint8),
-        "logits: host total (widen + ChannelArgMax)":
-            lambda: Segmenter.class_map(np.array(stick_logits, dtype=np.float32, copy=True), 1, argmax),
-        "class map: host total (copy + to uint8)":
-            lambda: Segmenter.class_map(np.array(stick_map, copy=True), 1, argmax),
+        WIDEN: lambda: np.array(stick_logits, dtype=np.float32, copy=True),
+        ARGMAX: lambda: Segmenter.class_map(widened, 1, argmax),
+        NP_ARGMAX: lambda: np.argmax(widened[0], axis=0).astype(np.uint8),
+        HOST_LOGITS: lambda: Segmenter.class_map(np.array(stick_logits, dtype=np.float32, copy=True), 1, argmax),
+        HOST_CLASS_MAP: lambda: Segmenter.class_map(np.array(stick_map, copy=True), 1, argmax),
     }
 
 
@@ -64,7 +65,7 @@ def measure(rounds: int, seed: int = 0) -> Dict[str, Dict[str, float]]:
     """Every step once per round, in turn (interleaved: a busy spell hits all alike); median and p90 ms."""
     work = steps(np.random.default_rng(seed))
     first = {name: fn() for name, fn in work.items()}  # warm-up, and the same ids from both arg-maxes
-    assert np.array_equal(first["logits: arg-max (ChannelArgMax)"], first["logits: arg-max (np.argmax)"])
+    assert np.array_equal(first[ARGMAX], first[NP_ARGMAX])
     samples: Dict[str, List[float]] = {name: [] for name in work}
     for _ in range(rounds):
         for name, fn in work.items():

@@ -58,12 +58,9 @@ def _ranked(doc: dict) -> bool:
     return bool((doc.get("myriad_compile") or {}).get("ranking", {}).get("by_throughput"))
 
 
-HOST_LOGITS, HOST_CLASS_MAP = "logits: host total (widen + ChannelArgMax)", "class map: host total (copy + to uint8)"
-
-
 def _host_share(doc: dict) -> bool:
     """A benchmarks/myriad_host_share.py document."""
-    return HOST_LOGITS in (doc.get("steps") or {})
+    return benchmark_script("myriad_host_share").HOST_LOGITS in (doc.get("steps") or {})
 
 
 def _rel(path: Path) -> str:
@@ -202,14 +199,20 @@ def render_backends() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _myriad_loo():
-    """benchmarks/myriad_loo.py (the MYRIAD X time model's tables), imported by path."""
+@functools.lru_cache(maxsize=None)
+def benchmark_script(name: str):
+    """``benchmarks/NAME.py`` imported by path, once (benchmarks/ is no package): myriad_loo (the MYRIAD X time
+    model's tables), myriad_host_share (its step names)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("myriad_loo", REPO / "benchmarks" / "myriad_loo.py")
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _myriad_loo():
+    return benchmark_script("myriad_loo")
 
 
 @functools.lru_cache(maxsize=None)
@@ -297,14 +300,16 @@ def render_host_share() -> str:
              f"{share['created'][:10]}), per {share['size'][0]}x{share['size'][1]} frame:", "",
              "| stick output | variant | stick ms (USB 3) | stick ms (USB 2) | host ms | frame ms (USB 3) | "
              "frame ms (USB 2) |", "|---|---|---:|---:|---:|---:|---:|"]
-    for label, variant, step in (("f16 logits", "ncs2", HOST_LOGITS), ("int32 class map", "class-map", HOST_CLASS_MAP)):
+    names = benchmark_script("myriad_host_share")
+    for label, variant, step in (("f16 logits", "ncs2", names.HOST_LOGITS),
+                                 ("int32 class map", "class-map", names.HOST_CLASS_MAP)):
         sync, host = rows[variant]["predicted"]["sync_ms"], steps[step]["median_ms"]
         lines.append(f"| {label} | `{variant}` | {sync['usb3']:.1f} | {sync['usb2']:.1f} | {host:.1f} | "
                      f"{sync['usb3'] + host:.1f} | {sync['usb2'] + host:.1f} |")
-    widen, ours = steps["logits: widen f16->f32"]["median_ms"], steps["logits: arg-max (ChannelArgMax)"]["median_ms"]
+    widen, ours = steps[names.WIDEN]["median_ms"], steps[names.ARGMAX]["median_ms"]
     lines += ["", f"The logits' host part is the widening copy of the stick's f16 ({widen:.1f} ms) and the arg-max "
                   f"({ours:.1f} ms with `ChannelArgMax`; numpy's `np.argmax` of the same logits took "
-                  f"{steps['logits: arg-max (np.argmax)']['median_ms']:.1f} ms, same ids)."]
+                  f"{steps[names.NP_ARGMAX]['median_ms']:.1f} ms, same ids)."]
     return "\n".join(lines) + "\n"
 
 

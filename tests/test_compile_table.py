@@ -25,6 +25,14 @@ def test_variants_change_only_what_they_name():
     assert default.myriad_compiler == {"MYRIAD_HW_DILATION": "NO"}
     others = [v.target_for(base) for v in COMPILE_VARIANTS if not v.options]  # every other row: the shipped options
     assert all(t.myriad_compiler == base.myriad_compiler for t in others)
+    less = {v.name: v.target_for(base).onnx_rewrites for v in COMPILE_VARIANTS if v.without}
+    assert less == {"no-interleave-fold": ("prelu", "interleave_transpose", "unpool_broadcast", "phase_split"),
+                    "no-unpool-broadcast": ("prelu", "interleave_transpose", "interleave_fold", "phase_split"),
+                    "no-interleave": ("prelu", "unpool_broadcast", "phase_split")}
+    with pytest.raises(ConfigError, match="has no rewrite prelu_split to leave out"):
+        CompileVariant("x", "x", without=("prelu_split",)).target_for(base)
+    with pytest.raises(ConfigError, match="not both"):
+        CompileVariant("x", "x", rewrites=("prelu",), without=("prelu",))
     bare = CompileVariant("b", "b", rewrites=(), realization=(("initial", "sum"),), class_map="int32").target_for(base)
     assert bare.onnx_rewrites == () and bare.realization.initial == "sum" and bare.class_map == "int32"
     assert bare.realization.switches == base.realization.switches

@@ -34,7 +34,8 @@ class CompileVariant:
     """One change to the ncs2 target whose compiled graph the table shows (all defaults: the target as is).
 
     ``realization``: ``(field, choice)`` pairs of :class:`enet_edge.model.config.Realization`; ``rewrites``: the
-    ONNX rewrites in order (None: the target's); ``options``: MYRIAD plugin config ``(key, value)`` pairs for the
+    ONNX rewrites in order (None: the target's); ``without``: rewrites left out of the target's own (each must be one
+    of them; not with ``rewrites``); ``options``: MYRIAD plugin config ``(key, value)`` pairs for the
     compile; ``class_map``: the output (``int32`` class ids; None: the target's); ``logits``: the element type the
     logits are asked for (None: what enet-edge's runner asks the device for, f16 on MYRIAD); ``size``: (height,
     width) of the input, a size a user may ask (``enet-edge export --height .. --width ..``; None: the table's);
@@ -45,6 +46,7 @@ class CompileVariant:
     title: str
     realization: Tuple[Tuple[str, str], ...] = ()
     rewrites: Optional[Tuple[str, ...]] = None
+    without: Tuple[str, ...] = ()
     options: Tuple[Tuple[str, str], ...] = ()
     class_map: Optional[str] = None
     logits: Optional[str] = None
@@ -54,6 +56,8 @@ class CompileVariant:
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name or self.name.startswith("."):
             raise ConfigError(f"compile variant name {self.name!r} must be a plain directory name")
+        if self.without and self.rewrites is not None:
+            raise ConfigError(f"compile variant {self.name}: give the rewrites or those left out (without), not both")
         if self.logits not in (None, "f32", "f16"):
             raise ConfigError(f"compile variant {self.name}: logits={self.logits!r} must be f32 or f16")
         if self.size is not None and (len(self.size) != 2 or not all(isinstance(n, int) and n > 0 for n in self.size)):
@@ -65,6 +69,12 @@ class CompileVariant:
                    "myriad_compiler": {**base.myriad_compiler, **dict(self.options)}}
         if self.rewrites is not None:
             changes["onnx_rewrites"] = tuple(self.rewrites)
+        if self.without:
+            unknown = sorted(set(self.without) - set(base.onnx_rewrites))
+            if unknown:
+                raise ConfigError(f"compile variant {self.name}: target {base.name} has no rewrite "
+                                  f"{', '.join(unknown)} to leave out; it has {', '.join(base.onnx_rewrites)}")
+            changes["onnx_rewrites"] = tuple(r for r in base.onnx_rewrites if r not in self.without)
         if self.class_map is not None:
             changes["class_map"] = self.class_map
         return dataclasses.replace(base, **changes)
@@ -82,12 +92,10 @@ COMPILE_VARIANTS: Tuple[CompileVariant, ...] = (
     CompileVariant("prelu-split", "ncs2 + prelu_split",
                    rewrites=("prelu", "prelu_split", "interleave_transpose", "interleave_fold", "unpool_broadcast",
                              "phase_split")),
-    CompileVariant("no-interleave-fold", "ncs2 without interleave_fold",
-                   rewrites=("prelu", "interleave_transpose", "unpool_broadcast", "phase_split")),
-    CompileVariant("no-unpool-broadcast", "ncs2 without unpool_broadcast",
-                   rewrites=("prelu", "interleave_transpose", "interleave_fold", "phase_split")),
+    CompileVariant("no-interleave-fold", "ncs2 without interleave_fold", without=("interleave_fold",)),
+    CompileVariant("no-unpool-broadcast", "ncs2 without unpool_broadcast", without=("unpool_broadcast",)),
     CompileVariant("no-interleave", "ncs2 without interleave_transpose (nor interleave_fold, which folds into it)",
-                   rewrites=("prelu", "unpool_broadcast", "phase_split")),
+                   without=("interleave_transpose", "interleave_fold")),
     CompileVariant("ncs2-before", "the ncs2 graph before the time model chose (prelu_split, MYRIAD_HW_DILATION=NO)",
                    rewrites=("prelu", "prelu_split", "interleave_transpose", "interleave_fold", "unpool_broadcast",
                              "phase_split"), options=(("MYRIAD_HW_DILATION", "NO"),)),

@@ -64,7 +64,7 @@ def test_the_export_the_compile_table_and_check_compile_alike(tmp_path, compiles
     assert rows[0]["output"] == "f16" and ctx.myriad_compiler["verdict"] == "compiled"
 
 
-def test_check_compiles_an_export_with_the_options_it_was_compiled_with(tmp_path, compiles):
+def test_check_compiles_an_export_with_the_options_it_was_compiled_with(tmp_path, compiles, capsys):
     """An export's manifest records the options of its compile (myriad_compiler.options): check compiles with those,
     not with whatever the target says today; --target asks for the target's own."""
     import json
@@ -76,6 +76,11 @@ def test_check_compiles_an_export_with_the_options_it_was_compiled_with(tmp_path
     assert cli.main(["check", str(export)]) == 0
     assert cli.main(["check", str(export), "--target", "ncs2"]) == 0
     assert [c[1] for c in compiles] == [{"MYRIAD_HW_DILATION": "NO"}, dict(load_target("ncs2").myriad_compiler)]
+    manifest["myriad_compiler"]["options"] = {"MYRIAD_HW_DILATION": True}  # a damaged record: one line, no compile
+    (export / "manifest.json").write_text(json.dumps(manifest))
+    assert cli.main(["check", str(export)]) == 2
+    assert "myriad_compiler.options {'MYRIAD_HW_DILATION': True}" in capsys.readouterr().err
+    assert len(compiles) == 2
 
 
 def test_check_takes_the_output_from_the_manifest_or_the_model(tmp_path, compiles):

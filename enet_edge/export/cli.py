@@ -14,13 +14,13 @@ from typing import List, Optional, Tuple
 
 from enet_edge.errors import ArtifactError, CheckFailed, ConfigError
 from enet_edge.export.checks.gates import check_graph, read_graph, ruleset_for, unreadable_here  # .pb: TensorFlow when read
-from enet_edge.export.myriad.compiler import check_options, summary_line
+from enet_edge.export.myriad.compiler import summary_line
 from enet_edge.export.myriad.runner_io import compile_for_runner, model_io
 from enet_edge.export.report import complexity_text, predicted_text
 from enet_edge.fileio import atomic_write_text, check_output_file, json_safe
 from enet_edge.export.targets import ARTIFACT_FILES, available_targets, load_target
 from enet_edge.runtime.backends import OPENVINO_BACKEND, backend, export_kind, kind_backend
-from enet_edge.runtime.manifest import MANIFEST, read_manifest, verify_artifact
+from enet_edge.runtime.manifest import MANIFEST, compiled_options, read_manifest, verify_artifact
 
 
 def add_cli(sub) -> None:
@@ -175,10 +175,10 @@ def run_check(args) -> int:
     folder = path if path.is_dir() else path.parent
     manifest = read_manifest(folder) if (folder / MANIFEST).is_file() else None
     target, why = _check_target(args, manifest, folder / MANIFEST)
-    compiled_with = ((manifest or {}).get("myriad_compiler") or {}).get("options")
-    if args.target is None and isinstance(compiled_with, dict) and target.myriad_compiler is not None:
+    compiled_with = compiled_options(manifest, str(folder / MANIFEST))
+    if args.target is None and compiled_with is not None and target.myriad_compiler is not None:
         # the export's own compile, again: the options it was compiled (and predicted) with, whatever the target says now
-        target = dataclasses.replace(target, myriad_compiler=check_options(compiled_with))
+        target = dataclasses.replace(target, myriad_compiler=compiled_with)  # checked as a target's are
     print(f"target {target.name} ({why})")
     paths = [path / ARTIFACT_FILES[k] for k in target.checks if (path / ARTIFACT_FILES[k]).is_file()] if path.is_dir() else [path]
     if path.is_dir() and manifest is not None:  # what the manifest lists must be there, unchanged

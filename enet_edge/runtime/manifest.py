@@ -45,12 +45,7 @@ class Artifact:
         (CPU, virtual devices such as AUTO or MULTI, a file without a manifest, an export compiled with none)."""
         if str(device).upper().split(".")[0] != "MYRIAD":
             return {}
-        options = ((self.manifest or {}).get("myriad_compiler") or {}).get("options") or {}
-        if not isinstance(options, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                    for k, v in options.items()):
-            raise ArtifactError(f"the manifest beside {self.path} has myriad_compiler.options {options!r}, not a "
-                                "table of config keys and string values; re-export")
-        return dict(options)
+        return compiled_options(self.manifest, f"the manifest beside {self.path}") or {}
 
     @functools.cached_property
     def classes(self) -> ClassSet:
@@ -61,6 +56,20 @@ class Artifact:
             return artifact_classes(self, None)
         except ConfigError as exc:
             raise ArtifactError(f"the class set recorded for {self.path} is damaged ({exc}); re-export it") from None
+
+
+def compiled_options(manifest: Optional[dict], where: str) -> Optional[Dict[str, str]]:
+    """The MYRIAD plugin config an export was compiled (and predicted) with, ``manifest["myriad_compiler"]["options"]``
+    (``{}``: the plugin's defaults); None where the manifest records no compile. :class:`ArtifactError` (naming
+    ``where``) for a value that is no table of config keys and string values."""
+    record = (manifest or {}).get("myriad_compiler")
+    if not isinstance(record, dict) or "options" not in record:
+        return None
+    options = record["options"]
+    if not isinstance(options, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in options.items()):
+        raise ArtifactError(f"{where} has myriad_compiler.options {options!r}, not a table of config keys and string "
+                            "values; re-export")
+    return dict(options)
 
 
 def read_manifest(directory: Path) -> dict:

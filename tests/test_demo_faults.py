@@ -16,6 +16,7 @@ from board_helpers import (CLIP_FRAMES, REPO, clip_folder, demo_process, free_po
                            wait_for)
 from enet_edge import cli
 from enet_edge.device.demo import DemoConfig, FrameSource, run_demo
+from enet_edge.device.demo.sources import FrameSink
 from enet_edge.errors import ConfigError, DeviceError
 from enet_edge.runtime.adapters.base import InferenceAdapter
 
@@ -326,6 +327,33 @@ except Terminated:
 else:
     print("not terminated")
 """
+
+
+class InterruptingSink(FrameSink):
+    """Records each frame it is given; at frame ``at`` a SIGINT arrives inside ``write``, after the frame is down:
+    the moment a SIGTERM to a busy demo can land (CI once counted 22 frames in a video of 23)."""
+
+    def __init__(self, at: int):
+        super().__init__("memory")
+        self.at = at
+
+    def write(self, image):
+        self.frames += 1
+        self.size = (image.shape[1], image.shape[0])
+        if self.frames == self.at:
+            signal.raise_signal(signal.SIGINT)  # Python's own handler: KeyboardInterrupt, in this process
+
+
+def test_a_signal_during_a_write_still_counts_the_frame(tiny_export_dir, clip, monkeypatch):
+    """A frame written is a frame in the summary: the signal waits until the frame is counted, then stops the run."""
+    import enet_edge.device.demo.loop as loop
+
+    sink = InterruptingSink(at=5)
+    monkeypatch.setattr(loop, "open_sink", lambda path, fps: sink)
+    summary = run_demo(DemoConfig(model=str(tiny_export_dir), source=str(clip), show=False, output="memory.avi",
+                                  loop=True, limit=1000), log=lambda line: None)
+    assert summary.stopped_by == "interrupt"
+    assert sink.frames == 5 and summary.frames == 5
 
 
 def test_signals_wait_while_outputs_are_finalized():

@@ -249,15 +249,16 @@ class FrameLoop(Recovery):
             self.stats.add(stage, ns)
         t0 = time.perf_counter_ns()
         image = self.renderer.render(frame, seg.frame_class_map, self.view.mode, self.hud_lines())
-        if self.session.display is not None:
-            self.session.display.show(image)
-        if self.session.sink is not None:
-            self.session.sink.write(image)
+        with signals_deferred():  # a frame written is a frame counted: a SIGTERM waits until both are done
+            if self.session.display is not None:
+                self.session.display.show(image)
+            if self.session.sink is not None:
+                self.session.sink.write(image)
+            self.emitted += 1
         t1 = time.perf_counter_ns()
         self.stats.add("render", t1 - t0)
         self.stats.frame_out(t1)
         self.shown = (frame, seg.frame_class_map)
-        self.emitted += 1
         if self._device_attempts:  # the first frame after a device fault
             self.recovered["device"] += 1
             self.session.log(f"demo: {self.session.device} is back: frames go on ({self._device_attempts} reopen "

@@ -74,8 +74,11 @@ def enet_builds():
 SMALL_SIZE = (64, 96)  # (height, width) of the real-pipeline small exports (slow tests; fast ones use tiny_models)
 
 
-SMALL_QUANTIZATION = dict(calibration_frames=6, eval_frames=6, max_miou_drop=100.0, accuracy_control=False)
-"""Test-size INT8 settings: the mIoU gate itself is tested in test_quantize with known mIoUs."""
+SMALL_QUANTIZATION = dict(calibration_frames=6, eval_frames=6, max_miou_drop=100.0, accuracy_control=False,
+                          fast_bias_correction=True)
+"""Test-size INT8 settings: the mIoU gate itself is tested in test_quantize with known mIoUs. The fast bias correction
+(NNCF's default) saves ~16 s per 64x96 export over the full one that export/cpu-int8.toml asks for: the full one runs
+on the tiny IR in test_quantize (the same call with the other flag; the graph it gives is the same)."""
 
 
 def small_target(name):

@@ -160,9 +160,12 @@ def test_parity_catches_a_perturbed_model_and_keeps_the_previous_export(small_ex
     shutil.copytree(small_exports["ncs2"], out)
     before = {p.name: sha256_file(p) for p in out.iterdir()}
     monkeypatch.setattr(pipeline, "to_onnx", _perturbing_to_onnx(pipeline.to_onnx))  # the onnx stage's converter
+    compiled = []
+    monkeypatch.setattr(pipeline, "compile_for_runner", lambda *args: compiled.append(args))
     request = ExportRequest(target=load_target("ncs2"), out_dir=out, height=64, width=96)
     with pytest.raises(ParityError, match="onnx.*argmax_agreement|onnx.*mean_abs_rel"):
         export(request, log=lambda m: None)
+    assert compiled == []  # parity stopped it before the MYRIAD X compiler
     assert {p.name: sha256_file(p) for p in out.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["ncs2"]  # no temp dir left behind
 

@@ -20,8 +20,8 @@ def _names(target):
 
 def test_stage_list_follows_the_target():
     assert _names(load_target("ncs1")) == ["freeze", "gates", "parity", "write"]
-    assert _names(load_target("ncs2")) == ["freeze", "onnx", "openvino_ir", "gates", "myriad_compile", "parity",
-                                           "write"]
+    assert _names(load_target("ncs2")) == ["freeze", "onnx", "openvino_ir", "gates", "parity", "myriad_compile",
+                                           "write"]  # a model that fails parity never waits for the compiler
     assert _names(load_target("cpu-int8")) == ["freeze", "onnx", "openvino_ir", "quantize", "gates", "parity",
                                                "write"]
     tf_only = dataclasses.replace(load_target("cpu"), artifacts=("tensorflow",), checks={"tensorflow": "realization"},

@@ -4,6 +4,7 @@ The CPU kinds are simulated (tests/simulated_cpu.py): OpenVINO reports the kind'
 read-back precision while this machine computes, so no test depends on which x86 CPU runs it.
 """
 
+import dataclasses
 import json
 
 import numpy as np
@@ -180,11 +181,12 @@ def test_myriad_needs_fp16_and_names_the_release(tmp_path):
 
 @pytest.fixture(scope="module")
 def fp16_export_inputs(tmp_path_factory):
-    """The ncs2 target at 64x96 with seeded random weights: the export request to run per CPU kind."""
+    """The ncs2 target at 64x96 with seeded random weights: the export request to run per CPU kind. Without its MYRIAD
+    X compile stage (~12 s each, nothing to do with the CPU's precision; tested in test_myriadx and test_export)."""
     from enet_edge.export.pipeline import ExportRequest
     from enet_edge.export.targets import load_target
 
-    target = load_target("ncs2")
+    target = dataclasses.replace(load_target("ncs2"), myriad_compiler=None)
     root = tmp_path_factory.mktemp("precision_exports")
     return lambda name: ExportRequest(target=target, out_dir=root / name, height=64, width=96)
 

@@ -66,13 +66,16 @@ def _fake_miou(values):
     return ir_miou
 
 
-def test_gate_passes_and_records(tiny_export_dir, camvid, tmp_path, monkeypatch):
+@pytest.mark.parametrize("fast_bias_correction", [True, False])  # False: export/cpu-int8.toml's full correction
+def test_gate_passes_and_records(fast_bias_correction, tiny_export_dir, camvid, tmp_path, monkeypatch):
     """On the tiny IR (one convolution; NNCF takes a second): the record, and a really quantized IR."""
     import openvino as ov
 
     monkeypatch.setattr(quantize, "ir_miou", _fake_miou({"fp32": 0.600, "int8": 0.595}))
-    record = quantize.quantize_ir(tiny_export_dir / "enet.xml", tmp_path / "int8.xml", SPEC, camvid,
+    spec = dataclasses.replace(SPEC, fast_bias_correction=fast_bias_correction)
+    record = quantize.quantize_ir(tiny_export_dir / "enet.xml", tmp_path / "int8.xml", spec, camvid,
                                   log=lambda m: None)
+    assert record["fast_bias_correction"] is fast_bias_correction
     assert record["miou_drop_points"] == pytest.approx(0.5)
     assert record["calibration"] == {"split": "train", "frames": 4}
     assert record["eval"] == {"split": "val", "frames": 3, "float_precision": "f32"}

@@ -113,16 +113,17 @@ def run_demo(config: DemoConfig, log: Optional[Callable[[str], None]] = None) ->
 
 @contextlib.contextmanager
 def signals_deferred():
-    """While inside, SIGINT and SIGTERM are held: the block (finalizing the outputs) runs to its end, then the first
-    signal that came is handed to the handler that was in place (``Terminated`` / ``KeyboardInterrupt`` raised as
-    usual). Main thread only (where Python runs signal handlers); elsewhere a no-op."""
+    """While inside, SIGINT and SIGTERM are held: the block (writing a frame and counting it, finalizing the outputs)
+    runs to its end, then the first signal that came is handed to the handler that was in place (``Terminated`` /
+    ``KeyboardInterrupt`` raised as usual). Main thread only (where Python runs signal handlers); elsewhere a no-op."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught: List[int] = []
-    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum))
-                for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {}
     try:
+        for signum in (signal.SIGINT, signal.SIGTERM):  # one by one: a signal between the two restores the first
+            previous[signum] = signal.signal(signum, lambda got, frame: caught.append(got))
         yield
     finally:
         for signum, handler in previous.items():

@@ -29,6 +29,9 @@ def test_variants_change_only_what_they_name():
     assert less == {"no-interleave-fold": ("prelu", "interleave_transpose", "unpool_broadcast", "phase_split"),
                     "no-unpool-broadcast": ("prelu", "interleave_transpose", "interleave_fold", "phase_split"),
                     "no-interleave": ("prelu", "unpool_broadcast", "phase_split")}
+    plus = next(v for v in COMPILE_VARIANTS if v.name == "prelu-split").target_for(base).onnx_rewrites
+    at = base.onnx_rewrites.index("prelu") + 1  # 'ncs2 + prelu_split': the target's own list, split after prelu
+    assert plus == base.onnx_rewrites[:at] + ("prelu_split",) + base.onnx_rewrites[at:]
     with pytest.raises(ConfigError, match="has no rewrite prelu_split to leave out"):
         CompileVariant("x", "x", without=("prelu_split",)).target_for(base)
     with pytest.raises(ConfigError, match="not both"):

@@ -334,7 +334,7 @@ class InterruptingSink(FrameSink):
     the moment a SIGTERM to a busy demo can land (CI once counted 22 frames in a video of 23)."""
 
     def __init__(self, at: int):
-        super().__init__("memory")
+        super().__init__("in memory")
         self.at = at
 
     def write(self, image):
@@ -344,14 +344,14 @@ class InterruptingSink(FrameSink):
             signal.raise_signal(signal.SIGINT)  # Python's own handler: KeyboardInterrupt, in this process
 
 
-def test_a_signal_during_a_write_still_counts_the_frame(tiny_export_dir, clip, monkeypatch):
+def test_a_signal_during_a_write_still_counts_the_frame(tiny_export_dir, clip, tmp_path, monkeypatch):
     """A frame written is a frame in the summary: the signal waits until the frame is counted, then stops the run."""
     import enet_edge.device.demo.loop as loop
 
     sink = InterruptingSink(at=5)
     monkeypatch.setattr(loop, "open_sink", lambda path, fps: sink)
-    summary = run_demo(DemoConfig(model=str(tiny_export_dir), source=str(clip), show=False, output="memory.avi",
-                                  loop=True, limit=1000), log=lambda line: None)
+    summary = run_demo(DemoConfig(model=str(tiny_export_dir), source=str(clip), show=False,
+                                  output=str(tmp_path / "out.avi"), loop=True, limit=1000), log=lambda line: None)
     assert summary.stopped_by == "interrupt"
     assert sink.frames == 5 and summary.frames == 5
 
